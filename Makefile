@@ -1,0 +1,53 @@
+# thinktank: every target does its own set-up on a fresh Debian machine.
+#   make test   install everything the tests need, then lint, type-check and test
+#   make demo   install, start what is needed, run the demo job
+#   make bench  run every benchmark in quick mode
+SHELL := /bin/bash
+.DEFAULT_GOAL := test
+PY ?= python3
+VENV := .venv
+BOOT := .cache/bootstrap
+UV := $(BOOT)/bin/uv
+UV_VERSION := 0.13.9
+STAMP := $(VENV)/.thinktank-synced
+TT := $(VENV)/bin/thinktank
+
+export UV_PROJECT_ENVIRONMENT := $(CURDIR)/$(VENV)
+export UV_PYTHON_DOWNLOADS := never
+export UV_NO_PROGRESS := 1
+
+.PHONY: setup engine test lint demo bench clean
+
+$(UV):
+	@$(PY) -m venv $(BOOT)
+	@$(BOOT)/bin/pip install --quiet uv==$(UV_VERSION)
+
+# The embedded model's llama-cpp-python compiles from source (~4 min, once).
+$(STAMP): pyproject.toml uv.lock | $(UV)
+	@echo "setting up $(VENV) (first run compiles llama-cpp-python: a few minutes)"
+	@$(UV) sync --frozen --all-extras --quiet
+	@touch $@
+
+setup: $(STAMP)
+
+# Docker engine and sandbox image: installs docker.io and starts dockerd when no
+# engine runs, builds the image offline when missing. Idempotent.
+engine: setup
+	@$(TT) sandbox doctor --fix --quiet
+
+lint: setup
+	@$(VENV)/bin/ruff check --quiet src tests bench examples
+	@$(VENV)/bin/ruff format --check --quiet src tests bench examples
+	@$(VENV)/bin/mypy --no-error-summary src/thinktank
+
+test: setup engine lint
+	@$(VENV)/bin/pytest -q -p no:cacheprovider
+
+demo: setup engine
+	@$(TT) demo
+
+bench: setup engine
+	@set -e; for f in bench/*.py; do echo "== $$f"; $(VENV)/bin/python $$f --quick; done
+
+clean:
+	rm -rf $(VENV) $(BOOT)

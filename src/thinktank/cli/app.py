@@ -1,0 +1,47 @@
+"""The ``thinktank`` command line (typer + rich).
+
+Each command group lives in its own module and is registered here; modules import
+their heavy dependencies inside the commands so ``thinktank --version`` stays fast.
+"""
+
+from __future__ import annotations
+
+import importlib
+
+import typer
+
+from thinktank import __version__
+
+app = typer.Typer(
+    name="thinktank",
+    help="Multi-agent, tool-using test-time scaling.",
+    no_args_is_help=True,
+    pretty_exceptions_show_locals=False,
+    add_completion=False,
+)
+
+# name -> module defining a typer app called ``app``
+_GROUPS: dict[str, str] = {
+    "models": "thinktank.cli.models",
+}
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"thinktank {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    version: bool = typer.Option(False, "--version", callback=_version, is_eager=True, help="Print the version and exit."),
+) -> None:
+    """Multi-agent, tool-using test-time scaling."""
+
+
+for _name, _module in _GROUPS.items():
+    app.add_typer(importlib.import_module(_module).app, name=_name)
+
+
+def main() -> None:
+    app()

@@ -1,0 +1,158 @@
+"""Budgets: limits on dollars, tokens, calls and seconds, nestable run → task → node.
+
+A model call *reserves* its worst case (estimated prompt tokens + ``max_tokens`` per
+sample) on every budget in scope before it is sent, and *settles* to the real usage
+when it returns. A reservation that would take any budget past a limit is refused
+with :class:`~thinktank.errors.BudgetExceeded`. Because only settled usage can
+exceed its reservation (when a prompt was under-estimated), the overshoot of a
+budget is bounded by the calls in flight times their ``max_tokens``.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+from thinktank.errors import BudgetExceeded
+
+_LOCK = threading.RLock()
+
+
+@dataclass
+class Reservation:
+    """What one call holds on one budget until it settles."""
+
+    tokens: int
+    usd: float
+    calls: int = 1
+    settled: bool = False
+
+
+@dataclass
+class Budget:
+    """Limits for a scope of work. ``None`` means unlimited.
+
+    Create one per run, task or node and enter it with
+    :func:`thinktank.llm.scope`; nested scopes charge every enclosing budget.
+    """
+
+    max_usd: float | None = None
+    """Dollar limit, priced from the model price table."""
+    max_tokens: int | None = None
+    """Prompt + completion token limit."""
+    max_calls: int | None = None
+    """Limit on model requests (a request for n samples counts n)."""
+    max_seconds: float | None = None
+    """Wall-clock limit, counted from the budget's creation."""
+    name: str = "budget"
+    """Label shown in errors and records."""
+
+    spent_usd: float = 0.0
+    spent_tokens: int = 0
+    calls: int = 0
+    reserved_usd: float = 0.0
+    reserved_tokens: int = 0
+    reserved_calls: int = 0
+    refused: int = 0
+    """How many calls this budget refused."""
+    started: float = field(default_factory=time.monotonic)
+
+    # --- queries -------------------------------------------------------------------
+
+    @property
+    def elapsed_s(self) -> float:
+        return time.monotonic() - self.started
+
+    @property
+    def exhausted(self) -> bool:
+        """True once any limit is reached by settled usage (no further call fits)."""
+        return self._violation(0, 0.0, 0, reserved=False) is not None
+
+    def remaining_usd(self) -> float | None:
+        if self.max_usd is None:
+            return None
+        return max(0.0, self.max_usd - self.spent_usd - self.reserved_usd)
+
+    def state(self) -> dict[str, Any]:
+        """A JSON-ready snapshot: limits, spent, reserved, refusals, elapsed."""
+        return {
+            "name": self.name,
+            "max_usd": self.max_usd,
+            "max_tokens": self.max_tokens,
+            "max_calls": self.max_calls,
+            "max_seconds": self.max_seconds,
+            "spent_usd": round(self.spent_usd, 10),
+            "spent_tokens": self.spent_tokens,
+            "calls": self.calls,
+            "reserved_usd": round(self.reserved_usd, 10),
+            "reserved_tokens": self.reserved_tokens,
+            "reserved_calls": self.reserved_calls,
+            "refused": self.refused,
+            "elapsed_s": round(self.elapsed_s, 3),
+        }
+
+    # --- reservation protocol --------------------------------------------------------
+
+    def _violation(self, tokens: int, usd: float, calls: int, *, reserved: bool = True) -> str | None:
+        r_usd = self.reserved_usd if reserved else 0.0
+        r_tok = self.reserved_tokens if reserved else 0
+        r_calls = self.reserved_calls if reserved else 0
+        if self.max_seconds is not None and self.elapsed_s >= self.max_seconds:
+            return f"time limit of {self.max_seconds:g}s reached"
+        if self.max_usd is not None:
+            if self.spent_usd + r_usd + usd > self.max_usd + 1e-12 or (
+                calls == 0 and self.spent_usd >= self.max_usd
+            ):
+                return f"${self.max_usd:g} limit (spent ${self.spent_usd:.6f}, in flight ${r_usd:.6f}, this call up to ${usd:.6f})"
+        if self.max_tokens is not None:
+            if self.spent_tokens + r_tok + tokens > self.max_tokens or (
+                calls == 0 and self.spent_tokens >= self.max_tokens
+            ):
+                return f"{self.max_tokens} token limit (spent {self.spent_tokens}, in flight {r_tok}, this call up to {tokens})"
+        if self.max_calls is not None:
+            if self.calls + r_calls + calls > self.max_calls or (
+                calls == 0 and self.calls >= self.max_calls
+            ):
+                return f"{self.max_calls} call limit (made {self.calls}, in flight {r_calls})"
+        return None
+
+    def _apply(self, r: Reservation, sign: int) -> None:
+        self.reserved_tokens += sign * r.tokens
+        self.reserved_usd += sign * r.usd
+        self.reserved_calls += sign * r.calls
+
+    def settle(self, r: Reservation, *, tokens: int, usd: float, calls: int | None = None) -> None:
+        """Replace a reservation by the usage the call really had."""
+        with _LOCK:
+            if r.settled:
+                return
+            self._apply(r, -1)
+            r.settled = True
+            self.spent_tokens += tokens
+            self.spent_usd += usd
+            self.calls += r.calls if calls is None else calls
+
+    def release(self, r: Reservation) -> None:
+        """Drop a reservation whose call never reached the model."""
+        with _LOCK:
+            if not r.settled:
+                self._apply(r, -1)
+                r.settled = True
+
+
+def reserve_all(budgets: tuple[Budget, ...], *, tokens: int, usd: float, calls: int) -> list[Reservation]:
+    """Reserve on every budget, or on none: raises :class:`BudgetExceeded` naming the first that refuses."""
+    with _LOCK:
+        for b in budgets:
+            why = b._violation(tokens, usd, calls)
+            if why is not None:
+                b.refused += 1
+                raise BudgetExceeded(f"budget {b.name!r} exhausted: {why}", state=b.state())
+        out = []
+        for b in budgets:
+            r = Reservation(tokens=tokens, usd=usd, calls=calls)
+            b._apply(r, +1)
+            out.append(r)
+        return out

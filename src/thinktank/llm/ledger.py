@@ -1,0 +1,139 @@
+"""Usage and cost ledger, and the scope that carries budgets and labels to every call.
+
+``with scope(budget=Budget(max_usd=1), ledger=ledger, task="t1", node="solver"):``
+makes every model call inside (including in asyncio tasks created inside) reserve
+on that budget, record into that ledger, and carry those labels. Scopes nest: the
+inner call is charged on every enclosing budget and recorded in every enclosing
+ledger, with the labels merged (inner wins).
+"""
+
+from __future__ import annotations
+
+import contextvars
+import threading
+from collections import defaultdict
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import Any
+
+from pydantic import BaseModel, Field
+
+from thinktank.llm.budget import Budget
+
+LABEL_KEYS = ("run", "task", "node", "role")
+
+
+class CallRecord(BaseModel):
+    """One model request as the ledger saw it."""
+
+    model: str
+    labels: dict[str, str] = Field(default_factory=dict)
+    samples: int = 1
+    cached_samples: int = 0
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    latency_s: float = 0.0
+    cost_usd: float = 0.0
+    """What the completions cost, cached or not (the experiment's true cost)."""
+    spent_usd: float = 0.0
+    """What was paid now: the cost of the completions that were not cache hits."""
+    error: str | None = None
+
+
+class UsageTotals(BaseModel):
+    calls: int = 0
+    samples: int = 0
+    cached_samples: int = 0
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    latency_s: float = 0.0
+    cost_usd: float = 0.0
+    spent_usd: float = 0.0
+    errors: int = 0
+
+    def add(self, r: CallRecord) -> None:
+        self.calls += 1
+        self.samples += r.samples
+        self.cached_samples += r.cached_samples
+        self.prompt_tokens += r.prompt_tokens
+        self.completion_tokens += r.completion_tokens
+        self.latency_s += r.latency_s
+        self.cost_usd += r.cost_usd
+        self.spent_usd += r.spent_usd
+        self.errors += r.error is not None
+
+    @property
+    def total_tokens(self) -> int:
+        return self.prompt_tokens + self.completion_tokens
+
+
+class UsageLedger:
+    """Collects :class:`CallRecord` s; aggregates per run / task / node / role / model."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self.records: list[CallRecord] = []
+
+    def record(self, rec: CallRecord) -> None:
+        with self._lock:
+            self.records.append(rec)
+
+    def totals(self) -> UsageTotals:
+        t = UsageTotals()
+        for r in list(self.records):
+            t.add(r)
+        return t
+
+    def by(self, *keys: str) -> dict[tuple[str, ...], UsageTotals]:
+        """Totals grouped by label keys and/or ``"model"``, e.g. ``by("node", "model")``."""
+        out: dict[tuple[str, ...], UsageTotals] = defaultdict(UsageTotals)
+        for r in list(self.records):
+            k = tuple(r.model if key == "model" else r.labels.get(key, "") for key in keys)
+            out[k].add(r)
+        return dict(out)
+
+    def summary(self) -> dict[str, Any]:
+        """JSON-ready totals plus per-model and per-node breakdowns."""
+        return {
+            "totals": self.totals().model_dump(),
+            "by_model": {k[0]: v.model_dump() for k, v in self.by("model").items()},
+            "by_node": {k[0]: v.model_dump() for k, v in self.by("node").items() if k[0]},
+        }
+
+
+@dataclass(frozen=True)
+class _Scope:
+    budgets: tuple[Budget, ...] = ()
+    ledgers: tuple[UsageLedger, ...] = ()
+    labels: dict[str, str] = field(default_factory=dict)
+
+
+_current: contextvars.ContextVar[_Scope] = contextvars.ContextVar("thinktank_llm_scope", default=_Scope())
+
+
+def current_scope() -> _Scope:
+    return _current.get()
+
+
+@contextmanager
+def scope(
+    *,
+    budget: Budget | None = None,
+    ledger: UsageLedger | None = None,
+    budgets: Iterable[Budget] = (),
+    **labels: Any,
+) -> Iterator[_Scope]:
+    """Enter a budget / ledger / label scope for the model calls made inside."""
+    outer = _current.get()
+    extra = tuple(budgets) + ((budget,) if budget is not None else ())
+    new = _Scope(
+        budgets=outer.budgets + tuple(b for b in extra if b not in outer.budgets),
+        ledgers=outer.ledgers + ((ledger,) if ledger is not None and ledger not in outer.ledgers else ()),
+        labels={**outer.labels, **{k: str(v) for k, v in labels.items() if v is not None}},
+    )
+    token = _current.set(new)
+    try:
+        yield new
+    finally:
+        _current.reset(token)
