@@ -35,7 +35,9 @@ class Capabilities(BaseModel):
     """Supports ``response_format={"type": "json_schema", ...}``."""
 
 
-def estimate_prompt_tokens(messages: Sequence[dict[str, Any]], tools: Sequence[Any] | None = None) -> int:
+def estimate_prompt_tokens(
+    messages: Sequence[dict[str, Any]], tools: Sequence[Any] | None = None
+) -> int:
     """A deliberately generous prompt-size estimate (≈3 characters per token).
 
     Budgets reserve with it; over-estimating keeps the overshoot bound true.
@@ -124,7 +126,9 @@ class ChatModel(ABC):
             worst_out = (request.max_tokens or self.default_max_tokens) * request.n
             price = price_for(self.price_key)
             usd = price.cost(prompt_est * request.n, worst_out)
-            reservations = reserve_all(sc.budgets, tokens=prompt_est * request.n + worst_out, usd=usd, calls=request.n)
+            reservations = reserve_all(
+                sc.budgets, tokens=prompt_est * request.n + worst_out, usd=usd, calls=request.n
+            )
         t0 = time.perf_counter()
         results: dict[int, Completion] = {}
         try:
@@ -133,7 +137,12 @@ class ChatModel(ABC):
                 indices = self.cache.claim(key, request.n)
                 hits = self.cache.get(key, indices)
                 results.update(
-                    {i: c.model_copy(update={"usage": c.usage.model_copy(update={"cached": True})}) for i, c in hits.items()}
+                    {
+                        i: c.model_copy(
+                            update={"usage": c.usage.model_copy(update={"cached": True})}
+                        )
+                        for i, c in hits.items()
+                    }
                 )
                 missing = [i for i in indices if i not in hits]
                 if missing:
@@ -167,7 +176,11 @@ class ChatModel(ABC):
         return out
 
     def _account(
-        self, request: ChatRequest, completions: list[Completion], reservations: list[Reservation], latency: float
+        self,
+        request: ChatRequest,
+        completions: list[Completion],
+        reservations: list[Reservation],
+        latency: float,
     ) -> None:
         sc = current_scope()
         usage = Usage(

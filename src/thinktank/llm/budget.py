@@ -95,7 +95,9 @@ class Budget:
 
     # --- reservation protocol --------------------------------------------------------
 
-    def _violation(self, tokens: int, usd: float, calls: int, *, reserved: bool = True) -> str | None:
+    def _violation(
+        self, tokens: int, usd: float, calls: int, *, reserved: bool = True
+    ) -> str | None:
         r_usd = self.reserved_usd if reserved else 0.0
         r_tok = self.reserved_tokens if reserved else 0
         r_calls = self.reserved_calls if reserved else 0
@@ -142,7 +144,9 @@ class Budget:
                 r.settled = True
 
 
-def reserve_all(budgets: tuple[Budget, ...], *, tokens: int, usd: float, calls: int) -> list[Reservation]:
+def reserve_all(
+    budgets: tuple[Budget, ...], *, tokens: int, usd: float, calls: int
+) -> list[Reservation]:
     """Reserve on every budget, or on none: raises :class:`BudgetExceeded` naming the first that refuses."""
     with _LOCK:
         for b in budgets:

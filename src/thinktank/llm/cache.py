@@ -40,7 +40,9 @@ CREATE TABLE IF NOT EXISTS responses (
 
 def request_key(payload: dict[str, Any]) -> str:
     """Stable hash of a canonical request payload."""
-    blob = json.dumps(payload, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str)
+    blob = json.dumps(
+        payload, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str
+    )
     return hashlib.sha256(blob.encode()).hexdigest()
 
 
@@ -58,13 +60,17 @@ class ResponseCache:
         self.hits = 0
         self.misses = 0
         try:
-            self._db = sqlite3.connect(self.path, timeout=30.0, check_same_thread=False, isolation_level=None)
+            self._db = sqlite3.connect(
+                self.path, timeout=30.0, check_same_thread=False, isolation_level=None
+            )
             self._db.execute("PRAGMA journal_mode=WAL")
             self._db.execute("PRAGMA synchronous=NORMAL")
             self._db.execute("PRAGMA busy_timeout=30000")
             self._db.executescript(_SCHEMA)
         except sqlite3.DatabaseError as exc:
-            raise ConfigError(f"{self.path} is not a usable response cache ({exc}); pass another path") from exc
+            raise ConfigError(
+                f"{self.path} is not a usable response cache ({exc}); pass another path"
+            ) from exc
 
     def claim(self, key: str, n: int) -> list[int]:
         """Reserve the next ``n`` sample indices of ``key`` for this session."""

@@ -109,7 +109,11 @@ class _Scope:
     labels: dict[str, str] = field(default_factory=dict)
 
 
-_current: contextvars.ContextVar[_Scope] = contextvars.ContextVar("thinktank_llm_scope", default=_Scope())
+_EMPTY = _Scope()
+_current: contextvars.ContextVar[_Scope] = contextvars.ContextVar(
+    "thinktank_llm_scope",
+    default=_EMPTY,
+)
 
 
 def current_scope() -> _Scope:
@@ -129,7 +133,8 @@ def scope(
     extra = tuple(budgets) + ((budget,) if budget is not None else ())
     new = _Scope(
         budgets=outer.budgets + tuple(b for b in extra if b not in outer.budgets),
-        ledgers=outer.ledgers + ((ledger,) if ledger is not None and ledger not in outer.ledgers else ()),
+        ledgers=outer.ledgers
+        + ((ledger,) if ledger is not None and ledger not in outer.ledgers else ()),
         labels={**outer.labels, **{k: str(v) for k, v in labels.items() if v is not None}},
     )
     token = _current.set(new)

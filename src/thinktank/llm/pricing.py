@@ -70,7 +70,11 @@ def load_prices(path: str | Path) -> None:
 
     p = Path(path)
     try:
-        data = yaml.safe_load(p.read_text()) if p.suffix in {".yaml", ".yml"} else json.loads(p.read_text())
+        data = (
+            yaml.safe_load(p.read_text())
+            if p.suffix in {".yaml", ".yml"}
+            else json.loads(p.read_text())
+        )
     except (OSError, ValueError, yaml.YAMLError) as exc:
         raise ConfigError(f"cannot read price file {p}: {exc}") from exc
     if not isinstance(data, dict):
@@ -109,7 +113,10 @@ def price_for(model: str) -> Price:
             return _table[best]
         if model not in _warned:
             _warned.add(model)
-            log.warning("no price known for model %r: counting it as $0 (set_price() or THINKTANK_PRICES to fix)", model)
+            log.warning(
+                "no price known for model %r: counting it as $0 (set_price() or THINKTANK_PRICES to fix)",
+                model,
+            )
         return Price()
 
 

@@ -14,7 +14,6 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 Role = Literal["system", "user", "assistant", "tool"]
-MessageLike = Mapping[str, Any] | "Message"
 
 
 class ToolCall(BaseModel):

@@ -1,0 +1,330 @@
+"""OpenAI-compatible chat model over ``openai.AsyncOpenAI``.
+
+Works against OpenAI, vLLM, llama.cpp's server, Ollama and the simulator. The SDK
+is given an injected ``httpx.AsyncClient`` whose pool is sized to the configured
+concurrency (httpx's default 100-connection cap never silently limits fan-out),
+its own retries are off (:mod:`thinktank.llm.retry` is the one retry layer), and a
+per-endpoint semaphore bounds the requests in flight.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import ipaddress
+import logging
+import os
+import time
+import weakref
+from typing import Any
+from urllib.parse import urlsplit
+
+import httpx
+import openai
+
+from thinktank.errors import (
+    AuthenticationFailed,
+    ContextLengthExceeded,
+    MalformedResponse,
+    ModelError,
+    ModelRequestError,
+    ModelUnavailable,
+    UsageError,
+)
+from thinktank.llm import toolcall_text
+from thinktank.llm.base import Capabilities, ChatModel
+from thinktank.llm.cache import ResponseCache
+from thinktank.llm.retry import RETRYABLE_STATUS, RetryableError, RetryPolicy, call_with_retries
+from thinktank.llm.types import ChatRequest, Completion, ToolCall, Usage
+
+log = logging.getLogger(__name__)
+
+# One in-flight limit per (event loop, endpoint), shared by every model object on it.
+_LIMITS: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[str, asyncio.Semaphore]] = (
+    weakref.WeakKeyDictionary()
+)
+
+
+def _endpoint_semaphore(base_url: str, concurrency: int) -> asyncio.Semaphore:
+    loop = asyncio.get_running_loop()
+    per_loop = _LIMITS.setdefault(loop, {})
+    sem = per_loop.get(base_url)
+    if sem is None:
+        sem = per_loop[base_url] = asyncio.Semaphore(concurrency)
+    return sem
+
+
+def is_loopback_url(url: str) -> bool:
+    host = urlsplit(url).hostname or ""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def _context_length_error(exc: openai.APIStatusError) -> bool:
+    body = exc.body if isinstance(exc.body, dict) else {}
+    err = body.get("error", body) if isinstance(body, dict) else {}
+    code = str(err.get("code", "")) if isinstance(err, dict) else ""
+    text = f"{code} {exc.message}".lower()
+    return "context_length" in text or "context length" in text or "maximum context" in text
+
+
+class OpenAICompatModel(ChatModel):
+    """A chat model behind any OpenAI-compatible ``/v1/chat/completions`` endpoint."""
+
+    def __init__(
+        self,
+        model: str,
+        *,
+        base_url: str | None = None,
+        api_key: str | None = None,
+        api_key_env: str = "OPENAI_API_KEY",
+        model_id: str | None = None,
+        concurrency: int = 32,
+        timeout_s: float = 120.0,
+        connect_timeout_s: float = 10.0,
+        retry: RetryPolicy | None = None,
+        capabilities: Capabilities | None = None,
+        default_max_tokens: int = 1024,
+        cache: ResponseCache | None = None,
+        http_client: httpx.AsyncClient | None = None,
+        extra_body: dict[str, Any] | None = None,
+    ) -> None:
+        self.model = model
+        self.base_url = (
+            base_url or os.environ.get("OPENAI_BASE_URL") or "https://api.openai.com/v1"
+        ).rstrip("/")
+        self.model_id = model_id or model
+        self.concurrency = concurrency
+        self.timeout = httpx.Timeout(timeout_s, connect=connect_timeout_s)
+        self.retry = retry or RetryPolicy()
+        self.capabilities = capabilities or Capabilities()
+        self.default_max_tokens = default_max_tokens
+        self.cache = cache
+        self.extra_body = extra_body
+        self._api_key = api_key if api_key is not None else os.environ.get(api_key_env)
+        self._api_key_env = api_key_env
+        self._injected = http_client
+        self._client: openai.AsyncOpenAI | None = None
+        self._http: httpx.AsyncClient | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._native_n = self.capabilities.native_n
+        if not self._api_key:
+            # Self-hosted servers usually ignore the key; OpenAI's own API needs one.
+            if urlsplit(self.base_url).hostname == "api.openai.com":
+                from thinktank.errors import MissingCredential
+
+                raise MissingCredential(
+                    f"model {self.model_id!r} needs an API key: set the {api_key_env} environment variable"
+                )
+            self._api_key = "not-needed"
+        if os.environ.get("THINKTANK_LOOPBACK_ONLY") == "1" and not is_loopback_url(self.base_url):
+            raise UsageError(
+                f"THINKTANK_LOOPBACK_ONLY=1 forbids the non-loopback endpoint {self.base_url}; "
+                "tests must use the simulator or the embedded model"
+            )
+
+    def __repr__(self) -> str:  # never shows the key
+        return f"OpenAICompatModel(model={self.model!r}, base_url={self.base_url!r})"
+
+    # --- client lifecycle ---------------------------------------------------------------
+
+    def _sdk(self) -> openai.AsyncOpenAI:
+        loop = asyncio.get_running_loop()
+        if self._client is None or self._loop is not loop:
+            # httpx clients are bound to the loop they were first used on; sync
+            # wrappers run a fresh loop per call, so rebuild when the loop changes.
+            if self._injected is not None:
+                http = self._injected
+            else:
+                limits = httpx.Limits(
+                    max_connections=self.concurrency, max_keepalive_connections=self.concurrency
+                )
+                http = httpx.AsyncClient(limits=limits, timeout=self.timeout)
+                self._http = http
+            self._client = openai.AsyncOpenAI(
+                api_key=self._api_key,
+                base_url=self.base_url,
+                http_client=http,  # type: ignore[arg-type]  # legacy httpx is accepted
+                max_retries=0,
+                timeout=self.timeout.read,
+            )
+            self._loop = loop
+        return self._client
+
+    async def aclose(self) -> None:
+        if self._http is not None:
+            await self._http.aclose()
+        self._http = None
+        self._client = None
+
+    # --- one request ----------------------------------------------------------------------
+
+    async def _generate(self, request: ChatRequest) -> list[Completion]:
+        text_tools = bool(request.tools) and not self.capabilities.native_tools
+        if request.n == 1 or not self._native_n:
+            parts = await asyncio.gather(
+                *(self._send(request, 1, i, text_tools) for i in range(request.n))
+            )
+            return [c for part in parts for c in part]
+        out = await self._send(request, request.n, 0, text_tools)
+        if len(out) < request.n:
+            # The endpoint ignored n: remember it and fan out the remainder.
+            log.info(
+                "%s returned %d of n=%d choices; fanning out from now on",
+                self.base_url,
+                len(out),
+                request.n,
+            )
+            self._native_n = False
+            more = await asyncio.gather(
+                *(self._send(request, 1, i, text_tools) for i in range(len(out), request.n))
+            )
+            out += [c for part in more for c in part]
+        return out[: request.n]
+
+    def _kwargs(self, request: ChatRequest, n: int, index: int, text_tools: bool) -> dict[str, Any]:
+        messages = request.messages
+        kw: dict[str, Any] = {"model": self.model, "messages": messages}
+        if text_tools:
+            kw["messages"] = toolcall_text.render(messages, request.tools or [])
+        elif request.tools:
+            kw["tools"] = request.tools
+            if request.tool_choice is not None:
+                kw["tool_choice"] = request.tool_choice
+        if n > 1:
+            kw["n"] = n
+        if request.temperature is not None:
+            kw["temperature"] = request.temperature
+        if request.max_tokens is not None:
+            kw["max_tokens"] = request.max_tokens
+        if request.response_format is not None:
+            kw["response_format"] = request.response_format
+        if request.seed is not None:
+            # fanned-out samples get distinct seeds so they are distinct samples
+            kw["seed"] = request.seed + index
+        if request.stop:
+            kw["stop"] = request.stop
+        if self.extra_body:
+            kw["extra_body"] = self.extra_body
+        return kw
+
+    async def _send(
+        self, request: ChatRequest, n: int, index: int, text_tools: bool
+    ) -> list[Completion]:
+        kw = self._kwargs(request, n, index, text_tools)
+        client = self._sdk()
+        sem = _endpoint_semaphore(self.base_url, self.concurrency)
+        t0 = time.perf_counter()
+
+        async def attempt() -> Any:
+            async with sem:
+                try:
+                    raw = await client.chat.completions.with_raw_response.create(**kw)
+                except openai.APIStatusError as exc:
+                    raise self._translate_status(exc) from exc
+                except (openai.APITimeoutError, openai.APIConnectionError) as exc:
+                    raise RetryableError(exc) from exc
+            try:
+                return raw.parse()
+            except Exception as exc:  # the body is not a completion
+                text = raw.http_response.text
+                raise RetryableError(
+                    MalformedResponse(
+                        f"{self.base_url} returned a body that is not a chat completion: {text[:300]!r}",
+                        endpoint=self.base_url,
+                    )
+                ) from exc
+
+        try:
+            resp = await call_with_retries(attempt, self.retry)
+        except RetryableError as exc:
+            raise self._exhausted(exc) from exc.cause
+        latency = time.perf_counter() - t0
+        return self._completions(resp, latency, text_tools)
+
+    def _translate_status(self, exc: openai.APIStatusError) -> Exception:
+        status = exc.status_code
+        where = f"{self.base_url} ({self.model})"
+        if status in RETRYABLE_STATUS:
+            from thinktank.llm.retry import parse_retry_after
+
+            return RetryableError(exc, parse_retry_after(exc.response.headers))
+        if status in (401, 403):
+            return AuthenticationFailed(
+                f"{where} rejected the credentials (HTTP {status}); check the {self._api_key_env} environment variable",
+                endpoint=self.base_url,
+                status=status,
+            )
+        if status in (400, 413, 422) and _context_length_error(exc):
+            return ContextLengthExceeded(
+                f"{where}: the prompt does not fit the context window: {exc.message}",
+                endpoint=self.base_url,
+                status=status,
+            )
+        return ModelRequestError(
+            f"{where} refused the request (HTTP {status}): {exc.message}",
+            endpoint=self.base_url,
+            status=status,
+        )
+
+    def _exhausted(self, exc: RetryableError) -> ModelError:
+        attempts = self.retry.max_retries + 1
+        cause = exc.cause
+        if isinstance(cause, MalformedResponse):
+            return MalformedResponse(f"{cause} (after {attempts} attempts)", endpoint=self.base_url)
+        if isinstance(cause, openai.APIStatusError):
+            return ModelError(
+                f"{self.base_url} ({self.model}) kept failing with HTTP {cause.status_code} after {attempts} attempts: {cause.message}",
+                endpoint=self.base_url,
+                status=cause.status_code,
+            )
+        return ModelUnavailable(
+            f"cannot reach {self.base_url} ({self.model}) after {attempts} attempts: {type(cause).__name__}: {cause}",
+            endpoint=self.base_url,
+        )
+
+    def _completions(self, resp: Any, latency: float, text_tools: bool) -> list[Completion]:
+        choices = list(getattr(resp, "choices", None) or [])
+        if not choices:
+            raise MalformedResponse(f"{self.base_url} returned no choices", endpoint=self.base_url)
+        usage = getattr(resp, "usage", None)
+        prompt = int(getattr(usage, "prompt_tokens", 0) or 0)
+        completion = int(getattr(usage, "completion_tokens", 0) or 0)
+        k = len(choices)
+        out = []
+        for i, ch in enumerate(sorted(choices, key=lambda c: c.index or 0)):
+            msg = ch.message
+            text = msg.content or ""
+            calls = [
+                ToolCall(
+                    id=tc.id or f"call_{i}_{j}",
+                    name=tc.function.name,
+                    arguments=tc.function.arguments or "{}",
+                )
+                for j, tc in enumerate(msg.tool_calls or [])
+                if getattr(tc, "function", None) is not None
+            ]
+            finish = ch.finish_reason or "stop"
+            if text_tools:
+                text, calls = toolcall_text.parse(text)
+                if calls:
+                    finish = "tool_calls"
+            # usage is per request: the prompt is charged once, completion tokens split evenly
+            share = completion // k + (1 if i < completion % k else 0)
+            out.append(
+                Completion(
+                    text=text,
+                    tool_calls=calls,
+                    finish_reason=finish,
+                    usage=Usage(
+                        prompt_tokens=prompt if i == 0 else 0,
+                        completion_tokens=share,
+                        latency_s=latency,
+                    ),
+                    model=getattr(resp, "model", "") or self.model,
+                )
+            )
+        return out
