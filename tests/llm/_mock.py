@@ -11,7 +11,13 @@ import httpx
 from thinktank.llm.openai import OpenAICompatModel
 
 
-def completion_body(texts: list[str], *, prompt_tokens: int = 10, completion_tokens: int = 5, tool_calls: list[dict[str, Any]] | None = None) -> dict[str, Any]:
+def completion_body(
+    texts: list[str],
+    *,
+    prompt_tokens: int = 10,
+    completion_tokens: int = 5,
+    tool_calls: list[dict[str, Any]] | None = None,
+) -> dict[str, Any]:
     return {
         "id": "chatcmpl-1",
         "object": "chat.completion",
@@ -20,12 +26,20 @@ def completion_body(texts: list[str], *, prompt_tokens: int = 10, completion_tok
         "choices": [
             {
                 "index": i,
-                "message": {"role": "assistant", "content": t, **({"tool_calls": tool_calls} if tool_calls else {})},
+                "message": {
+                    "role": "assistant",
+                    "content": t,
+                    **({"tool_calls": tool_calls} if tool_calls else {}),
+                },
                 "finish_reason": "tool_calls" if tool_calls else "stop",
             }
             for i, t in enumerate(texts)
         ],
-        "usage": {"prompt_tokens": prompt_tokens, "completion_tokens": completion_tokens, "total_tokens": prompt_tokens + completion_tokens},
+        "usage": {
+            "prompt_tokens": prompt_tokens,
+            "completion_tokens": completion_tokens,
+            "total_tokens": prompt_tokens + completion_tokens,
+        },
     }
 
 
@@ -46,16 +60,24 @@ class Recorder:
         return len(self.bodies)
 
 
-def mock_model(handler: Callable[[dict[str, Any], int], httpx.Response], **kw: Any) -> tuple[OpenAICompatModel, Recorder]:
+def mock_model(
+    handler: Callable[[dict[str, Any], int], httpx.Response], **kw: Any
+) -> tuple[OpenAICompatModel, Recorder]:
     rec = Recorder(handler)
     kw.setdefault("base_url", "http://127.0.0.1:9/v1")
-    model = OpenAICompatModel("mock-model", http_client=httpx.AsyncClient(transport=httpx.MockTransport(rec)), **kw)
+    model = OpenAICompatModel(
+        "mock-model", http_client=httpx.AsyncClient(transport=httpx.MockTransport(rec)), **kw
+    )
     return model, rec
 
 
-def ok(texts: list[str] | None = None, **kw: Any) -> Callable[[dict[str, Any], int], httpx.Response]:
+def ok(
+    texts: list[str] | None = None, **kw: Any
+) -> Callable[[dict[str, Any], int], httpx.Response]:
     def handler(body: dict[str, Any], _: int) -> httpx.Response:
         n = int(body.get("n", 1))
-        return httpx.Response(200, json=completion_body(texts or [f"reply {i}" for i in range(n)], **kw))
+        return httpx.Response(
+            200, json=completion_body(texts or [f"reply {i}" for i in range(n)], **kw)
+        )
 
     return handler

@@ -29,12 +29,19 @@ FAST = RetryPolicy(max_retries=3, initial_s=0.001, max_wait_s=0.002)
 
 async def test_basic_completion_carries_text_usage_and_finish() -> None:
     model, rec = mock_model(ok(["hello"], prompt_tokens=12, completion_tokens=3))
-    [c] = await model.generate([Message.user("hi")], temperature=0.2, max_tokens=50, stop=["END"], seed=7)
+    [c] = await model.generate(
+        [Message.user("hi")], temperature=0.2, max_tokens=50, stop=["END"], seed=7
+    )
     assert c.text == "hello" and c.finish_reason == "stop"
     assert (c.usage.prompt_tokens, c.usage.completion_tokens, c.usage.cached) == (12, 3, False)
     assert c.usage.latency_s > 0
     body = rec.bodies[0]
-    assert body["temperature"] == 0.2 and body["max_tokens"] == 50 and body["stop"] == ["END"] and body["seed"] == 7
+    assert (
+        body["temperature"] == 0.2
+        and body["max_tokens"] == 50
+        and body["stop"] == ["END"]
+        and body["seed"] == 7
+    )
     assert body["messages"] == [{"role": "user", "content": "hi"}]
 
 
@@ -75,7 +82,9 @@ async def test_capability_off_fans_out_concurrently() -> None:
 async def test_retries_429_then_succeeds_honouring_retry_after_ms() -> None:
     def flaky(body: dict[str, Any], i: int) -> httpx.Response:
         if i < 3:
-            return httpx.Response(429, headers={"retry-after-ms": "50"}, json={"error": {"message": "slow down"}})
+            return httpx.Response(
+                429, headers={"retry-after-ms": "50"}, json={"error": {"message": "slow down"}}
+            )
         return httpx.Response(200, json=completion_body(["done"]))
 
     model, rec = mock_model(flaky, retry=RetryPolicy(max_retries=5, initial_s=5.0))
@@ -88,13 +97,17 @@ async def test_retries_429_then_succeeds_honouring_retry_after_ms() -> None:
 
 @pytest.mark.parametrize("status", [408, 409, 429, 500, 502, 503, 504])
 async def test_retryable_statuses_stop_after_max_retries_plus_one(status: int) -> None:
-    model, rec = mock_model(lambda b, i: httpx.Response(status, json={"error": {"message": f"boom {i}"}}), retry=FAST)
+    model, rec = mock_model(
+        lambda b, i: httpx.Response(status, json={"error": {"message": f"boom {i}"}}), retry=FAST
+    )
     with pytest.raises(ModelError) as info:
         await model.generate(["hi"])
     assert rec.calls == FAST.max_retries + 1
     assert "127.0.0.1:9" in str(info.value) and info.value.status == status
     assert f"boom {rec.calls}" in str(info.value)  # the last underlying error is visible
-    assert info.value.__cause__ is not None and "RetryError" not in type(info.value.__cause__).__name__
+    assert (
+        info.value.__cause__ is not None and "RetryError" not in type(info.value.__cause__).__name__
+    )
 
 
 @pytest.mark.parametrize(
@@ -102,12 +115,23 @@ async def test_retryable_statuses_stop_after_max_retries_plus_one(status: int) -
     [
         (401, {"error": {"message": "bad key"}}, AuthenticationFailed),
         (403, {"error": {"message": "forbidden"}}, AuthenticationFailed),
-        (400, {"error": {"message": "This model's maximum context length is 4096 tokens", "code": "context_length_exceeded"}}, ContextLengthExceeded),
+        (
+            400,
+            {
+                "error": {
+                    "message": "This model's maximum context length is 4096 tokens",
+                    "code": "context_length_exceeded",
+                }
+            },
+            ContextLengthExceeded,
+        ),
         (400, {"error": {"message": "unknown parameter"}}, ModelRequestError),
         (404, {"error": {"message": "no such model"}}, ModelRequestError),
     ],
 )
-async def test_non_retryable_errors_are_raised_at_once(status: int, body: dict[str, Any], error: type[Exception]) -> None:
+async def test_non_retryable_errors_are_raised_at_once(
+    status: int, body: dict[str, Any], error: type[Exception]
+) -> None:
     model, rec = mock_model(lambda b, i: httpx.Response(status, json=body), retry=FAST)
     with pytest.raises(error):
         await model.generate(["hi"])
@@ -115,13 +139,20 @@ async def test_non_retryable_errors_are_raised_at_once(status: int, body: dict[s
 
 
 async def test_auth_error_names_the_key_variable() -> None:
-    model, _ = mock_model(lambda b, i: httpx.Response(401, json={"error": {"message": "no"}}), api_key_env="MY_KEY")
+    model, _ = mock_model(
+        lambda b, i: httpx.Response(401, json={"error": {"message": "no"}}), api_key_env="MY_KEY"
+    )
     with pytest.raises(AuthenticationFailed, match="MY_KEY"):
         await model.generate(["hi"])
 
 
 async def test_malformed_json_is_retried_then_reported_with_excerpt() -> None:
-    model, rec = mock_model(lambda b, i: httpx.Response(200, content=b'{"choices": [oops', headers={"content-type": "application/json"}), retry=FAST)
+    model, rec = mock_model(
+        lambda b, i: httpx.Response(
+            200, content=b'{"choices": [oops', headers={"content-type": "application/json"}
+        ),
+        retry=FAST,
+    )
     with pytest.raises(MalformedResponse, match="oops"):
         await model.generate(["hi"])
     assert rec.calls == FAST.max_retries + 1
@@ -152,10 +183,14 @@ def test_loopback_guard_refuses_real_endpoints(monkeypatch: pytest.MonkeyPatch) 
 def test_key_never_in_repr(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("SECRET_KEY_VAR", "sk-very-secret")
     model = load_model("openai:m@http://127.0.0.1:1/v1", api_key_env="SECRET_KEY_VAR")
-    assert "sk-very-secret" not in repr(model) and "sk-very-secret" not in repr(parse_model("openai:m@http://127.0.0.1:1/v1"))
+    assert "sk-very-secret" not in repr(model) and "sk-very-secret" not in repr(
+        parse_model("openai:m@http://127.0.0.1:1/v1")
+    )
 
 
-@pytest.mark.parametrize("spec", ["gpt-4o", "foo:bar", "openai:", "openai:m@ftp://x", "local:llama70b", ""])
+@pytest.mark.parametrize(
+    "spec", ["gpt-4o", "foo:bar", "openai:", "openai:m@ftp://x", "local:llama70b", ""]
+)
 def test_unknown_model_string_lists_accepted_forms(spec: str) -> None:
     with pytest.raises(ConfigError) as info:
         parse_model(spec)
