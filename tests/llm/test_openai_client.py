@@ -212,3 +212,15 @@ def test_unknown_config_field_is_rejected() -> None:
 
     with pytest.raises(ConfigError, match="bogus"):
         model_config({"type": "openai", "model": "m", "bogus": 1})
+
+
+def test_sync_wrapper_works_repeatedly_across_event_loops() -> None:
+    model, rec = mock_model(ok(["sync"]))
+    assert model.generate_sync(["hi"])[0].text == "sync"
+    assert model.generate_sync(["again"])[0].text == "sync"  # a new loop: the client is rebuilt
+    assert rec.calls == 2
+
+
+async def test_sync_wrapper_inside_a_running_loop() -> None:
+    model, _ = mock_model(ok(["nested"]))
+    assert model.generate_sync(["hi"])[0].text == "nested"

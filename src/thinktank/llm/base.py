@@ -118,6 +118,12 @@ class ChatModel(ABC):
         )
         return await self.generate_request(request)
 
+    def generate_sync(self, messages: Sequence[Any], **kwargs: Any) -> list[Completion]:
+        """Blocking :meth:`generate`, for scripts and notebooks."""
+        from thinktank._sync import run_sync
+
+        return run_sync(self.generate(messages, **kwargs))
+
     async def generate_request(self, request: ChatRequest) -> list[Completion]:
         sc = current_scope()
         reservations: list[Reservation] = []
