@@ -34,10 +34,9 @@ INSTALL_HINT = (
     "`uv sync --extra local`, or `pip install 'thinktank[local]'`"
 )
 
-# Measured against llama-cpp-python 0.3.36: `n` is silently ignored (one choice
-# comes back); tools are honoured only when tool_choice names a function (else
-# plain text), and assistant messages with `content: null` are rejected;
-# response_format accepts `json_object` (+ "schema") but rejects `json_schema`.
+# Measured on llama-cpp-python 0.3.36: `n` is ignored (one choice comes back); tools
+# work only when tool_choice names a function, and `content: null` is rejected (HTTP
+# 500); response_format takes `json_object` (+ "schema") but not `json_schema` (500).
 LOCAL_CAPABILITIES = Capabilities(native_n=False, native_tools=False, json_schema=False)
 """What the embedded llama.cpp endpoint supports natively."""
 
@@ -196,6 +195,11 @@ class LocalServer:
         return f"http://{self.host}:{self.port}/v1"
 
     @property
+    def capabilities(self) -> Capabilities:
+        """What this endpoint supports natively (see :data:`LOCAL_CAPABILITIES`)."""
+        return LOCAL_CAPABILITIES
+
+    @property
     def running(self) -> bool:
         """True while the server process is alive (it may still be loading)."""
         return self.pid is not None and proc.pid_alive(self.pid)
@@ -290,8 +294,8 @@ class LocalServer:
 # --- one server shared between processes ------------------------------------------------
 
 
-def _record_path(name: str, state_dir: Path | None) -> Path:
-    return (state_dir or default_state_dir()) / f"{name}.json"
+def _record_path(name: str, state_dir: Path | None, suffix: str = ".json") -> Path:
+    return (state_dir or default_state_dir()) / f"{name}{suffix}"
 
 
 def _load_record(name: str, state_dir: Path | None) -> LocalServer | None:
@@ -331,10 +335,6 @@ def _write_record(server: LocalServer, state_dir: Path | None) -> None:
     tmp.replace(path)  # atomic: readers never see half a record
 
 
-def _lock(name: str, state_dir: Path | None) -> Path:
-    return (state_dir or default_state_dir()) / f"{name}.lock"
-
-
 def running_local_server(
     name: str = "smollm2", *, state_dir: Path | None = None
 ) -> LocalServer | None:
@@ -357,7 +357,7 @@ def ensure_local_server(
     stop it with :func:`stop_local_server`.
     """
     sdir = state_dir or default_state_dir()
-    with proc.file_lock(_lock(local_model_spec(name).name, sdir)):
+    with proc.file_lock(_record_path(local_model_spec(name).name, sdir, ".lock")):
         server = _load_record(name, sdir)
         if server is not None and _ours(server):
             if server.probe() != "down":
@@ -374,7 +374,7 @@ def ensure_local_server(
 def register_server(server: LocalServer, *, state_dir: Path | None = None) -> bool:
     """Record a running ``server`` as the shared one for its model unless a live
     shared server exists already; True when recorded."""
-    with proc.file_lock(_lock(server.model, state_dir)):
+    with proc.file_lock(_record_path(server.model, state_dir, ".lock")):
         if running_local_server(server.model, state_dir=state_dir) is not None:
             return False
         _write_record(server, state_dir)
@@ -383,7 +383,7 @@ def register_server(server: LocalServer, *, state_dir: Path | None = None) -> bo
 
 def unregister_server(server: LocalServer, *, state_dir: Path | None = None) -> None:
     """Drop the shared-server record when it points at ``server``."""
-    with proc.file_lock(_lock(server.model, state_dir)):
+    with proc.file_lock(_record_path(server.model, state_dir, ".lock")):
         current = _load_record(server.model, state_dir)
         if current is not None and current.pid == server.pid:
             _record_path(server.model, state_dir).unlink(missing_ok=True)
@@ -391,7 +391,7 @@ def unregister_server(server: LocalServer, *, state_dir: Path | None = None) -> 
 
 def stop_local_server(name: str = "smollm2", *, state_dir: Path | None = None) -> bool:
     """Stop the shared server for ``name``; False when none was running."""
-    with proc.file_lock(_lock(local_model_spec(name).name, state_dir)):
+    with proc.file_lock(_record_path(local_model_spec(name).name, state_dir, ".lock")):
         server = _load_record(name, state_dir)
         _record_path(name, state_dir).unlink(missing_ok=True)
         if server is None or not _ours(server):
