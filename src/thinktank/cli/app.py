@@ -25,6 +25,11 @@ _GROUPS: dict[str, str] = {
     "models": "thinktank.cli.models",
 }
 
+# name -> module defining a plain command function called ``command``
+_COMMANDS: dict[str, str] = {
+    "demo": "thinktank.cli.demo",
+}
+
 
 def _version(value: bool) -> None:
     if value:
@@ -43,6 +48,9 @@ def _root(
 
 for _name, _module in _GROUPS.items():
     app.add_typer(importlib.import_module(_module).app, name=_name)
+
+for _name, _module in _COMMANDS.items():
+    app.command(_name)(importlib.import_module(_module).command)
 
 
 def main() -> None:
