@@ -59,6 +59,19 @@ class BudgetExceeded(ControlFlow):
         self.state = state or {}
 
 
+class Submitted(ControlFlow):
+    """A tool ended the agent's work with a final submission (e.g. an SWE patch)."""
+
+    def __init__(self, value: str, *, metadata: dict[str, Any] | None = None) -> None:
+        super().__init__("submitted")
+        self.value = value
+        self.metadata = metadata or {}
+
+
+class StopRun(ControlFlow):
+    """A coordinator decided to end the run."""
+
+
 class ScriptExhausted(ThinktankError):
     """A scripted test model was asked for more replies than its script holds."""
 

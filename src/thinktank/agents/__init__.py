@@ -1,0 +1,1 @@
+"""Agents: the tool-calling loop, roles, prompts and trajectories."""
