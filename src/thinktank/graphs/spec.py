@@ -1,0 +1,304 @@
+"""GraphSpec: a collaboration topology as data.
+
+A spec is a set of agent nodes, edges saying whose output each node reads, round
+controls, a selection step and a budget. It round-trips through JSON and YAML, the
+optimizer edits it, and :func:`thinktank.graphs.compile` turns it into a LangGraph
+graph.
+
+Execution model (see ``compiler.py``): each round runs the nodes in dependency
+order; a node with ``n > 1`` runs ``n`` independent samples in parallel. Edges are
+*same-round* (the target waits for the source) unless ``feedback=True``, in which
+case the target reads the source's output from the previous round (this is how
+debate and refinement loops are written, and why a cycle needs a round limit).
+An edge with ``when="disagree"`` runs its target only when the source's answers
+disagree (MAgICoRe's hard cases, ModelSwitch's escalation).
+"""
+
+from __future__ import annotations
+
+import json
+from collections import defaultdict
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from thinktank.agents.roles import ROLES
+from thinktank.errors import ConfigError
+
+SelectMethod = Literal[
+    "vote",
+    "verifier",
+    "mav",
+    "judge",
+    "fuser",
+    "first_finish",
+    "short_m_at_k",
+    "ceo",
+    "last",
+    "hybrid",
+    "test_vote",
+]
+SELECT_METHODS: tuple[str, ...] = SelectMethod.__args__  # type: ignore[attr-defined]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class SamplingSpec(_Strict):
+    """How a node's samples are drawn."""
+
+    mode: Literal["parallel", "adaptive", "first_m"] = "parallel"
+    """``parallel``: all ``n`` at once. ``adaptive``: waves until the vote settles
+    (self-consistency with adaptive stopping). ``first_m``: start ``n``, keep the first ``m`` to finish."""
+    wave: int = Field(default=4, ge=1)
+    """Samples per wave (adaptive)."""
+    confidence: float = Field(default=0.95, gt=0.5, le=1.0)
+    """Adaptive: stop when the posterior probability that the leading answer is the majority reaches this."""
+    min_samples: int = Field(default=2, ge=1)
+    """Adaptive: never stop before this many samples."""
+    m: int = Field(default=1, ge=1)
+    """first_m: how many finished samples to keep."""
+
+
+class NodeSpec(_Strict):
+    """One agent node (``n`` parallel samples of one role)."""
+
+    id: str = Field(pattern=r"^[A-Za-z][A-Za-z0-9_-]{0,63}$")
+    """Unique node name."""
+    role: str
+    """solver, verifier, critic, refiner, fuser, judge, debater or ceo."""
+    model: str = "default"
+    """Model alias from the models mapping given at compile time, or a model string."""
+    instructions: str | None = None
+    """System prompt; default the role's packaged prompt."""
+    aspect: str | None = None
+    """For verifiers: the one aspect to check (multi-agent verification)."""
+    tools: list[str] = Field(default_factory=list)
+    """Names of injected tools this node may call."""
+    n: int = Field(default=1, ge=1, le=256)
+    """Parallel samples (best-of-n, debaters, verifiers per candidate)."""
+    temperature: float | None = Field(default=None, ge=0.0, le=2.0)
+    max_tokens: int | None = Field(default=None, ge=1)
+    max_steps: int = Field(default=6, ge=1)
+    """Tool-loop steps per sample."""
+    memory: bool = False
+    """Retrieve memory items into this node's prompt."""
+    memory_k: int = Field(default=3, ge=0, le=20)
+    sampling: SamplingSpec = Field(default_factory=SamplingSpec)
+    active: int | None = Field(default=None, ge=0)
+    """How many of the ``n`` instances are active at the start (CEO recruitment changes it)."""
+    first_round: int = Field(default=1, ge=1)
+    """The node runs from this round on (e.g. critics from round 1, refiners from round 2)."""
+
+
+class EdgeSpec(_Strict):
+    """``target`` reads ``source``'s outputs."""
+
+    source: str
+    target: str
+    feedback: bool = False
+    """Read the source's output of the previous round (allows cycles; needs ``rounds.max_rounds``)."""
+    when: Literal["always", "disagree", "agree"] = "always"
+    """Run the target only if the source's answers disagree / agree (vote margin below / above ``agreement``)."""
+    agreement: float = Field(default=1.0, gt=0.0, le=1.0)
+    """Share of the source's answers the top answer needs to count as agreement."""
+
+
+class RoundSpec(_Strict):
+    """Round controls."""
+
+    max_rounds: int = Field(default=1, ge=1, le=64)
+    controller: str | None = None
+    """Id of a CEO node that decides after each round (its decisions are enforced)."""
+    stop_on_agreement: float | None = Field(default=None, gt=0.0, le=1.0)
+    """End early when this share of the round's answers agree."""
+
+
+class SelectionSpec(_Strict):
+    """How the final answer is chosen."""
+
+    method: SelectMethod = "vote"
+    candidates: list[str] = Field(default_factory=list)
+    """Nodes whose answers are candidates (default: every answer-producing node)."""
+    by: str | None = None
+    """The verifier / judge / fuser node that selects (for verifier, mav, judge, fuser)."""
+    m: int = Field(default=1, ge=1)
+    """For short_m_at_k: vote over the first m finished candidates."""
+    exec_weight: float = Field(default=0.5, ge=0.0, le=1.0)
+    """For hybrid: weight of the execution verifier versus the LLM judge."""
+    answer_kind: Literal["auto", "number", "choice", "text", "code"] = "auto"
+    """How answers are compared when voting."""
+
+
+class BudgetSpec(_Strict):
+    """Per-task limits (None = unlimited)."""
+
+    max_usd: float | None = Field(default=None, ge=0)
+    max_tokens: int | None = Field(default=None, ge=1)
+    max_calls: int | None = Field(default=None, ge=1)
+    max_seconds: float | None = Field(default=None, gt=0)
+
+
+RESERVED_IDS = frozenset({"schedule", "select", "__start__", "__end__"})
+ANSWER_ROLES = frozenset({"solver", "refiner", "fuser", "debater"})
+
+
+class GraphSpec(_Strict):
+    """A collaboration topology."""
+
+    name: str = "graph"
+    description: str = ""
+    nodes: list[NodeSpec]
+    edges: list[EdgeSpec] = Field(default_factory=list)
+    rounds: RoundSpec = Field(default_factory=RoundSpec)
+    selection: SelectionSpec = Field(default_factory=SelectionSpec)
+    budget: BudgetSpec = Field(default_factory=BudgetSpec)
+    metadata: dict[str, Any] = Field(default_factory=dict)
+    """Free-form (topology name and parameters, optimizer provenance)."""
+
+    @model_validator(mode="after")
+    def _check(self) -> GraphSpec:
+        problems = self.problems()
+        if problems:
+            raise ValueError("; ".join(problems))
+        return self
+
+    # --- validation -------------------------------------------------------------------
+
+    def problems(self, model_aliases: set[str] | None = None) -> list[str]:
+        """Every reason this spec is invalid (empty when valid)."""
+        out: list[str] = []
+        ids = [n.id for n in self.nodes]
+        if not ids:
+            out.append("a graph needs at least one node")
+        dup = {i for i in ids if ids.count(i) > 1}
+        if dup:
+            out.append(f"duplicate node ids: {sorted(dup)}")
+        known = set(ids)
+        reserved = {i for i in ids if i in RESERVED_IDS}
+        if reserved:
+            out.append(f"node ids {sorted(reserved)} are reserved; rename them")
+        for n in self.nodes:
+            if n.role not in ROLES:
+                out.append(f"node {n.id!r} has unknown role {n.role!r}; valid roles: {', '.join(sorted(ROLES))}")
+            if model_aliases is not None and n.model not in model_aliases and ":" not in n.model:
+                out.append(
+                    f"node {n.id!r} uses unknown model alias {n.model!r}; known aliases: {', '.join(sorted(model_aliases))}"
+                )
+        for e in self.edges:
+            for end in (e.source, e.target):
+                if end not in known:
+                    out.append(f"dangling edge {e.source} -> {e.target}: no node {end!r}")
+        if not out and self._has_same_round_cycle():
+            out.append("the same-round edges form a cycle; mark a back edge feedback=True")
+        if any(e.feedback for e in self.edges) and self.rounds.max_rounds < 2 and self.rounds.controller is None:
+            out.append("a feedback edge (a cycle across rounds) needs rounds.max_rounds >= 2")
+        if self.rounds.controller is not None:
+            c = self.node(self.rounds.controller) if self.rounds.controller in known else None
+            if c is None:
+                out.append(f"rounds.controller {self.rounds.controller!r} is not a node")
+            elif c.role != "ceo":
+                out.append(f"rounds.controller {c.id!r} must have role 'ceo', not {c.role!r}")
+        sel = self.selection
+        for cid in sel.candidates:
+            if cid not in known:
+                out.append(f"selection candidate {cid!r} is not a node")
+        if not self.candidate_nodes() and sel.method not in ("ceo",):
+            out.append("the selection step has no candidates: add a solver/refiner/fuser/debater node or list selection.candidates")
+        need_by = {"verifier": "verifier", "mav": "verifier", "judge": "judge", "fuser": "fuser"}
+        if sel.method in need_by:
+            role = need_by[sel.method]
+            by = sel.by or next((n.id for n in self.nodes if n.role == role), None)
+            if by is None or by not in known:
+                out.append(f"selection method {sel.method!r} needs a {role} node (selection.by)")
+        return out
+
+    def validate_models(self, aliases: set[str]) -> None:
+        problems = self.problems(aliases)
+        if problems:
+            raise ConfigError(f"invalid graph {self.name!r}: " + "; ".join(problems))
+
+    def _has_same_round_cycle(self) -> bool:
+        graph: dict[str, list[str]] = defaultdict(list)
+        for e in self.edges:
+            if not e.feedback:
+                graph[e.source].append(e.target)
+        state: dict[str, int] = {}
+
+        def visit(u: str) -> bool:
+            state[u] = 1
+            for v in graph[u]:
+                if state.get(v) == 1 or (v not in state and visit(v)):
+                    return True
+            state[u] = 2
+            return False
+
+        return any(visit(n.id) for n in self.nodes if n.id not in state)
+
+    # --- queries ------------------------------------------------------------------------
+
+    def node(self, node_id: str) -> NodeSpec:
+        for n in self.nodes:
+            if n.id == node_id:
+                return n
+        raise ConfigError(f"no node {node_id!r} in graph {self.name!r}; nodes: {[n.id for n in self.nodes]}")
+
+    def candidate_nodes(self) -> list[str]:
+        if self.selection.candidates:
+            return list(self.selection.candidates)
+        return [n.id for n in self.nodes if n.role in ANSWER_ROLES]
+
+    def inputs_of(self, node_id: str) -> list[EdgeSpec]:
+        return [e for e in self.edges if e.target == node_id]
+
+    def order(self) -> list[str]:
+        """Node ids in a same-round topological order (stable)."""
+        indeg = {n.id: 0 for n in self.nodes}
+        for e in self.edges:
+            if not e.feedback:
+                indeg[e.target] += 1
+        ready = [n.id for n in self.nodes if indeg[n.id] == 0]
+        out: list[str] = []
+        while ready:
+            u = ready.pop(0)
+            out.append(u)
+            for e in self.edges:
+                if not e.feedback and e.source == u:
+                    indeg[e.target] -= 1
+                    if indeg[e.target] == 0:
+                        ready.append(e.target)
+        return out
+
+    # --- serialisation --------------------------------------------------------------------
+
+    def to_yaml(self) -> str:
+        return yaml.safe_dump(self.model_dump(mode="json", exclude_defaults=True), sort_keys=False)
+
+    @classmethod
+    def from_yaml(cls, text: str) -> GraphSpec:
+        return cls.parse_data(yaml.safe_load(text))
+
+    @classmethod
+    def parse_data(cls, data: Any) -> GraphSpec:
+        try:
+            return cls.model_validate(data)
+        except ValidationError as exc:
+            raise ConfigError(f"invalid graph spec: {exc}") from exc
+
+    @classmethod
+    def load(cls, path: str | Path) -> GraphSpec:
+        p = Path(path)
+        try:
+            text = p.read_text()
+        except OSError as exc:
+            raise ConfigError(f"cannot read graph spec {p}: {exc}") from exc
+        if p.suffix == ".json":
+            return cls.parse_data(json.loads(text))
+        return cls.from_yaml(text)
+
+    def save(self, path: str | Path) -> None:
+        p = Path(path)
+        p.write_text(self.model_dump_json(indent=2, exclude_defaults=True) if p.suffix == ".json" else self.to_yaml())
