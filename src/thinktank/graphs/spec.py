@@ -91,7 +91,9 @@ class NodeSpec(_Strict):
     active: int | None = Field(default=None, ge=0)
     """How many of the ``n`` instances are active at the start (CEO recruitment changes it)."""
     first_round: int = Field(default=1, ge=1)
-    """The node runs from this round on (e.g. critics from round 1, refiners from round 2)."""
+    """The node runs from this round on."""
+    last_round: int | None = Field(default=None, ge=1)
+    """The node runs up to this round (``None``: every round); e.g. drafts only in round 1."""
 
 
 class EdgeSpec(_Strict):
@@ -183,7 +185,9 @@ class GraphSpec(_Strict):
             out.append(f"node ids {sorted(reserved)} are reserved; rename them")
         for n in self.nodes:
             if n.role not in ROLES:
-                out.append(f"node {n.id!r} has unknown role {n.role!r}; valid roles: {', '.join(sorted(ROLES))}")
+                out.append(
+                    f"node {n.id!r} has unknown role {n.role!r}; valid roles: {', '.join(sorted(ROLES))}"
+                )
             if model_aliases is not None and n.model not in model_aliases and ":" not in n.model:
                 out.append(
                     f"node {n.id!r} uses unknown model alias {n.model!r}; known aliases: {', '.join(sorted(model_aliases))}"
@@ -194,7 +198,11 @@ class GraphSpec(_Strict):
                     out.append(f"dangling edge {e.source} -> {e.target}: no node {end!r}")
         if not out and self._has_same_round_cycle():
             out.append("the same-round edges form a cycle; mark a back edge feedback=True")
-        if any(e.feedback for e in self.edges) and self.rounds.max_rounds < 2 and self.rounds.controller is None:
+        if (
+            any(e.feedback for e in self.edges)
+            and self.rounds.max_rounds < 2
+            and self.rounds.controller is None
+        ):
             out.append("a feedback edge (a cycle across rounds) needs rounds.max_rounds >= 2")
         if self.rounds.controller is not None:
             c = self.node(self.rounds.controller) if self.rounds.controller in known else None
@@ -207,7 +215,9 @@ class GraphSpec(_Strict):
             if cid not in known:
                 out.append(f"selection candidate {cid!r} is not a node")
         if not self.candidate_nodes() and sel.method not in ("ceo",):
-            out.append("the selection step has no candidates: add a solver/refiner/fuser/debater node or list selection.candidates")
+            out.append(
+                "the selection step has no candidates: add a solver/refiner/fuser/debater node or list selection.candidates"
+            )
         need_by = {"verifier": "verifier", "mav": "verifier", "judge": "judge", "fuser": "fuser"}
         if sel.method in need_by:
             role = need_by[sel.method]
@@ -244,7 +254,9 @@ class GraphSpec(_Strict):
         for n in self.nodes:
             if n.id == node_id:
                 return n
-        raise ConfigError(f"no node {node_id!r} in graph {self.name!r}; nodes: {[n.id for n in self.nodes]}")
+        raise ConfigError(
+            f"no node {node_id!r} in graph {self.name!r}; nodes: {[n.id for n in self.nodes]}"
+        )
 
     def candidate_nodes(self) -> list[str]:
         if self.selection.candidates:
@@ -301,4 +313,8 @@ class GraphSpec(_Strict):
 
     def save(self, path: str | Path) -> None:
         p = Path(path)
-        p.write_text(self.model_dump_json(indent=2, exclude_defaults=True) if p.suffix == ".json" else self.to_yaml())
+        p.write_text(
+            self.model_dump_json(indent=2, exclude_defaults=True)
+            if p.suffix == ".json"
+            else self.to_yaml()
+        )
