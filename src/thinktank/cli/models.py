@@ -68,19 +68,24 @@ def serve_local(
                 f"model [bold]{server.model}[/bold], pid {server.pid}, log {server.log_path}; stop with --stop"
             )
             return
-        server = local.LocalServer(port=port).start()
     except ThinktankError as exc:
         _fail(str(exc))
-    shared = local.register_server(server)
-    typer.echo(server.base_url)
-    err.print(
-        f"model [bold]{server.model}[/bold], pid {server.pid}, log {server.log_path}; Ctrl-C stops it"
-    )
-    signal.signal(signal.SIGTERM, _raise_interrupt)
+    # Handlers first, so a Ctrl-C at any point below still stops the server.
+    for sig in (signal.SIGINT, signal.SIGTERM):  # also where SIGINT was inherited ignored
+        signal.signal(sig, _raise_interrupt)
+    server, shared = local.LocalServer(port=port), False
     try:
+        server.start()
+        shared = local.register_server(server)
+        typer.echo(server.base_url)
+        err.print(
+            f"model [bold]{server.model}[/bold], pid {server.pid}, log {server.log_path}; Ctrl-C stops it"
+        )
         while server.running:
             time.sleep(0.5)
         _fail(f"the server exited; log {server.log_path}:\n{server.log_tail()}")
+    except ThinktankError as exc:
+        _fail(str(exc))
     except KeyboardInterrupt:
         err.print("stopping")
     finally:
@@ -139,3 +144,34 @@ def ping(
         console.print(
             "[dim]the embedded server stays up for reuse; `thinktank models serve-local --stop` stops it[/dim]"
         )
+
+
+# --- the simulator -----------------------------------------------------------------------
+
+
+@app.command()
+def simulate(
+    port: int | None = typer.Option(
+        None, "--port", help="Port on 127.0.0.1 (0 or unset: a free one, or the config's)."
+    ),
+    config: str | None = typer.Option(
+        None, "--config", help="Simulator config as YAML or JSON (SimulatorConfig fields)."
+    ),
+    latency_ms: float | None = typer.Option(
+        None, "--latency-ms", help="Fixed latency per request, in milliseconds."
+    ),
+    seed: int | None = typer.Option(None, "--seed", help="Seed of every random choice."),
+) -> None:
+    """Run the OpenAI-compatible simulator (scripts, latency, faults, synthetic tasks); prints the base URL."""
+    from pydantic import ValidationError
+
+    from thinktank.llm.simulator import load_config, serve_forever
+
+    try:
+        cfg = load_config(config, port=port, latency_ms=latency_ms, seed=seed)
+    except (OSError, ValueError, ValidationError) as exc:
+        _fail(f"bad simulator config: {exc}")
+    try:
+        serve_forever(cfg, announce=True)
+    except KeyboardInterrupt:
+        pass

@@ -160,7 +160,9 @@ class LocalServer:
         self.host = host
         self.port = port
         self.n_ctx = n_ctx or self.spec.n_ctx
-        self.n_threads = n_threads or min(proc.usable_cores(), 4)
+        # One core is left free: llama.cpp threads spin at barriers, and on a busy
+        # 2-core machine two threads ran 10-20x slower than one.
+        self.n_threads = n_threads or max(1, min(proc.usable_cores() - 1, 4))
         self.log_path = log_path
         self.startup_timeout_s = startup_timeout_s
         self.pid: int | None = None
@@ -211,7 +213,8 @@ class LocalServer:
             sys.executable, "-m", "llama_cpp.server",
             "--model", str(model_path), "--model_alias", self.spec.name,
             "--host", self.host, "--port", str(self.port),
-            "--n_ctx", str(self.n_ctx), "--n_threads", str(self.n_threads),
+            "--n_ctx", str(self.n_ctx),
+            "--n_threads", str(self.n_threads), "--n_threads_batch", str(self.n_threads),
             "--chat_format", self.spec.chat_format,
             "--interrupt_requests", "False", "--verbose", "False",
         ]  # fmt: skip
@@ -324,12 +327,7 @@ def _ours(server: LocalServer | None) -> bool:
 
 def _write_record(server: LocalServer, state_dir: Path | None) -> None:
     path = _record_path(server.model, state_dir)
-    data = {
-        "pid": server.pid,
-        "host": server.host,
-        "port": server.port,
-        "log": str(server.log_path),
-    }
+    data = dict(pid=server.pid, host=server.host, port=server.port, log=str(server.log_path))
     tmp = path.with_suffix(f".{os.getpid()}.tmp")
     tmp.write_text(json.dumps(data))
     tmp.replace(path)  # atomic: readers never see half a record
