@@ -1,0 +1,89 @@
+"""Reasoning memory: lessons from earlier tasks, retrieved for later ones.
+
+``MemoryBank`` is the contract, ``SQLiteMemoryBank`` the embedded default store
+(one SQLite file, BM25 via FTS5, optional dense vectors and hybrid ranking), and
+:mod:`thinktank.memory.learn` / :mod:`thinktank.memory.cheatsheet` distil items from
+judged trajectories (ReasoningBank, MaTTS, Dynamic Cheatsheet).
+"""
+
+from __future__ import annotations
+
+from thinktank.memory.base import (
+    KINDS,
+    ConsolidationReport,
+    ItemLimits,
+    Kind,
+    MemoryBank,
+    MemoryFilter,
+    MemoryItem,
+    MergedOrigin,
+    Outcome,
+    Provenance,
+    UsageStats,
+    render_items,
+)
+from thinktank.memory.config import (
+    ConsolidationPolicy,
+    EmbeddingConfig,
+    HashingEmbeddingConfig,
+    MemoryConfig,
+    OpenAIEmbeddingConfig,
+    RankingPolicy,
+    SQLiteMemoryConfig,
+    default_memory_path,
+    parse_embedding_config,
+    parse_memory_config,
+)
+from thinktank.memory.embeddings import Embedder, HashingEmbedder, OpenAIEmbedder
+from thinktank.memory.errors import (
+    CorruptMemoryDatabase,
+    EmbeddingError,
+    ForeignDatabase,
+    ItemNotFound,
+    MemoryBankNotFound,
+    MemoryBusy,
+    MemoryImportError,
+    MemoryItemTooLarge,
+    MemoryStoreError,
+    SchemaTooNew,
+)
+from thinktank.memory.sqlite import SQLiteMemoryBank
+
+__all__ = [
+    "KINDS",
+    "ConsolidationPolicy",
+    "ConsolidationReport",
+    "CorruptMemoryDatabase",
+    "Embedder",
+    "EmbeddingConfig",
+    "EmbeddingError",
+    "ForeignDatabase",
+    "HashingEmbedder",
+    "HashingEmbeddingConfig",
+    "ItemLimits",
+    "ItemNotFound",
+    "Kind",
+    "MemoryBank",
+    "MemoryBankNotFound",
+    "MemoryBusy",
+    "MemoryConfig",
+    "MemoryFilter",
+    "MemoryImportError",
+    "MemoryItem",
+    "MemoryItemTooLarge",
+    "MemoryStoreError",
+    "MergedOrigin",
+    "OpenAIEmbedder",
+    "OpenAIEmbeddingConfig",
+    "Outcome",
+    "Provenance",
+    "RankingPolicy",
+    "SQLiteMemoryBank",
+    "SQLiteMemoryConfig",
+    "SchemaTooNew",
+    "UsageStats",
+    "default_memory_path",
+    "parse_embedding_config",
+    "parse_memory_config",
+    "render_items",
+]
