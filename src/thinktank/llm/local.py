@@ -169,17 +169,9 @@ class LocalServer:
         self._fixed_port = port is not None
 
     @classmethod
-    def attach(
-        cls,
-        name: str,
-        *,
-        port: int,
-        pid: int,
-        host: str = "127.0.0.1",
-        log_path: Path | None = None,
-    ) -> LocalServer:
-        """A handle on a server that another call or process started."""
-        server = cls(name, host=host, port=port, log_path=log_path)
+    def attach(cls, name: str, *, port: int, pid: int, log_path: Path | None = None) -> LocalServer:
+        """A handle on a loopback server that another call or process started."""
+        server = cls(name, port=port, log_path=log_path)
         server.pid = pid
         return server
 
@@ -237,6 +229,9 @@ class LocalServer:
                 # Another process may have bound the port between our probe and the server's bind.
                 if self._fixed_port or "address already in use" not in self.log_tail().lower():
                     raise
+            except BaseException:  # e.g. Ctrl-C while loading: leave no orphan behind
+                self.stop()
+                raise
         raise ModelUnavailable(
             "no free port for the embedded model after 3 tries", endpoint=self.base_url
         )
@@ -305,11 +300,7 @@ def _load_record(name: str, state_dir: Path | None) -> LocalServer | None:
     try:
         rec = json.loads(_record_path(name, state_dir).read_text())
         return LocalServer.attach(
-            name,
-            host=rec["host"],
-            port=int(rec["port"]),
-            pid=int(rec["pid"]),
-            log_path=Path(rec["log"]),
+            name, port=int(rec["port"]), pid=int(rec["pid"]), log_path=Path(rec["log"])
         )
     except (OSError, ValueError, KeyError, TypeError):
         return None
