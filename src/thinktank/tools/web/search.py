@@ -4,8 +4,9 @@ Backends (one module each under :mod:`thinktank.tools.web.backends`): ``searxng`
 ``tavily``, ``brave``, ``serper``, ``duckduckgo`` and ``local`` (BM25 over a
 corpus). :class:`WebSearchConfig` lists them in order: the first answers, the
 others are fallbacks tried when it fails. Transient failures (429, 5xx, network)
-are retried per backend with exponential backoff, honouring ``Retry-After`` up to
-``max_backoff_s``; a longer requested wait moves on to the next backend at once.
+are retried per backend by the shared retry layer (:mod:`thinktank.llm.retry`:
+exponential backoff with jitter, ``Retry-After`` honoured); a rate limit asking for
+a longer wait than ``retry.max_retry_after_s`` moves on to the next backend at once.
 Results are cached in memory and, with ``cache_path``, in SQLite.
 
 A missing API key fails at :meth:`WebSearchConfig.build` naming the environment
@@ -14,15 +15,14 @@ variable to set; at call time every failure becomes an error result for the mode
 
 from __future__ import annotations
 
-import random
 from pathlib import Path
 from typing import Annotated, Any
 
 import httpx
 from pydantic import BaseModel, ConfigDict, Field
-from tenacity import AsyncRetrying, RetryCallState, retry_if_exception, stop_after_attempt
 
 from thinktank.errors import ToolCallError
+from thinktank.llm.retry import RetryableError, RetryPolicy, call_with_retries
 from thinktank.tools.base import Tool, ToolArgs, ToolResult
 from thinktank.tools.errors import SearchError, SearchRateLimited, SearchUnavailable
 from thinktank.tools.web._cache import SearchCache, cache_key
@@ -59,12 +59,13 @@ class WebSearchConfig(BaseModel):
     """Results returned when the model does not ask for a number."""
     max_results_limit: int = Field(default=10, ge=1)
     """Most results a model may ask for."""
-    attempts: int = Field(default=3, ge=1)
-    """Tries per backend for transient failures (429, 5xx, network errors)."""
-    backoff_s: float = 1.0
-    """First retry wait; doubles each retry, with jitter, unless ``Retry-After`` says otherwise."""
-    max_backoff_s: float = 30.0
-    """Longest single wait; a longer ``Retry-After`` skips to the next backend."""
+    retry: RetryPolicy = Field(
+        default_factory=lambda: RetryPolicy(
+            max_retries=2, initial_s=1.0, max_wait_s=10.0, max_retry_after_s=30.0
+        )
+    )
+    """Retries per backend for transient failures (429, 5xx, network errors); a
+    ``Retry-After`` longer than ``max_retry_after_s`` skips to the next backend."""
     cache_ttl_s: float = 24 * 3600.0
     """Seconds a cached result list stays valid (0 disables caching)."""
     cache_path: Path | None = None
@@ -136,31 +137,26 @@ class WebSearch:
             return unique, backend.name
         raise SearchUnavailable("web search is unavailable right now (" + "; ".join(failures) + ")")
 
-    def _retryable(self, exc: BaseException) -> bool:
-        if isinstance(exc, SearchRateLimited) and exc.retry_after is not None:
-            return exc.retry_after <= self.config.max_backoff_s
-        return isinstance(exc, SearchUnavailable)
-
-    def _wait(self, state: RetryCallState) -> float:
-        exc = state.outcome.exception() if state.outcome else None
-        if isinstance(exc, SearchRateLimited) and exc.retry_after is not None:
-            return exc.retry_after
-        base = self.config.backoff_s * 2 ** (state.attempt_number - 1)
-        return min(self.config.max_backoff_s, base * random.uniform(0.5, 1.0))
-
     async def _search_with_retries(
         self, backend: SearchBackend, query: str, n: int
     ) -> list[SearchResult]:
-        retrying = AsyncRetrying(
-            retry=retry_if_exception(self._retryable),
-            stop=stop_after_attempt(self.config.attempts),
-            wait=self._wait,
-            reraise=True,
-        )
-        async for attempt in retrying:
-            with attempt:
+        policy = self.config.retry
+
+        async def attempt() -> list[SearchResult]:
+            try:
                 return await backend.search(query, n)
-        raise AssertionError("unreachable: tenacity either returns or re-raises")
+            except SearchRateLimited as exc:
+                if exc.retry_after is not None and exc.retry_after > policy.max_retry_after_s:
+                    raise  # waiting that long is worse than asking the next backend
+                raise RetryableError(exc, exc.retry_after) from exc
+            except SearchUnavailable as exc:
+                raise RetryableError(exc) from exc
+
+        try:
+            return await call_with_retries(attempt, policy)
+        except RetryableError as exc:
+            assert isinstance(exc.cause, SearchError)
+            raise exc.cause from exc
 
     def tool(self) -> WebSearchTool:
         """This search as the ``web_search`` tool."""

@@ -172,7 +172,10 @@ class CorpusServer:
         self._httpd.base_url = self.url
         self._httpd.page_size = page_size
         self._thread = threading.Thread(
-            target=self._httpd.serve_forever, name=f"corpus:{self.port}", daemon=True
+            target=self._httpd.serve_forever,
+            kwargs={"poll_interval": 0.05},
+            name=f"corpus:{self.port}",
+            daemon=True,
         )
         self._thread.start()
 

@@ -62,6 +62,26 @@ _ULA = ipaddress.ip_network("fc00::/7")
 _SITE_LOCAL = ipaddress.ip_network("fec0::/10")
 _V4_COMPAT = ipaddress.ip_network("::/96")
 _NAT64 = (ipaddress.ip_network("64:ff9b::/96"), ipaddress.ip_network("64:ff9b:1::/48"))
+# IANA special-purpose ranges that are not globally reachable, listed here rather
+# than taken from ``ipaddress`` alone, whose notion of "global" varies by Python version.
+_SPECIAL = tuple(
+    (ipaddress.ip_network(net), label)
+    for net, label in (
+        ("0.0.0.0/8", "a 'this network' address"),
+        ("192.0.0.0/24", "an IETF protocol-assignment address"),
+        ("192.0.2.0/24", "a documentation address"),
+        ("192.88.99.0/24", "a 6to4 relay address"),
+        ("198.18.0.0/15", "a benchmarking address"),
+        ("198.51.100.0/24", "a documentation address"),
+        ("203.0.113.0/24", "a documentation address"),
+        ("240.0.0.0/4", "a reserved address"),
+        ("100::/64", "a discard-only IPv6 address"),
+        ("2001::/23", "an IETF protocol-assignment IPv6 address"),
+        ("2001:db8::/32", "a documentation IPv6 address"),
+        ("3fff::/20", "a documentation IPv6 address"),
+        ("5f00::/16", "a segment-routing IPv6 address"),
+    )
+)
 _NUMERIC_PART = re.compile(r"^(0x[0-9a-f]*|[0-9]+)$")
 
 
@@ -94,6 +114,9 @@ def blocked_reason(ip: IPAddress) -> str | None:
     for hit, reason in checks:
         if hit:
             return reason
+    for net, label in _SPECIAL:
+        if ip.version == net.version and ip in net:
+            return label
     if not ip.is_global:
         return "not a globally routable address"
     return None

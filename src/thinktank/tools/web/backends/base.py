@@ -10,9 +10,7 @@ its pydantic config (``type`` discriminator, ``build()``).
 
 from __future__ import annotations
 
-import email.utils
 import os
-import time
 from abc import ABC, abstractmethod
 from typing import Any
 
@@ -20,6 +18,7 @@ import httpx
 from pydantic import BaseModel, ConfigDict, SecretStr
 
 from thinktank.errors import MissingCredential
+from thinktank.llm.retry import parse_retry_after
 from thinktank.tools.errors import SearchRateLimited, SearchRequestError, SearchUnavailable
 
 
@@ -68,21 +67,6 @@ def api_key(configured: SecretStr | None, env_var: str, backend: str) -> str:
     return value
 
 
-def retry_after_seconds(value: str | None) -> float | None:
-    """``Retry-After`` as seconds (it may be a number or an HTTP date)."""
-    if not value:
-        return None
-    try:
-        return max(0.0, float(value))
-    except ValueError:
-        pass
-    try:
-        when = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    return max(0.0, when.timestamp() - time.time())
-
-
 class HTTPBackend(SearchBackend):
     """A backend speaking JSON over HTTP; translates statuses into search errors."""
 
@@ -105,7 +89,7 @@ class HTTPBackend(SearchBackend):
             ) from exc
         status = response.status_code
         if status == 429:
-            wait = retry_after_seconds(response.headers.get("retry-after"))
+            wait = parse_retry_after(response.headers)
             raise SearchRateLimited(
                 f"{self.name} rate-limited the request (HTTP 429)",
                 backend=self.name,
