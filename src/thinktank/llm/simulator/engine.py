@@ -140,8 +140,9 @@ class SimulatorEngine:
                     code="model_not_found",
                 )
             profile = self._default_profile
-        n = body.get("n") or 1
-        if not isinstance(n, int) or not 1 <= n <= cfg.max_n:
+        n = body.get("n")
+        n = 1 if n is None else n
+        if not isinstance(n, int) or isinstance(n, bool) or not 1 <= n <= cfg.max_n:
             return error_plan(400, f"n must be an integer in [1, {cfg.max_n}]", param="n")
         self.per_model[model] += 1
 

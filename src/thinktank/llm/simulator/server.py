@@ -30,10 +30,17 @@ from thinktank.llm.simulator.config import SimulatorConfig
 
 
 def bind_socket(host: str = "127.0.0.1", port: int = 0) -> socket.socket:
-    """A bound TCP socket (``port=0`` picks a free one); uvicorn calls ``listen``."""
-    sock = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET, socket.SOCK_STREAM)
+    """A listening TCP socket (``port=0`` picks a free one).
+
+    Listening before the server runs means early clients queue instead of being refused.
+    """
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    # proto must be IPPROTO_TCP, else asyncio skips TCP_NODELAY on accepted sockets
+    # and every response waits ~40 ms on delayed ACKs.
+    sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind((host, port))
+    sock.listen(4096)
     return sock
 
 
@@ -228,15 +235,16 @@ def serve_forever(
     """Run the simulator in the foreground until SIGINT/SIGTERM.
 
     ``fd`` is an inherited bound socket (from :class:`SimulatorProcess`); else the
-    config's host/port is bound. ``announce`` prints the base URL once listening.
+    config's host/port is bound. ``announce`` prints the base URL on stdout.
     """
     import logging
 
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     sock = socket.socket(fileno=fd) if fd is not None else bind_socket(config.host, config.port)
     server, _ = _uvicorn_server(config)
-    if announce:
+    if announce:  # the base URL alone on stdout, so scripts can read it
         port = sock.getsockname()[1]
         host = f"[{config.host}]" if ":" in config.host else config.host
-        print(f"simulator listening on http://{host}:{port}/v1 (Ctrl-C to stop)", flush=True)
+        print(f"http://{host}:{port}/v1", flush=True)
+        print("simulator running; Ctrl-C stops it", file=sys.stderr, flush=True)
     server.run(sockets=[sock])

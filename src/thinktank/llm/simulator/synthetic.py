@@ -213,7 +213,7 @@ class SyntheticResponder:
                 rate = _first(q.verifier_fpr, profile.verifier_fpr, self.cfg.verifier_fpr)
             u = sampler.draws(key, "verify", q.id, normalize_answer(cand), k=2)
             positive = u[0] < rate
-            score = round(0.5 + 0.5 * u[1] if positive else 0.5 * u[1], 3)
+            score = round(0.5 + 0.5 * u[1] if positive else 0.499 * u[1], 3)
             verdict = {
                 "verdict": "correct" if positive else "incorrect",
                 "correct": positive,
