@@ -10,6 +10,7 @@ last underlying error.
 
 from __future__ import annotations
 
+import asyncio
 import email.utils
 import random
 import time
@@ -74,16 +75,13 @@ def parse_retry_after(headers: object) -> float | None:
         return max(0.0, parsed.timestamp() - time.time())
 
 
-def _wait(policy: RetryPolicy) -> Callable[[RetryCallState], float]:
-    def wait(state: RetryCallState) -> float:
-        exc = state.outcome.exception() if state.outcome else None
-        if isinstance(exc, RetryableError) and exc.retry_after is not None:
-            return min(exc.retry_after, policy.max_retry_after_s)
-        # full jitter: uniform in [0, min(cap, base * 2^(attempt-1))]
-        ceiling = min(policy.max_wait_s, policy.initial_s * (2 ** (state.attempt_number - 1)))
-        return random.uniform(0, ceiling)
-
-    return wait
+def _delay(policy: RetryPolicy, exc: BaseException | None, attempt: int) -> float:
+    """The wait after failed attempt number ``attempt`` (1-based)."""
+    if isinstance(exc, RetryableError) and exc.retry_after is not None:
+        return min(exc.retry_after, policy.max_retry_after_s)
+    # full jitter: uniform in [0, min(cap, base * 2^(attempt-1))]
+    ceiling = min(policy.max_wait_s, policy.initial_s * (2 ** (attempt - 1)))
+    return random.uniform(0, ceiling)
 
 
 async def call_with_retries(
@@ -98,15 +96,30 @@ async def call_with_retries(
     translate it); non-retryable exceptions pass through at once.
     """
 
+    # Fast path: the first attempt runs without building a retry controller, so a
+    # healthy endpoint pays nothing for the retry layer.
+    try:
+        return await fn()
+    except RetryableError as exc:
+        if policy.max_retries == 0:
+            raise
+        if on_retry is not None:
+            on_retry(exc, 1)
+        await asyncio.sleep(_delay(policy, exc, 1))
+
+    def wait(state: RetryCallState) -> float:
+        exc = state.outcome.exception() if state.outcome else None
+        return _delay(policy, exc, state.attempt_number + 1)
+
     def before_sleep(state: RetryCallState) -> None:
         if on_retry is not None and state.outcome is not None:
             exc = state.outcome.exception()
             if isinstance(exc, RetryableError):
-                on_retry(exc, state.attempt_number)
+                on_retry(exc, state.attempt_number + 1)
 
     retrying = AsyncRetrying(
-        stop=stop_after_attempt(policy.max_retries + 1),
-        wait=_wait(policy),
+        stop=stop_after_attempt(policy.max_retries),
+        wait=wait,
         retry=retry_if_exception(lambda e: isinstance(e, RetryableError)),
         before_sleep=before_sleep,
         reraise=True,

@@ -93,7 +93,13 @@ def render(messages: list[dict[str, Any]], tools: list[dict[str, Any]]) -> list[
                 {"role": "user", "content": f"Tool result ({name}):\n{m.get('content') or ''}"}
             )
         else:
-            out.append({k: v for k, v in m.items() if k in ("role", "content", "name")})
+            # some servers (llama.cpp) reject null content, which is only meaningful with native tool calls
+            out.append(
+                {
+                    **{k: v for k, v in m.items() if k in ("role", "name")},
+                    "content": m.get("content") or "",
+                }
+            )
     return out
 
 
