@@ -23,6 +23,7 @@ app = typer.Typer(
 # name -> module defining a typer app called ``app``
 _GROUPS: dict[str, str] = {
     "models": "thinktank.cli.models",
+    "sandbox": "thinktank.cli.sandbox",
 }
 
 # name -> module defining a plain command function called ``command``
