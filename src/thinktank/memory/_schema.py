@@ -94,6 +94,10 @@ CREATE INDEX items_domain ON items(domain);
 CREATE INDEX items_evict ON items(
     demoted DESC, ((used_in_success + 1.0) / (used_in_success + used_in_failure + 2.0)), last_active
 );
+"""
+
+# After the backfill: a fresh index over the token columns, and its triggers.
+_V2_INDEX = """
 CREATE TABLE terms (term TEXT PRIMARY KEY, df INTEGER NOT NULL) WITHOUT ROWID;
 CREATE TABLE vectors (item_rowid INTEGER PRIMARY KEY, model TEXT NOT NULL, vec BLOB NOT NULL);
 CREATE TABLE meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL);
@@ -131,6 +135,8 @@ ON items BEGIN
     ON CONFLICT(term) DO UPDATE SET df = df + 1;
     DELETE FROM vectors WHERE item_rowid = old.rowid;
 END;
+INSERT INTO items_fts(items_fts) VALUES ('rebuild');
+INSERT INTO terms(term, df) SELECT value, count(*) FROM items, json_each(items.terms) GROUP BY value;
 """
 
 
@@ -152,10 +158,11 @@ def _backfill_v2(conn: sqlite3.Connection) -> None:
     )
 
 
-# version -> (DDL script, optional Python step run after it)
-MIGRATIONS: dict[int, tuple[str, Callable[[sqlite3.Connection], None] | None]] = {
-    1: (_V1, None),
-    2: (_V2, _backfill_v2),
+# version -> steps, run in order: SQL scripts and Python functions
+Step = str | Callable[[sqlite3.Connection], None]
+MIGRATIONS: dict[int, list[Step]] = {
+    1: [_V1],
+    2: [_V2, _backfill_v2, _V2_INDEX],
 }
 
 
@@ -214,11 +221,12 @@ def migrate(conn: sqlite3.Connection, path: Path) -> list[int]:
         if start == 0:
             conn.execute(f"PRAGMA application_id = {APPLICATION_ID}")
         for version in range(start + 1, SCHEMA_VERSION + 1):
-            script, step = MIGRATIONS[version]
-            for statement in _statements(script):
-                conn.execute(statement)
-            if step is not None:
-                step(conn)
+            for step in MIGRATIONS[version]:
+                if isinstance(step, str):
+                    for statement in _statements(step):
+                        conn.execute(statement)
+                else:
+                    step(conn)
             conn.execute(
                 "INSERT INTO schema_version(version, applied_at) VALUES (?, ?)",
                 (version, datetime.now(UTC).isoformat()),
