@@ -32,6 +32,7 @@ class DuckDuckGoConfig(BackendConfig):
     def build(self) -> DuckDuckGoBackend:
         try:
             import ddgs
+            import ddgs.exceptions
         except ImportError as exc:
             raise MissingDependency(
                 f"the duckduckgo search backend needs the ddgs package: {INSTALL_HINT}"
@@ -45,6 +46,7 @@ class DuckDuckGoBackend(SearchBackend):
     name = "duckduckgo"
 
     def __init__(self, config: DuckDuckGoConfig, module: Any) -> None:
+        """``module`` is the imported ``ddgs`` package (anything with ``DDGS`` and ``exceptions``)."""
         self.config = config
         self._ddgs = module
 
