@@ -373,3 +373,11 @@ def test_cli_simulate(tmp_path) -> None:
     finally:
         proc.terminate()
         proc.wait(timeout=10)
+
+
+async def test_chat_model_handle(simulator: Sim) -> None:
+    sim = simulator(script=["a", "b", "c"])
+    async with sim.model("sim-large") as model:
+        out = await model.generate([{"role": "user", "content": "hi"}], n=3)
+    assert [c.text for c in out] == ["a", "b", "c"]
+    assert sim.stats()["per_model"] == {"sim-large": 1}

@@ -85,9 +85,9 @@ async def test_verifier_true_and_false_positive_rates(simulator: Sim, openai_cli
         texts = [
             t for s in range(10) for t in await sample(client, prompt, system=VERIFIER, seed=s)
         ]
-        verdicts = [json.loads(t.splitlines()[-1]) for t in texts]
-        assert all(0 <= v["score"] <= 1 and v["correct"] == (v["score"] >= 0.5) for v in verdicts)
-        return sum(v["verdict"] == "correct" for v in verdicts) / len(verdicts)
+        verdicts = [json.loads(t) for t in texts]  # the reply is one JSON object
+        assert all(0 <= v["score"] <= 1 and v["verdict"] == (v["score"] >= 0.5) for v in verdicts)
+        return sum(v["verdict"] for v in verdicts) / len(verdicts)
 
     assert abs(await positive_rate("42") - 0.85) <= 0.035
     assert abs(await positive_rate("\\boxed{41}") - 0.2) <= 0.035
@@ -96,7 +96,7 @@ async def test_verifier_true_and_false_positive_rates(simulator: Sim, openai_cli
 async def test_verifier_without_candidate_and_json_schema(simulator: Sim, openai_client) -> None:
     client = openai_client(simulator(synth()))
     texts = await sample(client, "What is 6 times 7?", system=VERIFIER, n=1)
-    assert json.loads(texts[0].splitlines()[-1])["verdict"] == "incorrect"
+    assert json.loads(texts[0])["verdict"] is False
     schema = {
         "type": "object",
         "properties": {"approved": {"type": "boolean"}, "confidence": {"type": "number"}},
@@ -120,9 +120,29 @@ async def test_listwise_judge(simulator: Sim, openai_client) -> None:
         "Candidate 3: Answer: 48\n"
     )
     texts = [t for s in range(10) for t in await sample(client, prompt, system=JUDGE, seed=s)]
-    best = Counter(json.loads(t.splitlines()[-1])["best"] for t in texts)
+    best = Counter(json.loads(t)["best"] for t in texts)
     assert set(best) <= {1, 2, 3}
     assert abs(best[2] / 1000 - 0.8) <= 0.04
+
+
+async def test_framework_prompt_shapes_and_equivalence(simulator: Sim, openai_client) -> None:
+    client = openai_client(simulator(synth()))
+    verifier = (
+        "Task:\nWhat is 6 times 7?\n\nCandidate solution:\nSix sevens.\nAnswer: 42\n\n"
+        "Candidate answer: 42"
+    )
+    out = [json.loads(t) for t in await sample(client, verifier, system=VERIFIER)]
+    assert set(out[0]) == {"verdict", "correct", "score", "rationale"}
+    assert sum(o["verdict"] for o in out) > 80
+    empty = "Task:\nWhat is 6 times 7?\n\nCandidate answer: "
+    assert json.loads((await sample(client, empty, system=VERIFIER, n=1))[0])["verdict"] is False
+    for a, b, same in (("42", "\\boxed{42.0}", True), ("42", "41", False)):
+        prompt = (
+            f"Grade it.\nQuestion: What is 6 times 7?\nReference answer: {a}\nCandidate answer: {b}"
+        )
+        assert json.loads((await sample(client, prompt, n=1))[0])["equivalent"] is same
+        pair = f"Are these the same?\nAnswer 1: {a}\nAnswer 2: {b}"
+        assert json.loads((await sample(client, pair, n=1))[0])["equivalent"] is same
 
 
 async def test_boost_raises_success_when_strategy_is_in_prompt(

@@ -128,6 +128,29 @@ def extract_numbered(text: str) -> list[tuple[int, str | None]]:
     return out
 
 
+_PAIR = (
+    re.compile(r"^[ \t]*answer 1[ \t]*:[ \t]*(.*?)[ \t]*$", re.I | re.M),
+    re.compile(r"^[ \t]*answer 2[ \t]*:[ \t]*(.*?)[ \t]*$", re.I | re.M),
+)
+_REFERENCE = (
+    re.compile(r"^[ \t]*reference answer[ \t]*:[ \t]*(.*?)[ \t]*$", re.I | re.M),
+    _CANDIDATE_LINE,
+)
+
+
+def extract_pair(text: str) -> tuple[str, str] | None:
+    """Two answers to compare for equivalence.
+
+    ``Answer 1: X`` + ``Answer 2: Y`` lines, or ``Reference answer: X`` +
+    ``Candidate answer: Y`` lines; None when the text has neither pair.
+    """
+    for first, second in (_PAIR, _REFERENCE):
+        a, b = first.findall(text), second.findall(text)
+        if a and b:
+            return a[-1], b[-1]
+    return None
+
+
 def perturb_answer(answer: str, k: int, salt: str = "") -> list[str]:
     """``k`` distinct plausible wrong answers derived from ``answer`` (deterministic).
 

@@ -22,11 +22,14 @@ import tempfile
 import threading
 import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import httpx
 
 from thinktank.llm.simulator.config import SimulatorConfig
+
+if TYPE_CHECKING:
+    from thinktank.llm.base import ChatModel
 
 
 def bind_socket(host: str = "127.0.0.1", port: int = 0) -> socket.socket:
@@ -62,6 +65,7 @@ def _uvicorn_server(config: SimulatorConfig) -> tuple[Any, Any]:
         server_header=False,
         date_header=False,
         timeout_graceful_shutdown=1,
+        proxy_headers=False,
         backlog=4096,
     )
     return uvicorn.Server(ucfg), engine
@@ -103,6 +107,17 @@ class _Handle:
     ) -> None:
         """Replace the reply script and/or the fault script (each item as in the config)."""
         self._request("POST", "/script", {"script": script, "fault_script": fault_script})
+
+    def model(self, name: str = "sim", **kwargs: Any) -> ChatModel:
+        """A thinktank :class:`~thinktank.llm.base.ChatModel` for model ``name`` on this server.
+
+        ``kwargs`` go to :class:`~thinktank.llm.openai.OpenAICompatModel` (``concurrency``,
+        ``retry``, ``capabilities``, ``cache``, …). Same as ``load_model("openai:NAME@URL")``.
+        """
+        from thinktank.llm.openai import OpenAICompatModel
+
+        kwargs.setdefault("api_key", self.config.api_key or "sim-key")
+        return OpenAICompatModel(name, base_url=self.base_url, **kwargs)
 
     def healthy(self) -> bool:
         try:

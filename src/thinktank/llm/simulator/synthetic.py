@@ -28,7 +28,12 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from thinktank.llm.simulator.answers import extract_candidate, extract_numbered, normalize_answer
+from thinktank.llm.simulator.answers import (
+    extract_candidate,
+    extract_numbered,
+    extract_pair,
+    normalize_answer,
+)
 from thinktank.llm.simulator.config import ModelProfile, SyntheticConfig
 from thinktank.llm.simulator.schema import render_json
 from thinktank.llm.simulator.tasks import Question, TaskSet
@@ -88,6 +93,7 @@ class Context:
     prompt_lower: str
     candidate: str | None = None
     numbered: list[tuple[int, str | None]] = field(default_factory=list)
+    pair: tuple[str, str] | None = None
 
 
 def _clip(p: float) -> float:
@@ -131,6 +137,9 @@ class SyntheticResponder:
         lower = full.lower()
         if sys_text and self._extractor.search(sys_text):
             return Context(role="extractor", question=None, prompt_lower=lower)
+        pair = extract_pair(body)
+        if pair is not None:
+            return Context(role="equivalence", question=None, prompt_lower=lower, pair=pair)
         question = self.tasks.find(full)
         if question is None:
             return None
@@ -166,6 +175,8 @@ class SyntheticResponder:
         """The reply text of one choice."""
         if ctx.role == "extractor":
             return self._extract(ctx, response_format)
+        if ctx.role == "equivalence":
+            return self._equivalence(ctx, response_format)
         q = ctx.question
         assert q is not None
         if ctx.role == "verifier":
@@ -202,9 +213,10 @@ class SyntheticResponder:
     def _verify(self, ctx: Context, q: Question, key: SampleKey, profile: ModelProfile,
                 sampler: Sampler, fmt: dict[str, Any] | None) -> str:  # fmt: skip
         cand = ctx.candidate
+        verdict: dict[str, Any]
         if cand is None:
-            verdict: dict[str, Any] = {"verdict": "incorrect", "correct": False, "score": 0.0}
-            verdict["reason"] = "no candidate answer found"
+            verdict = {"verdict": False, "correct": False, "score": 0.0}
+            verdict["rationale"] = "No candidate answer was given."
         else:
             ok = q.is_correct(cand)
             if ok:
@@ -213,18 +225,14 @@ class SyntheticResponder:
                 rate = _first(q.verifier_fpr, profile.verifier_fpr, self.cfg.verifier_fpr)
             u = sampler.draws(key, "verify", q.id, normalize_answer(cand), k=2)
             positive = u[0] < rate
-            score = round(0.5 + 0.5 * u[1] if positive else 0.499 * u[1], 3)
             verdict = {
-                "verdict": "correct" if positive else "incorrect",
+                "verdict": positive,
                 "correct": positive,
-                "score": score,
-                "reason": f"the candidate {cand!r} {'matches' if positive else 'does not match'} "
-                "my own derivation",
+                "score": round(0.5 + 0.5 * u[1] if positive else 0.499 * u[1], 3),
+                "rationale": f"The candidate {cand!r} "
+                f"{'matches' if positive else 'does not match'} my own derivation.",
             }
-        if fmt and fmt.get("type") in ("json_object", "json_schema"):
-            return render_json(verdict, fmt)
-        head = f"I checked the candidate answer against the question. {verdict['reason']}."
-        return f"{head}\nVerdict: {verdict['verdict']}\n{json.dumps(verdict)}"
+        return _as_json(verdict, fmt)
 
     def _judge(self, ctx: Context, q: Question, key: SampleKey, profile: ModelProfile,
                sampler: Sampler, fmt: dict[str, Any] | None) -> str:  # fmt: skip
@@ -236,12 +244,17 @@ class SyntheticResponder:
         acc = _first(profile.judge_accuracy, self.cfg.judge_accuracy)
         pool = good if good and u[0] < acc else (bad or nums)
         best = pool[min(int(u[1] * len(pool)), len(pool) - 1)]
-        result = {"best": best, "reason": f"candidate {best} is the most convincing"}
-        if fmt and fmt.get("type") in ("json_object", "json_schema"):
-            return render_json(result, fmt)
-        return (
-            f"I compared the {len(nums)} candidates.\nBest candidate: {best}\n{json.dumps(result)}"
-        )
+        result = {"best": best, "rationale": f"Candidate {best} is the most convincing."}
+        return _as_json(result, fmt)
+
+    def _equivalence(self, ctx: Context, fmt: dict[str, Any] | None) -> str:
+        a, b = ctx.pair or ("", "")
+        same = normalize_answer(a) == normalize_answer(b)
+        result = {
+            "equivalent": same,
+            "reason": "Both give the same final answer." if same else "The answers differ.",
+        }
+        return _as_json(result, fmt)
 
     def _extract(self, ctx: Context, fmt: dict[str, Any] | None) -> str:
         items = []
@@ -256,10 +269,12 @@ class SyntheticResponder:
                         "kind": "strategy",
                     }
                 )
-        payload = {"items": items}
-        if fmt and fmt.get("type") == "json_schema":
-            return render_json(payload, fmt)
-        return json.dumps(payload)
+        return _as_json({"items": items}, fmt)
+
+
+def _as_json(payload: dict[str, Any], fmt: dict[str, Any] | None) -> str:
+    """Role replies are one JSON object (schema-shaped when a json_schema is requested)."""
+    return render_json(payload, fmt) if fmt else json.dumps(payload)
 
 
 def _first(*values: float | None) -> float:
