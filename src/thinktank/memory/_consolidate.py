@@ -21,10 +21,12 @@ from thinktank.memory._text import jaccard, stable_hash, terms
 _PERMUTATIONS = 64
 _BANDS = 16
 _ROWS = _PERMUTATIONS // _BANDS
-_PRIME = np.uint64((1 << 61) - 1)
+# h(x) = (a·x + b) mod p over 32-bit token hashes, p the first prime above 2^32:
+# a·x < 2^64 cannot overflow uint64, and the reduction wraps many times (good mixing).
+_PRIME = np.uint64(4294967311)
 _rng = np.random.default_rng(20240611)  # fixed: signatures are comparable across runs
-_A = _rng.integers(1, 1 << 31, size=_PERMUTATIONS, dtype=np.uint64)
-_B = _rng.integers(0, 1 << 31, size=_PERMUTATIONS, dtype=np.uint64)
+_A = _rng.integers(1, 1 << 32, size=_PERMUTATIONS, dtype=np.uint64)
+_B = _rng.integers(0, 1 << 32, size=_PERMUTATIONS, dtype=np.uint64)
 _EXACT_BELOW = 400  # groups this small are compared pairwise, without LSH
 
 
@@ -56,7 +58,7 @@ def minhash(tokens: set[str]) -> np.ndarray:
     if not tokens:
         return np.full(_PERMUTATIONS, np.iinfo(np.uint64).max, dtype=np.uint64)
     h = np.fromiter((stable_hash(t) for t in tokens), dtype=np.uint64, count=len(tokens))
-    return ((np.outer(h, _A) + _B) % _PRIME).min(axis=0)
+    return ((np.outer(h, _A) % _PRIME + _B) % _PRIME).min(axis=0)
 
 
 class _UnionFind:
