@@ -19,7 +19,6 @@ import json
 import time
 from collections import OrderedDict
 from pathlib import Path
-from typing import Any
 from urllib.parse import urljoin
 
 import httpcore
@@ -68,7 +67,10 @@ class FetchConfig(BaseModel):
     """Seconds a cached page stays fresh."""
 
     def build(
-        self, *, resolver: Resolver | None = None, network_backend: Any = None
+        self,
+        *,
+        resolver: Resolver | None = None,
+        network_backend: httpcore.AsyncNetworkBackend | None = None,
     ) -> PageFetcher:
         """A :class:`PageFetcher`; ``resolver``/``network_backend`` are for tests and offline runs."""
         return PageFetcher(self, resolver=resolver, network_backend=network_backend)
