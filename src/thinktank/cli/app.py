@@ -24,6 +24,7 @@ app = typer.Typer(
 _GROUPS: dict[str, str] = {
     "models": "thinktank.cli.models",
     "sandbox": "thinktank.cli.sandbox",
+    "memory": "thinktank.cli.memory",
 }
 
 # name -> module defining a plain command function called ``command``
