@@ -1,0 +1,23 @@
+"""Evaluation: tasks, evaluators, bundled suites and benchmark loaders.
+
+See README.md in this folder.
+"""
+
+from __future__ import annotations
+
+from thinktank.evals.evaluators import EvalContext, Evaluator, Verdict, evaluate, evaluator_for
+from thinktank.evals.passk import mean_pass_at_k, pass_at_k
+from thinktank.evals.task import TASK_KINDS, Task, TaskKind
+
+__all__ = [
+    "TASK_KINDS",
+    "EvalContext",
+    "Evaluator",
+    "Task",
+    "TaskKind",
+    "Verdict",
+    "evaluate",
+    "evaluator_for",
+    "mean_pass_at_k",
+    "pass_at_k",
+]

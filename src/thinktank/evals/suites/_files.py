@@ -1,0 +1,151 @@
+"""Reading suite files: package data, JSON/JSONL with line-numbered errors, txtar.
+
+Every malformed input raises :class:`~thinktank.errors.ConfigError` naming the
+file, the line and the field, e.g. ``tasks.jsonl line 7, field 'prompt': Field
+required``.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterator
+from importlib import resources
+from importlib.abc import Traversable
+from pathlib import Path
+from typing import Any, TypeVar
+
+from pydantic import BaseModel, ValidationError
+
+from thinktank.errors import ConfigError
+
+T = TypeVar("T")
+M = TypeVar("M", bound=BaseModel)
+
+DATA_PACKAGE = "thinktank.evals.suites"
+
+
+def data_root() -> Traversable:
+    """The bundled data folder (``thinktank/evals/suites/data``)."""
+    return resources.files(DATA_PACKAGE) / "data"
+
+
+def data_file(*parts: str) -> Traversable:
+    """A file or folder under :func:`data_root`."""
+    node = data_root()
+    for p in parts:
+        node = node / p
+    return node
+
+
+def describe_validation(exc: ValidationError) -> str:
+    """``field 'a.b': message; field 'c': message`` from a pydantic error."""
+    parts = []
+    for err in exc.errors(include_url=False):
+        loc = ".".join(str(x) for x in err["loc"]) or "(record)"
+        parts.append(f"field {loc!r}: {err['msg']}")
+    return "; ".join(parts)
+
+
+def read_records(
+    path: str | Path | Traversable, *, name: str | None = None
+) -> Iterator[tuple[int, Any]]:
+    """``(line, record)`` pairs from a ``.jsonl`` file, or from a ``.json`` file holding a
+    list (line numbers are then the item's index + 1, reported as "item N")."""
+    if isinstance(path, str):
+        path = Path(path)
+    label = name or path.name
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError(f"task file {str(path)!r} does not exist") from None
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"{label}: not UTF-8 text ({exc})") from None
+    if label.endswith(".json"):
+        try:
+            data = json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise ConfigError(f"{label} line {exc.lineno}: invalid JSON: {exc.msg}") from None
+        if isinstance(data, dict):
+            for key in ("instances", "tasks", "data", "questions"):
+                if isinstance(data.get(key), list):
+                    data = data[key]
+                    break
+        if not isinstance(data, list):
+            raise ConfigError(f"{label}: expected a JSON list of records (or use JSONL)")
+        yield from enumerate(data, start=1)
+        return
+    for number, line in enumerate(text.splitlines(), start=1):
+        if not line.strip():
+            continue
+        try:
+            yield number, json.loads(line)
+        except json.JSONDecodeError as exc:
+            raise ConfigError(
+                f"{label} line {number}: invalid JSON at column {exc.colno}: {exc.msg}"
+            ) from None
+
+
+def parse_records(
+    path: str | Path | Traversable,
+    build: Callable[[Any], T],
+    *,
+    name: str | None = None,
+) -> list[T]:
+    """Parse every record with ``build``; errors name the file, line and field."""
+    label = name or (Path(path).name if isinstance(path, str) else path.name)
+    out: list[T] = []
+    for number, record in read_records(path, name=label):
+        where = f"{label} {'item' if label.endswith('.json') else 'line'} {number}"
+        if not isinstance(record, dict):
+            raise ConfigError(f"{where}: expected a JSON object, got {type(record).__name__}")
+        try:
+            out.append(build(record))
+        except ValidationError as exc:
+            raise ConfigError(f"{where}: {describe_validation(exc)}") from None
+        except ConfigError as exc:
+            raise ConfigError(f"{where}: {exc}") from None
+        except (KeyError, TypeError, ValueError) as exc:
+            raise ConfigError(f"{where}: {exc}") from None
+    return out
+
+
+def validate_as(model: type[M]) -> Callable[[Any], M]:
+    """A ``build`` function for :func:`parse_records` validating into ``model``."""
+    return model.model_validate
+
+
+# --- txtar: many text files in one -------------------------------------------------
+# Format (as in Go's txtar): optional comment lines, then for each file a header line
+# "-- path --" followed by the file's lines. Used to bundle the SWE repositories as
+# plain text (they are not importable modules of this package, so not linted).
+
+
+def parse_txtar(text: str) -> dict[str, str]:
+    """Files of a txtar archive, path → content (in archive order)."""
+    files: dict[str, str] = {}
+    current: str | None = None
+    lines: list[str] = []
+    for line in text.splitlines(keepends=True):
+        stripped = line.rstrip("\n")
+        if stripped.startswith("-- ") and stripped.endswith(" --") and len(stripped) > 6:
+            if current is not None:
+                files[current] = "".join(lines)
+            current = stripped[3:-3].strip()
+            if current in files:
+                raise ConfigError(f"txtar archive lists {current!r} twice")
+            lines = []
+        elif current is not None:
+            lines.append(line)
+    if current is not None:
+        files[current] = "".join(lines)
+    return files
+
+
+def format_txtar(files: dict[str, str], comment: str = "") -> str:
+    """The txtar text for ``files`` (each content must end with a newline or be empty)."""
+    out = [comment if not comment or comment.endswith("\n") else comment + "\n"]
+    for path, content in files.items():
+        if content and not content.endswith("\n"):
+            raise ConfigError(f"txtar: {path!r} must end with a newline")
+        out.append(f"-- {path} --\n{content}")
+    return "".join(out)

@@ -1,0 +1,76 @@
+"""Load a task file whose format is named, or recognised from its first record."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from thinktank.errors import ConfigError
+from thinktank.evals.suites._files import parse_records, read_records
+from thinktank.evals.task import Task
+
+FORMATS = ("task", "swebench", "humaneval", "mbpp", "gaia", "math")
+"""Formats :func:`load_task_file` reads."""
+
+
+def detect_format(record: dict[str, Any]) -> str | None:
+    """The format of one record, from the fields it has (``None`` when unknown)."""
+    keys = set(record)
+    if {"id", "kind", "prompt"} <= keys:
+        return "task"
+    if {"instance_id", "problem_statement"} <= keys:
+        return "swebench"
+    if {"task_id", "entry_point", "test"} <= keys:
+        return "humaneval"
+    if "test_list" in keys:
+        return "mbpp"
+    if keys & {"Question", "Final answer"} or {"task_id", "question"} <= keys:
+        return "gaia"
+    if keys & {"problem", "Problem"} or ("question" in keys and "answer" in keys):
+        return "math"
+    return None
+
+
+def _loaders() -> dict[str, Callable[[Path], list[Task]]]:
+    from thinktank.evals.suites.loaders.code_jsonl import load_humaneval, load_mbpp
+    from thinktank.evals.suites.loaders.gaia import load_gaia
+    from thinktank.evals.suites.loaders.math_jsonl import load_math
+    from thinktank.evals.suites.loaders.swebench import load_swebench
+
+    return {
+        "task": lambda p: parse_records(p, Task.model_validate),
+        "swebench": lambda p: load_swebench(p),
+        "humaneval": lambda p: load_humaneval(p),
+        "mbpp": lambda p: load_mbpp(p),
+        "gaia": lambda p: load_gaia(p),
+        "math": lambda p: load_math(p),
+    }
+
+
+def load_task_file(path: str | Path, *, format: str = "auto") -> list[Task]:
+    """Tasks from a ``.jsonl`` / ``.json`` file in one of :data:`FORMATS`.
+
+    ``format="auto"`` looks at the first record's fields.
+    """
+    p = Path(path)
+    if not p.is_file():
+        raise ConfigError(f"task file {str(p)!r} does not exist")
+    if format == "auto":
+        first = next(read_records(p), None)
+        if first is None:
+            raise ConfigError(f"{p.name}: no records")
+        number, record = first
+        if not isinstance(record, dict):
+            raise ConfigError(f"{p.name} line {number}: expected a JSON object")
+        detected = detect_format(record)
+        if detected is None:
+            raise ConfigError(
+                f"{p.name} line {number}: cannot tell the format from fields "
+                f"{sorted(record)}; pass format= one of {', '.join(FORMATS)}"
+            )
+        format = detected
+    loaders = _loaders()
+    if format not in loaders:
+        raise ConfigError(f"unknown task file format {format!r}; valid: {', '.join(FORMATS)}")
+    return loaders[format](p)
