@@ -186,6 +186,8 @@ async def test_every_failure_becomes_an_error_result(
 
 async def test_double_encoded_and_empty_arguments_are_tolerated() -> None:
     tools = Toolset([add, nudge])
+    odd = await tools.execute("add", [1, 2])  # type: ignore[arg-type]
+    assert odd.is_error and "must be a JSON object, not list" in odd.content
     assert (await tools.execute("add", json.dumps(json.dumps({"a": 1})))).content == "2"
     assert (await tools.execute("nudge", "")).metadata["error_type"] == "ToolCallError"
 

@@ -24,6 +24,11 @@ def decode_arguments(
         return {}
     if isinstance(arguments, Mapping):
         return dict(arguments)
+    if not isinstance(arguments, str):
+        raise ToolCallError(
+            f"the arguments for '{name}' must be a JSON object, not {type(arguments).__name__}. "
+            f"Expected: {signature()}"
+        )
     text = arguments.strip()
     if not text:
         return {}
