@@ -28,7 +28,7 @@ from thinktank.agents.agent import Agent
 from thinktank.errors import BudgetExceeded, ConfigError
 from thinktank.graphs.runtime import RunContext, current_run, run_context
 from thinktank.graphs.schedule import Scheduler
-from thinktank.graphs.select import Candidate, SelectionResult, select
+from thinktank.graphs.select import Candidate, SelectionResult, answer_kind, select
 from thinktank.graphs.spec import ANSWER_ROLES, GraphSpec, NodeSpec
 from thinktank.graphs.state import GraphState, NodeOutput, WorkItem
 from thinktank.llm.base import ChatModel
@@ -71,6 +71,7 @@ def _task_fields(task: Any) -> dict[str, Any]:
             "id": "task-" + hashlib.sha1(task.encode()).hexdigest()[:10],
             "prompt": task,
             "kind": None,
+            "metadata": {},
         }
     if isinstance(task, Mapping):
         data = dict(task)
@@ -79,6 +80,7 @@ def _task_fields(task: Any) -> dict[str, Any]:
             "id": getattr(task, "id", None),
             "prompt": task.prompt,
             "kind": getattr(task, "kind", None),
+            "metadata": getattr(task, "metadata", None),
         }
     else:
         raise ConfigError(
@@ -87,7 +89,14 @@ def _task_fields(task: Any) -> dict[str, Any]:
     if not data.get("prompt"):
         raise ConfigError("the task has no prompt")
     data.setdefault("id", "task-" + hashlib.sha1(str(data["prompt"]).encode()).hexdigest()[:10])
-    return {"id": str(data["id"]), "prompt": str(data["prompt"]), "kind": data.get("kind")}
+    # metadata carries what execution-based selection needs (tests, entry point)
+    meta = data.get("metadata")
+    return {
+        "id": str(data["id"]),
+        "prompt": str(data["prompt"]),
+        "kind": data.get("kind"),
+        "metadata": dict(meta) if isinstance(meta, Mapping) else {},
+    }
 
 
 def _seed(*parts: Any) -> int:
@@ -160,21 +169,33 @@ class CompiledGraph:
     async def _schedule(self, state: dict[str, Any]) -> dict[str, Any]:
         ctx = current_run()
         exhausted = ctx is not None and ctx.budget is not None and ctx.budget.exhausted
-        plan = self.scheduler.plan(state, budget_exhausted=exhausted)
-        update: dict[str, Any] = {
-            "pending": plan.items,
-            "progress": plan.progress,
-            "events": plan.events,
-        }
-        if plan.decisions:
-            update["decisions"] = plan.decisions
-        if plan.next_round is not None:
-            update["round"] = plan.next_round
-            update["control"] = {"active": {}, "direction": "", "max_tokens": None, **plan.control}
-            update["events"] = [*plan.events, {"kind": "round_start", "round": plan.next_round}]
+        update: dict[str, Any] = {"progress": {}, "events": []}
+        decisions: list[dict[str, Any]] = []
+        view = dict(state)
+        while True:
+            plan = self.scheduler.plan(view, budget_exhausted=exhausted)
+            update["progress"].update(plan.progress)
+            update["events"] += plan.events
+            decisions += plan.decisions
+            if plan.next_round is None or plan.items or plan.finish is not None:
+                break
+            # a round ended: plan the next round's first step now, so the step that
+            # follows runs it (routing with nothing pending would end the run)
+            control = {"active": {}, "direction": "", "max_tokens": None, **plan.control}
+            update["round"], update["control"] = plan.next_round, control
+            update["events"].append({"kind": "round_start", "round": plan.next_round})
+            view = {
+                **view,
+                "round": plan.next_round,
+                "control": control,
+                "progress": {**(view.get("progress") or {}), **plan.progress},
+            }
+        update["pending"] = plan.items
+        if decisions:
+            update["decisions"] = decisions
         if plan.finish is not None:
             update["status"] = plan.finish
-        if not plan.items and plan.next_round is None and plan.finish is None:
+        if not plan.items and plan.finish is None:
             update["status"] = "error"
             update["error"] = "the scheduler found nothing to run (is a node unreachable?)"
         return update
@@ -288,6 +309,11 @@ class CompiledGraph:
             answer = output.get("answer")
         elif node.role in ANSWER_ROLES and isinstance(output, str):
             answer = output
+        if answer is not None and self._code_kind(ctx):
+            # a program does not fit on an "Answer:" line: the answer is the code block
+            from thinktank.graphs.execution import code_answer
+
+            answer = code_answer(traj, answer)
         u = traj.usage
         return NodeOutput(
             id=oid,
@@ -305,6 +331,10 @@ class CompiledGraph:
             usage={"prompt_tokens": u.prompt_tokens, "completion_tokens": u.completion_tokens},
             trajectory=traj.model_dump(mode="json"),
         )
+
+    def _code_kind(self, ctx: RunContext | None) -> bool:
+        kind = (ctx.task if ctx else {}).get("kind")
+        return answer_kind(self.spec, kind) == "code"
 
     async def _select(self, state: dict[str, Any]) -> dict[str, Any]:
         outs = [NodeOutput.model_validate(o) for o in state.get("outputs") or []]

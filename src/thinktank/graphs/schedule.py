@@ -10,7 +10,6 @@ and ``direction`` is shown to every agent next round.
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -19,18 +18,9 @@ from thinktank.graphs.render import render
 from thinktank.graphs.select import answer_kind
 from thinktank.graphs.spec import ANSWER_ROLES, GraphSpec, NodeSpec
 from thinktank.graphs.state import NodeOutput, WorkItem
+from thinktank.graphs.stopping import settled, settled_probability
 
-
-def settled_probability(counts: list[float]) -> float:
-    """Posterior probability that the leading answer is the true majority.
-
-    Beta posterior over the two leading answers' counts (uniform prior):
-    P(p1 > p2 | c1, c2) = P(Binomial(c1 + c2 + 1, 1/2) <= c1), exact for integers.
-    """
-    top = [*sorted((int(c) for c in counts), reverse=True), 0, 0]
-    a, b = top[0] + 1, top[1] + 1
-    n = a + b - 1
-    return sum(math.comb(n, k) for k in range(a)) / 2**n
+__all__ = ["Plan", "Scheduler", "answer_nodes", "settled_probability"]
 
 
 @dataclass
@@ -106,11 +96,9 @@ class Scheduler:
             if node.sampling.mode == "adaptive":
                 mine = [o for o in outs if o.node == nid and o.round == r]
                 res = vote([o.answer for o in mine], kind)
-                prob = settled_probability(list(res.counts.values()))
                 limit = self._active(node, control)
-                if len(mine) < limit and (
-                    len(mine) < node.sampling.min_samples or prob < node.sampling.confidence
-                ):
+                done, prob = settled(node.sampling, list(res.counts.values()), len(mine), limit)
+                if len(mine) < limit and not done:
                     start = len(mine)
                     wave = list(range(start, min(limit, start + node.sampling.wave)))
                     p.items += self._items(node, outs, r, control, wave, state)

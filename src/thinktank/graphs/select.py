@@ -5,7 +5,8 @@ Methods (``SelectionSpec.method``):
 * ``vote`` — majority over canonical answers of the candidate nodes' latest round.
 * ``last`` — vote among the latest candidate node that ran (cascades, ModelSwitch).
 * ``verifier`` — the candidate with the highest mean verifier score (best-of-N).
-* ``mav`` — the candidate with the most verifier approvals (multi-agent verification).
+* ``mav`` — the candidate with the most verifier approvals, summed over every verifier
+  node (one per aspect) unless ``by`` names one (multi-agent verification).
 * ``judge`` — the candidate a listwise judge picked (majority of judge samples).
 * ``fuser`` — the fuser's synthesized answer.
 * ``first_finish`` / ``short_m_at_k`` — vote over the first m candidates to finish.
@@ -135,11 +136,18 @@ def select(
     answer, winner = _by_vote(cands, result)
 
     if method in ("verifier", "mav"):
-        by = sel.by or next(n.id for n in spec.nodes if n.role == "verifier")
+        # MAV: every verifier node counts (one per aspect) unless ``by`` names one.
+        by_nodes = (
+            {sel.by}
+            if sel.by
+            else {n.id for n in spec.nodes if n.role == "verifier"}
+            if method == "mav"
+            else {next(n.id for n in spec.nodes if n.role == "verifier")}
+        )
         scores: dict[str, list[float]] = defaultdict(list)
         approvals: dict[str, int] = defaultdict(int)
         for o in outputs:
-            if o.node == by and o.target and isinstance(o.output, dict):
+            if o.node in by_nodes and o.target and isinstance(o.output, dict):
                 scores[o.target].append(float(o.output.get("score", 0.0)))
                 approvals[o.target] += bool(o.output.get("verdict"))
         for c in cands:

@@ -59,6 +59,12 @@ class SamplingSpec(_Strict):
     """Adaptive: stop when the posterior probability that the leading answer is the majority reaches this."""
     min_samples: int = Field(default=2, ge=1)
     """Adaptive: never stop before this many samples."""
+    rule: Literal["posterior", "predictive", "margin"] = "posterior"
+    """Adaptive stopping rule (see :mod:`thinktank.graphs.stopping`): ``posterior`` (the
+    leader is the true majority), ``predictive`` (the full-``n`` vote would keep the
+    leader) or ``margin`` (the leader is ``margin`` votes ahead)."""
+    margin: int = Field(default=3, ge=1)
+    """Adaptive, rule ``margin``: votes the leader must be ahead of the runner-up."""
     m: int = Field(default=1, ge=1)
     """first_m: how many finished samples to keep."""
 
