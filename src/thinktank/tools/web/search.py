@@ -121,7 +121,11 @@ class WebSearch:
         if not query:
             raise ToolCallError("the search query is empty; say what to look for")
         n = min(max_results or self.config.max_results, self.config.max_results_limit)
-        key = cache_key([b.name for b in self.backends], query, n)
+        chain = [
+            c.model_dump(mode="json", exclude={"api_key", "timeout_s"})
+            for c in self.config.backends
+        ]
+        key = cache_key(chain, query, n)  # two chains (say, two SearxNG URLs) never share entries
         if self.cache is not None and (hit := self.cache.get(key)) is not None:
             return hit, "cache"
         failures: list[str] = []
