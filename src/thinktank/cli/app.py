@@ -23,6 +23,7 @@ app = typer.Typer(
 # name -> module defining a typer app called ``app``
 _GROUPS: dict[str, str] = {
     "models": "thinktank.cli.models",
+    "graph": "thinktank.cli.graph",
     "sandbox": "thinktank.cli.sandbox",
     "memory": "thinktank.cli.memory",
 }
