@@ -27,13 +27,19 @@ if TYPE_CHECKING:
 
     import docker
 
-WRAPPER = 'd=$1; k=$2; t=$3; shift 3; cd -- "$d" || exit 2; exec timeout -k "$k" "$t" "$@"'
+# `timeout` leads its own process group; it SIGTERMs the group at the deadline, but it
+# SIGKILLs only if its direct child survives, so the shell kills the group after it.
+WRAPPER = (
+    'd=$1; k=$2; t=$3; shift 3; cd -- "$d" || exit 2; exec 3<&0; '
+    'timeout -k "$k" "$t" "$@" <&3 3<&- & p=$!; exec 3<&-; wait $p; rc=$?; '
+    "if [ $rc -eq 124 ] || [ $rc -eq 137 ]; then kill -s KILL -- -$p 2>/dev/null; fi; exit $rc"
+)
 SPAWN = 'd=$1; shift; cd -- "$d" || exit 2; exec "$@"'
 KILLER = (
     'pids=$(grep -lzx "$1" /proc/[0-9]*/environ 2>/dev/null | cut -d/ -f3 | grep -vx "$$"); '
     '[ -n "$pids" ] || exit 0; '
     'groups=$(ps -o pgid= -p "$(echo $pids | tr " " ,)" 2>/dev/null | sort -u); '
-    "kill -KILL $pids 2>/dev/null; for g in $groups; do kill -KILL -- -$g 2>/dev/null; done; exit 0"
+    "kill -KILL $pids 2>/dev/null; for g in $groups; do kill -s KILL -- -$g 2>/dev/null; done; exit 0"
 )
 OOM_PROBE = "cat /sys/fs/cgroup/memory.events /sys/fs/cgroup/memory/memory.oom_control 2>/dev/null"
 _OOM_RE = re.compile(rb"^oom_kill (\d+)", re.M)
@@ -189,6 +195,8 @@ class DockerExecutor:
         code = info.get("ExitCode")
         exit_code = int(code) if code is not None and not info.get("Running") else 137
         timed_out = host_kill or (exit_code in (124, 137) and duration >= timeout)
+        if timed_out and not host_kill and wrap:
+            self.kill_marked(mark)  # `timeout` killed its group; this gets what left the group
         return ExecResult.from_bytes(
             exit_code,
             out.getvalue(),
