@@ -52,10 +52,10 @@ async def sample(client: openai.AsyncOpenAI, user: str, *, system: str | None = 
 async def answers(
     client: openai.AsyncOpenAI, user: str, total: int = 2000, **kw: Any
 ) -> list[str | None]:
-    """``total`` sampled final answers (n=100 per request, distinct request seeds)."""
-    batches = await asyncio.gather(
-        *(sample(client, user, seed=s, **kw) for s in range(total // 100))
-    )
+    """``total`` sampled final answers, n=100 per request. Seeds are spaced by n:
+    choice i of a request with seed s draws like an n=1 request with seed s+i."""
+    seeds = range(0, total, 100)
+    batches = await asyncio.gather(*(sample(client, user, seed=s, **kw) for s in seeds))
     return [extract_answer(t) for batch in batches for t in batch]
 
 
@@ -83,7 +83,9 @@ async def test_verifier_true_and_false_positive_rates(simulator: Sim, openai_cli
     async def positive_rate(candidate: str) -> float:
         prompt = f"Question: What is 6 times 7?\nCandidate answer: {candidate}"
         texts = [
-            t for s in range(10) for t in await sample(client, prompt, system=VERIFIER, seed=s)
+            t
+            for s in range(0, 1000, 100)
+            for t in await sample(client, prompt, system=VERIFIER, seed=s)
         ]
         verdicts = [json.loads(t) for t in texts]  # the reply is one JSON object
         assert all(0 <= v["score"] <= 1 and v["verdict"] == (v["score"] >= 0.5) for v in verdicts)
@@ -119,7 +121,8 @@ async def test_listwise_judge(simulator: Sim, openai_client) -> None:
         "Candidate 2: 6*7 = \\boxed{42}\n"
         "Candidate 3: Answer: 48\n"
     )
-    texts = [t for s in range(10) for t in await sample(client, prompt, system=JUDGE, seed=s)]
+    seeds = range(0, 1000, 100)
+    texts = [t for s in seeds for t in await sample(client, prompt, system=JUDGE, seed=s)]
     best = Counter(json.loads(t)["best"] for t in texts)
     assert set(best) <= {1, 2, 3}
     assert abs(best[2] / 1000 - 0.8) <= 0.04
@@ -267,7 +270,7 @@ async def test_json_schema_solver_and_no_answer_rate(simulator: Sim, openai_clie
     fmt = {"type": "json_schema", "json_schema": {"name": "a", "schema": schema}}
     outs = [
         t
-        for s in range(4)
+        for s in range(0, 400, 100)
         for t in await sample(client, "What is 6 times 7?", seed=s, response_format=fmt)
     ]
     parsed = [json.loads(t) for t in outs if t.startswith("{")]
@@ -297,3 +300,19 @@ def test_generated_task_sets_with_families() -> None:
     assert q.answer == str(int(a) + int(b) * int(c))
     assert ts.find(f"Solve this: {q.question}") is q
     assert TaskSet.generate(12, seed=1) == TaskSet.generate(12, seed=1)
+
+
+async def test_native_n_equals_fan_out_with_consecutive_seeds(
+    simulator: Sim, openai_client
+) -> None:
+    from thinktank.llm.base import Capabilities
+
+    sim = simulator(synth())
+    client = openai_client(sim)
+    q = "Compute 120 divided by 8."
+    native = await sample(client, q, n=6, seed=10)
+    fanned = [(await sample(client, q, n=1, seed=10 + i))[0] for i in range(6)]
+    assert native == fanned
+    async with sim.model(capabilities=Capabilities(native_n=False)) as model:
+        out = await model.generate([{"role": "user", "content": q}], n=6, seed=10)
+    assert [c.text for c in out] == native

@@ -130,6 +130,8 @@ class SimulatorEngine:
             return error_plan(400, "We could not parse the JSON body of your request.")
         if not isinstance(body, dict) or not isinstance(body.get("messages"), list):
             return error_plan(400, "'messages' is a required property", param="messages")
+        if not all(isinstance(m, dict) for m in body["messages"]):
+            return error_plan(400, "every message must be an object", param="messages")
         model = str(body.get("model") or "sim")
         profile = cfg.models.get(model)
         if profile is None:
@@ -207,7 +209,10 @@ class SimulatorEngine:
         latency = profile.latency or cfg.latency
         forced = headers.get("x-sim-latency-ms")
         if forced is not None:
-            latency_ms = float(forced)
+            try:
+                latency_ms = max(0.0, float(forced))
+            except ValueError:
+                return error_plan(400, f"x-sim-latency-ms must be a number, not {forced!r}")
         plan.delay_s = (
             latency_ms / 1000 if latency_ms is not None else latency.sample_s(self.latency_rng)
         )

@@ -56,7 +56,7 @@ class SampleKey:
 
     seed: int
     model: str
-    request_seed: int | None
+    request_seed: Any
     temperature: float | None
     index: int
 
@@ -65,8 +65,8 @@ class Sampler:
     """Uniform draws for one choice: hashed when reproducible, else a seeded RNG.
 
     Temperature 0 draws depend on (seed, model, inputs) only, so greedy samples of
-    one prompt agree. A request ``seed`` adds (seed, choice index). Without one, the
-    server-wide RNG (seeded by the configured seed) is used, which depends on order.
+    one prompt agree. A request ``seed`` adds ``seed + choice index``. Without one,
+    the server-wide RNG (seeded by the configured seed) is used, which depends on order.
     """
 
     def __init__(self, seed: int) -> None:
@@ -75,8 +75,12 @@ class Sampler:
     def draws(self, key: SampleKey, *parts: object, k: int = 4) -> list[float]:
         if key.temperature == 0:
             tag: tuple[object, ...] = ("greedy",)
+        elif isinstance(key.request_seed, int):
+            # seed + index: choice i of a native n=k request with seed s draws exactly like
+            # a fanned-out n=1 request with seed s+i (what thinktank's client sends).
+            tag = ("seed", key.request_seed + key.index)
         elif key.request_seed is not None:
-            tag = ("seed", key.request_seed, key.index)
+            tag = ("seed", repr(key.request_seed), key.index)
         else:
             return [self.rng.random() for _ in range(k)]
         data = repr((key.seed, key.model, *parts, *tag)).encode()
