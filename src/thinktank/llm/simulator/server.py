@@ -213,7 +213,7 @@ class SimulatorProcess(_Handle):
         cmd = [sys.executable, "-m", "thinktank.llm.simulator", "--config", str(cfg_path)]
         with open(self.log_path, "wb") as log:
             self.proc = subprocess.Popen(
-                [*cmd, "--fd", str(fd)],
+                [*cmd, "--fd", str(fd), "--parent-pid", str(os.getpid())],
                 pass_fds=(fd,),
                 stdin=subprocess.DEVNULL,
                 stdout=subprocess.DEVNULL,
