@@ -316,3 +316,42 @@ async def test_native_n_equals_fan_out_with_consecutive_seeds(
     async with sim.model(capabilities=Capabilities(native_n=False)) as model:
         out = await model.generate([{"role": "user", "content": q}], n=6, seed=10)
     assert [c.text for c in out] == native
+
+
+async def test_majority_vote_beats_one_sample_and_verifier_helps(
+    simulator: Sim, openai_client
+) -> None:
+    """The mode supports test-time-scaling curves: SC@16 > single sample; BoN with a
+    good verifier > single sample."""
+    ts = TaskSet.generate(80, seed=3, p_correct=(0.3, 0.9))
+    cfg = SimulatorConfig.model_validate(
+        {
+            "seed": 2,
+            "synthetic": {"tasks": ts.model_dump(), "verifier_tpr": 0.9, "verifier_fpr": 0.1},
+        }
+    )
+    client = openai_client(simulator(cfg))
+
+    async def one(q: Any) -> tuple[bool, bool, bool]:
+        outs = [extract_answer(t) for t in await sample(client, q.question, n=16, seed=0)]
+        vote = Counter(a for a in outs if a).most_common(1)[0][0]
+        verdicts = await asyncio.gather(
+            *(
+                sample(client, f"{q.question}\nCandidate answer: {a}", system=VERIFIER, n=1, seed=i)
+                for i, a in enumerate(outs[:4])
+            )
+        )
+        scores = [json.loads(v[0])["score"] for v in verdicts]
+        best = outs[scores.index(max(scores))]
+        return q.is_correct(outs[0]), q.is_correct(vote), q.is_correct(best)
+
+    gate = asyncio.Semaphore(16)
+
+    async def gated(q: Any) -> tuple[bool, bool, bool]:
+        async with gate:
+            return await one(q)
+
+    results = await asyncio.gather(*(gated(q) for q in ts.questions))
+    single, sc16, bon4 = (sum(r[i] for r in results) / len(results) for i in range(3))
+    assert sc16 > single + 0.1, (single, sc16, bon4)
+    assert bon4 > single + 0.05, (single, sc16, bon4)
