@@ -44,7 +44,9 @@ _DEFAULTS: dict[str, Price] = {
     "gpt-5-nano": Price(input=0.05, output=0.40),
     "gpt-5-mini": Price(input=0.25, output=2.00),
     "gpt-5": Price(input=1.25, output=10.00),
-    # the embedded model runs on this machine
+    # test doubles and the embedded model cost nothing
+    "scripted": Price(),
+    "function": Price(),
     "smollm2": Price(),
     "local:smollm2": Price(),
 }
