@@ -381,3 +381,19 @@ async def test_chat_model_handle(simulator: Sim) -> None:
         out = await model.generate([{"role": "user", "content": "hi"}], n=3)
     assert [c.text for c in out] == ["a", "b", "c"]
     assert sim.stats()["per_model"] == {"sim-large": 1}
+
+
+async def test_scripted_faults_interleave_with_replies(simulator: Sim, openai_client) -> None:
+    sim = simulator(
+        script=[{"fault": "unavailable"}, "after retry", {"fault": "timeout"}],
+        faults={"hang_s": 0.2},
+        default_reply="default",
+    )
+    client = openai_client(sim)
+    with pytest.raises(openai.InternalServerError):
+        await client.chat.completions.create(model="sim", messages=USER)
+    r = await client.chat.completions.create(model="sim", messages=USER)
+    assert r.choices[0].message.content == "after retry"
+    t0 = time.perf_counter()
+    r = await client.chat.completions.create(model="sim", messages=USER)
+    assert r.choices[0].message.content == "default" and time.perf_counter() - t0 >= 0.2

@@ -148,7 +148,9 @@ class ScriptStep(_Model):
     finish_reason: str | None = None
     """Defaults to ``tool_calls`` when there are tool calls, else ``stop``."""
     fault: FaultKind | None = None
-    """Fail the request with this fault instead (consumes this step only)."""
+    """Fail the request with this fault (consumes this step). For ``timeout``, ``malformed``
+    and ``truncated`` the step's content (or, without any, the default reply) is what is
+    delayed or broken."""
     latency_ms: float | None = None
     """Overrides the base latency for the request that consumes this step."""
 

@@ -190,6 +190,8 @@ class SimulatorEngine:
                 if step.fault not in ("timeout", "malformed", "truncated"):
                     return self._fault(step.fault, cfg)
                 fault = step.fault
+                if step.content is None and not step.tool_calls:
+                    step = None  # the delayed / broken reply is the default one
             if step is not None and step.latency_ms is not None:
                 latency_ms = step.latency_ms
             plan.choices.append(self._choice(body, model, profile, index, step, ctx, number))
