@@ -23,6 +23,9 @@ M = TypeVar("M", bound=BaseModel)
 
 DATA_PACKAGE = "thinktank.evals.suites"
 
+Source = str | Path | Traversable
+"""A task file: a path, or a file inside package data."""
+
 
 def data_root() -> Traversable:
     """The bundled data folder (``thinktank/evals/suites/data``)."""
@@ -86,7 +89,7 @@ def read_records(
 
 
 def parse_records(
-    path: str | Path | Traversable,
+    path: Source,
     build: Callable[[Any], T],
     *,
     name: str | None = None,

@@ -13,12 +13,11 @@ Both become tasks judged by the ``code_tests`` evaluator.
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from thinktank.evals.suites._files import parse_records
+from thinktank.evals.suites._files import Source, parse_records
 from thinktank.evals.task import Task
 
 HUMANEVAL_INSTRUCTION = (
@@ -107,14 +106,14 @@ def mbpp_task(record: MBPPRecord, *, source: str = "mbpp") -> Task:
     )
 
 
-def load_humaneval(path: str | Path, *, source: str = "humaneval") -> list[Task]:
+def load_humaneval(path: Source, *, source: str = "humaneval") -> list[Task]:
     """HumanEval-format JSONL (or a JSON list) as tasks."""
     return parse_records(
         path, lambda r: humaneval_task(_validate(HumanEvalRecord, r), source=source)
     )
 
 
-def load_mbpp(path: str | Path, *, source: str = "mbpp") -> list[Task]:
+def load_mbpp(path: Source, *, source: str = "mbpp") -> list[Task]:
     """MBPP JSONL (or a JSON list) as tasks."""
     return parse_records(path, lambda r: mbpp_task(_validate(MBPPRecord, r), source=source))
 

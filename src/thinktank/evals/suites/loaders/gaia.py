@@ -14,13 +14,12 @@ in the prompt.
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 from pydantic import AliasChoices, BaseModel, ConfigDict, Field, field_validator
 
 from thinktank.evals.evaluators import NumericConfig, StringConfig
-from thinktank.evals.suites._files import parse_records
+from thinktank.evals.suites._files import Source, parse_records
 from thinktank.evals.task import Task
 from thinktank.graphs.answers.numbers import parse_number
 
@@ -82,6 +81,6 @@ def gaia_task(record: GaiaRecord, *, source: str = "gaia") -> Task:
     )
 
 
-def load_gaia(path: str | Path, *, source: str = "gaia") -> list[Task]:
+def load_gaia(path: Source, *, source: str = "gaia") -> list[Task]:
     """GAIA-style JSONL (or a JSON list) as tasks."""
     return parse_records(path, lambda r: gaia_task(GaiaRecord.model_validate(r), source=source))

@@ -14,13 +14,12 @@ comparison.
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 from pydantic import AliasChoices, BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from thinktank.evals.evaluators import NumericConfig, StringConfig
-from thinktank.evals.suites._files import parse_records
+from thinktank.evals.suites._files import Source, parse_records
 from thinktank.evals.task import Task
 from thinktank.graphs.answers._latex import last_boxed
 from thinktank.graphs.answers.numbers import parse_number
@@ -88,7 +87,7 @@ def math_task(record: MathRecord, *, number: int, source: str = "math") -> Task:
     )
 
 
-def load_math(path: str | Path, *, source: str = "math") -> list[Task]:
+def load_math(path: Source, *, source: str = "math") -> list[Task]:
     """AIME/MATH-style JSONL (or a JSON list) as tasks."""
     counter = iter(range(1, 10**9))
     return parse_records(

@@ -1,0 +1,197 @@
+"""Loaders parse small fixture files in each public schema; bad files name line and field."""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from thinktank.errors import ConfigError, MissingDependency
+from thinktank.evals import evaluate
+from thinktank.evals.evaluators import NumericConfig, StringConfig
+from thinktank.evals.suites import load_suite
+from thinktank.evals.suites.loaders import (
+    SWEInstance,
+    detect_format,
+    load_gaia,
+    load_humaneval,
+    load_math,
+    load_mbpp,
+    load_swebench,
+    load_swebench_instances,
+    load_task_file,
+    swebench_spec,
+)
+
+FIX = Path(__file__).parent / "fixtures"
+
+
+# --- SWE-bench --------------------------------------------------------------------
+
+
+@pytest.fixture
+def no_swebench(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in list(sys.modules):
+        if name == "swebench" or name.startswith("swebench."):
+            monkeypatch.delitem(sys.modules, name)
+    monkeypatch.setitem(sys.modules, "swebench", None)  # import fails like a missing package
+    monkeypatch.setitem(sys.modules, "swebench.harness", None)
+    monkeypatch.setitem(sys.modules, "swebench.harness.constants", None)
+
+
+@pytest.fixture
+def fake_swebench(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    for name in list(sys.modules):
+        if name == "swebench" or name.startswith("swebench."):
+            monkeypatch.delitem(sys.modules, name)
+    monkeypatch.syspath_prepend(str(FIX / "fake_swebench"))
+    yield
+    for name in list(sys.modules):
+        if name == "swebench" or name.startswith("swebench."):
+            del sys.modules[name]
+
+
+def test_swebench_jsonl_with_json_string_lists(no_swebench: None) -> None:
+    tasks = load_swebench(FIX / "swebench_lite.jsonl")
+    assert [t.id for t in tasks] == ["example-org__calc-101", "example-org__calc-102"]
+    t = tasks[0]
+    assert t.kind == "swe" and t.prompt.startswith("half() truncates")
+    inst = SWEInstance.model_validate(t.metadata["instance"])
+    assert inst.FAIL_TO_PASS == ["tests/test_ops.py::test_odd"]
+    assert t.metadata["instance"]["FAIL_TO_PASS"] == '["tests/test_ops.py::test_odd"]'
+    spec = t.metadata["spec"]
+    assert spec["source"] == "fallback" and "swebench not installed" in spec["note"]
+    assert spec["test_directives"] == ["tests/test_ops.py"]
+    assert spec["install"] == ["python -m pip install -e ."]
+    second = SWEInstance.model_validate(tasks[1].metadata["instance"])
+    assert second.version == "2.0" and second.model_extra == {"difficulty": "<15 min fix"}
+
+
+def test_swebench_json_list_and_filters(no_swebench: None) -> None:
+    inst = load_swebench_instances(FIX / "swebench_verified.json")
+    assert inst[0].PASS_TO_PASS == ["tests/test_ops.py::test_even"]
+    only = load_swebench(FIX / "swebench_lite.jsonl", instance_ids=["example-org__calc-102"])
+    assert [t.id for t in only] == ["example-org__calc-102"]
+    assert len(load_swebench(FIX / "swebench_lite.jsonl", limit=1)) == 1
+    with pytest.raises(ConfigError, match="not in"):
+        load_swebench(FIX / "swebench_lite.jsonl", instance_ids=["nope"])
+
+
+def test_swebench_spec_from_the_swebench_package(fake_swebench: None) -> None:
+    inst = load_swebench_instances(FIX / "swebench_lite.jsonl")
+    spec = swebench_spec(inst[0])
+    assert spec.source == "swebench" and spec.python == "3.9"
+    assert spec.install == ["python -m pip install -e .[test]"]
+    assert spec.pre_install == ["apt-get install -y locales"]
+    assert (
+        spec.test_command()
+        == "pytest --no-header -rA --tb=no -p no:cacheprovider tests/test_ops.py"
+    )
+    assert spec.env_script and spec.repo_script == [f"git checkout {'0' * 40}"]
+    unknown = swebench_spec(inst[1])  # version 2.0 is not in the specs table
+    assert unknown.source == "fallback" and "no specs" in unknown.note
+
+
+def test_swebench_hub_needs_datasets(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setitem(sys.modules, "datasets", None)
+    with pytest.raises(MissingDependency, match=r"thinktank\[swebench\]"):
+        load_swebench("lite")
+    with pytest.raises(ConfigError, match="lite, verified, full"):
+        load_swebench("nonsense")
+
+
+def test_swebench_malformed_files_name_line_and_field() -> None:
+    with pytest.raises(
+        ConfigError, match=r"swebench_missing_field.jsonl line 2: field 'problem_statement'"
+    ):
+        load_swebench(FIX / "swebench_missing_field.jsonl")
+    with pytest.raises(ConfigError, match=r"line 1: field 'FAIL_TO_PASS': .*JSON list"):
+        load_swebench(FIX / "swebench_bad_tests.jsonl")
+
+
+# --- GAIA -------------------------------------------------------------------------
+
+
+async def test_gaia() -> None:
+    tasks = load_gaia(FIX / "gaia.jsonl")
+    assert [t.kind for t in tasks] == ["web"] * 3
+    numeric, with_file, hidden = tasks
+    assert isinstance(numeric.evaluator, NumericConfig) and numeric.expected == "17"
+    assert (await evaluate(numeric, "There are 17.0 of them.\nAnswer: 17")).correct
+    assert isinstance(with_file.evaluator, StringConfig) and with_file.metadata["level"] == 2
+    assert "archive.pdf" in with_file.prompt and with_file.metadata["file_name"] == "archive.pdf"
+    assert hidden.expected is None and hidden.metadata["answer_hidden"]
+    lower = load_gaia(FIX / "gaia_lowercase.jsonl")[0]
+    assert lower.id == "q1" and lower.expected == "Brackenford"
+
+
+# --- HumanEval / MBPP -------------------------------------------------------------
+
+
+def test_humaneval_and_mbpp() -> None:
+    he = load_humaneval(FIX / "humaneval.jsonl")
+    assert [t.id for t in he] == ["Fixture/0", "Fixture/1"]
+    assert he[0].metadata["entry_point"] == "double" and "def double" in he[0].prompt
+    mb = load_mbpp(FIX / "mbpp.jsonl")
+    assert [t.id for t in mb] == ["mbpp/901", "mbpp/902"]
+    assert "assert sum_squares([1, 2]) == 5" in mb[0].prompt
+    assert "rev_words('') == ''" in mb[1].metadata["test"]  # challenge tests stay hidden
+    assert "rev_words('') == ''" not in mb[1].prompt
+    assert mb[1].metadata["test_setup"] == "import re"
+    with pytest.raises(ConfigError, match=r"humaneval_missing_test.jsonl line 2: field 'test'"):
+        load_humaneval(FIX / "humaneval_missing_test.jsonl")
+
+
+# --- AIME / MATH ------------------------------------------------------------------
+
+
+async def test_aime_and_math() -> None:
+    aime = load_math(FIX / "aime.jsonl", source="aime")
+    assert [t.expected for t in aime] == ["14", "81"]
+    assert aime[0].metadata["year"] == 2031 and isinstance(aime[0].evaluator, NumericConfig)
+    assert (await evaluate(aime[1], "\\boxed{081}")).correct
+    maths = load_math(FIX / "math.jsonl")
+    assert [t.expected for t in maths] == ["\\frac{5}{6}", "2\\sqrt{2}", "3"]
+    assert maths[0].id == "fixture/prealgebra/1.json" and maths[2].id == "math-3"
+    assert isinstance(maths[0].evaluator, NumericConfig)
+    assert isinstance(maths[1].evaluator, StringConfig)
+    assert (await evaluate(maths[0], "Answer: 5/6")).correct
+    assert (await evaluate(maths[1], "\\boxed{2\\sqrt{2}}")).correct
+    assert maths[0].metadata["type"] == "Prealgebra"
+    with pytest.raises(ConfigError, match=r"math_no_answer.jsonl line 2: .*'answer'"):
+        load_math(FIX / "math_no_answer.jsonl")
+    with pytest.raises(ConfigError, match=r"bad_json.jsonl line 3: invalid JSON"):
+        load_math(FIX / "bad_json.jsonl")
+
+
+# --- generic task files -----------------------------------------------------------
+
+
+def test_task_files_and_format_detection(no_swebench: None) -> None:
+    tasks = load_suite(str(FIX / "tasks.jsonl"))
+    assert [t.kind for t in tasks] == ["math", "choice", "text"]
+    with pytest.raises(ConfigError, match=r"tasks_bad_field.jsonl line 2: field 'kind'"):
+        load_task_file(FIX / "tasks_bad_field.jsonl")
+    with pytest.raises(ConfigError, match="cannot tell the format"):
+        load_task_file(FIX / "unknown_format.jsonl")
+    with pytest.raises(ConfigError, match="does not exist"):
+        load_task_file(FIX / "missing.jsonl")
+    expected = {
+        "swebench_lite.jsonl": "swebench",
+        "gaia.jsonl": "gaia",
+        "humaneval.jsonl": "humaneval",
+        "mbpp.jsonl": "mbpp",
+        "aime.jsonl": "math",
+        "tasks.jsonl": "task",
+    }
+    for name, fmt in expected.items():
+        first = (FIX / name).read_text().splitlines()[0]
+
+        assert detect_format(json.loads(first)) == fmt, name
+        assert load_task_file(FIX / name)  # loads through auto-detection
+    assert len(load_task_file(FIX / "aime.jsonl", format="math")) == 2
+    with pytest.raises(ConfigError, match="unknown task file format"):
+        load_task_file(FIX / "aime.jsonl", format="csv")
