@@ -16,7 +16,6 @@ import signal
 import socket
 import threading
 import time
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from types import FrameType
 from typing import TYPE_CHECKING, Any
@@ -132,8 +131,17 @@ def cleanup_all() -> int:
         with contextlib.suppress(Exception):
             remove_container(item[1], item[0])
 
-    with ThreadPoolExecutor(max_workers=min(16, len(items))) as pool:
-        list(pool.map(_rm, items))
+    # plain threads: concurrent.futures refuses new work once interpreter exit has begun
+    threads = [threading.Thread(target=_rm, args=(item,), daemon=True) for item in items]
+    try:
+        for t in threads:
+            t.start()
+    except RuntimeError:  # no new threads at this point of shutdown: go one by one
+        threads = [t for t in threads if t.ident is not None]
+        for item in items[len(threads) :]:
+            _rm(item)
+    for t in threads:
+        t.join(timeout=30)
     return len(items)
 
 

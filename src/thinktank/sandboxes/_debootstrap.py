@@ -82,9 +82,9 @@ def _sources_entries(root: Path = Path("/etc/apt")) -> list[tuple[list[str], lis
     return entries
 
 
-def apt_mirror(suite: str) -> str:
+def apt_mirror(suite: str, root: Path = Path("/etc/apt")) -> str:
     """The first configured http(s) mirror that serves ``suite`` with component ``main``."""
-    for uris, suites, components in _sources_entries():
+    for uris, suites, components in _sources_entries(root):
         if suite in suites and "main" in components:
             for uri in uris:
                 if uri.startswith(("http://", "https://")):

@@ -182,11 +182,12 @@ class WarmPool(SandboxProvider):
                             continue
                         self._leased += 1
                         break
-                    self._fill()
-                    if self._failures >= 3 and not self._starting and self._last_error is not None:
+                    if self._failures >= 3 and self._last_error is not None:
+                        self._failures = 0  # the next acquire tries again
                         raise SandboxError(
                             f"the pool cannot start sandboxes: {self._last_error}"
                         ) from self._last_error
+                    self._fill()
                     remaining = deadline - time.monotonic()
                     if remaining <= 0:
                         raise SandboxTimeout(
