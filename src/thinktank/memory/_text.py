@@ -9,6 +9,7 @@ frequencies next to the FTS5 index and user text can never form an FTS5 operator
 
 from __future__ import annotations
 
+import functools
 import re
 import unicodedata
 import zlib
@@ -37,6 +38,8 @@ _VOWELS = set("aeiouy")
 
 def fold(text: str) -> str:
     """Case-fold and strip diacritics (``Café`` → ``cafe``)."""
+    if text.isascii():
+        return text.lower()
     decomposed = unicodedata.normalize("NFKD", text)
     return "".join(c for c in decomposed if not unicodedata.combining(c)).casefold()
 
@@ -46,6 +49,7 @@ def words(text: str) -> list[str]:
     return _WORD.findall(fold(text))
 
 
+@functools.lru_cache(maxsize=1 << 16)
 def stem(word: str) -> str:
     """A light English suffix stemmer (plurals, ``-ed``, ``-ing``, final ``e``).
 
@@ -79,9 +83,31 @@ def stem(word: str) -> str:
     return word
 
 
+_TERM_CACHE: dict[str, str] = {}
+_TERM_CACHE_MAX = 1 << 18
+
+
+def _term(word: str) -> str:
+    """The index term of one folded word ('' for a stopword or a one-character word)."""
+    term = "" if word in STOPWORDS or len(word) <= 1 else stem(word)
+    if len(_TERM_CACHE) < _TERM_CACHE_MAX:
+        _TERM_CACHE[word] = term
+    return term
+
+
 def terms(text: str, *, keep_stopwords: bool = False) -> list[str]:
     """Index/query terms of ``text`` in order (stemmed, stopwords dropped unless kept)."""
-    return [stem(w) for w in words(text) if keep_stopwords or (w not in STOPWORDS and len(w) > 1)]
+    if keep_stopwords:
+        return [stem(w) for w in words(text)]
+    get = _TERM_CACHE.get
+    out = []
+    for w in words(text):
+        t = get(w)
+        if t is None:
+            t = _term(w)
+        if t:
+            out.append(t)
+    return out
 
 
 def unique(seq: Iterable[str]) -> list[str]:

@@ -1,10 +1,9 @@
-"""The memory contract: :class:`MemoryItem` and :class:`MemoryBank`.
+"""The memory contract: :class:`MemoryBank`.
 
 A memory bank stores short, reusable lessons distilled from earlier tasks
 (strategies from successes, pitfalls from failures, code snippets, insights) and
-returns the relevant ones for a new task. It follows ReasoningBank's item form:
-a title, a description saying when to use it (and when not), and 1–3 sentences of
-content.
+returns the relevant ones for a new task (the item data lives in
+:mod:`thinktank.memory.types`).
 
 ``MemoryBank`` is an ABC with six abstract async methods (``retrieve``, ``add``,
 ``scan``, ``delete``, ``record_use``, ``consolidate``); ``get``, ``count``,
@@ -16,241 +15,49 @@ from __future__ import annotations
 
 import asyncio
 import json
-import uuid
 from abc import ABC, abstractmethod
 from collections.abc import Iterable, Sequence
-from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import ValidationError
 
 from thinktank._sync import run_sync
-from thinktank.memory.errors import ItemNotFound, MemoryImportError, MemoryItemTooLarge
+from thinktank.memory.errors import ItemNotFound, MemoryImportError
+from thinktank.memory.types import (
+    KINDS,
+    ConsolidationReport,
+    ItemLimits,
+    JudgeKind,
+    Kind,
+    MemoryFilter,
+    MemoryItem,
+    MergedOrigin,
+    Outcome,
+    Provenance,
+    UsageStats,
+    new_item_id,
+    render_items,
+    utcnow,
+)
 
-Kind = Literal["strategy", "pitfall", "snippet", "insight"]
-KINDS: tuple[Kind, ...] = ("strategy", "pitfall", "snippet", "insight")
-Outcome = Literal["success", "failure"]
-JudgeKind = Literal["ground_truth", "self_judge"]
-
-
-def utcnow() -> datetime:
-    return datetime.now(UTC)
-
-
-def new_item_id() -> str:
-    """A fresh random item id (16 hex digits)."""
-    return uuid.uuid4().hex[:16]
-
-
-def _utc(value: datetime | None) -> datetime | None:
-    if value is None:
-        return None
-    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
-
-
-class Provenance(BaseModel):
-    """Where an item came from."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    task_id: str | None = None
-    """The task whose trajectory the item was distilled from."""
-    outcome: Outcome | None = None
-    """How that task ended: ``success`` or ``failure``."""
-    judge: JudgeKind | None = None
-    """Who decided the outcome: ``ground_truth`` (an evaluator) or ``self_judge`` (an LLM)."""
-    run_id: str | None = None
-    """The run that produced the trajectory."""
-    method: str | None = None
-    """The learner that wrote the item (``reasoningbank``, ``matts_parallel``, ``manual``, …)."""
-    created: datetime = Field(default_factory=utcnow)
-    """When the item was written (UTC)."""
-
-    @field_validator("created")
-    @classmethod
-    def _tz(cls, v: datetime) -> datetime:
-        return v.replace(tzinfo=UTC) if v.tzinfo is None else v.astimezone(UTC)
-
-
-class UsageStats(BaseModel):
-    """An item's track record."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    retrieved: int = Field(default=0, ge=0)
-    """Times the item was returned by ``retrieve``."""
-    used_in_success: int = Field(default=0, ge=0)
-    """Times it was in the prompt of a task that then succeeded."""
-    used_in_failure: int = Field(default=0, ge=0)
-    """Times it was in the prompt of a task that then failed."""
-    last_used: datetime | None = None
-    """Last ``record_use`` (UTC)."""
-    last_retrieved: datetime | None = None
-    """Last retrieval that counted (UTC)."""
-
-    @field_validator("last_used", "last_retrieved")
-    @classmethod
-    def _tz(cls, v: datetime | None) -> datetime | None:
-        return _utc(v)
-
-    def success_rate(self, prior_success: float = 1.0, prior_failure: float = 1.0) -> float:
-        """Posterior mean success rate under a Beta(prior_success, prior_failure) prior."""
-        s, f = self.used_in_success, self.used_in_failure
-        return (s + prior_success) / (s + f + prior_success + prior_failure)
-
-
-class MergedOrigin(BaseModel):
-    """An item that consolidation merged into another one."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    id: str
-    """The merged item's id."""
-    provenance: Provenance
-    """Its provenance, kept so no origin is lost."""
-
-
-class MemoryItem(BaseModel):
-    """One lesson: a title, when to use it, and the lesson itself."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    id: str = Field(default_factory=new_item_id, min_length=1, max_length=64)
-    """Stable identifier (random by default)."""
-    title: str = Field(min_length=1)
-    """A short name for the lesson."""
-    description: str = ""
-    """When to use it, and when not to."""
-    content: str = Field(min_length=1)
-    """The lesson: 1–3 sentences of strategy or pitfall, or a code snippet."""
-    kind: Kind = "strategy"
-    """``strategy`` (from a success), ``pitfall`` (from a failure), ``snippet`` or ``insight``."""
-    domain: str | None = None
-    """Task family the lesson belongs to (``math``, ``swe``, ``web``, …)."""
-    tags: list[str] = Field(default_factory=list)
-    """Free labels, normalised to lower case, unique, in order."""
-    provenance: Provenance = Field(default_factory=Provenance)
-    """Origin of the item."""
-    usage: UsageStats = Field(default_factory=UsageStats)
-    """Track record."""
-    demoted: bool = False
-    """Set by consolidation when the item keeps appearing in failures; ranked lower, evicted first."""
-    merged_from: list[MergedOrigin] = Field(default_factory=list)
-    """Near-duplicates consolidation folded into this item."""
-
-    @field_validator("tags")
-    @classmethod
-    def _tags(cls, v: list[str]) -> list[str]:
-        seen: dict[str, None] = {}
-        for t in v:
-            t = " ".join(t.lower().split())
-            if t:
-                seen.setdefault(t, None)
-        return list(seen)
-
-    @field_validator("title", "description", "content")
-    @classmethod
-    def _strip(cls, v: str) -> str:
-        return v.strip()
-
-    def render(self) -> str:
-        """The item as prompt text."""
-        head = f"[{self.kind}] {self.title}"
-        parts = [head]
-        if self.description:
-            parts.append(f"When: {self.description}")
-        parts.append(self.content)
-        return "\n".join(parts)
-
-
-def render_items(items: Sequence[MemoryItem], header: str = "Lessons from earlier tasks") -> str:
-    """Numbered prompt block of ``items`` (empty string when there are none)."""
-    if not items:
-        return ""
-    body = "\n\n".join(f"{i}. {it.render()}" for i, it in enumerate(items, 1))
-    return f"{header}:\n\n{body}"
-
-
-class ItemLimits(BaseModel):
-    """Size caps of one item; an item over a cap is refused with :class:`MemoryItemTooLarge`."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    max_title_chars: int = Field(default=200, ge=1)
-    """Longest title."""
-    max_description_chars: int = Field(default=1_000, ge=0)
-    """Longest description."""
-    max_content_chars: int = Field(default=4_000, ge=1)
-    """Longest content (a code snippet included)."""
-    max_tags: int = Field(default=32, ge=0)
-    """Most tags."""
-
-    def check(self, item: MemoryItem) -> None:
-        """Raise :class:`MemoryItemTooLarge` naming the first field over its cap."""
-        for name, size, cap in (
-            ("title", len(item.title), self.max_title_chars),
-            ("description", len(item.description), self.max_description_chars),
-            ("content", len(item.content), self.max_content_chars),
-            ("tags", len(item.tags), self.max_tags),
-        ):
-            if size > cap:
-                unit = "tags" if name == "tags" else "characters"
-                raise MemoryItemTooLarge(
-                    f"memory item {item.id!r} ({item.title[:60]!r}) was refused: its {name} has "
-                    f"{size} {unit}, over the cap of {cap}; shorten it or raise "
-                    f"limits.max_{name if name == 'tags' else name + '_chars'}",
-                    item_id=item.id,
-                    field=name,
-                )
-
-
-class MemoryFilter(BaseModel):
-    """Which items a retrieval or scan may return; unset fields do not filter."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    kinds: list[Kind] | None = None
-    """Only these kinds."""
-    domains: list[str] | None = None
-    """Only these domains."""
-    tags: list[str] | None = None
-    """Only items carrying these tags (all of them, or any with ``tags_mode="any"``)."""
-    tags_mode: Literal["all", "any"] = "all"
-    """How ``tags`` combine."""
-    ids: list[str] | None = None
-    """Only these item ids."""
-    include_demoted: bool = True
-    """Also return demoted items (they are still ranked lower)."""
-
-    @field_validator("kinds", "domains", "tags", "ids", mode="before")
-    @classmethod
-    def _listify(cls, v: Any) -> Any:
-        return [v] if isinstance(v, str) else v
-
-    @field_validator("tags")
-    @classmethod
-    def _lower(cls, v: list[str] | None) -> list[str] | None:
-        return None if v is None else [" ".join(t.lower().split()) for t in v]
-
-
-class ConsolidationReport(BaseModel):
-    """What :meth:`MemoryBank.consolidate` did (or would do, in a dry run)."""
-
-    merged: dict[str, list[str]] = Field(default_factory=dict)
-    """Kept item id → ids of the near-duplicates folded into it."""
-    demoted: list[str] = Field(default_factory=list)
-    """Items newly demoted for repeated failures."""
-    restored: list[str] = Field(default_factory=list)
-    """Demoted items whose record recovered."""
-    evicted: list[str] = Field(default_factory=list)
-    """Items removed (demoted items still failing, then the size cap)."""
-    before: int = 0
-    """Items before."""
-    after: int = 0
-    """Items after."""
-    dry_run: bool = False
-    """True when nothing was changed."""
+__all__ = [
+    "KINDS",
+    "ConsolidationReport",
+    "ItemLimits",
+    "JudgeKind",
+    "Kind",
+    "MemoryBank",
+    "MemoryFilter",
+    "MemoryItem",
+    "MergedOrigin",
+    "Outcome",
+    "Provenance",
+    "UsageStats",
+    "new_item_id",
+    "read_jsonl",
+    "render_items",
+    "utcnow",
+]
 
 
 def _write_text(path: Path, text: str, mode: str) -> None:
