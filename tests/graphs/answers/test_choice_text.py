@@ -80,6 +80,10 @@ def test_extract_text() -> None:
     assert extract_text("first line\n\nlast line\n") == "last line"
     assert extract_text("first line\nlast line", fallback_last_line=False) is None
     assert extract_text("   ") is None
+    long_line = (
+        "First, restate the question. Work through it. I could not settle on a final result."
+    )
+    assert extract_text(long_line) is None
     assert canonical_text("Answer: The Northern Line") == "northern line"
 
 

@@ -69,6 +69,15 @@ def test_simulator_conventions_both_parse() -> None:
     assert canonical_number("Let me think step by step.\nAnswer: 42") == "42"
     assert canonical_number("Let me think step by step.\n\\boxed{42}") == "42"
     assert canonical_number("Answer: \\boxed{42}") == "42"
+    # The simulator's "both" format: a boxed sentence, then an answer line.
+    both = "Check each step.\nTherefore the answer is \\boxed{1,000}.\nAnswer: 1,000"
+    assert canonical_number(both) == "1000"
+    assert (
+        final_segment("Work it out.\nTherefore the answer is \\boxed{Velmora Bay}.")
+        == "Velmora Bay"
+    )
+    no_answer = "Combine the partial results carefully. I could not settle on a final result."
+    assert canonical_number(no_answer) is None
 
 
 def test_equivalent_spellings_share_a_key() -> None:

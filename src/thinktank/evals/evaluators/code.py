@@ -19,7 +19,7 @@ from __future__ import annotations
 import hashlib
 import re
 import shlex
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -30,6 +30,7 @@ from thinktank.graphs.answers.code import TestRunner, extract_code
 if TYPE_CHECKING:
     from thinktank.evals.task import Task
     from thinktank.sandboxes.base import Sandbox
+    from thinktank.sandboxes.types import ExecResult
 
 
 class CodeTestsConfig(BaseModel):
@@ -87,7 +88,7 @@ async def run_program(
     timeout_s: float = 30.0,
     python: str = "python3",
     directory: str = ".thinktank-eval",
-) -> Any:
+) -> ExecResult:
     """Write ``source`` to a file in the sandbox and run it; returns the exec result."""
     digest = hashlib.sha256(source.encode()).hexdigest()[:16]
     path = f"{directory.rstrip('/')}/prog_{digest}.py"
@@ -141,7 +142,7 @@ class CodeTestsEvaluator(Evaluator):
         result = await run_program(
             sandbox, source, timeout_s=cfg.timeout_s, python=cfg.python, directory=cfg.directory
         )
-        timed_out = bool(getattr(result, "timed_out", False))
+        timed_out = result.timed_out
         ok = result.exit_code == 0 and not timed_out
         reason = (
             "tests passed" if ok else ("timed out" if timed_out else f"exit {result.exit_code}")

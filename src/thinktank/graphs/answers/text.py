@@ -62,18 +62,25 @@ def clean_answer_text(text: str) -> str:
     return s
 
 
+FALLBACK_MAX_WORDS = 12
+"""A reply without a final-answer marker counts as an answer only if its last line is
+this short; a longer line is reasoning (e.g. "I could not settle on a result."),
+and treating it as an answer would let identical non-answers win a vote."""
+
+
 def extract_text(text: str, *, fallback_last_line: bool = True) -> str | None:
     """The final short answer of a reply, decoration removed.
 
     The final-answer marker wins; without one, the last non-empty line (when
-    ``fallback_last_line``). Returns ``None`` for an empty reply.
+    ``fallback_last_line`` and it has at most :data:`FALLBACK_MAX_WORDS` words).
+    Returns ``None`` when there is no answer.
     """
     segment = final_segment(text)
     if segment is None:
         if not fallback_last_line:
             return None
         lines = [ln for ln in text.strip().splitlines() if ln.strip()]
-        if not lines:
+        if not lines or len(lines[-1].split()) > FALLBACK_MAX_WORDS:
             return None
         segment = lines[-1]
     cleaned = clean_answer_text(segment)
