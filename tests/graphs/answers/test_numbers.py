@@ -56,6 +56,7 @@ from thinktank.graphs.answers import (
         ("Answer: 0.5\n\\boxed{7}", "7"),  # the later marker wins
         ("\\boxed{7}\nAnswer: 9", "9"),
         ("She buys 3 packs of 6 eggs, so she has 18 eggs.", "18"),
+        ("I wonder what the answer is. She has 18 eggs.", "18"),
         ("Answer: 12 cm by 3 cm", None),
         ("\\boxed{\\sqrt{2}/2}", None),
         ("no numbers here", None),

@@ -166,4 +166,5 @@ def final_segment(text: str) -> str | None:
         return None
     # A phrase runs to the end of its sentence: "the answer is 4, since ..." → "4".
     phrase = re.split(r"[,;:]\s|\.(?:\s|$)|\s(?:because|since|as)\s", phrase, maxsplit=1)[0]
-    return unbox(phrase).strip()
+    # "I wonder what the answer is." names no answer; let callers fall back.
+    return unbox(phrase).strip() or None
