@@ -1,0 +1,68 @@
+"""Plumbing: all twelve topologies against the embedded model (llama.cpp, SmolLM2-135M).
+
+The model is tiny; this checks that every topology runs end to end against a real
+endpoint and returns a RunResult with an allowed status — never an exception —
+not that the answers are any good. Replies are capped at 24 tokens, every agent
+gets one step and the topologies are as small as they go (about 30 calls), to keep
+the CPU-bound model quick.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+
+from thinktank.graphs import GraphSpec, compile
+from thinktank.graphs.topologies import TOPOLOGIES, topology
+from thinktank.llm import load_model, local
+from thinktank.sandboxes import LocalSandboxConfig
+
+pytestmark = pytest.mark.embedded
+
+TINY = {
+    "single": "single",
+    "best_of_n": "best_of_n:n=2,select=judge",
+    "self_consistency": "self_consistency:n_max=2,wave=2,min_samples=2",
+    "mav": "mav:n=1,k=1",
+    "debate": "debate:m=2,r=2",
+    "refine": "refine:k=2,iterations=1",
+    "ceo": "ceo:critics=1,rounds=2",
+    "pdr": "pdr:k=1,rounds=2",
+    "fusion": "fusion:n=2",
+    "hybrid_verify": "hybrid_verify:n=1",
+    "test_vote": "test_vote:n=2",
+    "model_switch": "model_switch:n=2",
+}
+ALLOWED = {"ok", "budget_exhausted", "stopped_by_ceo", "max_rounds", "error"}
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[local.LocalServer]:
+    mp = pytest.MonkeyPatch()
+    mp.setenv("THINKTANK_LOCAL_DIR", str(tmp_path_factory.mktemp("local")))
+    srv = local.ensure_local_server()
+    yield srv
+    local.stop_local_server()
+    mp.undo()
+
+
+def _short(spec: GraphSpec) -> GraphSpec:
+    nodes = [n.model_copy(update={"max_tokens": 24, "max_steps": 1}) for n in spec.nodes]
+    return GraphSpec.parse_data({**spec.model_dump(), "nodes": [n.model_dump() for n in nodes]})
+
+
+async def test_all_twelve_topologies_run_against_the_embedded_model(
+    server: local.LocalServer,
+) -> None:
+    assert set(TINY) == set(TOPOLOGIES)
+    model = load_model("local:smollm2")
+    models = {"default": model, "cheap": model, "strong": model}
+    statuses = {}
+    for name, text in TINY.items():
+        graph = compile(_short(topology(text)), models=models, sandbox=LocalSandboxConfig())
+        res = await graph.run({"id": name, "prompt": "What is 2 + 3?", "kind": "math"})
+        assert res.status in ALLOWED, (name, res.status)
+        assert res.usage["totals"]["calls"] >= 1
+        statuses[name] = res.status
+    assert sum(s != "error" for s in statuses.values()) >= 10, statuses
