@@ -58,3 +58,12 @@ def test_tasks() -> None:
     assert {t.kind for t in tasks} == {"web"}
     multi = [t for t in tasks if "multi-hop" in t.tags]
     assert multi and all(len(t.metadata["pages"]) == 2 for t in multi)
+
+
+def test_local_corpus_search_finds_the_first_hop(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from thinktank.tools.web.corpus import CorpusIndex
+
+    index = CorpusIndex.open(web_corpus_dir(), index_path=tmp_path / "index.sqlite")
+    for q in load_web_questions():
+        paths = [hit.path for hit in index.search(q.question, limit=10)]
+        assert q.pages[0] in paths, (q.id, paths)
