@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from thinktank.evals.evaluators import EvalContext, Evaluator, Verdict, evaluate, evaluator_for
 from thinktank.evals.passk import mean_pass_at_k, pass_at_k
+from thinktank.evals.suites import load_suite, suite_names
 from thinktank.evals.task import TASK_KINDS, Task, TaskKind
 
 __all__ = [
@@ -18,6 +19,8 @@ __all__ = [
     "Verdict",
     "evaluate",
     "evaluator_for",
+    "load_suite",
     "mean_pass_at_k",
     "pass_at_k",
+    "suite_names",
 ]
