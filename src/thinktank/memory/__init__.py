@@ -3,7 +3,7 @@
 ``MemoryBank`` is the contract, ``SQLiteMemoryBank`` the embedded default store
 (one SQLite file, BM25 via FTS5, optional dense vectors and hybrid ranking), and
 :mod:`thinktank.memory.learn` / :mod:`thinktank.memory.cheatsheet` distil items from
-judged trajectories (ReasoningBank, MaTTS, Dynamic Cheatsheet).
+judged trajectories (ReasoningBank, MaTTS, Dynamic Cheatsheet) with any ChatModel.
 """
 
 from __future__ import annotations
@@ -21,6 +21,13 @@ from thinktank.memory.base import (
     Provenance,
     UsageStats,
     render_items,
+)
+from thinktank.memory.cheatsheet import (
+    Cheatsheet,
+    CheatsheetResult,
+    curate,
+    synthesize,
+    synthesize_from_bank,
 )
 from thinktank.memory.config import (
     ConsolidationPolicy,
@@ -47,10 +54,22 @@ from thinktank.memory.errors import (
     MemoryStoreError,
     SchemaTooNew,
 )
+from thinktank.memory.learn import (
+    LearnResult,
+    VerbatimGuard,
+    extract_contrastive,
+    extract_items,
+    extract_sequential,
+    learn,
+    self_judge,
+)
 from thinktank.memory.sqlite import SQLiteMemoryBank
+from thinktank.memory.trajectory import Step, Trajectory, Verdict
 
 __all__ = [
     "KINDS",
+    "Cheatsheet",
+    "CheatsheetResult",
     "ConsolidationPolicy",
     "ConsolidationReport",
     "CorruptMemoryDatabase",
@@ -63,6 +82,7 @@ __all__ = [
     "ItemLimits",
     "ItemNotFound",
     "Kind",
+    "LearnResult",
     "MemoryBank",
     "MemoryBankNotFound",
     "MemoryBusy",
@@ -81,9 +101,21 @@ __all__ = [
     "SQLiteMemoryBank",
     "SQLiteMemoryConfig",
     "SchemaTooNew",
+    "Step",
+    "Trajectory",
     "UsageStats",
+    "VerbatimGuard",
+    "Verdict",
+    "curate",
     "default_memory_path",
+    "extract_contrastive",
+    "extract_items",
+    "extract_sequential",
+    "learn",
     "parse_embedding_config",
     "parse_memory_config",
     "render_items",
+    "self_judge",
+    "synthesize",
+    "synthesize_from_bank",
 ]
