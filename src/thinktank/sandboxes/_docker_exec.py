@@ -43,7 +43,7 @@ KILLER = (
 )
 OOM_PROBE = "cat /sys/fs/cgroup/memory.events /sys/fs/cgroup/memory/memory.oom_control 2>/dev/null"
 _OOM_RE = re.compile(rb"^oom_kill (\d+)", re.M)
-POLL_FIRST_S, POLL_MAX_S = 0.1, 1.0  # when an exec checks whether its main process exited
+POLL_FIRST_S, POLL_MAX_S = 0.25, 1.0  # when an exec checks whether its main process exited
 DRAIN_S = 0.1  # output still read after the main process exited (children may hold the pipe)
 
 

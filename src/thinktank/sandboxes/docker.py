@@ -21,7 +21,7 @@ import uuid
 from typing import TYPE_CHECKING, Any
 
 from thinktank.sandboxes import _cleanup
-from thinktank.sandboxes._docker_exec import OOM_PROBE, SPAWN, DockerExecutor, parse_oom
+from thinktank.sandboxes._docker_exec import SPAWN, DockerExecutor, parse_oom
 from thinktank.sandboxes._engine import (
     EXECUTOR,
     docker_client,
@@ -42,12 +42,21 @@ if TYPE_CHECKING:
 
     from thinktank.sandboxes.config import DockerSandboxConfig
 
+# Runs as the sandbox user; shell builtins where possible (every fork costs).
 _RESET = (
-    "kill -KILL -1 2>/dev/null; kill -KILL -1 2>/dev/null; ipcrm -a 2>/dev/null; "
-    'chmod -R u+rwX -- "$@" 2>/dev/null; find "$@" -mindepth 1 -delete 2>/dev/null; '
-    'left=$(ps -u "$(id -u)" -o pgid= | grep -vcx " *$$"); '
-    'dirty=$(find "$@" -mindepth 1 -print -quit 2>/dev/null | wc -l); '
-    'echo "left=$left dirty=$dirty"; ' + OOM_PROBE + "; exit 0"
+    "kill -s KILL -- -1 2>/dev/null; kill -s KILL -- -1 2>/dev/null; "
+    # SysV IPC objects outlive processes: remove them only if there are any
+    'for f in /proc/sysvipc/shm /proc/sysvipc/sem /proc/sysvipc/msg; do l=; { read _h; read l; } 2>/dev/null <"$f"; '
+    '[ -n "$l" ] && ipc=1; done; [ -n "$ipc" ] && ipcrm -a 2>/dev/null; '
+    'find "$@" -mindepth 1 -delete 2>/dev/null || { chmod -R u+rwX -- "$@" 2>/dev/null; find "$@" -mindepth 1 -delete 2>/dev/null; }; '
+    # verify: no process of ours but this shell (killed ones may need a moment to be reaped)
+    'i=0; while :; do left=0; for p in /proc/[0-9]*; do [ "${p#/proc/}" = "$$" ] && continue; '
+    '[ -O "$p" ] && left=$((left+1)); done; [ $left -eq 0 ] || [ $i -ge 20 ] && break; '
+    "kill -s KILL -- -1 2>/dev/null; sleep 0.05; i=$((i+1)); done; "
+    'dirty=0; for d in "$@"; do for f in "$d"/* "$d"/.[!.]* "$d"/..?*; do { [ -e "$f" ] || [ -L "$f" ]; } && dirty=1; done; done; '
+    'echo "left=$left dirty=$dirty"; '
+    "for f in /sys/fs/cgroup/memory.events /sys/fs/cgroup/memory/memory.oom_control; do "
+    '[ -r "$f" ] && while read -r k v; do [ "$k" = oom_kill ] && echo "oom_kill $v"; done <"$f"; done; exit 0'
 )
 
 

@@ -164,6 +164,15 @@ class WarmPool(SandboxProvider):
             raise self._last_error
         return self
 
+    async def wait_ready(self, count: int | None = None, timeout: float = 300.0) -> None:  # noqa: ASYNC109
+        """Wait until ``count`` (default: ``size``) sandboxes are idle, starting them as needed."""
+        want = min(self.config.size if count is None else count, self.config.max_size)
+        async with self._c:
+            self._fill()
+            await asyncio.wait_for(
+                self._c.wait_for(lambda: len(self._idle) >= want or self._closed), timeout
+            )
+
     async def acquire(self, timeout: float | None = None) -> PooledSandbox:  # noqa: ASYNC109
         """Lease an idle sandbox, starting one if needed; wait up to ``timeout`` seconds."""
         limit = self.config.acquire_timeout_s if timeout is None else timeout
