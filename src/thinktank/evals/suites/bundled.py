@@ -51,7 +51,8 @@ def load_word_problems() -> list[Task]:
 def game24_tasks(n: int = 20, *, seed: int = 0, target: int = TARGET) -> list[Task]:
     """``n`` solvable Game-of-24 hands as ``math`` tasks checked by the ``game24`` evaluator.
 
-    ``metadata['solution']`` holds one valid expression (found by the solver).
+    ``metadata['solution']`` holds one valid expression (found by the solver);
+    ``metadata['answer_kind']`` tells voters to compare replies as text.
     """
     tasks = []
     for i, hand in enumerate(generate_hands(n, seed=seed, target=target)):
@@ -65,6 +66,9 @@ def game24_tasks(n: int = 20, *, seed: int = 0, target: int = TARGET) -> list[Ta
                     "numbers": list(hand),
                     "solution": solve(hand, target),
                     "tags": ["game24"],
+                    # Replies are expressions, not numbers: vote on the text, not on
+                    # a number extracted from it (see graphs.answers.vote kinds).
+                    "answer_kind": "exact",
                 },
                 evaluator=Game24Config(target=target),
             )
