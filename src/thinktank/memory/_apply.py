@@ -14,16 +14,11 @@ from typing import Any
 
 from thinktank.memory._consolidate import DedupRecord
 from thinktank.memory._schema import EVICTION_ORDER
-from thinktank.memory._sqlite_io import ITEM_COLUMNS, UPSERT, item_row, row_item
+from thinktank.memory._sqlite_io import CHUNK, ITEM_COLUMNS, UPSERT, item_row, marks, row_item
 from thinktank.memory.config import ConsolidationPolicy
 from thinktank.memory.types import ConsolidationReport, MemoryItem, MergedOrigin
 
 log = logging.getLogger("thinktank.memory")
-CHUNK = 500  # ids per IN (...) list
-
-
-def marks(n: int) -> str:
-    return ", ".join("?" * n)
 
 
 def evict_over_cap(conn: sqlite3.Connection, max_items: int | None) -> list[str]:

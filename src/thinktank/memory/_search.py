@@ -22,14 +22,11 @@ from thinktank.memory._rank import (
     query_terms,
     reciprocal_rank_fusion,
 )
+from thinktank.memory._sqlite_io import marks
 from thinktank.memory.config import RankingPolicy
 from thinktank.memory.embeddings import Matrix, cosine_top_k, from_blob
 
 Hits = list[tuple[int, float]]
-
-
-def marks(n: int) -> str:
-    return ", ".join("?" * n)
 
 
 def bm25_candidates(

@@ -53,6 +53,14 @@ UPSERT = (
 )
 
 
+CHUNK = 500  # ids per IN (...) list
+
+
+def marks(n: int) -> str:
+    """``?, ?, …`` with ``n`` placeholders."""
+    return ", ".join("?" * n)
+
+
 def ts(value: datetime | None) -> str | None:
     """A fixed-width UTC timestamp, so text order is time order."""
     if value is None:

@@ -24,7 +24,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from thinktank.llm.base import ChatModel
 from thinktank.memory import prompts
 from thinktank.memory.base import MemoryBank
-from thinktank.memory.learn import VerbatimGuard, _warn
+from thinktank.memory.learn import VerbatimGuard, record_warning
 from thinktank.memory.trajectory import Trajectory, Verdict
 from thinktank.memory.types import MemoryFilter, MemoryItem, utcnow
 
@@ -88,15 +88,15 @@ def parse_sheet(
     warnings: list[str] = []
     match = _TAGGED.search(reply)
     if match is None:
-        _warn(warnings, "curator reply has no <cheatsheet> block; the sheet is unchanged")
+        record_warning(warnings, "curator reply has no <cheatsheet> block; the sheet is unchanged")
         return CheatsheetResult(sheet=old, accepted=False, warnings=warnings)
     text = match.group(1).strip()
     if not text:
-        _warn(warnings, "curator returned an empty cheatsheet; the sheet is unchanged")
+        record_warning(warnings, "curator returned an empty cheatsheet; the sheet is unchanged")
         return CheatsheetResult(sheet=old, accepted=False, warnings=warnings)
     copied = guard.copied_words(text) if guard else 0
     if copied:
-        _warn(
+        record_warning(
             warnings,
             f"curator's cheatsheet repeats {copied} consecutive words of a tool output; "
             "the sheet is unchanged",
@@ -105,7 +105,7 @@ def parse_sheet(
     if len(text) > old.max_chars:
         cut = text[: old.max_chars]
         cut = cut[: cut.rfind("\n")] if "\n" in cut else cut
-        _warn(
+        record_warning(
             warnings,
             f"cheatsheet of {len(text)} characters cut to {len(cut)} (max_chars={old.max_chars})",
         )

@@ -101,7 +101,8 @@ class _JudgeReply(BaseModel):
         return v
 
 
-def _warn(warnings: list[str], message: str) -> None:
+def record_warning(warnings: list[str], message: str) -> None:
+    """Append ``message`` to ``warnings`` and log it."""
     warnings.append(message)
     log.warning("memory learning: %s", message)
 
@@ -137,21 +138,25 @@ def parse_items(
     try:
         data = extract_json(reply)
     except ValueError:
-        _warn(warnings, f"extraction reply has no JSON object; no items kept: {_excerpt(reply)}")
+        record_warning(
+            warnings, f"extraction reply has no JSON object; no items kept: {_excerpt(reply)}"
+        )
         return [], warnings
     raw = data if isinstance(data, list) else data.get("items") if isinstance(data, dict) else None
     if not isinstance(raw, list):
-        _warn(warnings, f"extraction reply has no 'items' list; no items kept: {_excerpt(reply)}")
+        record_warning(
+            warnings, f"extraction reply has no 'items' list; no items kept: {_excerpt(reply)}"
+        )
         return [], warnings
     items: list[MemoryItem] = []
     for n, entry in enumerate(raw, 1):
         if len(items) == max_items:
-            _warn(warnings, f"reply held {len(raw)} items; kept the first {max_items}")
+            record_warning(warnings, f"reply held {len(raw)} items; kept the first {max_items}")
             break
         try:
             draft = _Draft.model_validate(entry)
         except ValidationError as exc:
-            _warn(
+            record_warning(
                 warnings,
                 f"item {n} skipped: {exc.errors(include_url=False)[0]['msg']}: {_excerpt(str(entry))}",
             )
@@ -166,11 +171,11 @@ def parse_items(
         try:
             limits.check(item)
         except MemoryItemTooLarge as exc:
-            _warn(warnings, f"item {n} skipped: {exc}")
+            record_warning(warnings, f"item {n} skipped: {exc}")
             continue
         copied = guard.copied_words(f"{item.description}\n{item.content}") if guard else 0
         if copied:
-            _warn(
+            record_warning(
                 warnings,
                 f"item {n} ({item.title!r}) skipped: it repeats {copied} consecutive words of a "
                 "tool output; items must be distilled, not copied",
@@ -189,7 +194,7 @@ async def self_judge(
     try:
         parsed = _JudgeReply.model_validate(extract_json(reply))
     except (ValueError, ValidationError):
-        _warn(warnings, f"self-judge reply did not parse; no verdict: {_excerpt(reply)}")
+        record_warning(warnings, f"self-judge reply did not parse; no verdict: {_excerpt(reply)}")
         return LearnResult(warnings=warnings)
     verdict = Verdict(outcome=parsed.outcome, judge="self_judge", rationale=parsed.rationale)
     return LearnResult(verdict=verdict, warnings=warnings)

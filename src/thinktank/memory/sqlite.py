@@ -32,15 +32,17 @@ from typing import Any
 
 from thinktank._sync import run_sync
 from thinktank.errors import ConfigError
-from thinktank.memory._apply import CHUNK, apply_consolidation, evict_over_cap, marks
+from thinktank.memory._apply import apply_consolidation, evict_over_cap
 from thinktank.memory._consolidate import DedupRecord, find_duplicates
 from thinktank.memory._schema import count_new_terms
 from thinktank.memory._search import VectorCache, bm25_candidates, rank
 from thinktank.memory._sqlite_io import (
+    CHUNK,
     ITEM_COLUMNS,
     UPSERT,
     Database,
     item_row,
+    marks,
     row_item,
     ts,
     where_clause,
