@@ -22,10 +22,15 @@ $(UV):
 	@$(PY) -m venv $(BOOT)
 	@$(BOOT)/bin/pip install --quiet uv==$(UV_VERSION)
 
-# The embedded model's llama-cpp-python compiles from source (~4 min, once).
+# Extras the tests and the demo use. `swebench` (datasets + the SWE-bench harness,
+# for public benchmarks with internet access) and `ray` stay opt-in:
+#   make setup EXTRAS="local search mcp optimize report swebench"
+EXTRAS ?= local search mcp optimize report
+
+# The embedded model's llama-cpp-python compiles from source (a few minutes, once).
 $(STAMP): pyproject.toml uv.lock | $(UV)
 	@echo "setting up $(VENV) (first run compiles llama-cpp-python: a few minutes)"
-	@$(UV) sync --frozen --all-extras --quiet
+	@$(UV) sync --frozen --quiet $(addprefix --extra ,$(EXTRAS))
 	@touch $@
 
 setup: $(STAMP)
