@@ -14,6 +14,7 @@ import pytest
 import pytest_asyncio
 
 from thinktank.sandboxes import DockerSandboxConfig, Sandbox
+from thinktank.sandboxes._cleanup import owner_alive, owner_id
 from thinktank.sandboxes.testing import SKIP_ENV, require_docker, thinktank_containers
 
 SESSION_START = time.time()
@@ -34,13 +35,18 @@ async def sibling() -> AsyncIterator[Sandbox]:
 
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
-    """Fail the run if any thinktank container created during it still exists."""
+    """Fail the run if a thinktank container created during it by us (or by a process of
+    ours that is gone) still exists; such leftovers are removed."""
     if os.environ.get(SKIP_ENV) == "1":
         return
     try:
-        leaked = thinktank_containers(created_after=SESSION_START - 1)
+        recent = thinktank_containers(created_after=SESSION_START - 1)
     except Exception:  # no engine: nothing can have leaked
         return
+    # ours, or left by a process that is gone (our subprocesses); another live process's
+    # sandboxes (a parallel test run) are not ours to judge
+    me = owner_id()
+    leaked = [c for c in recent if c["owner"] == me or owner_alive(c["owner"]) is False]
     if not leaked:
         return
     from thinktank.sandboxes._cleanup import remove_container
