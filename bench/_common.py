@@ -30,7 +30,9 @@ def percentile(values: list[float], q: float) -> float:
         return float("nan")
     if len(values) == 1:
         return values[0]
-    return statistics.quantiles(values, n=1000, method="inclusive")[max(0, min(998, round(q * 1000) - 1))]
+    return statistics.quantiles(values, n=1000, method="inclusive")[
+        max(0, min(998, round(q * 1000) - 1))
+    ]
 
 
 def emit(

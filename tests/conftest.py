@@ -34,7 +34,9 @@ def _check(sock: socket.socket, address: object) -> None:
         ip = ipaddress.ip_address(str(host).split("%", 1)[0])
     except ValueError as exc:
         raise NetworkGuardError(f"tests may only connect to loopback IPs, not {host!r}") from exc
-    if not ip.is_loopback and not (isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped and ip.ipv4_mapped.is_loopback):
+    if not ip.is_loopback and not (
+        isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped and ip.ipv4_mapped.is_loopback
+    ):
         raise NetworkGuardError(f"tests may only connect to loopback, not {host!r}")
 
 
