@@ -101,3 +101,18 @@ def test_cli_build_run_ls_gc() -> None:
     assert bad.returncode == 1 and "valid types: docker, local, pool" in bad.stderr
     assert _cli("sandbox", "ls", "--json").returncode == 0
     assert _cli("sandbox", "gc", "--dry-run").returncode == 0
+
+
+@pytest.mark.docker
+@pytest.mark.usefixtures("docker_required")
+def test_gc_images_removes_only_outdated_recipes() -> None:
+    from thinktank.sandboxes._engine import docker_client
+    from thinktank.sandboxes.gc import gc
+    from thinktank.sandboxes.image import STABLE_TAG, image_exists
+
+    client = docker_client()
+    client.api.tag(DEFAULT_RECIPE.tag, IMAGE_REPO, "0ld0ld0ld0ld")
+    assert gc(images=True, dry_run=True).images == [f"{IMAGE_REPO}:0ld0ld0ld0ld"]
+    assert gc(images=True).images == [f"{IMAGE_REPO}:0ld0ld0ld0ld"]
+    assert not image_exists(client, f"{IMAGE_REPO}:0ld0ld0ld0ld")
+    assert image_exists(client, DEFAULT_RECIPE.tag) and image_exists(client, STABLE_TAG)

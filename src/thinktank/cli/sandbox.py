@@ -100,6 +100,9 @@ def gc(
         False, "--all", help="Remove every thinktank container, even ones in use."
     ),
     dry_run: bool = typer.Option(False, "--dry-run", help="Only say what would be removed."),
+    images: bool = typer.Option(
+        False, "--images", help="Also remove sandbox images built from older recipes."
+    ),
     as_json: bool = typer.Option(False, "--json", help="Print the report as JSON."),
 ) -> None:
     """Remove expired, orphaned (owner process gone) and stopped sandbox containers."""
@@ -107,7 +110,7 @@ def gc(
     from thinktank.sandboxes.gc import gc as run_gc
 
     try:
-        report = run_gc(all=all_, dry_run=dry_run)
+        report = run_gc(all=all_, dry_run=dry_run, images=images)
     except SandboxError as exc:
         _err(f"error: {exc}")
         raise typer.Exit(1) from exc
@@ -117,6 +120,8 @@ def gc(
         verb = "would remove" if dry_run else "removed"
         for name, why in sorted(report.removed.items()):
             typer.echo(f"{verb} {name} ({why})")
+        for tag in report.images:
+            typer.echo(f"{verb} image {tag}")
         for name, error in report.errors.items():
             _err(f"could not remove {name}: {error}")
         typer.echo(f"{verb} {len(report.removed)}, kept {len(report.kept)}")

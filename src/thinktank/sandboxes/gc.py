@@ -59,6 +59,8 @@ class GcReport(BaseModel):
     """Container name → error when removal failed."""
     dry_run: bool = False
     """True when nothing was actually removed."""
+    images: list[str] = Field(default_factory=list)
+    """Outdated sandbox image tags removed (with ``images=True``)."""
 
 
 def list_containers(client: docker.DockerClient | None = None) -> list[ContainerInfo]:
@@ -101,11 +103,21 @@ def _reason(info: ContainerInfo, everything: bool) -> Reason | None:
 
 
 def gc(
-    client: docker.DockerClient | None = None, *, all: bool = False, dry_run: bool = False
+    client: docker.DockerClient | None = None,
+    *,
+    all: bool = False,
+    dry_run: bool = False,
+    images: bool = False,
 ) -> GcReport:
-    """Remove expired, orphaned and stopped thinktank containers (``all``: every one)."""
+    """Remove expired, orphaned and stopped thinktank containers (``all``: every one).
+
+    With ``images``, also remove ``thinktank/sandbox`` images built from older recipes
+    (not the current one, not ``latest``, not used by a remaining container).
+    """
     client = client or docker_client()
     report = GcReport(dry_run=dry_run)
+    if images:
+        report.images = _old_images(client, dry_run=dry_run)
     doomed: list[ContainerInfo] = []
     for info in list_containers(client):
         reason = _reason(info, all)
@@ -129,3 +141,25 @@ def gc(
     for name in report.errors:
         report.removed.pop(name, None)
     return report
+
+
+def _old_images(client: docker.DockerClient, *, dry_run: bool) -> list[str]:
+    import docker.errors
+
+    from thinktank.sandboxes.image import IMAGE_REPO, STABLE_TAG, default_image
+
+    keep = {default_image(), STABLE_TAG}
+    with engine_errors("list images"):
+        found = client.api.images(name=IMAGE_REPO)
+    removed = []
+    for image in found:
+        for tag in image.get("RepoTags") or []:
+            if tag in keep:
+                continue
+            if not dry_run:
+                try:
+                    client.api.remove_image(tag, noprune=False)
+                except docker.errors.APIError:  # in use by a container: keep it
+                    continue
+            removed.append(tag)
+    return removed
