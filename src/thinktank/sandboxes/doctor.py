@@ -89,12 +89,12 @@ def apt_install(packages: list[str]) -> None:
 
 
 def _dockerd_running() -> bool:
+    """A dockerd is alive (the pid file may be stale and its pid reused after a reboot)."""
     try:
         pid = int(Path("/var/run/docker.pid").read_text().strip())
-        os.kill(pid, 0)
+        return Path(f"/proc/{pid}/comm").read_text().strip() == "dockerd"
     except (OSError, ValueError):
         return False
-    return True
 
 
 def start_engine(log: Callable[[str], None], *, wait_s: float = 90.0) -> str:
@@ -118,6 +118,7 @@ def start_engine(log: Callable[[str], None], *, wait_s: float = 90.0) -> str:
         apt_install(["docker.io"])
         done.append("installed docker.io")
     if not _dockerd_running():
+        Path("/var/run/docker.pid").unlink(missing_ok=True)  # stale: dockerd would refuse to start
         log(f"starting dockerd {' '.join(DOCKERD_ARGS)} (log: {DOCKERD_LOG})")
         with DOCKERD_LOG.open("ab") as out:
             subprocess.Popen(
