@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 
 import pytest
@@ -75,3 +76,15 @@ async def test_only_named_host_variables_pass(monkeypatch: pytest.MonkeyPatch) -
     assert "TT_ALLOWED_VAR=yes" in env and "EXPLICIT=1" in env
     assert "TT_SECRET_VAR" not in env and "TT_ABSENT_VAR" not in env
     assert f"HOME={os.environ.get('HOME', '/nonexistent')}\n" not in env
+
+
+async def test_create_many_starts_all_or_none() -> None:
+    provider = LocalSandboxConfig().build()
+    boxes = await provider.create_many(3)
+    try:
+        assert len({sb.id for sb in boxes}) == 3
+        assert [r.stdout for r in await asyncio.gather(*(sb.exec("echo ok") for sb in boxes))] == [
+            "ok\n"
+        ] * 3
+    finally:
+        await asyncio.gather(*(sb.close() for sb in boxes))

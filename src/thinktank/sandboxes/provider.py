@@ -11,6 +11,7 @@ so code that needs sandboxes takes a provider and does not care which::
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 from abc import ABC, abstractmethod
 from collections.abc import AsyncIterator
@@ -31,6 +32,17 @@ class SandboxProvider(ABC):
     @abstractmethod
     async def create(self) -> Sandbox:
         """A started sandbox; the caller must ``close()`` it (or use :meth:`sandbox`)."""
+
+    async def create_many(self, n: int) -> list[Sandbox]:
+        """Start ``n`` sandboxes concurrently (fan-out). If any start fails, the ones that
+        started are closed and the first error is raised, so nothing leaks."""
+        results = await asyncio.gather(*(self.create() for _ in range(n)), return_exceptions=True)
+        started = [r for r in results if not isinstance(r, BaseException)]
+        errors = [r for r in results if isinstance(r, BaseException)]
+        if errors:
+            await asyncio.gather(*(sb.close() for sb in started), return_exceptions=True)
+            raise errors[0]
+        return started
 
     async def aclose(self) -> None:
         """Release shared resources (a pool's idle sandboxes). Default: nothing to do."""
