@@ -206,10 +206,24 @@ class CompiledGraph:
         pending = state.get("pending") or []
         if not pending:
             return "select"
-        return [Send(item["node"], item) for item in pending]
+        if self.checkpointer is not None:
+            # one LangGraph task per work item: each finished sample is checkpointed
+            return [Send(item["node"], item) for item in pending]
+        # without a checkpointer nothing is saved per task, so a node's items run in one
+        # task (gathered inside it): LangGraph's per-task cost is paid once per node
+        batches: dict[str, list[WorkItem]] = {}
+        for item in pending:
+            batches.setdefault(item["node"], []).append(item)
+        return [
+            Send(nid, items[0] if len(items) == 1 else {"node": nid, "batch": items})
+            for nid, items in batches.items()
+        ]
 
     def _worker(self, node: NodeSpec) -> Any:
         async def work(item: dict[str, Any]) -> dict[str, Any]:
+            if "batch" in item:
+                done = await asyncio.gather(*(self._run_item(node, i) for i in item["batch"]))
+                return {"outputs": [o for outs in done for o in outs]}
             return {"outputs": await self._run_item(node, item)}
 
         work.__name__ = f"work_{node.id}"
