@@ -1,7 +1,7 @@
 """The sandbox conformance suite: behaviour every backend must show (imports pytest).
 
 Subclass :class:`SandboxConformance` in a test module and provide two fixtures:
-``provider`` (a :class:`~thinktank.sandboxes.provider.SandboxProvider`) and ``sandbox``
+``sandbox_provider`` (a :class:`~thinktank.sandboxes.provider.SandboxProvider`) and ``sandbox``
 (an open sandbox from it, which tests may share: they use unique paths and leave no
 processes behind). thinktank runs it over Docker, local and pooled sandboxes in
 ``tests/conformance/``; a third-party backend can run it the same way.
@@ -39,7 +39,7 @@ async def _gone(sandbox: Sandbox, marker: str) -> bool:
 
 
 class SandboxConformance:
-    """Contract tests; a subclass supplies the ``provider`` and ``sandbox`` fixtures."""
+    """Contract tests; a subclass supplies the ``sandbox_provider`` and ``sandbox`` fixtures."""
 
     # --- exec -------------------------------------------------------------------------
 
@@ -267,17 +267,17 @@ class SandboxConformance:
 
     # --- lifecycle ----------------------------------------------------------------------
 
-    async def test_host_environment_does_not_leak(self, provider: SandboxProvider) -> None:
+    async def test_host_environment_does_not_leak(self, sandbox_provider: SandboxProvider) -> None:
         os.environ["THINKTANK_TEST_SECRET"] = "s3cr3t-value"
         try:
-            async with provider.sandbox() as sb:
+            async with sandbox_provider.sandbox() as sb:
                 res = await sb.exec("env; cat /proc/1/environ 2>/dev/null | tr '\\0' '\\n'")
         finally:
             del os.environ["THINKTANK_TEST_SECRET"]
         assert "s3cr3t-value" not in res.stdout and "THINKTANK_TEST_SECRET" not in res.stdout
 
-    async def test_use_after_close_raises(self, provider: SandboxProvider) -> None:
-        sb = await provider.create()
+    async def test_use_after_close_raises(self, sandbox_provider: SandboxProvider) -> None:
+        sb = await sandbox_provider.create()
         async with sb:
             assert (await sb.exec("true")).ok
         await sb.close()  # idempotent
@@ -291,8 +291,8 @@ class SandboxConformance:
         with pytest.raises(SandboxClosed):
             sb.python_session()
 
-    async def test_reset_wipes_files_and_processes(self, provider: SandboxProvider) -> None:
-        async with provider.sandbox() as sb:
+    async def test_reset_wipes_files_and_processes(self, sandbox_provider: SandboxProvider) -> None:
+        async with sandbox_provider.sandbox() as sb:
             await sb.write_file("junk/file.txt", "x")
             await sb.exec("sleep 4242 &")
             if not await sb.reset():
