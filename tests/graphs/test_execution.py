@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import re
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -77,6 +79,19 @@ async def test_hybrid_weighs_tests_against_the_llm_judge(
     assert winner in (res.answer or "")
     good = next(c for c in res.candidates if "a + b" in (c.answer or ""))
     assert good.score == pytest.approx(weight * 1.0 + (1 - weight) * 0.2)
+
+
+async def test_hybrid_with_a_listwise_judge(sandbox: Any) -> None:
+    def judge(req: ChatRequest) -> str:
+        blocks = re.split(r"^Candidate \d+:$", str(req.messages[-1]["content"]), flags=re.M)[1:]
+        return json.dumps({"best": next(i for i, b in enumerate(blocks, 1) if "a - b" in b)})
+
+    model = by_role({"solver": replies(GOOD, BAD), "judge": judge})
+    spec = hybrid_verify(n=2, exec_weight=0.3, llm="judge")
+    res = await compile(spec, models=model, sandbox=sandbox).run(TASK)
+    scores = {("a + b" in (c.answer or "")): c.score for c in res.candidates}
+    assert scores == {True: pytest.approx(0.3), False: pytest.approx(0.7)}
+    assert "a - b" in (res.answer or "")  # the judge's pick outweighs the tests at 0.3
 
 
 def _program(req: ChatRequest) -> str:

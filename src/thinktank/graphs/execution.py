@@ -113,6 +113,8 @@ def llm_scores(spec: GraphSpec, outputs: Sequence[NodeOutput]) -> dict[str, floa
             scores[o.target].append(float(o.output.get("score", 0.0)))
         elif o.node in judges and o.inputs:
             judged += 1
+            for cid in o.inputs:  # shown and not picked: a share of 0
+                picks.setdefault(cid, 0)
             best = int(o.output.get("best", 0) or 0)
             if 1 <= best <= len(o.inputs):
                 picks[o.inputs[best - 1]] += 1

@@ -37,7 +37,7 @@ def debate(
         m: debaters (parallel instances of one debater node).
         r: rounds; each round after the first shows every debater the previous round.
         select: ``vote`` over the last round, or ``judge`` (a listwise judge reads the
-            last round's answers).
+            answers of round ``r``; a debate that stops earlier on agreement is voted).
         stop_on_agreement: end before ``r`` once this share of the debaters agree.
         model: debater model alias; ``judge_model`` defaults to it.
         temperature, max_tokens, tools: the debaters' settings.
