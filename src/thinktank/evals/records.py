@@ -1,0 +1,272 @@
+"""The run database: one SQLite file (WAL) per run directory, ``records.sqlite``.
+
+Tables:
+
+* ``run`` — one row: the run config (suite, graphs, models, seed, budget) and its
+  fingerprint. A directory created for another config refuses to be reused.
+* ``results`` — one row per (graph label, task id), ``UNIQUE(graph, task_id)``: the
+  answer, verdict, usage, cost, latency, status, error and the full
+  :class:`~thinktank.graphs.compiler.RunResult` JSON (trajectories included).
+* ``retired`` — errored results replaced by a retry (``--retry-errors``), kept for history.
+* ``sessions`` / ``events`` — each invocation (start, end, spend, why it stopped) and
+  notable happenings (tasks interrupted by the run budget, hook failures).
+
+Each result is written in one transaction, so a process killed at any moment leaves
+every task either fully recorded or absent; absent tasks run again on ``--resume``
+and a record is never duplicated or overwritten (only an ``error`` row may be
+replaced, and only by a retry). ``synchronous=NORMAL`` in WAL mode survives a killed
+process; a power cut may lose the last commits, which then simply run again.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from thinktank.errors import UsageError
+from thinktank.evals.run_types import RunConfig, TaskRecord
+
+DB_NAME = "records.sqlite"
+SCHEMA_VERSION = 1
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS run (
+    id INTEGER PRIMARY KEY CHECK (id = 1),
+    fingerprint TEXT NOT NULL,
+    config TEXT NOT NULL,
+    created_at REAL NOT NULL
+);
+CREATE TABLE IF NOT EXISTS results (
+    id INTEGER PRIMARY KEY,
+    graph TEXT NOT NULL,
+    task_id TEXT NOT NULL,
+    task_index INTEGER NOT NULL,
+    kind TEXT NOT NULL,
+    status TEXT NOT NULL,
+    error TEXT,
+    answer TEXT,
+    expected TEXT,
+    correct INTEGER,
+    score REAL,
+    reason TEXT,
+    prompt_tokens INTEGER NOT NULL,
+    completion_tokens INTEGER NOT NULL,
+    calls INTEGER NOT NULL,
+    cost REAL NOT NULL,
+    latency_s REAL NOT NULL,
+    samples INTEGER NOT NULL,
+    sample_correct TEXT,
+    attempt INTEGER NOT NULL,
+    verdict TEXT,
+    result TEXT,
+    created_at REAL NOT NULL,
+    UNIQUE (graph, task_id)
+);
+CREATE TABLE IF NOT EXISTS retired AS SELECT * FROM results WHERE 0;
+CREATE TABLE IF NOT EXISTS sessions (
+    id INTEGER PRIMARY KEY,
+    started_at REAL NOT NULL,
+    ended_at REAL,
+    status TEXT NOT NULL,
+    stop_reason TEXT,
+    spent_usd REAL NOT NULL DEFAULT 0,
+    options TEXT
+);
+CREATE TABLE IF NOT EXISTS events (
+    id INTEGER PRIMARY KEY,
+    session INTEGER,
+    at REAL NOT NULL,
+    kind TEXT NOT NULL,
+    data TEXT NOT NULL
+);
+"""
+
+_COLUMNS = (
+    "graph task_id task_index kind status error answer expected correct score reason "
+    "prompt_tokens completion_tokens calls cost latency_s samples sample_correct attempt "
+    "verdict result created_at"
+).split()
+_LIGHT = [c for c in _COLUMNS if c not in ("result",)]
+
+
+class ConfigMismatch(UsageError):
+    """The run directory holds a run with another configuration."""
+
+
+class RunDatabase:
+    """The records of one run directory; the driver is its only writer."""
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = Path(path)
+        self.conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
+        self.conn.execute("PRAGMA journal_mode=WAL")
+        self.conn.execute("PRAGMA synchronous=NORMAL")
+        self.conn.execute("PRAGMA busy_timeout=10000")
+        self.conn.executescript(_SCHEMA)
+        self.conn.execute(
+            "INSERT OR IGNORE INTO meta VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),)
+        )
+
+    # --- opening -------------------------------------------------------------------------
+
+    @classmethod
+    def open(cls, out_dir: str | Path) -> RunDatabase:
+        """Open an existing run directory's database (reports, inspection)."""
+        path = Path(out_dir) / DB_NAME
+        if not path.is_file():
+            raise UsageError(f"{out_dir} holds no run records ({DB_NAME} is missing)")
+        return cls(path)
+
+    @classmethod
+    def for_run(cls, out_dir: str | Path, config: RunConfig, *, resume: bool) -> RunDatabase:
+        """Create the database of a new run, or check that a resumed one has this config.
+
+        Refuses (:class:`ConfigMismatch`) to mix configurations, and to add to a
+        directory that already holds records unless ``resume`` is set.
+        """
+        Path(out_dir).mkdir(parents=True, exist_ok=True)
+        db = cls(Path(out_dir) / DB_NAME)
+        fp = config.fingerprint()
+        row = db.conn.execute("SELECT fingerprint, config FROM run").fetchone()
+        if row is None:
+            db.conn.execute(
+                "INSERT INTO run VALUES (1, ?, ?, ?)", (fp, config.model_dump_json(), time.time())
+            )
+            return db
+        if row[0] != fp:
+            old = RunConfig.model_validate_json(row[1])
+            db.close()
+            raise ConfigMismatch(
+                f"{out_dir} holds a run with another configuration ({old.differences(config)}); "
+                "a run directory never mixes configurations. Choose a new directory with "
+                "--out DIR, or resume that run with its own settings."
+            )
+        if not resume and db.count() > 0:
+            n = db.count()
+            db.close()
+            raise UsageError(
+                f"{out_dir} already holds {n} records of this run: pass --resume to continue it "
+                "(finished tasks are skipped), or choose a new directory with --out DIR"
+            )
+        return db
+
+    def close(self) -> None:
+        self.conn.close()
+
+    def __enter__(self) -> RunDatabase:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # --- reading -------------------------------------------------------------------------
+
+    def config(self) -> RunConfig:
+        row = self.conn.execute("SELECT config FROM run").fetchone()
+        if row is None:
+            raise UsageError(f"{self.path} has no run config (an empty or foreign database)")
+        return RunConfig.model_validate_json(row[0])
+
+    def count(self, status: str | None = None) -> int:
+        q = "SELECT COUNT(*) FROM results"
+        args: tuple[str, ...] = ()
+        if status is not None:
+            q, args = q + " WHERE status = ?", (status,)
+        return int(self.conn.execute(q, args).fetchone()[0])
+
+    def keys(self) -> dict[tuple[str, str], tuple[str, int]]:
+        """(graph, task id) → (status, attempt) of every recorded result."""
+        rows = self.conn.execute("SELECT graph, task_id, status, attempt FROM results")
+        return {(g, t): (s, a) for g, t, s, a in rows}
+
+    def tally(self) -> tuple[int, int, float]:
+        """(judged, correct, cost) over the recorded results that are not errors."""
+        row = self.conn.execute(
+            "SELECT COUNT(correct), COALESCE(SUM(correct), 0), COALESCE(SUM(cost), 0) "
+            "FROM results WHERE status != 'error'"
+        ).fetchone()
+        return int(row[0]), int(row[1]), float(row[2])
+
+    def records(self, *, with_result: bool = False) -> list[TaskRecord]:
+        """Every result, in task order then graph; ``with_result`` also loads the RunResult JSON."""
+        cols = _COLUMNS if with_result else _LIGHT
+        rows = self.conn.execute(
+            f"SELECT {', '.join(cols)} FROM results ORDER BY task_index, graph"
+        ).fetchall()
+        return [TaskRecord.from_row(dict(zip(cols, r, strict=True))) for r in rows]
+
+    def result_json(self, graph: str, task_id: str) -> dict[str, Any] | None:
+        row = self.conn.execute(
+            "SELECT result FROM results WHERE graph = ? AND task_id = ?", (graph, task_id)
+        ).fetchone()
+        return json.loads(row[0]) if row and row[0] else None
+
+    def sessions(self) -> list[dict[str, Any]]:
+        cols = ["id", "started_at", "ended_at", "status", "stop_reason", "spent_usd", "options"]
+        rows = self.conn.execute(f"SELECT {', '.join(cols)} FROM sessions ORDER BY id")
+        return [dict(zip(cols, r, strict=True)) for r in rows]
+
+    def events(self, kind: str | None = None) -> list[dict[str, Any]]:
+        q = "SELECT session, at, kind, data FROM events"
+        rows = self.conn.execute(q + (" WHERE kind = ?" if kind else ""), (kind,) if kind else ())
+        return [{"session": s, "at": a, "kind": k, **json.loads(d)} for s, a, k, d in rows]
+
+    # --- writing -------------------------------------------------------------------------
+
+    def append(self, rec: TaskRecord, *, replace_error: bool = False) -> bool:
+        """Record one result in one transaction. Returns False when it already exists.
+
+        With ``replace_error`` an existing ``error`` row for the same key is moved to
+        ``retired`` first; a finished row is never replaced.
+        """
+        values = rec.row()
+        c = self.conn
+        c.execute("BEGIN IMMEDIATE")
+        try:
+            if replace_error:
+                where = "graph = ? AND task_id = ? AND status = 'error'"
+                c.execute(f"INSERT INTO retired SELECT * FROM results WHERE {where}", values[:2])
+                c.execute(f"DELETE FROM results WHERE {where}", values[:2])
+            c.execute(
+                f"INSERT INTO results ({', '.join(_COLUMNS)}) VALUES ({', '.join('?' * len(_COLUMNS))})",
+                values,
+            )
+        except sqlite3.IntegrityError:
+            c.execute("ROLLBACK")
+            return False
+        except BaseException:
+            c.execute("ROLLBACK")
+            raise
+        c.execute("COMMIT")
+        return True
+
+    def start_session(self, options: dict[str, Any]) -> int:
+        cur = self.conn.execute(
+            "INSERT INTO sessions (started_at, status, options) VALUES (?, 'running', ?)",
+            (time.time(), json.dumps(options, default=str)),
+        )
+        return int(cur.lastrowid or 0)
+
+    def end_session(self, session: int, *, status: str, stop_reason: str, spent_usd: float) -> None:
+        self.conn.execute(
+            "UPDATE sessions SET ended_at = ?, status = ?, stop_reason = ?, spent_usd = ? WHERE id = ?",
+            (time.time(), status, stop_reason, spent_usd, session),
+        )
+
+    def event(self, session: int | None, kind: str, **data: Any) -> None:
+        self.conn.execute(
+            "INSERT INTO events (session, at, kind, data) VALUES (?, ?, ?, ?)",
+            (session, time.time(), kind, json.dumps(data, default=str)),
+        )
+
+    def iter_results(self) -> Iterator[tuple[str, str, dict[str, Any]]]:
+        """(graph, task id, RunResult JSON) of every result, lazily (the viewer's source)."""
+        for g, t, r in self.conn.execute(
+            "SELECT graph, task_id, result FROM results ORDER BY task_index, graph"
+        ):
+            yield g, t, (json.loads(r) if r else {})

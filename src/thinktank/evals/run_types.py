@@ -1,0 +1,184 @@
+"""Data of a run: its :class:`RunConfig` and one :class:`TaskRecord` per (graph, task).
+
+Both are plain pydantic data, so a record made by a remote worker travels to the
+driver as JSON and the driver alone writes it to the run database.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr
+
+from thinktank.evals.sweep import GraphEntry
+
+FINISHED_STATUSES = frozenset({"ok", "budget_exhausted", "stopped_by_ceo", "max_rounds"})
+"""Statuses of a finished task (judged, never run again); ``error`` may be retried."""
+
+INTERRUPTED = "interrupted"
+"""Status of a task whose model calls the *run* budget refused: not a result, never recorded."""
+
+
+class RunConfig(BaseModel):
+    """What a run directory holds results for."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    kind: Literal["eval"] = "eval"
+    """What kind of run wrote the directory (reports dispatch on it)."""
+    suite: str = "custom"
+    """Bundled suite name or task file path."""
+    suite_options: dict[str, Any] = Field(default_factory=dict)
+    graphs: list[GraphEntry] = Field(default_factory=list)
+    models: dict[str, str] = Field(default_factory=dict)
+    """Model alias → model id (the name used for prices and records)."""
+    model_specs: dict[str, str] = Field(default_factory=dict)
+    """Model alias → what the user passed (endpoint included); informational."""
+    seed: int = 0
+    memory: str | None = None
+    """The memory bank used (path or description), ``None`` without memory."""
+    budget_usd: float | None = None
+    """The run budget of the latest session (may change on resume)."""
+    concurrency: int = 1
+    limit: int | None = None
+    stream: bool = False
+    version: str = ""
+
+    def identity(self) -> dict[str, Any]:
+        """What must match for results to belong to the same experiment."""
+        return {
+            "kind": self.kind,
+            "suite": self.suite,
+            "suite_options": self.suite_options,
+            "graphs": {g.label: g.spec.model_dump(mode="json") for g in self.graphs},
+            "models": self.models,
+            "seed": self.seed,
+            "memory": self.memory is not None,
+        }
+
+    def fingerprint(self) -> str:
+        """A hash of :meth:`identity` (budget, concurrency and limit may change on resume)."""
+        blob = json.dumps(self.identity(), sort_keys=True, default=str)
+        return hashlib.sha256(blob.encode()).hexdigest()[:16]
+
+    def differences(self, other: RunConfig) -> str:
+        """A short human description of how ``other`` differs from this config."""
+        a, b = self.identity(), other.identity()
+        out: list[str] = []
+        for key in a:
+            if a[key] == b[key]:
+                continue
+            if key == "graphs":
+                old, new = set(a[key]), set(b[key])
+                changed = sorted(k for k in old & new if a[key][k] != b[key][k])
+                bits = [f"+{x}" for x in sorted(new - old)] + [f"-{x}" for x in sorted(old - new)]
+                bits += [f"{x} changed" for x in changed]
+                out.append("graphs: " + ", ".join(bits))
+            else:
+                out.append(f"{key}: recorded {a[key]!r}, now {b[key]!r}")
+        return "; ".join(out) or "same settings, different fingerprint version"
+
+
+class TaskRecord(BaseModel):
+    """The result of one task through one graph, as stored."""
+
+    graph: str
+    task_id: str
+    task_index: int = 0
+    kind: str = ""
+    status: str
+    """A RunResult status (ok, budget_exhausted, stopped_by_ceo, max_rounds), ``error``
+    (the run or its evaluation failed; retried with ``--retry-errors``) or
+    :data:`INTERRUPTED` (never stored)."""
+    error: str | None = None
+    answer: str | None = None
+    expected: str | None = None
+    correct: bool | None = None
+    score: float | None = None
+    reason: str = ""
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    calls: int = 0
+    cost: float = 0.0
+    latency_s: float = 0.0
+    samples: int = 0
+    sample_correct: list[bool] | None = None
+    """Correctness of each final candidate, when cheap to judge (pass@k)."""
+    attempt: int = 1
+    verdict: dict[str, Any] | None = None
+    result_json: str | None = None
+    """The full RunResult as JSON (trajectories, candidates, verdicts, decisions)."""
+    created_at: float = Field(default_factory=time.time)
+
+    _live: dict[str, Any] = PrivateAttr(default_factory=dict)
+
+    @property
+    def tokens(self) -> int:
+        return self.prompt_tokens + self.completion_tokens
+
+    @property
+    def finished(self) -> bool:
+        return self.status in FINISHED_STATUSES
+
+    def run_result(self) -> Any:
+        """The :class:`~thinktank.graphs.compiler.RunResult` (``None`` when none was made)."""
+        if "result" not in self._live:
+            from thinktank.graphs.compiler import RunResult
+
+            raw = self.result_json
+            self._live["result"] = RunResult.model_validate_json(raw) if raw else None
+        return self._live["result"]
+
+    def verdict_obj(self) -> Any:
+        """The :class:`~thinktank.evals.evaluators.Verdict` (``None`` when not judged)."""
+        if "verdict" not in self._live:
+            from thinktank.evals.evaluators import Verdict
+
+            self._live["verdict"] = Verdict.model_validate(self.verdict) if self.verdict else None
+        return self._live["verdict"]
+
+    def attach(self, result: Any, verdict: Any) -> TaskRecord:
+        """Keep the live objects (saves re-parsing them for in-process hooks)."""
+        self._live.update(result=result, verdict=verdict)
+        return self
+
+    def row(self) -> tuple[Any, ...]:
+        """Values in the column order of the ``results`` table."""
+        return (
+            self.graph,
+            self.task_id,
+            self.task_index,
+            self.kind,
+            self.status,
+            self.error,
+            self.answer,
+            self.expected,
+            None if self.correct is None else int(self.correct),
+            self.score,
+            self.reason,
+            self.prompt_tokens,
+            self.completion_tokens,
+            self.calls,
+            self.cost,
+            self.latency_s,
+            self.samples,
+            None if self.sample_correct is None else json.dumps(self.sample_correct),
+            self.attempt,
+            None if self.verdict is None else json.dumps(self.verdict, default=str),
+            self.result_json,
+            self.created_at,
+        )
+
+    @classmethod
+    def from_row(cls, row: dict[str, Any]) -> TaskRecord:
+        data = dict(row)
+        data["result_json"] = data.pop("result", None)
+        for key in ("sample_correct", "verdict"):
+            if data.get(key):
+                data[key] = json.loads(data[key])
+        if data.get("correct") is not None:
+            data["correct"] = bool(data["correct"])
+        return cls.model_validate(data)

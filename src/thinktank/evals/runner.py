@@ -1,0 +1,410 @@
+"""The eval runner: many tasks through one or more graphs, recorded as they finish.
+
+    runner = Runner(tasks, {"single": topology("single")}, "openai:gpt-4o-mini",
+                    concurrency=8, budget_usd=2.0, out_dir="runs/math")
+    summary = await runner.run()            # or runner.run_sync()
+
+Jobs are (task, graph) pairs in task order (every graph sees the same tasks when a
+budget stops the run early). Up to ``concurrency`` run at once; each finished job is
+appended to the run database in one transaction (:mod:`thinktank.evals.records`),
+so a killed run resumes (``resume=True``) without duplicates or losses.
+
+Budgets: each graph's ``GraphSpec.budget`` limits every task it runs; ``budget_usd``
+limits the run. Every model call reserves on the run budget, so spending never
+passes it (beyond the under-estimated prompt tokens of calls in flight); once it is
+spent no new job starts. A job whose calls the run budget refused is *interrupted*:
+not recorded, so it runs again when the run is resumed with more budget.
+
+``stream=True`` processes tasks one at a time, in order (graphs of a task in
+parallel), and calls ``on_task_done(task, result, verdict)`` after each task before
+the next starts — how memory learning lets later tasks see earlier lessons.
+Without ``stream`` the hook is called as results arrive.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import fcntl
+import inspect
+import logging
+import os
+import time
+from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, Field
+
+from thinktank.errors import ConfigError, UsageError
+from thinktank.evals.progress import Progress
+from thinktank.evals.records import RunDatabase
+from thinktank.evals.run_types import INTERRUPTED, RunConfig, TaskRecord
+from thinktank.evals.sweep import GraphEntry, entries_from
+from thinktank.evals.task import Task
+from thinktank.evals.worker import (
+    RUN_BUDGET_NAME,
+    Executor,
+    LocalExecutor,
+    TaskJob,
+    TaskWorker,
+)
+from thinktank.graphs.spec import GraphSpec
+from thinktank.llm.base import ChatModel
+from thinktank.llm.budget import Budget
+
+log = logging.getLogger(__name__)
+
+TaskHook = Callable[[Task, Any, Any], Any]
+"""``on_task_done(task, run_result, verdict)``; sync or async."""
+
+EXECUTORS = ("local",)
+
+
+class RunSummary(BaseModel):
+    """What one :meth:`Runner.run` did."""
+
+    out_dir: str
+    run_id: str
+    total: int
+    """Jobs (task × graph) in the run."""
+    skipped: int = 0
+    """Already recorded before this session."""
+    recorded: int = 0
+    """Records written by this session."""
+    errors: int = 0
+    """Of those, ``error`` records (retry with ``retry_errors``)."""
+    interrupted: int = 0
+    """Jobs the run budget cut short (not recorded; they run again on resume)."""
+    not_started: int = 0
+    stop_reason: Literal["completed", "budget", "cancelled"] = "completed"
+    spent_usd: float = 0.0
+    """Spent by this session, interrupted jobs included."""
+    wall_s: float = 0.0
+    accuracy: dict[str, float | None] = Field(default_factory=dict)
+    """Per graph label, over all its judged records (``None`` with none)."""
+
+    @property
+    def complete(self) -> bool:
+        """Every job has a record."""
+        return self.skipped + self.recorded >= self.total
+
+
+class Runner:
+    """Runs tasks through graphs and records every result in ``out_dir``."""
+
+    def __init__(
+        self,
+        tasks: Sequence[Task],
+        graphs: Mapping[str, GraphSpec | str] | Sequence[GraphEntry | GraphSpec | str],
+        models: Mapping[str, ChatModel | str] | ChatModel | str | None = None,
+        *,
+        out_dir: str | Path,
+        concurrency: int = 8,
+        budget_usd: float | None = None,
+        seed: int = 0,
+        memory: Any = None,
+        executor: str | Executor = "local",
+        resume: bool = False,
+        retry_errors: bool = False,
+        stream: bool = False,
+        on_task_done: TaskHook | None = None,
+        progress: bool | None = None,
+        suite: str = "custom",
+        suite_options: Mapping[str, Any] | None = None,
+        environment_options: Mapping[str, Mapping[str, Any]] | None = None,
+        judge: ChatModel | None = None,
+        limit: int | None = None,
+    ) -> None:
+        if concurrency < 1:
+            raise ConfigError(f"concurrency must be at least 1, not {concurrency}")
+        if budget_usd is not None and budget_usd < 0:
+            raise ConfigError(f"budget_usd must be >= 0, not {budget_usd}")
+        ids = [t.id for t in tasks]
+        dup = sorted({i for i in ids if ids.count(i) > 1}) if len(set(ids)) < len(ids) else []
+        if dup:
+            raise ConfigError(f"task ids must be unique within a run; repeated: {dup[:10]}")
+        self.tasks = list(tasks)
+        self.graphs = entries_from(graphs)
+        self.models = models
+        self.out_dir = Path(out_dir)
+        self.concurrency = concurrency
+        self.budget_usd = budget_usd
+        self.seed = seed
+        self.memory = memory
+        self.resume = resume
+        self.retry_errors = retry_errors
+        self.stream = stream
+        self.on_task_done = on_task_done
+        self.progress_enabled = progress
+        self.suite = suite
+        self.suite_options = dict(suite_options or {})
+        self.environment_options = environment_options
+        self.judge = judge
+        self.limit = limit
+        self.run_budget = (
+            Budget(max_usd=budget_usd, name=RUN_BUDGET_NAME) if budget_usd is not None else None
+        )
+        if isinstance(executor, str) and executor not in EXECUTORS:
+            raise ConfigError(
+                f"unknown executor {executor!r}; valid executors: {', '.join(EXECUTORS)}"
+            )
+        self._executor_arg = executor
+        self._stop: str | None = None
+        self._spent = 0.0
+
+    # --- configuration ------------------------------------------------------------------
+
+    def config(self, worker: TaskWorker | None = None) -> RunConfig:
+        """The run config recorded in (and checked against) the run directory."""
+        from thinktank import __version__
+
+        loaded = worker.models if worker is not None else {}
+        specs = self.models if isinstance(self.models, Mapping) else {"default": self.models}
+        return RunConfig(
+            suite=self.suite,
+            suite_options=self.suite_options,
+            graphs=self.graphs,
+            models={k: m.model_id for k, m in loaded.items()},
+            model_specs={
+                k: str(v) if isinstance(v, str) else v.model_id
+                for k, v in specs.items()
+                if v is not None
+            },
+            seed=self.seed,
+            memory=None if self.memory is None else str(getattr(self.memory, "path", "memory")),
+            budget_usd=self.budget_usd,
+            concurrency=self.concurrency,
+            limit=self.limit,
+            stream=self.stream,
+            version=__version__,
+        )
+
+    # --- running ------------------------------------------------------------------------
+
+    def run_sync(self) -> RunSummary:
+        """Blocking :meth:`run`."""
+        from thinktank._sync import run_sync
+
+        return run_sync(self.run())
+
+    async def run(self) -> RunSummary:
+        """Run every job not yet recorded; returns what this session did."""
+        t0 = time.perf_counter()
+        worker = TaskWorker(
+            self.graphs,
+            self.models,
+            memory=self.memory,
+            environment_options=self.environment_options,
+            run_budget=self.run_budget,
+            judge=self.judge,
+        )
+        executor: Executor = (
+            LocalExecutor(worker) if isinstance(self._executor_arg, str) else self._executor_arg
+        )
+        try:
+            config = self.config(worker)
+            self.out_dir.mkdir(parents=True, exist_ok=True)
+            lock = _lock_dir(self.out_dir)
+        except BaseException:
+            await worker.close()
+            raise
+        try:
+            db = RunDatabase.for_run(self.out_dir, config, resume=self.resume)
+        except BaseException:
+            lock.close()
+            await worker.close()
+            raise
+        self.db = db
+        jobs, skipped = self._plan(db, config.fingerprint())
+        summary = RunSummary(
+            out_dir=str(self.out_dir), run_id=config.fingerprint(), total=len(jobs) + skipped
+        )
+        summary.skipped = skipped
+        judged, correct, _ = db.tally()
+        self.progress = Progress(
+            summary.total,
+            done=skipped,
+            judged=judged,
+            correct=correct,
+            budget_usd=self.budget_usd,
+            enabled=self.progress_enabled,
+        ).start()
+        self.session = db.start_session(
+            {"budget_usd": self.budget_usd, "concurrency": self.concurrency, "jobs": len(jobs)}
+        )
+        self._summary = summary
+        status = "completed"
+        try:
+            await executor.start()
+            if self.stream:
+                await self._run_stream(executor, jobs)
+            else:
+                await self._run_parallel(executor, jobs)
+        except (asyncio.CancelledError, KeyboardInterrupt):
+            status = "cancelled"
+            raise
+        finally:
+            self.progress.stop()
+            with contextlib.suppress(Exception):
+                await executor.close()
+            summary.spent_usd = self._spend()
+            summary.stop_reason = (
+                "cancelled"
+                if status == "cancelled"
+                else ("budget" if self._stop == "budget" else "completed")
+            )
+            summary.not_started = (
+                summary.total - summary.skipped - summary.recorded - summary.interrupted
+            )
+            summary.wall_s = time.perf_counter() - t0
+            summary.accuracy = _accuracy(db)
+            db.end_session(
+                self.session,
+                status=status,
+                stop_reason=summary.stop_reason,
+                spent_usd=summary.spent_usd,
+            )
+            db.close()
+            lock.close()
+        return summary
+
+    def _plan(self, db: RunDatabase, run_id: str) -> tuple[list[TaskJob], int]:
+        keys = db.keys()
+        jobs: list[TaskJob] = []
+        skipped = 0
+        for i, task in enumerate(self.tasks):
+            for g in self.graphs:
+                seen = keys.get((g.label, task.id))
+                if seen is None:
+                    attempt = 1
+                elif seen[0] == "error" and self.retry_errors:
+                    attempt = seen[1] + 1
+                else:
+                    skipped += 1
+                    continue
+                jobs.append(
+                    TaskJob(
+                        graph=g.label,
+                        task=task,
+                        index=i,
+                        seed=self.seed,
+                        run_id=run_id,
+                        attempt=attempt,
+                    )
+                )
+        return jobs, skipped
+
+    def _spend(self) -> float:
+        return self.run_budget.spent_usd if self.run_budget is not None else self._spent
+
+    def _should_stop(self) -> bool:
+        b = self.run_budget
+        if self._stop is None and b is not None and b.max_usd is not None:
+            if b.spent_usd >= b.max_usd or b.exhausted:
+                self._stop = "budget"
+        return self._stop is not None
+
+    async def _run_parallel(self, executor: Executor, jobs: list[TaskJob]) -> None:
+        sem = asyncio.Semaphore(self.concurrency)
+
+        async def one(job: TaskJob) -> None:
+            try:
+                rec = await executor.submit(job)
+            finally:
+                sem.release()
+            if self._record(job, rec) and self.on_task_done is not None:
+                await self._hook(job.task, rec)
+
+        async with asyncio.TaskGroup() as tg:
+            for job in jobs:
+                await sem.acquire()
+                if self._should_stop():
+                    sem.release()
+                    break
+                tg.create_task(one(job))
+
+    async def _run_stream(self, executor: Executor, jobs: list[TaskJob]) -> None:
+        sem = asyncio.Semaphore(self.concurrency)
+        groups: dict[int, list[TaskJob]] = {}
+        for job in jobs:
+            groups.setdefault(job.index, []).append(job)
+
+        async def one(job: TaskJob) -> TaskRecord | None:
+            async with sem:
+                if self._should_stop():
+                    return None
+                rec = await executor.submit(job)
+            return rec if self._record(job, rec) else None
+
+        for index in sorted(groups):
+            if self._should_stop():
+                break
+            group = groups[index]
+            recs = await asyncio.gather(*(one(job) for job in group))
+            if self.on_task_done is not None:
+                for job, rec in zip(group, recs, strict=True):
+                    if rec is not None:
+                        await self._hook(job.task, rec)
+
+    def _record(self, job: TaskJob, rec: TaskRecord) -> bool:
+        """Append a finished job's record; True when it is a judged result for the hook."""
+        summary = self._summary
+        self._spent += rec.cost
+        if rec.status == INTERRUPTED:
+            summary.interrupted += 1
+            self._stop = "budget"
+            self.db.event(
+                self.session, "interrupted", graph=job.graph, task=job.task.id, cost=rec.cost
+            )
+            return False
+        if not self.db.append(rec, replace_error=job.attempt > 1):
+            log.warning("a record for (%s, %s) exists already; kept it", job.graph, job.task.id)
+            return False
+        summary.recorded += 1
+        summary.errors += rec.status == "error"
+        self.progress.update(rec, spent_usd=self._spend())
+        return rec.status != "error"
+
+    async def _hook(self, task: Task, rec: TaskRecord) -> None:
+        assert self.on_task_done is not None
+        try:
+            out = self.on_task_done(task, rec.run_result(), rec.verdict_obj())
+            if inspect.isawaitable(out):
+                await out
+        except Exception as exc:
+            log.warning("on_task_done failed for task %s: %s", task.id, exc, exc_info=True)
+            self.db.event(
+                self.session, "hook_error", task=task.id, error=f"{type(exc).__name__}: {exc}"
+            )
+
+
+class _DirLock:
+    def __init__(self, fd: int) -> None:
+        self.fd = fd
+
+    def close(self) -> None:
+        if self.fd >= 0:
+            os.close(self.fd)  # closing releases the lock (so does the kernel if we are killed)
+            self.fd = -1
+
+
+def _lock_dir(out_dir: Path) -> _DirLock:
+    fd = os.open(out_dir / ".lock", os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        os.close(fd)
+        raise UsageError(
+            f"another thinktank process is running in {out_dir}; wait for it, or choose a "
+            "new directory with --out DIR"
+        ) from None
+    return _DirLock(fd)
+
+
+def _accuracy(db: RunDatabase) -> dict[str, float | None]:
+    rows = db.conn.execute(
+        "SELECT graph, COUNT(correct), COALESCE(SUM(correct), 0) FROM results "
+        "WHERE status != 'error' GROUP BY graph"
+    )
+    return {g: (c / n if n else None) for g, n, c in rows}

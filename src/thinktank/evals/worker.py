@@ -1,0 +1,309 @@
+"""Run one task through one graph and judge it: the unit of work of every executor.
+
+:meth:`TaskWorker.run_job` takes a :class:`TaskJob` (plain data: graph label, task,
+seed) and returns a :class:`~thinktank.evals.run_types.TaskRecord` (plain data). It
+owns what that needs — loaded models, compiled graphs, task environments started
+once — and writes nothing: the driver alone appends records to the run database.
+An executor decides *where* ``run_job`` runs: :class:`LocalExecutor` calls it in the
+driver's event loop; a remote executor (e.g. Ray actors, each holding a
+``TaskWorker``) sends jobs out and records back as JSON.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+import traceback
+from collections import OrderedDict
+from collections.abc import Mapping, Sequence
+from typing import Any, Protocol
+
+from pydantic import BaseModel
+
+from thinktank.evals.environment import TaskEnvironment, environment_for
+from thinktank.evals.evaluators import Verdict, evaluate
+from thinktank.evals.run_types import INTERRUPTED, TaskRecord
+from thinktank.evals.sweep import GraphEntry
+from thinktank.evals.task import Task
+from thinktank.graphs.compiler import CompiledGraph, RunResult, compile
+from thinktank.graphs.spec import ANSWER_ROLES, GraphSpec
+from thinktank.llm.base import ChatModel
+from thinktank.llm.budget import Budget
+from thinktank.llm.config import load_model
+from thinktank.llm.ledger import scope
+
+log = logging.getLogger(__name__)
+
+RUN_BUDGET_NAME = "run budget"
+"""Name of the run-wide budget; refusals by it mark a task as interrupted."""
+
+_CHEAP_EVALUATORS = frozenset({"numeric", "string", "choice", "game24"})
+_COMPILED_CACHE = 64
+
+
+class TaskJob(BaseModel):
+    """One unit of work: ``task`` through graph ``graph``."""
+
+    graph: str
+    """Graph label (a key of the worker's graphs)."""
+    task: Task
+    index: int = 0
+    """The task's position in the suite (reports keep suite order)."""
+    seed: int = 0
+    run_id: str = ""
+    attempt: int = 1
+    """1, or more when an errored record is retried."""
+
+
+class Executor(Protocol):
+    """Where jobs run. ``submit`` may run remotely; records come back as data."""
+
+    async def start(self) -> None: ...
+
+    async def submit(self, job: TaskJob) -> TaskRecord: ...
+
+    async def close(self) -> None: ...
+
+
+def load_models(
+    models: Mapping[str, ChatModel | str] | ChatModel | str | None,
+) -> tuple[dict[str, ChatModel], list[ChatModel]]:
+    """Aliases → loaded models (``default`` always present), and the ones loaded here."""
+    if models is None or isinstance(models, (ChatModel, str)):
+        models = {"default": models} if models is not None else {"default": None}  # type: ignore[dict-item]
+    out: dict[str, ChatModel] = {}
+    owned: list[ChatModel] = []
+    for alias, value in models.items():
+        m = load_model(value)
+        if m is not value:
+            owned.append(m)
+        out[alias] = m
+    if "default" not in out and out:
+        out["default"] = next(iter(out.values()))
+    return out, owned
+
+
+class TaskWorker:
+    """Runs :class:`TaskJob` s: environment → graph → evaluation → :class:`TaskRecord`.
+
+    ``run_budget`` (a :class:`~thinktank.llm.Budget`) is charged by every model call;
+    a task that it refuses is returned with status ``interrupted`` (not a result).
+    ``attach_tools``: when a task's environment offers tools, answer-producing nodes
+    that name none get all of them (nodes that name tools keep their own list).
+    """
+
+    def __init__(
+        self,
+        graphs: Sequence[GraphEntry] | Mapping[str, GraphSpec],
+        models: Mapping[str, ChatModel | str] | ChatModel | str | None = None,
+        *,
+        memory: Any = None,
+        environment_options: Mapping[str, Mapping[str, Any]] | None = None,
+        run_budget: Budget | None = None,
+        attach_tools: bool = True,
+        judge: ChatModel | None = None,
+    ) -> None:
+        if isinstance(graphs, Mapping):
+            self.specs = dict(graphs)
+        else:
+            self.specs = {g.label: g.spec for g in graphs}
+        self.models, self._owned = load_models(models)
+        self.memory = memory
+        self.environment_options = {k: dict(v) for k, v in (environment_options or {}).items()}
+        self.run_budget = run_budget
+        self.attach_tools = attach_tools
+        self.judge = judge
+        self._envs: dict[str, TaskEnvironment] = {}
+        self._env_lock = asyncio.Lock()
+        self._compiled: OrderedDict[tuple[Any, ...], CompiledGraph] = OrderedDict()
+
+    # --- resources -------------------------------------------------------------------
+
+    async def environment(self, kind: str) -> TaskEnvironment:
+        """The started environment of a task kind (started on first use, once)."""
+        env = self._envs.get(kind)
+        if env is not None:
+            return env
+        async with self._env_lock:
+            if kind not in self._envs:
+                opts = dict(self.environment_options.get(kind, {}))
+                try:
+                    if self.judge is not None and "judge" not in opts:
+                        env = environment_for(kind, judge=self.judge, **opts)
+                    else:
+                        env = environment_for(kind, **opts)
+                except TypeError:  # an environment that takes no judge
+                    env = environment_for(kind, **opts)
+                await env.start()
+                self._envs[kind] = env
+        return self._envs[kind]
+
+    def compiled(self, label: str, tools: Sequence[Any] = ()) -> CompiledGraph:
+        """The graph ``label`` compiled with ``tools`` (reused while the tools are the same)."""
+        key = (label, *((t.name, id(t)) for t in tools))
+        graph = self._compiled.get(key)
+        if graph is not None:
+            self._compiled.move_to_end(key)
+            return graph
+        spec = self.specs[label]
+        if tools and self.attach_tools:
+            names = [t.name for t in tools]
+            spec = spec.model_copy(
+                update={
+                    "nodes": [
+                        n.model_copy(update={"tools": names})
+                        if n.role in ANSWER_ROLES and not n.tools
+                        else n
+                        for n in spec.nodes
+                    ]
+                }
+            )
+        graph = compile(spec, models=self.models, tools=list(tools), memory=self.memory)
+        self._compiled[key] = graph
+        if len(self._compiled) > _COMPILED_CACHE:
+            self._compiled.popitem(last=False)
+        return graph
+
+    async def close(self) -> None:
+        """Close environments and the models this worker loaded."""
+        for env in self._envs.values():
+            try:
+                await env.close()
+            except Exception:  # closing must not hide the run's outcome
+                log.warning("closing a task environment failed", exc_info=True)
+        self._envs.clear()
+        for m in self._owned:
+            with contextlib.suppress(Exception):
+                await m.aclose()
+
+    # --- the unit of work ---------------------------------------------------------------
+
+    async def run_job(self, job: TaskJob) -> TaskRecord:
+        """Run ``job`` and return its record (errors become ``error`` records, never raise)."""
+        task = job.task
+        base: dict[str, Any] = {
+            "graph": job.graph,
+            "task_id": task.id,
+            "task_index": job.index,
+            "kind": task.kind,
+            "attempt": job.attempt,
+        }
+        t0 = time.perf_counter()
+        ctx = None
+        result: RunResult | None = None
+        try:
+            env = await self.environment(task.kind)
+            ctx = await env.open(task)
+            graph = self.compiled(job.graph, ctx.tools)
+            payload = {
+                "id": task.id,
+                "prompt": ctx.prompt or task.prompt,
+                "kind": task.kind,
+                "metadata": task.metadata,
+            }
+            with scope(budget=self.run_budget):
+                result = await graph.run(payload, seed=job.seed, run_id=job.run_id)
+            if self.run_budget is not None and _refused_by_run_budget(result):
+                return TaskRecord(**base, status=INTERRUPTED, **_usage(result))
+            verdict = await env.evaluate(task, result.answer, ctx, output=_winner_output(result))
+            samples = await _sample_correct(task, result)
+        except Exception as exc:
+            log.debug("task %s on %s failed", task.id, job.graph, exc_info=True)
+            extra = _usage(result) if result is not None else {}
+            extra.setdefault("latency_s", time.perf_counter() - t0)
+            return TaskRecord(
+                **base,
+                status="error",
+                error=_describe(exc),
+                answer=result.answer if result is not None else None,
+                result_json=result.model_dump_json() if result is not None else None,
+                **extra,
+            )
+        finally:
+            if ctx is not None:
+                try:
+                    await ctx.aclose()
+                except Exception:
+                    log.warning("closing the context of task %s failed", task.id, exc_info=True)
+        status = result.status if result.status != "error" else "error"
+        rec = TaskRecord(
+            **base,
+            status=status,
+            error=result.error,
+            answer=result.answer,
+            expected=verdict.expected,
+            correct=verdict.correct,
+            score=verdict.score,
+            reason=verdict.reason,
+            sample_correct=samples,
+            verdict=verdict.model_dump(mode="json"),
+            result_json=result.model_dump_json(),
+            **_usage(result),
+        )
+        return rec.attach(result, verdict)
+
+
+class LocalExecutor:
+    """Runs jobs in this process's event loop (the default)."""
+
+    def __init__(self, worker: TaskWorker) -> None:
+        self.worker = worker
+
+    async def start(self) -> None:
+        return None
+
+    async def submit(self, job: TaskJob) -> TaskRecord:
+        return await self.worker.run_job(job)
+
+    async def close(self) -> None:
+        await self.worker.close()
+
+
+def _usage(result: RunResult) -> dict[str, Any]:
+    totals = (result.usage or {}).get("totals") or {}
+    return {
+        "prompt_tokens": int(totals.get("prompt_tokens", 0)),
+        "completion_tokens": int(totals.get("completion_tokens", 0)),
+        "calls": int(totals.get("calls", 0)),
+        "cost": float(result.cost),
+        "latency_s": float(result.latency_s),
+        "samples": result.samples,
+    }
+
+
+def _refused_by_run_budget(result: RunResult) -> bool:
+    marker = f"budget {RUN_BUDGET_NAME!r}"
+    if result.error and marker in result.error:
+        return True
+    return any(marker in (o.get("error") or "") for o in result.trace.get("outputs", []))
+
+
+def _winner_output(result: RunResult) -> Any:
+    winner = result.selection.winner if result.selection else None
+    for o in result.trace.get("outputs", []):
+        if o.get("id") == winner:
+            return o.get("output")
+    return None
+
+
+async def _sample_correct(task: Task, result: RunResult) -> list[bool] | None:
+    """Judge each final candidate when the task's evaluator is cheap (for pass@k)."""
+    if task.kind in ("swe", "code") or len(result.candidates) < 1:
+        return None
+    if task.evaluator_config().type not in _CHEAP_EVALUATORS:
+        return None
+    seen: dict[str | None, Verdict] = {}
+    out = []
+    for c in result.candidates:
+        if c.answer not in seen:
+            seen[c.answer] = await evaluate(task, c.answer)
+        out.append(seen[c.answer].correct)
+    return out
+
+
+def _describe(exc: BaseException) -> str:
+    frames = traceback.extract_tb(exc.__traceback__)
+    where = f" (at {frames[-1].filename.rsplit('/', 1)[-1]}:{frames[-1].lineno})" if frames else ""
+    return f"{type(exc).__name__}: {exc}{where}"
