@@ -106,6 +106,8 @@ def register_environment(kind: str, factory: Callable[..., TaskEnvironment]) -> 
 
 def environment_for(kind: str, **options: Any) -> TaskEnvironment:
     """The environment for a task kind (plain when none is registered for it)."""
+    import thinktank.evals.environments  # noqa: F401 - registers swe, web, code, math
+
     if kind not in _REGISTRY and kind not in PlainEnvironment.kinds:
         raise ConfigError(
             f"no environment for task kind {kind!r}; registered: {sorted({*_REGISTRY, *PlainEnvironment.kinds})}"

@@ -1,0 +1,76 @@
+"""Sandbox plumbing shared by the environments: providers from options, lazy sandboxes.
+
+A task that never runs code should not pay for a container, so the ``python`` tool
+of the math and code environments starts its sandbox on first use
+(:class:`LazySandbox`) and the task's context closes it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from pydantic import BaseModel
+
+from thinktank.errors import ConfigError
+from thinktank.sandboxes.base import Sandbox
+from thinktank.sandboxes.provider import SandboxProvider, provider_from_config
+from thinktank.tools.base import Tool, ToolResult
+from thinktank.tools.code import PythonArgs, PythonTool
+
+ProviderOption = SandboxProvider | dict[str, Any] | BaseModel | None
+"""A provider, a sandbox config (``{"type": "docker", ...}``, a ``PoolConfig``), or
+``None`` for Docker with its secure defaults."""
+
+
+def resolve_provider(option: ProviderOption) -> tuple[SandboxProvider, bool]:
+    """``(provider, owned)``: ``owned`` is true when it was built here (close it after)."""
+    if isinstance(option, SandboxProvider):
+        return option, False
+    if option is None or isinstance(option, dict | BaseModel):
+        return provider_from_config(option), True
+    raise ConfigError(
+        f"provider must be a SandboxProvider or a sandbox config, not {type(option).__name__}"
+    )
+
+
+class LazySandbox:
+    """A sandbox from ``provider``, created on the first :meth:`get`, closed by :meth:`close`."""
+
+    def __init__(self, provider: SandboxProvider) -> None:
+        self.provider = provider
+        self.sandbox: Sandbox | None = None
+        self._lock = asyncio.Lock()
+
+    async def get(self) -> Sandbox:
+        async with self._lock:
+            if self.sandbox is None:
+                self.sandbox = await self.provider.create()
+            return self.sandbox
+
+    async def close(self) -> None:
+        sb, self.sandbox = self.sandbox, None
+        if sb is not None:
+            await sb.close()
+
+
+class LazyPythonTool(Tool[PythonArgs]):
+    """The ``python`` tool over a :class:`LazySandbox` (no container until it is called)."""
+
+    name = "python"
+    args_model = PythonArgs
+
+    def __init__(self, lazy: LazySandbox, *, timeout_s: float = 30.0) -> None:
+        self.lazy = lazy
+        self.timeout_s = timeout_s
+        self.description = (
+            "Run Python 3 code in an isolated sandbox and return what it prints (each call "
+            "starts a fresh interpreter: print the results you need). Use it to compute "
+            f"exactly instead of by hand. Calls are limited to {timeout_s:g} s; no network."
+        )
+        self._tool: PythonTool | None = None
+
+    async def run(self, args: PythonArgs) -> ToolResult:
+        if self._tool is None:
+            self._tool = PythonTool(await self.lazy.get(), timeout_s=self.timeout_s)
+        return await self._tool.run(args)
