@@ -42,7 +42,7 @@ _TASK_KIND_TO_ANSWER: dict[str, AnswerKind] = {
     "text": "text",
     "web": "text",
     "code": "code",
-    "swe": "code",
+    "swe": "exact",  # a patch: identical diffs vote together (a diff is no Python block)
 }
 
 
