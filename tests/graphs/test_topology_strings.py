@@ -100,3 +100,17 @@ async def test_ceo_over_debaters_with_mav_selection_runs() -> None:
     assert [len(outputs_of(res, "debater", r)) for r in (1, 2, 3)] == [3, 3, 0]
     assert len(outputs_of(res, "aspect1", 2)) == 3  # every round's answers were verified
     assert res.selection is not None and res.selection.method == "mav"
+
+
+async def test_verifiers_layered_on_refine_check_each_candidate_once() -> None:
+    model = by_role(
+        {
+            "solver": cycling("1", "2", "3"),
+            "refiner": "Answer: 7",
+            "verifier": lambda req: verdict(candidate_answer(req) == "7"),
+        }
+    )
+    res = await compile(topology("refine:k=3 + mav:k=2"), models=model).run("q?")
+    targets = [o["target"] for o in outputs_of(res, "aspect1")]
+    assert len(targets) == len(set(targets)) == 6  # 3 samples in round 1, 3 refinements in round 2
+    assert res.answer == "7"

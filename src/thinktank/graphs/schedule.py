@@ -218,7 +218,10 @@ class Scheduler:
         max_tokens = control.get("max_tokens") or node.max_tokens
         base: dict[str, Any] = {"node": node.id, "round": r, "max_tokens": max_tokens}
         if node.role == "verifier":
-            targets = [o for o in inputs if o.answer is not None]
+            # a same-round edge from a node that did not run this round shows its last
+            # outputs again; a verifier checks each candidate once
+            checked = {o.target for o in outs if o.node == node.id and o.round < r}
+            targets = [o for o in inputs if o.answer is not None and o.id not in checked]
             return [
                 {
                     **base,
