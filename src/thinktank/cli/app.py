@@ -26,6 +26,7 @@ _GROUPS: dict[str, str] = {
     "graph": "thinktank.cli.graph",
     "sandbox": "thinktank.cli.sandbox",
     "memory": "thinktank.cli.memory",
+    "swe": "thinktank.cli.swe",
 }
 
 # name -> module defining a plain command function called ``command``

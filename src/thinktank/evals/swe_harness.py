@@ -325,7 +325,8 @@ async def validate_gold(
             gold_reason=gold.reason,
             empty_reason="" if nothing is None else nothing.reason,
             notes=notes,
-            seconds=time.perf_counter() - start,
+            # time spent judging (not waiting for a turn under the concurrency limit)
+            seconds=sum(float(v.details.get("timings", {}).get("total_s", 0.0)) for v in verdicts),
         )
 
     try:
