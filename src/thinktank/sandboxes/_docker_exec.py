@@ -70,7 +70,10 @@ class _Frames:
                 break
             sink = self.sinks.get(buf[pos])
             if sink is not None:
-                sink.feed(bytes(buf[pos + 8 : pos + 8 + size]))
+                if sink.kept < sink.cap:
+                    sink.feed(bytes(buf[pos + 8 : pos + 8 + size]))
+                else:  # full: count, don't copy (floods stay cheap)
+                    sink.dropped += size
             pos += 8 + size
         del buf[:pos]
 
