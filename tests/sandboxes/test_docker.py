@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import shutil
+import tempfile
 import time
+from pathlib import Path
 
 import pytest
 
 from thinktank.sandboxes import (
     DockerSandboxConfig,
+    HostMount,
     ImageMissing,
     SandboxError,
     SandboxUnavailable,
@@ -54,6 +58,7 @@ async def test_loosening_is_explicit() -> None:
     async with await cfg.build().create() as sb:
         res = await sb.exec("touch /etc/loosened && id -u")
         assert res.stdout == "0\n"
+        assert not await sb.reset(), "a writable image cannot be verified clean"
 
 
 async def test_a_missing_gvisor_runtime_fails_closed() -> None:
@@ -97,3 +102,20 @@ async def test_exit_codes_and_timeout_codes(sibling: DockerSandbox) -> None:
     assert res.timed_out and res.exit_code in (124, 137)
     quick = await sibling.exec("exit 124")
     assert quick.exit_code == 124 and not quick.timed_out
+
+
+async def test_host_mounts_are_opt_in_and_read_only_by_default() -> None:
+    host = Path(tempfile.mkdtemp(dir="/var/tmp"))  # pytest's tmp_path is private to root
+    try:
+        host.chmod(0o755)
+        (host / "repo.txt").write_text("from the host")
+        cfg = DockerSandboxConfig(mounts=[HostMount(source=str(host), target="/mnt/host")])
+        async with await cfg.build().create() as sb:
+            assert (await sb.exec("cat /mnt/host/repo.txt")).stdout == "from the host"
+            assert (await sb.exec("touch /mnt/host/new")).exit_code != 0
+            assert await sb.reset()  # read-only mounts keep a verified reset possible
+        rw = HostMount(source=str(host), target="/mnt/host", read_only=False)
+        async with await DockerSandboxConfig(mounts=[rw]).build().create() as sb:
+            assert not await sb.reset(), "a writable mount makes a verified reset impossible"
+    finally:
+        shutil.rmtree(host)

@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any
 from thinktank.sandboxes.base import ProcessChannel, Sandbox
 from thinktank.sandboxes.config import (
     DockerSandboxConfig,
+    HostMount,
     LocalSandboxConfig,
     PoolConfig,
     SandboxConfig,
@@ -74,6 +75,7 @@ __all__ = [
     "DockerSandboxConfig",
     "ExecResult",
     "FileTooLarge",
+    "HostMount",
     "ImageMissing",
     "LocalProvider",
     "LocalSandbox",

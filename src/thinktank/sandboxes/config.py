@@ -57,6 +57,23 @@ class _CommonConfig(_StrictConfig):
     """Argv prefix that runs a command given as a string."""
 
 
+class HostMount(_StrictConfig):
+    """A host path made visible in the sandbox (an explicit opt-in; none by default)."""
+
+    source: str
+    """Absolute host path."""
+    target: str
+    """Absolute path inside the sandbox."""
+    read_only: bool = True
+    """Mount read-only (the default); a writable mount lets sandboxed code change the host."""
+
+    @model_validator(mode="after")
+    def _absolute(self) -> HostMount:
+        if not (self.source.startswith("/") and self.target.startswith("/")):
+            raise ValueError("mount source and target must be absolute paths")
+        return self
+
+
 class DockerSandboxConfig(_CommonConfig):
     """A Docker container per sandbox (the default, strong isolation)."""
 
@@ -97,6 +114,8 @@ class DockerSandboxConfig(_CommonConfig):
     """Capabilities to keep despite ``cap_drop_all`` (explicit opt-in)."""
     no_new_privileges: bool = True
     """Forbid privilege gain through setuid binaries."""
+    mounts: list[HostMount] = Field(default_factory=list)
+    """Host paths to bind into the sandbox (none by default; read-only unless said otherwise)."""
     runtime: str | None = None
     """OCI runtime, e.g. ``runsc`` for gVisor. Fails closed when the engine lacks it."""
     ttl_s: int = Field(default=4 * 3600, ge=60)

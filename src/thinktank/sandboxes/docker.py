@@ -195,6 +195,8 @@ class DockerSandbox(Sandbox):
         return await to_thread(self._x.oom_kills)
 
     async def _reset(self) -> bool:
+        if not self.config.read_only_root or any(not m.read_only for m in self.config.mounts):
+            return False  # writable places outside the tmpfs dirs: a clean state is not assured
         dirs = [self.config.workdir, "/tmp", self.config.home, "/dev/shm"]
         try:
             res = await to_thread(self._x.quick, ["/bin/sh", "-c", _RESET, "sh", *dirs], timeout=20)
@@ -236,6 +238,10 @@ class DockerProvider(SandboxProvider):
         }
         from docker.types import Ulimit
 
+        binds = {
+            m.source: {"bind": m.target, "mode": "ro" if m.read_only else "rw"} for m in c.mounts
+        }
+
         return dict(
             client.api.create_host_config(
                 network_mode=c.network_mode,
@@ -255,6 +261,7 @@ class DockerProvider(SandboxProvider):
                 shm_size="64m",
                 oom_score_adj=500,
                 ulimits=[Ulimit(name="nofile", soft=c.nofile, hard=c.nofile)],
+                binds=binds or None,
             )
         )
 
