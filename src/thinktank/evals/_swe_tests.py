@@ -92,7 +92,7 @@ def parse_apply_log(output: str) -> ApplyResult:
     return ApplyResult(applied, method, test_ok, error)
 
 
-def test_files(test_patch: str) -> list[str]:
+def touched_files(test_patch: str) -> list[str]:
     """Files the test patch touches (both names of a rename), in order, once each."""
     seen: dict[str, None] = {}
     for a, b in _DIFF_HEADER.findall(test_patch):

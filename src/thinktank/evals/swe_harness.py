@@ -45,7 +45,7 @@ from thinktank.evals._swe_tests import (
     parse_apply_log,
     parse_test_log,
     tail,
-    test_files,
+    touched_files,
 )
 from thinktank.evals.evaluators.base import Verdict
 from thinktank.evals.suites.loaders.swebench import SWEInstance
@@ -165,7 +165,7 @@ class SWEHarness:
         argv = [
             "/bin/sh", "-c", APPLY_SCRIPT, "sh", co.repo, f"{where}/model.patch",
             f"{where}/test.patch", co.base_commit, str(cfg.fuzz),
-            *test_files(case.instance.test_patch),
+            *touched_files(case.instance.test_patch),
         ]  # fmt: skip
         applied = await sb.exec(argv, timeout=cfg.apply_timeout_s)
         timings["apply_s"] = time.perf_counter() - t
