@@ -5,6 +5,7 @@ from __future__ import annotations
 import shutil
 import tempfile
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -104,18 +105,22 @@ async def test_exit_codes_and_timeout_codes(sibling: DockerSandbox) -> None:
     assert quick.exit_code == 124 and not quick.timed_out
 
 
-async def test_host_mounts_are_opt_in_and_read_only_by_default() -> None:
-    host = Path(tempfile.mkdtemp(dir="/var/tmp"))  # pytest's tmp_path is private to root
-    try:
-        host.chmod(0o755)
-        (host / "repo.txt").write_text("from the host")
-        cfg = DockerSandboxConfig(mounts=[HostMount(source=str(host), target="/mnt/host")])
-        async with await cfg.build().create() as sb:
-            assert (await sb.exec("cat /mnt/host/repo.txt")).stdout == "from the host"
-            assert (await sb.exec("touch /mnt/host/new")).exit_code != 0
-            assert await sb.reset()  # read-only mounts keep a verified reset possible
-        rw = HostMount(source=str(host), target="/mnt/host", read_only=False)
-        async with await DockerSandboxConfig(mounts=[rw]).build().create() as sb:
-            assert not await sb.reset(), "a writable mount makes a verified reset impossible"
-    finally:
-        shutil.rmtree(host)
+@pytest.fixture
+def host_dir() -> Iterator[Path]:
+    """A world-readable host directory (pytest's tmp_path is private to root)."""
+    host = Path(tempfile.mkdtemp(dir="/var/tmp"))
+    host.chmod(0o755)
+    (host / "repo.txt").write_text("from the host")
+    yield host
+    shutil.rmtree(host)
+
+
+async def test_host_mounts_are_opt_in_and_read_only_by_default(host_dir: Path) -> None:
+    cfg = DockerSandboxConfig(mounts=[HostMount(source=str(host_dir), target="/mnt/host")])
+    async with await cfg.build().create() as sb:
+        assert (await sb.exec("cat /mnt/host/repo.txt")).stdout == "from the host"
+        assert (await sb.exec("touch /mnt/host/new")).exit_code != 0
+        assert await sb.reset()  # read-only mounts keep a verified reset possible
+    rw = HostMount(source=str(host_dir), target="/mnt/host", read_only=False)
+    async with await DockerSandboxConfig(mounts=[rw]).build().create() as sb:
+        assert not await sb.reset(), "a writable mount makes a verified reset impossible"
