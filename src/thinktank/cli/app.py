@@ -30,8 +30,12 @@ _GROUPS: dict[str, str] = {
 }
 
 # name -> module defining a plain command function called ``command``
+# (or "module:function" for a module holding several commands)
 _COMMANDS: dict[str, str] = {
     "demo": "thinktank.cli.demo",
+    "eval": "thinktank.cli.eval:eval_command",
+    "run": "thinktank.cli.eval:run_command",
+    "report": "thinktank.cli.eval:report_command",
 }
 
 
@@ -54,7 +58,8 @@ for _name, _module in _GROUPS.items():
     app.add_typer(importlib.import_module(_module).app, name=_name)
 
 for _name, _module in _COMMANDS.items():
-    app.command(_name)(importlib.import_module(_module).command)
+    _path, _, _attr = _module.partition(":")
+    app.command(_name)(getattr(importlib.import_module(_path), _attr or "command"))
 
 
 def main() -> None:

@@ -20,7 +20,9 @@ process; a power cut may lose the last commits, which then simply run again.
 
 from __future__ import annotations
 
+import fcntl
 import json
+import os
 import sqlite3
 import time
 from collections.abc import Iterator
@@ -184,6 +186,14 @@ class RunDatabase:
         rows = self.conn.execute("SELECT graph, task_id, status, attempt FROM results")
         return {(g, t): (s, a) for g, t, s, a in rows}
 
+    def accuracy(self) -> dict[str, float | None]:
+        """Graph label → accuracy over its judged, non-error records."""
+        rows = self.conn.execute(
+            "SELECT graph, COUNT(correct), COALESCE(SUM(correct), 0) FROM results "
+            "WHERE status != 'error' GROUP BY graph"
+        )
+        return {g: (c / n if n else None) for g, n, c in rows}
+
     def tally(self) -> tuple[int, int, float]:
         """(judged, correct, cost) over the recorded results that are not errors."""
         row = self.conn.execute(
@@ -270,3 +280,29 @@ class RunDatabase:
             "SELECT graph, task_id, result FROM results ORDER BY task_index, graph"
         ):
             yield g, t, (json.loads(r) if r else {})
+
+
+class RunDirLock:
+    """An exclusive lock on a run directory (``.lock``), released on close or process death."""
+
+    def __init__(self, fd: int) -> None:
+        self.fd = fd
+
+    def close(self) -> None:
+        if self.fd >= 0:
+            os.close(self.fd)  # closing releases the lock (so does the kernel if we are killed)
+            self.fd = -1
+
+
+def lock_run_dir(out_dir: str | Path) -> RunDirLock:
+    """Lock ``out_dir`` for one writer; a second live process is refused with a message."""
+    fd = os.open(Path(out_dir) / ".lock", os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        os.close(fd)
+        raise UsageError(
+            f"another thinktank process is running in {out_dir}; wait for it, or choose a "
+            "new directory with --out DIR"
+        ) from None
+    return RunDirLock(fd)

@@ -25,10 +25,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import fcntl
 import inspect
 import logging
-import os
 import time
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
@@ -36,9 +34,9 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
-from thinktank.errors import ConfigError, UsageError
+from thinktank.errors import ConfigError
 from thinktank.evals.progress import Progress
-from thinktank.evals.records import RunDatabase
+from thinktank.evals.records import RunDatabase, lock_run_dir
 from thinktank.evals.run_types import INTERRUPTED, RunConfig, TaskRecord
 from thinktank.evals.sweep import GraphEntry, entries_from
 from thinktank.evals.task import Task
@@ -205,7 +203,7 @@ class Runner:
         try:
             config = self.config(worker)
             self.out_dir.mkdir(parents=True, exist_ok=True)
-            lock = _lock_dir(self.out_dir)
+            lock = lock_run_dir(self.out_dir)
         except BaseException:
             await worker.close()
             raise
@@ -216,6 +214,7 @@ class Runner:
             await worker.close()
             raise
         self.db = db
+        _write_run_json(self.out_dir, config)
         jobs, skipped = self._plan(db, config.fingerprint())
         summary = RunSummary(
             out_dir=str(self.out_dir), run_id=config.fingerprint(), total=len(jobs) + skipped
@@ -258,7 +257,8 @@ class Runner:
                 summary.total - summary.skipped - summary.recorded - summary.interrupted
             )
             summary.wall_s = time.perf_counter() - t0
-            summary.accuracy = _accuracy(db)
+            acc = db.accuracy()
+            summary.accuracy = {g.label: acc.get(g.label) for g in self.graphs}
             db.end_session(
                 self.session,
                 status=status,
@@ -379,32 +379,8 @@ class Runner:
             )
 
 
-class _DirLock:
-    def __init__(self, fd: int) -> None:
-        self.fd = fd
-
-    def close(self) -> None:
-        if self.fd >= 0:
-            os.close(self.fd)  # closing releases the lock (so does the kernel if we are killed)
-            self.fd = -1
-
-
-def _lock_dir(out_dir: Path) -> _DirLock:
-    fd = os.open(out_dir / ".lock", os.O_RDWR | os.O_CREAT, 0o644)
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except BlockingIOError:
-        os.close(fd)
-        raise UsageError(
-            f"another thinktank process is running in {out_dir}; wait for it, or choose a "
-            "new directory with --out DIR"
-        ) from None
-    return _DirLock(fd)
-
-
-def _accuracy(db: RunDatabase) -> dict[str, float | None]:
-    rows = db.conn.execute(
-        "SELECT graph, COUNT(correct), COALESCE(SUM(correct), 0) FROM results "
-        "WHERE status != 'error' GROUP BY graph"
-    )
-    return {g: (c / n if n else None) for g, n, c in rows}
+def _write_run_json(out_dir: Path, config: RunConfig) -> None:
+    """A readable copy of the config; ``kind`` tells ``thinktank report`` what ran here."""
+    tmp = out_dir / "run.json.tmp"
+    tmp.write_text(config.model_dump_json(indent=2), encoding="utf-8")
+    tmp.replace(out_dir / "run.json")

@@ -1,0 +1,88 @@
+"""A run's trace summary for the terminal (``thinktank run``): rich tables of what
+each agent sample did, the candidates and how they were selected, the verifiers'
+verdicts, the CEO's decisions, and usage."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rich.console import Console
+from rich.markup import escape
+from rich.panel import Panel
+from rich.table import Table
+
+
+def _short(value: Any, n: int = 60) -> str:
+    s = "—" if value is None else " ".join(str(value).split())
+    return escape(s if len(s) <= n else s[: n - 1] + "…")
+
+
+def print_trace(
+    res: Any, *, label: str = "", verdict: Any = None, console: Console | None = None
+) -> None:
+    """Print a :class:`~thinktank.graphs.compiler.RunResult` as a readable summary."""
+    console = console or Console()
+    totals = (res.usage or {}).get("totals") or {}
+    head = [
+        f"[bold]answer:[/bold] {_short(res.answer, 200)}",
+        f"status {escape(res.status)} · graph {escape(label or res.graph)} · {res.rounds} round(s) · "
+        f"{res.samples} answer sample(s) · {totals.get('calls', 0)} calls · "
+        f"{totals.get('prompt_tokens', 0)}+{totals.get('completion_tokens', 0)} tokens · "
+        f"${res.cost:.5f} · {res.latency_s:.2f}s",
+    ]
+    if verdict is not None:
+        mark = "[green]correct[/green]" if verdict.correct else "[red]wrong[/red]"
+        head.append(f"{mark} (expected {_short(verdict.expected)}; {escape(verdict.reason)})")
+    if res.error:
+        head.append(f"[red]error:[/red] {_short(res.error, 300)}")
+    console.print(Panel("\n".join(head), title="thinktank run", expand=False))
+
+    outputs = res.trace.get("outputs") or []
+    if outputs:
+        t = Table(title="agents", show_lines=False)
+        for h in ("sample", "role", "status", "answer / output", "steps", "tools", "tokens"):
+            t.add_column(h)
+        for o in outputs:
+            traj = o.get("trajectory") or {}
+            steps = traj.get("steps") or []
+            tools = [tc.get("name", "?") for s in steps for tc in s.get("tool_calls") or []]
+            u = o.get("usage") or {}
+            shown = o.get("answer") if o.get("answer") is not None else o.get("output")
+            t.add_row(
+                escape(str(o.get("id"))),
+                escape(str(o.get("role"))),
+                escape(str(o.get("status"))),
+                _short(shown),
+                str(len(steps)),
+                escape(", ".join(tools)) or "—",
+                str(int(u.get("prompt_tokens", 0)) + int(u.get("completion_tokens", 0))),
+            )
+        console.print(t)
+    if res.candidates:
+        winner = res.selection.winner if res.selection else None
+        method = res.selection.method if res.selection else "?"
+        t = Table(title=f"candidates (selection: {escape(method)})")
+        for h in ("candidate", "answer", "votes", "score", "approvals"):
+            t.add_column(h)
+        for c in res.candidates:
+            star = " ★" if c.id == winner else ""
+            score = "—" if c.score is None else f"{c.score:.2f}"
+            t.add_row(escape(c.id) + star, _short(c.answer), str(c.votes), score, str(c.approvals))
+        console.print(t)
+    if res.verdicts:
+        t = Table(title="verdicts")
+        for h in ("verifier", "candidate", "verdict", "score"):
+            t.add_column(h)
+        for v in res.verdicts:
+            t.add_row(
+                escape(str(v.get("verifier"))),
+                escape(str(v.get("target"))),
+                escape(str(v.get("verdict", v.get("correct", "—")))),
+                escape(str(v.get("score", "—"))),
+            )
+        console.print(t)
+    for d in res.decisions:
+        rest = {k: v for k, v in d.items() if k not in ("round", "action", "enforced")}
+        console.print(
+            f"[bold]CEO[/bold] round {d.get('round')}: {escape(str(d.get('action')))} {_short(rest, 160)}"
+        )

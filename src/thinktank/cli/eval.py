@@ -1,0 +1,259 @@
+"""``thinktank eval``, ``thinktank run`` and ``thinktank report``.
+
+* ``eval`` runs a suite through one or more graphs (or a sweep) into a run directory
+  and writes its report;
+* ``run`` answers one question with one graph and prints the trace summary;
+* ``report`` (re)writes a run directory's ``report.md`` and ``report.html``.
+
+Heavy imports happen inside the commands, so ``thinktank --help`` stays fast.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, NoReturn
+
+import typer
+from rich.markup import escape
+
+
+def _fail(message: str, code: int = 1) -> NoReturn:
+    from rich.console import Console
+
+    Console(stderr=True, soft_wrap=True).print(f"[red]error:[/red] {escape(message)}")
+    raise typer.Exit(code)
+
+
+def parse_models(values: list[str] | None) -> dict[str, str] | str | None:
+    """``--model`` values: ``SPEC`` (the default model) or ``ALIAS=SPEC`` (repeatable)."""
+    if not values:
+        return None
+    out: dict[str, str] = {}
+    for v in values:
+        alias, eq, spec = v.partition("=")
+        if eq and alias.isidentifier():
+            out[alias] = spec
+        else:
+            out["default"] = v
+    return out["default"] if list(out) == ["default"] else out
+
+
+def _options(values: list[str] | None, flag: str) -> dict[str, Any]:
+    import yaml
+
+    out: dict[str, Any] = {}
+    for v in values or []:
+        key, eq, raw = v.partition("=")
+        if not eq or not key:
+            _fail(f"{flag} takes key=value, not {v!r}")
+        out[key] = yaml.safe_load(raw)
+    return out
+
+
+def eval_command(
+    suite: str = typer.Option(
+        ..., "--suite", help="Bundled suite name or a .jsonl/.json task file."
+    ),
+    graph: list[str] = typer.Option(
+        ...,
+        "--graph",
+        help="Topology[:k=v,...] or SPEC.yaml; repeatable; `best_of_n:n=1,2,4,8` is a sweep.",
+    ),
+    model: list[str] | None = typer.Option(
+        None, "--model", help="Model (openai:NAME[@URL], vllm:…, local:smollm2) or ALIAS=MODEL."
+    ),
+    out: Path = typer.Option(..., "--out", help="Run directory (records, report)."),
+    concurrency: int = typer.Option(8, "--concurrency", "-c", min=1, help="Tasks in parallel."),
+    budget_usd: float | None = typer.Option(
+        None, "--budget-usd", min=0, help="Run budget; no task starts once it is spent."
+    ),
+    limit: int | None = typer.Option(None, "--limit", min=1, help="Only the first N tasks."),
+    resume: bool = typer.Option(False, "--resume", help="Continue a run: skip finished tasks."),
+    retry_errors: bool = typer.Option(
+        False, "--retry-errors", help="With --resume: run errored tasks again."
+    ),
+    seed: int = typer.Option(0, "--seed", help="Sampling seed."),
+    memory: Path | None = typer.Option(None, "--memory", help="Memory bank database to read."),
+    stream: bool = typer.Option(
+        False, "--stream", help="Tasks one at a time, in order (later tasks see earlier lessons)."
+    ),
+    suite_opt: list[str] | None = typer.Option(
+        None, "--suite-opt", help="Suite loader option key=value (e.g. n=50 for game24)."
+    ),
+    report: bool = typer.Option(True, "--report/--no-report", help="Write the report at the end."),
+    trajectories: int = typer.Option(300, "--trajectories", help="Trajectories in report.html."),
+) -> None:
+    """Run a task suite through one or more graphs; record every result; write the report."""
+    from rich.console import Console
+
+    from thinktank.errors import ThinktankError
+    from thinktank.evals.runner import Runner
+    from thinktank.evals.suites import load_suite
+    from thinktank.evals.sweep import expand_graphs
+
+    console = Console()
+    options = _options(suite_opt, "--suite-opt")
+    try:
+        tasks = load_suite(suite, **options)
+        graphs = expand_graphs(graph)
+    except ThinktankError as exc:
+        _fail(str(exc))
+    if limit is not None:
+        tasks = tasks[:limit]
+    if retry_errors and not resume:
+        _fail("--retry-errors continues a run: add --resume")
+    bank = None
+    if memory is not None:
+        from thinktank.memory import SQLiteMemoryBank
+
+        try:
+            bank = SQLiteMemoryBank(memory, create=True)
+        except ThinktankError as exc:
+            _fail(str(exc))
+    suite_name = suite if not Path(suite).exists() else str(Path(suite).resolve())
+    runner = Runner(
+        tasks,
+        graphs,
+        parse_models(model),
+        out_dir=out,
+        concurrency=concurrency,
+        budget_usd=budget_usd,
+        seed=seed,
+        memory=bank,
+        resume=resume,
+        retry_errors=retry_errors,
+        stream=stream,
+        suite=suite_name,
+        suite_options=options,
+        limit=limit,
+    )
+    console.print(
+        f"eval: {len(tasks)} tasks × {len(graphs)} graph(s) "
+        f"({escape(', '.join(g.label for g in graphs))}) → {escape(str(out))}"
+    )
+    interrupted = False
+    try:
+        summary = runner.run_sync()
+    except ThinktankError as exc:
+        _fail(str(exc))
+    except KeyboardInterrupt:
+        interrupted = True
+        console.print(
+            "[yellow]interrupted[/yellow]: finished tasks are recorded; --resume continues"
+        )
+    finally:
+        if bank is not None:
+            bank.close()
+    if not interrupted:
+        _print_summary(console, summary)
+    if report and (out / "records.sqlite").is_file():
+        from thinktank.evals.report import write_report
+
+        paths = write_report(out, max_trajectories=trajectories)
+        console.print(f"report: {next(p for p in paths if p.name == 'report.html')}")
+    if interrupted:
+        raise typer.Exit(130)
+
+
+def _print_summary(console: Any, summary: Any) -> None:
+    from rich.table import Table
+
+    t = Table(title="results")
+    for h in ("graph", "accuracy"):
+        t.add_column(h)
+    for label, acc in summary.accuracy.items():
+        t.add_row(escape(label), "–" if acc is None else f"{acc:.1%}")
+    console.print(t)
+    line = (
+        f"{summary.recorded} recorded, {summary.skipped} already done, {summary.errors} errors, "
+        f"spent ${summary.spent_usd:.4f} in {summary.wall_s:.1f}s"
+    )
+    console.print(line)
+    if summary.stop_reason == "budget":
+        console.print(
+            f"[yellow]stopped: the run budget is spent[/yellow] ({summary.not_started} not started, "
+            f"{summary.interrupted} interrupted); continue with --resume --budget-usd MORE"
+        )
+    if summary.errors:
+        console.print(
+            "[yellow]some tasks errored[/yellow]: rerun them with --resume --retry-errors"
+        )
+
+
+def run_command(
+    question: str = typer.Argument(..., help="The question to answer."),
+    graph: str = typer.Option("single", "--graph", help="Topology[:k=v,...] or SPEC.yaml."),
+    model: list[str] | None = typer.Option(None, "--model", help="Model or ALIAS=MODEL."),
+    kind: str = typer.Option("text", "--kind", help="math, choice, text or code (answer voting)."),
+    expected: str | None = typer.Option(None, "--expected", help="Judge the answer against this."),
+    seed: int = typer.Option(0, "--seed"),
+    as_json: bool = typer.Option(False, "--json", help="Print the full RunResult as JSON."),
+) -> None:
+    """Answer one question with one graph and print the trace summary."""
+    from thinktank.cli._trace import print_trace
+    from thinktank.errors import ThinktankError
+    from thinktank.evals.sweep import expand_graph
+    from thinktank.evals.task import TASK_KINDS, Task
+    from thinktank.graphs.compiler import RunResult
+    from thinktank.llm.budget import Budget
+
+    if kind not in TASK_KINDS:
+        _fail(f"unknown kind {kind!r}; valid kinds: {', '.join(TASK_KINDS)}")
+    try:
+        entries = expand_graph(graph)
+        if len(entries) != 1:
+            _fail("`thinktank run` takes one graph, not a sweep; use `thinktank eval` for sweeps")
+        task = Task(id="question", kind=kind, prompt=question, expected=expected)  # type: ignore[arg-type]
+    except (ThinktankError, ValueError) as exc:
+        _fail(str(exc))
+
+    async def go() -> tuple[RunResult, Any]:
+        from thinktank.evals.evaluators import evaluate
+        from thinktank.graphs import compile
+        from thinktank.llm.config import load_model
+
+        models = parse_models(model)
+        loaded = (
+            {k: load_model(v) for k, v in models.items()}
+            if isinstance(models, dict)
+            else load_model(models)
+        )
+        g = compile(entries[0].spec, models=loaded)
+        res = await g.run(task, seed=seed, budget=_spec_budget(entries[0].spec, Budget))
+        verdict = await evaluate(task, res.answer) if expected is not None else None
+        for m in loaded.values() if isinstance(loaded, dict) else [loaded]:
+            await m.aclose()
+        return res, verdict
+
+    import asyncio
+
+    try:
+        res, verdict = asyncio.run(go())
+    except ThinktankError as exc:
+        _fail(str(exc))
+    if as_json:
+        typer.echo(res.model_dump_json(indent=2))
+        return
+    print_trace(res, label=entries[0].label, verdict=verdict)
+
+
+def _spec_budget(spec: Any, budget_cls: Any) -> Any:
+    b = spec.budget.model_dump()
+    return budget_cls(**b, name="task") if any(v is not None for v in b.values()) else None
+
+
+def report_command(
+    run_dir: Path = typer.Argument(..., help="A run directory (the --out of `thinktank eval`)."),
+    trajectories: int = typer.Option(300, "--trajectories", help="Trajectories in report.html."),
+    html: bool = typer.Option(True, "--html/--no-html", help="Also write report.html."),
+) -> None:
+    """Write report.md and a self-contained report.html for a run directory."""
+    from thinktank.errors import ThinktankError
+    from thinktank.evals.report import write_report
+
+    try:
+        paths = write_report(run_dir, html=html, max_trajectories=trajectories)
+    except ThinktankError as exc:
+        _fail(str(exc))
+    for p in paths:
+        typer.echo(str(p))

@@ -1,0 +1,245 @@
+"""The trajectory viewer of the HTML report: one collapsible section per (task, graph).
+
+Each section shows the run's outcome (answer, expected, verdict, status, cost,
+tokens, latency), its candidates, the verifiers' verdicts, the CEO's decisions, and
+every agent sample with its messages, tool calls and tool results and its usage,
+then the scheduler's events and the usage by node and model. Plain HTML
+``<details>`` elements collapse without script; everything is escaped.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Mapping
+from html import escape
+from typing import Any
+
+from thinktank.evals.metrics import fmt_s
+from thinktank.evals.run_types import TaskRecord
+
+MAX_TEXT = 8000
+"""Characters of one message shown before it is cut (the rest is counted)."""
+
+
+def _text(value: Any, limit: int = MAX_TEXT) -> str:
+    if value is None:
+        return ""
+    s = value if isinstance(value, str) else json.dumps(value, indent=1, default=str)
+    if len(s) > limit:
+        s = s[:limit] + f"\n… ({len(s) - limit} more characters)"
+    return escape(s)
+
+
+def _table(headers: Iterable[str], rows: Iterable[Iterable[Any]], cls: str = "") -> str:
+    head = "".join(f"<th>{escape(str(h))}</th>" for h in headers)
+    body = "".join("<tr>" + "".join(f"<td>{c}</td>" for c in row) + "</tr>" for row in rows)
+    return f'<table class="{cls}"><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>'
+
+
+def _fold(title: str, body: str, cls: str, *, open_: bool = False) -> str:
+    return (
+        f'<details class="{cls}"{" open" if open_ else ""}><summary>{title}</summary>'
+        f'<div class="inner">{body}</div></details>'
+    )
+
+
+def badge(rec: TaskRecord) -> str:
+    """The ✓ / ✗ / error badge of a record."""
+    if rec.status == "error":
+        return '<span class="badge err" title="error">!</span>'
+    if rec.correct:
+        return '<span class="badge ok" title="correct">✓</span>'
+    return '<span class="badge bad" title="wrong">✗</span>'
+
+
+def _message(m: Mapping[str, Any]) -> str:
+    role = str(m.get("role", "?"))
+    parts = [f'<div class="msg {escape(role)}"><div class="who">{escape(role)}</div>']
+    content = m.get("content")
+    if isinstance(content, list):  # multi-part content
+        content = "\n".join(
+            str(p.get("text", p)) if isinstance(p, dict) else str(p) for p in content
+        )
+    if content:
+        parts.append(f"<pre>{_text(content)}</pre>")
+    for call in m.get("tool_calls") or []:
+        fn = call.get("function") or {}
+        parts.append(
+            f'<div class="call">→ <b>{escape(str(fn.get("name", "?")))}</b>'
+            f"<pre>{_text(fn.get('arguments'), 2000)}</pre></div>"
+        )
+    if role == "tool" and m.get("tool_call_id"):
+        parts.insert(1, f'<div class="ref">result of {escape(str(m["tool_call_id"]))}</div>')
+    parts.append("</div>")
+    return "".join(parts)
+
+
+def _steps(steps: list[dict[str, Any]]) -> str:
+    rows = []
+    for s in steps:
+        u = s.get("usage") or {}
+        tools = ", ".join(
+            escape(str(t.get("name"))) + (" (error)" if t.get("is_error") else "")
+            for t in s.get("tool_calls") or []
+        )
+        rows.append(
+            [
+                s.get("index", ""),
+                escape(str(s.get("finish_reason", ""))),
+                u.get("prompt_tokens", 0),
+                u.get("completion_tokens", 0),
+                tools or "—",
+                fmt_s(s.get("duration_s")),
+            ]
+        )
+    return _table(
+        ["step", "finish", "prompt tok", "completion tok", "tools", "time"], rows, "steps"
+    )
+
+
+def _agent(o: Mapping[str, Any], winner: str | None) -> str:
+    traj = o.get("trajectory") or {}
+    usage = o.get("usage") or {}
+    tokens = int(usage.get("prompt_tokens", 0)) + int(usage.get("completion_tokens", 0))
+    bits = [
+        f"<b>{escape(str(o.get('id')))}</b>",
+        escape(str(o.get("role", ""))),
+        f"model {escape(str(traj.get('model', '?')))}",
+        escape(str(o.get("status", ""))),
+    ]
+    if o.get("answer") is not None:
+        bits.append(f"answer <code>{_text(o.get('answer'), 120)}</code>")
+    if o.get("target"):
+        bits.append(f"on {escape(str(o['target']))}")
+    bits.append(f"{tokens} tok")
+    if o.get("id") == winner:
+        bits.append('<span class="win">winner</span>')
+    body = []
+    if o.get("error"):
+        body.append(f'<p class="error">{_text(o["error"], 2000)}</p>')
+    msgs = traj.get("messages") or []
+    body += [_message(m) for m in msgs]
+    if not msgs and o.get("output") is not None:
+        body.append(f"<pre>{_text(o.get('output'))}</pre>")
+    if traj.get("steps"):
+        body.append(_steps(traj["steps"]))
+    return _fold(" · ".join(bits), "".join(body), f"agent role-{escape(str(o.get('role', '')))}")
+
+
+def _usage(usage: Mapping[str, Any]) -> str:
+    rows = []
+    for group in ("by_node", "by_model"):
+        for name, t in (usage.get(group) or {}).items():
+            rows.append(
+                [
+                    escape(group[3:]),
+                    escape(str(name)),
+                    t.get("calls", 0),
+                    t.get("prompt_tokens", 0),
+                    t.get("completion_tokens", 0),
+                    f"${float(t.get('cost_usd', 0)):.5f}",
+                ]
+            )
+    return _table(["by", "name", "calls", "prompt tok", "completion tok", "cost"], rows, "usage")
+
+
+def render_run(anchor: str, rec: TaskRecord, result: Mapping[str, Any]) -> str:
+    """One (task, graph) section of the viewer."""
+    sel = result.get("selection") or {}
+    winner = sel.get("winner")
+    search = " ".join(str(x) for x in (rec.task_id, rec.graph, rec.answer or "", rec.status))
+    cls = "err" if rec.status == "error" else ("ok" if rec.correct else "bad")
+    head = (
+        f"{badge(rec)} <b>{escape(rec.task_id)}</b> · {escape(rec.graph)} · answer "
+        f"<code>{_text(rec.answer or '—', 80)}</code> · expected <code>{_text(rec.expected or '—', 80)}</code>"
+        f' <span class="dim">· {escape(rec.status)} · ${rec.cost:.5f} · {rec.tokens} tok · '
+        f"{fmt_s(rec.latency_s)} · {rec.samples} samples</span>"
+    )
+    facts = [
+        ("status", rec.status),
+        ("verdict", rec.reason or "—"),
+        ("selection", f"{sel.get('method', '—')} → {winner or '—'}"),
+        ("rounds", result.get("rounds", "—")),
+        ("calls", rec.calls),
+        ("attempt", rec.attempt),
+    ]
+    parts = ['<dl class="facts">']
+    parts += [f"<dt>{escape(k)}</dt><dd>{_text(v, 500)}</dd>" for k, v in facts]
+    parts.append("</dl>")
+    if rec.error:
+        parts.append(f'<p class="error">{_text(rec.error, 4000)}</p>')
+    cands = result.get("candidates") or []
+    if cands:
+        rows = [
+            [
+                escape(str(c.get("id")))
+                + (' <span class="win">winner</span>' if c.get("id") == winner else ""),
+                f"<code>{_text(c.get('answer'), 200)}</code>",
+                c.get("votes", 0),
+                "—" if c.get("score") is None else f"{float(c['score']):.2f}",
+                c.get("approvals", 0),
+            ]
+            for c in cands
+        ]
+        parts.append(
+            _fold(
+                f"Candidates ({len(cands)})",
+                _table(["id", "answer", "votes", "score", "approvals"], rows),
+                "candidates",
+                open_=True,
+            )
+        )
+    verdicts = result.get("verdicts") or []
+    if verdicts:
+        rows = [
+            [
+                escape(str(v.get("verifier"))),
+                escape(str(v.get("target"))),
+                escape(str(v.get("verdict", v.get("correct", "—")))),
+                escape(str(v.get("score", "—"))),
+                _text(v.get("rationale", ""), 600),
+            ]
+            for v in verdicts
+        ]
+        parts.append(
+            _fold(
+                f"Verdicts ({len(verdicts)})",
+                _table(["verifier", "candidate", "verdict", "score", "rationale"], rows),
+                "verdicts",
+            )
+        )
+    decisions = result.get("decisions") or []
+    if decisions:
+        rows = [
+            [
+                escape(str(d.get("round", ""))),
+                escape(str(d.get("action", ""))),
+                f"<pre>{_text({k: v for k, v in d.items() if k not in ('round', 'action')}, 3000)}</pre>",
+            ]
+            for d in decisions
+        ]
+        parts.append(
+            _fold(
+                f"CEO decisions ({len(decisions)})",
+                _table(["round", "action", "details"], rows),
+                "decisions",
+                open_=True,
+            )
+        )
+    trace = result.get("trace") or {}
+    outputs = trace.get("outputs") or []
+    if outputs:
+        agents = "".join(_agent(o, winner) for o in outputs)
+        parts.append(_fold(f"Agents ({len(outputs)} samples)", agents, "agents", open_=True))
+    events = trace.get("events") or []
+    if events:
+        items = "".join(f"<li><code>{_text(e, 400)}</code></li>" for e in events)
+        parts.append(_fold(f"Events ({len(events)})", f"<ol>{items}</ol>", "events"))
+    if result.get("usage"):
+        parts.append(_fold("Usage", _usage(result["usage"]), "usage-box"))
+    if result.get("budget"):
+        parts.append(_fold("Budget", f"<pre>{_text(result['budget'])}</pre>", "budget"))
+    return (
+        f'<details class="run {cls}" id="{escape(anchor)}" data-search="{escape(search.lower())}">'
+        f'<summary>{head}</summary><div class="body">{"".join(parts)}</div></details>'
+    )
