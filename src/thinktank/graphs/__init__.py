@@ -14,6 +14,7 @@ from thinktank.graphs.builder import (
     Verifier,
 )
 from thinktank.graphs.compiler import CompiledGraph, RunResult, compile, run
+from thinktank.graphs.execution import SandboxExecutor
 from thinktank.graphs.spec import (
     BudgetSpec,
     EdgeSpec,
@@ -23,9 +24,11 @@ from thinktank.graphs.spec import (
     SamplingSpec,
     SelectionSpec,
 )
+from thinktank.graphs.topologies import TOPOLOGIES, load_graph, topology
 
 __all__ = [
     "CEO",
+    "TOPOLOGIES",
     "BudgetSpec",
     "CompiledGraph",
     "Critic",
@@ -40,9 +43,12 @@ __all__ = [
     "RoundSpec",
     "RunResult",
     "SamplingSpec",
+    "SandboxExecutor",
     "SelectionSpec",
     "Solver",
     "Verifier",
     "compile",
+    "load_graph",
     "run",
+    "topology",
 ]

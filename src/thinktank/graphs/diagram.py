@@ -79,7 +79,7 @@ def to_mermaid(spec: GraphSpec) -> str:
     """Mermaid ``flowchart`` text of the topology."""
     out = ["flowchart TD", f"  %% {spec.name}: {spec.description}".rstrip(": ")]
     r = spec.rounds
-    extras = [f"max {r.max_rounds} rounds"]
+    extras = [f"max {r.max_rounds} round" + ("s" if r.max_rounds > 1 else "")]
     if r.controller:
         extras.append(f"controller {r.controller}")
     if r.stop_on_agreement is not None:
