@@ -54,7 +54,7 @@ async def measure(rounds: int, per_round: int) -> dict[str, list[float]]:
 
 def main() -> None:
     args = parser(__doc__ or "").parse_args()
-    rounds, per_round = (4, 40) if args.quick else (10, 100)
+    rounds, per_round = (4, 30) if args.quick else (10, 100)
     samples = asyncio.run(measure(rounds, per_round))
     raw, ours, shell = samples["raw"], samples["thinktank"], samples["thinktank_shell"]
     raw_p50, ours_p50 = statistics.median(raw), statistics.median(ours)
