@@ -2,7 +2,7 @@
 
 The model is tiny; this checks that every topology runs end to end against a real
 endpoint and returns a RunResult with an allowed status — never an exception —
-not that the answers are any good. Replies are capped at 24 tokens, every agent
+not that the answers are any good. Replies are capped at 16 tokens, every agent
 gets one step and the topologies are as small as they go (about 30 calls), to keep
 the CPU-bound model quick.
 """
@@ -31,7 +31,7 @@ TINY = {
     "pdr": "pdr:k=1,rounds=2",
     "fusion": "fusion:n=2",
     "hybrid_verify": "hybrid_verify:n=1",
-    "test_vote": "test_vote:n=2",
+    "test_vote": "test_vote:n=1",
     "model_switch": "model_switch:n=2",
 }
 ALLOWED = {"ok", "budget_exhausted", "stopped_by_ceo", "max_rounds", "error"}
@@ -48,7 +48,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[local.LocalServ
 
 
 def _short(spec: GraphSpec) -> GraphSpec:
-    nodes = [n.model_copy(update={"max_tokens": 24, "max_steps": 1}) for n in spec.nodes]
+    nodes = [n.model_copy(update={"max_tokens": 16, "max_steps": 1}) for n in spec.nodes]
     return GraphSpec.parse_data({**spec.model_dump(), "nodes": [n.model_dump() for n in nodes]})
 
 
