@@ -172,6 +172,7 @@ class DockerExecutor:
         cap: int,
         cancel: threading.Event | None = None,
         wrap: bool = True,
+        decode: bool = True,
     ) -> ExecResult:
         mark = uuid.uuid4().hex
         full = (
@@ -207,6 +208,7 @@ class DockerExecutor:
             timed_out=timed_out,
             truncated=out.truncated or err.truncated,
             duration_s=duration,
+            decode=decode,
         )
 
     def _pump(

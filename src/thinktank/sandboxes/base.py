@@ -107,8 +107,12 @@ class Sandbox(ABC):
         env: dict[str, str],
         stdin: bytes | None,
         output_cap: int,
+        decode: bool = True,
     ) -> ExecResult:
-        """Run ``argv``; kill its process tree after ``timeout`` seconds; cap each stream."""
+        """Run ``argv``; kill its process tree after ``timeout`` seconds; cap each stream.
+
+        ``decode=False``: stdout stays bytes only (``ExecResult.from_bytes(decode=False)``).
+        """
 
     @abstractmethod
     async def _spawn(self, argv: list[str], *, env: dict[str, str]) -> ProcessChannel:
@@ -161,9 +165,11 @@ class Sandbox(ABC):
         env: dict[str, str] | None = None,
         stdin: str | bytes | None = None,
         output_cap: int | None = None,
+        decode: bool = True,
     ) -> ExecResult:
         """Run a shell command (``str``) or an argv (list). Never raises for a failing command:
         exit 127 means not found; ``timed_out``/``oom_killed``/``truncated`` say what happened.
+        ``decode=False`` skips decoding stdout (binary output: read ``stdout_bytes``).
         """
         self._check_open()
         argv = [*self.shell, command] if isinstance(command, str) else [str(a) for a in command]
@@ -186,6 +192,7 @@ class Sandbox(ABC):
                 env=env,
                 stdin=data,
                 output_cap=output_cap or self.output_cap,
+                decode=decode,
             )
         except SandboxError as exc:
             if self._closed:
@@ -291,6 +298,7 @@ class Sandbox(ABC):
             ["/bin/sh", "-c", script, "sh", parent, name, str(limit)],
             output_cap=limit + (1 << 20),
             timeout=max(60.0, self.default_timeout),
+            decode=False,
         )
         if res.exit_code == 4:
             raise SandboxFileNotFound(f"{full}: no such file or directory in the sandbox")

@@ -64,6 +64,10 @@ class SandboxConformance:
         res = await sandbox.exec(["printf", "\\377\\376ok"])
         assert res.stdout_bytes == b"\xff\xfeok" and res.stdout == "\ufffd\ufffdok"
 
+    async def test_binary_output_without_decoding(self, sandbox: Sandbox) -> None:
+        res = await sandbox.exec(["printf", "\\377ok"], decode=False)
+        assert res.stdout == "" and res.stdout_bytes == b"\xffok" and res.ok
+
     async def test_stdin_text_bytes_and_large(self, sandbox: Sandbox) -> None:
         assert (await sandbox.exec("cat", stdin="héllo")).stdout == "héllo"
         blob = os.urandom(3 << 20)

@@ -155,12 +155,20 @@ class DockerSandbox(Sandbox):
         env: dict[str, str],
         stdin: bytes | None,
         output_cap: int,
+        decode: bool = True,
     ) -> ExecResult:
         cancel = threading.Event()
         fut = asyncio.get_running_loop().run_in_executor(
             EXECUTOR,
             lambda: self._run(
-                argv, timeout=timeout, cwd=cwd, env=env, stdin=stdin, cap=output_cap, cancel=cancel
+                argv,
+                timeout=timeout,
+                cwd=cwd,
+                env=env,
+                stdin=stdin,
+                cap=output_cap,
+                cancel=cancel,
+                decode=decode,
             ),
         )
         try:

@@ -168,6 +168,7 @@ class LocalSandbox(Sandbox):
         env: dict[str, str],
         stdin: bytes | None,
         output_cap: int,
+        decode: bool = True,
     ) -> ExecResult:
         if not os.path.isdir(cwd):  # noqa: ASYNC240 - one stat, no I/O wait
             return ExecResult(exit_code=2, stderr=f"cd: {cwd}: No such file or directory\n")
@@ -212,6 +213,7 @@ class LocalSandbox(Sandbox):
             timed_out=timed_out,
             truncated=out.truncated or err.truncated,
             duration_s=time.monotonic() - start,
+            decode=decode,
         )
 
     async def _spawn(self, argv: list[str], *, env: dict[str, str]) -> LocalChannel:

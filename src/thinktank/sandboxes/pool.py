@@ -61,9 +61,16 @@ class PooledSandbox(Sandbox):
         env: dict[str, str],
         stdin: bytes | None,
         output_cap: int,
+        decode: bool = True,
     ) -> ExecResult:
         return await self.inner._exec(
-            argv, timeout=timeout, cwd=cwd, env=env, stdin=stdin, output_cap=output_cap
+            argv,
+            timeout=timeout,
+            cwd=cwd,
+            env=env,
+            stdin=stdin,
+            output_cap=output_cap,
+            decode=decode,
         )
 
     async def _spawn(self, argv: list[str], *, env: dict[str, str]) -> ProcessChannel:

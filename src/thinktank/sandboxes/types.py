@@ -38,12 +38,15 @@ class ExecResult(BaseModel):
 
     @classmethod
     def from_bytes(
-        cls, exit_code: int, stdout: bytes, stderr: bytes, **fields: object
+        cls, exit_code: int, stdout: bytes, stderr: bytes, *, decode: bool = True, **fields: object
     ) -> ExecResult:
-        """Build a result from raw streams, decoding them with replacement."""
+        """Build a result from raw streams, decoding them with replacement.
+
+        ``decode=False`` leaves ``stdout`` empty (binary output: only ``stdout_bytes``).
+        """
         return cls(
             exit_code=exit_code,
-            stdout=stdout.decode("utf-8", errors="replace"),
+            stdout=stdout.decode("utf-8", errors="replace") if decode else "",
             stderr=stderr.decode("utf-8", errors="replace"),
             stdout_bytes=stdout,
             stderr_bytes=stderr,
