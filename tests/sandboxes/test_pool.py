@@ -147,5 +147,5 @@ async def test_docker_pool_acquire_is_fast_and_clean() -> None:
             assert (await lease.exec("ls -A /work /tmp")).stdout == "/tmp:\n\n/work:\n"
             await lease.write_file(f"/tmp/t{i}", "x")
             await lease.close()
-            await asyncio.sleep(0.5)  # let the reset finish
+            await pool.wait_ready(2)  # let the reset finish
         assert sorted(times)[1] < 0.05, times
