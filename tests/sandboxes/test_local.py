@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import os
 import socket
+import sys
 from pathlib import Path
 
 import pytest
@@ -96,3 +97,27 @@ def _running(cmdline: bytes) -> bool:
 async def test_network_host_is_an_explicit_opt_in() -> None:
     async with await _local(network="host") as sb:
         assert len((await sb.exec("ip -o link")).stdout.splitlines()) > 1
+
+
+LOCAL_CHILD = """
+import asyncio
+from thinktank.sandboxes import LocalSandboxConfig
+
+async def main():
+    sb = await LocalSandboxConfig().build().create()
+    await sb.exec("sleep 6262 >/dev/null 2>&1 &")
+    print(sb.root, flush=True)
+
+asyncio.run(main())
+"""
+
+
+async def test_an_exiting_owner_cleans_up_local_sandboxes() -> None:
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-c", LOCAL_CHILD, stdout=asyncio.subprocess.PIPE
+    )
+    out, _ = await proc.communicate()
+    root = Path(out.decode().strip())
+    assert proc.returncode == 0 and root.name.startswith("thinktank-local-")
+    assert not await asyncio.to_thread(root.exists)
+    assert not await asyncio.to_thread(_running, b"sleep\x006262")

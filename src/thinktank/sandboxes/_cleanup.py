@@ -16,6 +16,7 @@ import signal
 import socket
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 from types import FrameType
 from typing import TYPE_CHECKING, Any
@@ -30,6 +31,7 @@ L_TTL = "thinktank.ttl"
 L_EXPIRES = "thinktank.expires"
 
 _live: dict[str, docker.DockerClient] = {}
+_local: dict[str, Callable[[], None]] = {}
 _lock = threading.Lock()
 _installed_pid: int | None = None
 _signals_done = False
@@ -98,6 +100,19 @@ def unregister(container_id: str) -> None:
         _live.pop(container_id, None)
 
 
+def register_local(key: str, destroy: Callable[[], None]) -> None:
+    """Track a non-Docker sandbox: ``destroy`` (sync, idempotent) runs if the process exits."""
+    install()
+    with _lock:
+        _local[key] = destroy
+
+
+def unregister_local(key: str) -> None:
+    """Stop tracking a non-Docker sandbox (it was closed)."""
+    with _lock:
+        _local.pop(key, None)
+
+
 def live_count() -> int:
     """How many containers this process still owns."""
     with _lock:
@@ -124,8 +139,13 @@ def cleanup_all() -> int:
     with _lock:
         items = list(_live.items())
         _live.clear()
+        local = list(_local.values())
+        _local.clear()
+    for destroy in local:
+        with contextlib.suppress(Exception):
+            destroy()
     if not items:
-        return 0
+        return len(local)
 
     def _rm(item: tuple[str, docker.DockerClient]) -> None:
         with contextlib.suppress(Exception):
@@ -158,6 +178,12 @@ def install() -> None:
         _installed_pid = os.getpid()
         _signals_done = False
         atexit.register(cleanup_all)
+        # also before the interpreter joins worker threads: an exec still streaming would
+        # otherwise hold the exit until its timeout; removing its container ends it now
+        register_early = getattr(threading, "_register_atexit", None)
+        if register_early is not None:
+            with contextlib.suppress(RuntimeError):
+                register_early(cleanup_all)
     if _signals_done or threading.current_thread() is not threading.main_thread():
         return
     _signals_done = True

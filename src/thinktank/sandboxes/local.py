@@ -28,6 +28,7 @@ import uuid
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from thinktank.sandboxes import _cleanup
 from thinktank.sandboxes._transfer import sandbox_path
 from thinktank.sandboxes.base import EXEC_MARK, Sandbox
 from thinktank.sandboxes.errors import PathRejected, SandboxUnavailable
@@ -133,6 +134,12 @@ class LocalSandbox(Sandbox):
         self.config, self.root, self._prefix, self._uid = config, root, prefix, uid
         self._env = {**env, SANDBOX_MARK: sid}
         self._token = f"{SANDBOX_MARK}={sid}".encode()
+        _cleanup.register_local(sid, self._destroy)
+
+    def _destroy(self) -> None:
+        """Kill every process of this sandbox and delete its directory (sync, idempotent)."""
+        kill_marked(self._token)
+        shutil.rmtree(self.root, ignore_errors=True)
 
     def path(self, path: str | os.PathLike[str]) -> str:
         full = sandbox_path(path, self.workdir)
@@ -242,8 +249,8 @@ class LocalSandbox(Sandbox):
         )
 
     async def _shutdown(self) -> None:
-        await asyncio.to_thread(kill_marked, self._token)
-        await asyncio.to_thread(shutil.rmtree, self.root, True)
+        await asyncio.to_thread(self._destroy)
+        _cleanup.unregister_local(self.id)
 
 
 async def _wait_exit(proc: asyncio.subprocess.Process, deadline: float) -> bool:
