@@ -1,0 +1,149 @@
+"""One evaluation of a candidate graph: cached tasks reused, the rest run on rungs.
+
+Tasks are run on growing prefixes of the (shuffled) dev set — the successive-
+halving rungs — and a ``prune`` callback decides after each rung whether to stop.
+Before a rung runs, its predicted cost is checked against what the budget has left
+(an evaluation that would not fit is refused before it spends anything); while it
+runs, every model call reserves on the optimizer's budget, which refuses what
+would pass the limit (the task is then *interrupted*: not cached, the study stops).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+from thinktank.evals.task import Task
+from thinktank.graphs.spec import GraphSpec
+from thinktank.optimize.costs import CostEstimator
+from thinktank.optimize.evaluator import INTERRUPTED, Evaluator, TaskOutcome
+from thinktank.optimize.store import EvalStore, task_key
+
+
+@dataclass
+class Evaluation:
+    """What evaluating one graph gave."""
+
+    status: str
+    """complete, pruned, refused or interrupted."""
+    reason: str | None = None
+    accuracy: float | None = None
+    cost: float | None = None
+    """Mean dollars per task."""
+    score: float | None = None
+    tasks: int = 0
+    fresh: int = 0
+    spent: float = 0.0
+
+
+class Evaluations:
+    """Runs evaluations for one study (its store, tasks, seed, budget and estimator)."""
+
+    def __init__(
+        self,
+        evaluator: Evaluator,
+        store: EvalStore,
+        study_id: str,
+        tasks: Sequence[Task],
+        *,
+        seed: int,
+        estimator: CostEstimator,
+        concurrency: int,
+        cost_weight: float,
+        budget_usd: float | None,
+    ) -> None:
+        self.evaluator = evaluator
+        self.store = store
+        self.study_id = study_id
+        self.tasks = list(tasks)
+        self.keys = [task_key(t) for t in self.tasks]
+        self.seed = seed
+        self.estimator = estimator
+        self.concurrency = concurrency
+        self.cost_weight = cost_weight
+        self.budget_usd = budget_usd
+
+    def remaining(self) -> float | None:
+        """Dollars left (``None``: no budget)."""
+        if self.budget_usd is None:
+            return None
+        return self.budget_usd - self.store.spent(self.study_id)
+
+    def score(self, accuracy: float, cost: float) -> float:
+        return accuracy - self.cost_weight * cost
+
+    def fully_cached(self, gkey: str) -> bool:
+        return len(self.store.get_many(gkey, self.keys, self.seed)) == len(self.keys)
+
+    async def evaluate(
+        self,
+        spec: GraphSpec,
+        gkey: str,
+        rungs: Sequence[int],
+        prune: Callable[[float, int], bool] | None = None,
+    ) -> Evaluation:
+        """Evaluate ``spec`` on the rungs (the last rung is the whole dev set)."""
+        done = self.store.get_many(gkey, self.keys, self.seed)
+        if len(done) == len(self.keys):
+            rungs = [len(self.keys)]  # nothing to run: score it on everything at once
+        ev = Evaluation(status="complete")
+        for size in rungs:
+            subset = list(zip(self.tasks[:size], self.keys[:size], strict=True))
+            missing = [(t, k) for t, k in subset if k not in done]
+            if missing:
+                left = self.remaining()
+                need = self.estimator.per_task(spec) * len(missing)
+                if left is not None and need > left:
+                    ev.status = "refused"
+                    ev.reason = (
+                        f"{len(missing)} tasks estimated at ${need:.6f}, more than the "
+                        f"${max(left, 0.0):.6f} left of the budget"
+                    )
+                    return ev
+                outs = await self._run(spec, gkey, missing)
+                ev.fresh += len(outs)
+                spent = sum(o.cost for o in outs)
+                ev.spent += spent
+                if any(o.status == INTERRUPTED for o in outs):
+                    ev.status = INTERRUPTED
+                    ev.reason = "the optimizer's budget refused a model call of this evaluation"
+                    return ev
+                self.estimator.observe(spec, len(outs), spent)
+                done.update({k: o for (_, k), o in zip(missing, outs, strict=True)})
+            got = [done[k] for _, k in subset]
+            ev.tasks = len(got)
+            ev.accuracy = sum(o.correct for o in got) / len(got)
+            ev.cost = sum(o.cost for o in got) / len(got)
+            ev.score = self.score(ev.accuracy, ev.cost)
+            if prune is not None and size < len(self.keys) and prune(ev.score, size):
+                ev.status = "pruned"
+                ev.reason = f"pruned after {size} tasks (score {ev.score:.4f})"
+                return ev
+        return ev
+
+    async def _run(
+        self, spec: GraphSpec, gkey: str, jobs: Sequence[tuple[Task, str]]
+    ) -> list[TaskOutcome]:
+        sem = asyncio.Semaphore(self.concurrency)
+        worst = self.estimator.worst_per_task(spec)
+
+        async def one(task: Task, key: str) -> TaskOutcome:
+            async with sem:
+                hold = self.store.hold(self.study_id, worst, note=f"{gkey} {task.id}")
+                try:
+                    out = await self.evaluator.run_task(spec, gkey, task, self.seed)
+                except BaseException:
+                    self.store.settle(hold, worst)  # what it spent is unknown: keep the worst case
+                    raise
+                self.store.settle(
+                    hold,
+                    out.cost,
+                    key=gkey,
+                    task=key,
+                    seed=self.seed,
+                    outcome=out if out.cacheable else None,
+                )
+                return out
+
+        return list(await asyncio.gather(*(one(t, k) for t, k in jobs)))

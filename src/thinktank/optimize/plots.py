@@ -1,0 +1,104 @@
+"""The study's plots (matplotlib, headless): the Pareto front and the search progress."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from thinktank.errors import MissingDependency
+from thinktank.optimize.results import EVALUATED, StudyResult, TrialRecord
+
+
+def _pyplot() -> Any:
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError as exc:
+        raise MissingDependency("plots need matplotlib: pip install 'thinktank[report]'") from exc
+    return plt
+
+
+def progress_points(trials: list[TrialRecord]) -> list[tuple[int, float, float]]:
+    """(evaluations, dollars spent, best score so far) after each new evaluation."""
+    out: list[tuple[int, float, float]] = []
+    best = float("-inf")
+    count = 0
+    for t in sorted(trials, key=lambda r: r.number):
+        if t.status in EVALUATED and t.score is not None:
+            best = max(best, t.score)
+        if t.evaluation is not None:
+            count = t.evaluation
+        if best > float("-inf") and (t.evaluation is not None or not out):
+            out.append((count, t.total_spent, best))
+    return out
+
+
+def pareto_plot(result: StudyResult, path: str | Path) -> Path:
+    """Accuracy vs cost per task of every fully evaluated graph, the front as a line."""
+    plt = _pyplot()
+    fig, ax = plt.subplots(figsize=(6.4, 4.4))
+    seen: dict[str, TrialRecord] = {}
+    for t in result.trials:
+        if t.status in EVALUATED and t.key and t.key not in seen and t.accuracy is not None:
+            seen[t.key] = t
+    pts = list(seen.values())
+    ax.scatter(
+        [t.cost or 0.0 for t in pts],
+        [t.accuracy or 0.0 for t in pts],
+        s=18,
+        alpha=0.5,
+        color="tab:gray",
+        label="evaluated graphs",
+    )
+    front = result.pareto
+    ax.plot(
+        [t.cost or 0.0 for t in front],
+        [t.accuracy or 0.0 for t in front],
+        "o-",
+        color="tab:blue",
+        label="Pareto front",
+    )
+    if result.best is not None:
+        ax.scatter(
+            [result.best.cost or 0.0],
+            [result.best.accuracy or 0.0],
+            marker="*",
+            s=180,
+            color="tab:red",
+            zorder=5,
+            label="best",
+        )
+    ax.set_xlabel("cost per task (USD)")
+    ax.set_ylabel("accuracy")
+    ax.set_title(f"{result.name}: accuracy vs cost ({result.algo})")
+    ax.grid(alpha=0.3)
+    ax.legend(loc="lower right", fontsize=8)
+    fig.tight_layout()
+    out = Path(path)
+    fig.savefig(out, dpi=110)
+    plt.close(fig)
+    return out
+
+
+def progress_plot(result: StudyResult, path: str | Path) -> Path:
+    """Best score so far vs evaluations (left) and vs dollars spent (right)."""
+    plt = _pyplot()
+    pts = progress_points(result.trials)
+    fig, (a1, a2) = plt.subplots(1, 2, figsize=(9.6, 3.8), sharey=True)
+    if pts:
+        ev, usd, best = zip(*pts, strict=True)
+        a1.step(ev, best, where="post", color="tab:blue")
+        a2.step(usd, best, where="post", color="tab:green")
+    a1.set_xlabel("evaluations (distinct graphs)")
+    a1.set_ylabel("best score so far")
+    a2.set_xlabel("spent (USD)")
+    for ax in (a1, a2):
+        ax.grid(alpha=0.3)
+    fig.suptitle(f"{result.name}: search progress ({result.algo}, stop: {result.stop_reason})")
+    fig.tight_layout()
+    out = Path(path)
+    fig.savefig(out, dpi=110)
+    plt.close(fig)
+    return out

@@ -1,0 +1,352 @@
+"""The optimizer's main loop: propose a graph, evaluate it, learn, repeat — under a budget.
+
+    study = Study(space, tasks, RunnerEvaluator(pool), StudyConfig(algo="tpe", budget_usd=2),
+                  out_dir="runs/opt")
+    result = study.run_sync()           # best graph, Pareto front, files in out_dir
+
+Every proposal is an Optuna trial (SQLite storage in ``out_dir/study.db``); the
+evaluation cache and the spend journal live in ``out_dir/evals.db`` (or a shared
+``cache_path``). Running the same study again resumes it: finished trials are kept,
+a trial a crash cut short is proposed again (its finished tasks come from the
+cache), samplers are re-seeded per proposal so the search continues as if never
+stopped, and every dollar spent before — crashed tasks at their worst case — counts
+against the budget.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import os
+import random
+import sqlite3
+import uuid
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+import optuna
+from pydantic import BaseModel, ConfigDict, Field
+
+from thinktank.errors import ConfigError, UsageError
+from thinktank.evals.task import Task
+from thinktank.graphs.spec import GraphSpec
+from thinktank.llm.base import ChatModel
+from thinktank.llm.budget import Budget
+from thinktank.optimize import _loop
+from thinktank.optimize.algorithms import Algo, derive_seed, min_dev_tasks, rungs
+from thinktank.optimize.costs import CostEstimator
+from thinktank.optimize.decode import RandomChooser, assign, build, iter_assignments
+from thinktank.optimize.evaluator import Evaluator
+from thinktank.optimize.reinforce import ReinforceConfig
+from thinktank.optimize.results import StudyResult, TrialRecord, write_outputs
+from thinktank.optimize.space import SearchSpace, SpaceError
+
+
+class BudgetTooSmall(UsageError):
+    """The budget cannot cover even one evaluation; nothing was spent."""
+
+
+class StudyConfig(BaseModel):
+    """Settings of one optimization study."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = "thinktank"
+    """Study name (in the Optuna storage and the output files)."""
+    algo: Algo = "tpe"
+    """reinforce, tpe, nsga2, random or llm (see :mod:`thinktank.optimize.algorithms`)."""
+    seed: int = 0
+    """Seeds the search (proposals, task order); equal seeds give equal studies."""
+    eval_seed: int = 0
+    """The seed every graph runs with (common random numbers across candidates)."""
+    budget_usd: float | None = Field(default=None, ge=0)
+    """Hard limit on everything the study spends, every evaluation included."""
+    max_evals: int | None = Field(default=30, ge=1)
+    """Distinct graphs to evaluate at most (proposals of a graph seen before are free)."""
+    max_trials: int | None = Field(default=None, ge=1)
+    """Proposals at most, rejected and repeated ones included (default 25 × max_evals)."""
+    cost_weight: float = Field(default=0.0, ge=0)
+    """The score is ``accuracy - cost_weight * dollars per task``."""
+    prune: bool | None = None
+    """Successive-halving pruning on growing task subsets (single-objective algorithms);
+    ``None``: on for tpe when the dev set is large enough."""
+    prune_min_tasks: int = Field(default=4, ge=1)
+    """Tasks in the first rung."""
+    prune_factor: int = Field(default=2, ge=2)
+    """Rung growth (η): rungs of min_tasks·η^k tasks; the best 1/η go on."""
+    concurrency: int = Field(default=8, ge=1)
+    """Tasks of one evaluation run at once."""
+    startup_trials: int = Field(default=6, ge=1)
+    """TPE: random proposals before the model kicks in."""
+    population: int = Field(default=8, ge=2)
+    """NSGA-II population size."""
+    reinforce: ReinforceConfig = Field(default_factory=ReinforceConfig)
+    """REINFORCE settings (batch, learning rate, baseline, LLM feedback)."""
+    max_rejections: int = Field(default=200, ge=1)
+    """Consecutive invalid proposals before the study gives up on the space."""
+    scan: int = Field(default=400, ge=1)
+    """Points examined up front (validity, cheapest graph); the whole space when smaller."""
+
+    def identity(self) -> dict[str, Any]:
+        """What must match to resume a study (budget and limits may change)."""
+        return self.model_dump(
+            mode="json",
+            include={
+                "algo",
+                "seed",
+                "eval_seed",
+                "cost_weight",
+                "prune_min_tasks",
+                "prune_factor",
+                "startup_trials",
+                "population",
+                "reinforce",
+            },
+        )
+
+
+class Study:
+    """One search over ``space`` on ``tasks`` (the dev set) with ``evaluator``.
+
+    Args:
+        out_dir: where the study persists and its outputs go; ``None`` keeps
+            everything in memory (benchmarks).
+        cache_path: the evaluation cache / spend journal (default ``out_dir/evals.db``);
+            studies may share one.
+        feedback_model: the model of REINFORCE's LLM feedback step and of ``llm``.
+        on_trial: called with each finished :class:`TrialRecord` (progress output).
+    """
+
+    def __init__(
+        self,
+        space: SearchSpace,
+        tasks: Sequence[Task],
+        evaluator: Evaluator,
+        config: StudyConfig | None = None,
+        *,
+        out_dir: str | Path | None = None,
+        cache_path: str | Path | None = None,
+        feedback_model: ChatModel | None = None,
+        on_trial: Callable[[TrialRecord], None] | None = None,
+        plots: bool = True,
+    ) -> None:
+        self.space = space
+        self.tasks = list(tasks)
+        self.evaluator = evaluator
+        self.config = config or StudyConfig()
+        self.out_dir = Path(out_dir) if out_dir is not None else None
+        default_cache = self.out_dir / "evals.db" if self.out_dir is not None else ":memory:"
+        self.cache_path = Path(cache_path) if cache_path is not None else Path(default_cache)
+        self.feedback_model = feedback_model
+        self.on_trial = on_trial
+        self.plots = plots
+        if self.config.algo == "llm" and feedback_model is None:
+            raise ConfigError("algo 'llm' needs a feedback model (--feedback-model MODEL)")
+
+    # --- set-up -----------------------------------------------------------------------
+
+    def _tasks(self) -> list[Task]:
+        if not self.tasks:
+            raise ConfigError("the dev set is empty: give at least one task (--suite, --tasks)")
+        ids = [t.id for t in self.tasks]
+        if len(set(ids)) < len(ids):
+            raise ConfigError("task ids must be unique in the dev set")
+        out = list(self.tasks)
+        random.Random(derive_seed(self.config.seed, "tasks")).shuffle(out)
+        return out
+
+    def _rungs(self, n: int) -> tuple[bool, list[int]]:
+        c = self.config
+        need = min_dev_tasks(c.prune_min_tasks, c.prune_factor)
+        if c.algo in ("nsga2", "reinforce", "random", "llm"):
+            if c.prune:
+                raise ConfigError(
+                    f"pruning works with tpe only (Optuna prunes single-objective studies, and "
+                    f"{c.algo} needs whole-dev-set scores); drop --prune"
+                )
+            return False, [n]
+        if c.prune is None and n < need:
+            return False, [n]
+        if c.prune is not False and n < need:
+            raise ConfigError(
+                f"the dev set has {n} tasks, too few for pruning: successive halving needs at "
+                f"least {need} (a first rung of {c.prune_min_tasks} tasks, then "
+                f"{c.prune_min_tasks}x{c.prune_factor}); add tasks, lower --prune-min-tasks, "
+                "or pass --no-prune"
+            )
+        if c.prune is False:
+            return False, [n]
+        return True, rungs(n, c.prune_min_tasks, c.prune_factor)
+
+    def _scan(self, space: SearchSpace, est: CostEstimator) -> tuple[list[GraphSpec], bool]:
+        """Valid graphs among the first/sampled points; (specs, whether the scan was complete)."""
+        limit = self.config.scan
+        points = list(iter_assignments(space, limit=limit + 1))
+        complete = len(points) <= limit
+        if not complete:
+            rng = random.Random(derive_seed(self.config.seed, "scan"))
+            points = [assign(space, RandomChooser(rng)) for _ in range(limit)] + points[:1]
+        valid: list[GraphSpec] = []
+        reasons: dict[str | None, int] = {}
+        for a in points:
+            d = build(space, a, task_cost=est.per_task)
+            if d.spec is not None:
+                valid.append(d.spec)
+            else:
+                reasons[d.reason] = reasons.get(d.reason, 0) + 1
+        if not valid:
+            top = sorted(reasons.items(), key=lambda kv: -kv[1])[:4]
+            what = "any point of the space" if complete else f"{len(points)} sampled points"
+            raise SpaceError(
+                f"search space {space.name!r} has no valid graph in {what}; the reasons: "
+                + "; ".join(f"{r} ({k}x)" for r, k in top)
+            )
+        return valid, complete
+
+    def _storage(self) -> tuple[optuna.Study, str, int]:
+        """The Optuna study (created or resumed), the study id and the prior session count."""
+        c = self.config
+        storage = None
+        if self.out_dir is not None:
+            storage = _sqlite_storage(self.out_dir / "study.db")
+        directions: list[Any] = ["maximize", "minimize"] if c.algo == "nsga2" else ["maximize"]
+        study = optuna.create_study(
+            storage=storage, study_name=c.name, directions=directions, load_if_exists=True
+        )
+        ident = {
+            "config": c.identity(),
+            "space": self.space.model_dump(mode="json"),
+            "tasks": sorted(t.id for t in self.tasks),
+            "evaluator": self.evaluator.fingerprint(),
+        }
+        saved = study.user_attrs.get("identity")
+        if saved is None:
+            study.set_user_attr("identity", ident)
+            study.set_user_attr("study_id", uuid.uuid4().hex)
+            sessions = 0
+        elif saved != ident:
+            diff = [k for k in ident if saved.get(k) != ident[k]]
+            raise UsageError(
+                f"{self.out_dir} holds study {c.name!r} made with a different "
+                f"{', '.join(diff)}; choose a new --out DIR (or --name) to start another study"
+            )
+        else:
+            sessions = int(study.user_attrs.get("sessions", 0))
+        study.set_user_attr("sessions", sessions + 1)
+        return study, str(study.user_attrs["study_id"]), sessions
+
+    # --- running ---------------------------------------------------------------------
+
+    def run_sync(self) -> StudyResult:
+        """Blocking :meth:`run`."""
+        from thinktank._sync import run_sync
+
+        return run_sync(self.run())
+
+    async def run(self) -> StudyResult:
+        """Search until a limit is reached; returns (and writes) the result."""
+        lock = _lock(self.out_dir) if self.out_dir is not None else None
+        try:
+            return await self._run()
+        finally:
+            if lock is not None:
+                os.close(lock)
+
+    async def _run(self) -> StudyResult:
+        from thinktank.evals.worker import RUN_BUDGET_NAME
+        from thinktank.optimize._evaluation import Evaluations
+        from thinktank.optimize.store import EvalStore
+
+        c = self.config
+        space = self.space.bind(self.evaluator.aliases())
+        tasks = self._tasks()
+        pruning, sizes = self._rungs(len(tasks))
+        prompt_tokens = sum(len(t.prompt) for t in tasks) // (3 * len(tasks)) + 1
+        est = CostEstimator(self.evaluator.prices(), prompt_tokens=prompt_tokens)
+        valid, complete = self._scan(space, est)
+        cheapest = min(valid, key=est.per_task)
+        study, study_id, sessions = self._storage()
+        if "cost_ratio" in study.user_attrs:
+            est.ratio = study.user_attrs["cost_ratio"]
+        store = EvalStore(self.cache_path)
+        try:
+            stale, _ = store.adopt_stale(study_id)
+            spent = store.spent(study_id)
+            need = est.per_task(cheapest) * sizes[0]
+            if c.budget_usd is not None and need > c.budget_usd - spent:
+                left = c.budget_usd - spent
+                what = "the budget" if spent == 0 else f"what is left of the budget (${left:.6f})"
+                raise BudgetTooSmall(
+                    f"one evaluation of the cheapest graph in the space ({cheapest.description}) "
+                    f"on {sizes[0]} tasks is estimated at ${need:.6f}, more than {what} "
+                    f"(--budget-usd {c.budget_usd:g}); nothing was spent. Raise --budget-usd to "
+                    f"at least {need + spent:.6f}, use fewer tasks, or set lower max_tokens "
+                    "in the space's node fields (estimates assume full replies)"
+                )
+            budget = None
+            if c.budget_usd is not None:
+                budget = Budget(max_usd=max(0.0, c.budget_usd - spent), name=RUN_BUDGET_NAME)
+            self.evaluator.set_budget(budget)
+            evals = Evaluations(
+                self.evaluator,
+                store,
+                study_id,
+                tasks,
+                seed=c.eval_seed,
+                estimator=est,
+                concurrency=c.concurrency,
+                cost_weight=c.cost_weight,
+                budget_usd=c.budget_usd,
+            )
+            loop = _loop.Loop(
+                self,
+                study,
+                space,
+                evals,
+                est,
+                pruning=pruning,
+                sizes=sizes,
+                cheapest=cheapest,
+                space_size=len(valid) if complete else None,
+                stale=stale,
+            )
+            stop = await loop.run()
+        finally:
+            self.evaluator.set_budget(None)
+            spent = store.spent(study_id)
+            store.close()
+        result = _loop.collect(study, c, spent=spent, stop=stop, sessions=sessions + 1)
+        if self.out_dir is not None:
+            result.out_dir = str(self.out_dir)
+            write_outputs(result, self.out_dir, plots=self.plots)
+        return result
+
+
+def _sqlite_storage(path: Path) -> optuna.storages.RDBStorage:
+    """Optuna's SQLite storage in WAL mode without an fsync per commit (a kill loses
+    nothing committed; a power cut may lose the last trials, which then run again)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+
+    def connect() -> sqlite3.Connection:
+        conn = sqlite3.connect(path, timeout=30.0, check_same_thread=False)
+        conn.execute("PRAGMA journal_mode=WAL")
+        conn.execute("PRAGMA synchronous=NORMAL")
+        return conn
+
+    return optuna.storages.RDBStorage(f"sqlite:///{path}", engine_kwargs={"creator": connect})
+
+
+def _lock(out_dir: Path) -> int:
+    out_dir.mkdir(parents=True, exist_ok=True)
+    fd = os.open(out_dir / ".lock", os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        os.close(fd)
+        raise UsageError(
+            f"another optimizer is running in {out_dir}; wait for it or choose another --out"
+        ) from None
+    return fd
+
+
+__all__ = ["BudgetTooSmall", "Study", "StudyConfig"]
