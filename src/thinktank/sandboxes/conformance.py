@@ -178,6 +178,24 @@ class SandboxConformance:
             )
             assert (await py.run("y")).stdout == "'kept'\n"
 
+    async def test_python_session_hard_timeout_restarts(
+        self, sandbox: Sandbox, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        from thinktank.sandboxes import session as session_mod
+
+        monkeypatch.setattr(session_mod, "HARD_GRACE_S", 1.0)
+        async with sandbox.python_session() as py:
+            await py.run("w = 1")
+            stuck = (
+                "import signal, time\nsignal.signal(signal.SIGALRM, signal.SIG_IGN)\ntime.sleep(60)"
+            )
+            start = time.monotonic()
+            res = await py.run(stuck, timeout=1)
+            assert res.timed_out and res.session_restarted and time.monotonic() - start < 10
+            assert (await py.run("print('fresh')")).stdout == "fresh\n"
+            await py.restart()
+            assert (await py.run("'w' in globals()")).stdout == "False\n"
+
     async def test_python_session_survives_a_dead_interpreter(self, sandbox: Sandbox) -> None:
         async with sandbox.python_session() as py:
             await py.run("z = 1")
