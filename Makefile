@@ -16,7 +16,7 @@ export UV_PROJECT_ENVIRONMENT := $(CURDIR)/$(VENV)
 export UV_PYTHON_DOWNLOADS := never
 export UV_NO_PROGRESS := 1
 
-.PHONY: setup engine test lint demo bench clean
+.PHONY: setup engine browser test lint demo bench clean
 
 $(UV):
 	@$(PY) -m venv $(BOOT)
@@ -45,7 +45,14 @@ lint: setup
 	@$(VENV)/bin/ruff format --check --quiet src tests bench examples
 	@$(VENV)/bin/mypy --no-error-summary src/thinktank
 
-test: setup engine lint
+# Headless Chromium for the HTML report's browser tests (Debian's package). Idempotent.
+APT := $(shell [ "$$(id -u)" = 0 ] || echo sudo) env DEBIAN_FRONTEND=noninteractive apt-get
+browser:
+	@command -v chromium >/dev/null 2>&1 || { echo "installing chromium (report browser tests)"; \
+	  $(APT) install -y -q chromium >/dev/null 2>&1 || \
+	  { $(APT) update -q >/dev/null && $(APT) install -y -q chromium >/dev/null; }; }
+
+test: setup engine lint browser
 	@$(VENV)/bin/pytest -q -p no:cacheprovider
 
 demo: setup engine

@@ -120,9 +120,9 @@ def graph_stats(
 
 
 def pass_at_ks(records: Iterable[TaskRecord]) -> dict[int, float]:
-    """pass@k for k = 1, 2, 4, … up to the most candidates any task has (needs ≥ 2)."""
+    """pass@k for k = 1, 2, 4, … up to the most judged candidates any task has."""
     pairs = [(len(r.sample_correct), sum(r.sample_correct)) for r in records if r.sample_correct]
-    if not pairs or max(n for n, _ in pairs) < 2:
+    if not pairs:
         return {}
     return {
         k: mean_pass_at_k([(n, c) for n, c in pairs if n >= k], k)

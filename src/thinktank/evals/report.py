@@ -12,6 +12,7 @@ renders, say, an optimizer's run directory with the optimizer's own writer.
 
 from __future__ import annotations
 
+import html
 import json
 import os
 from collections.abc import Callable
@@ -120,6 +121,8 @@ def load_report_data(run_dir: str | Path, *, plots: bool = True) -> ReportData:
         records = db.records()
         sessions = db.sessions()
         events = db.events()
+    order = {g.label: i for i, g in enumerate(config.graphs)}
+    records.sort(key=lambda r: (r.task_index, order.get(r.graph, len(order)), r.graph))
     stats = graph_stats(records, config.graphs)
     seen: dict[str, str] = {}
     for r in records:
@@ -135,14 +138,18 @@ def load_report_data(run_dir: str | Path, *, plots: bool = True) -> ReportData:
     return data
 
 
+def md_text(value: object, limit: int = 40) -> str:
+    """Text safe in a Markdown table cell: one line, pipes and HTML escaped."""
+    s = " ".join(str(value).split())[:limit]
+    return html.escape(s, quote=False).replace("|", "\\|")
+
+
 def _cell(r: TaskRecord | None) -> str:
     if r is None:
         return "·"
     if r.status == "error":
         return "error"
-    mark = "✓" if r.correct else "✗"
-    ans = (r.answer or "—").replace("|", "\\|").replace("\n", " ")
-    return f"{mark} {ans[:40]}"
+    return f"{'✓' if r.correct else '✗'} {md_text(r.answer or '—')}"
 
 
 def render_markdown(data: ReportData) -> str:
@@ -169,28 +176,33 @@ def render_markdown(data: ReportData) -> str:
     ]
     for s in data.stats:
         lines.append(
-            f"| {s.label} | {fmt_ci(s)} | {s.judged} | {s.errors} | {fmt_usd(s.cost_mean)} | "
+            f"| {md_text(s.label, 200)} | {fmt_ci(s)} | {s.judged} | {s.errors} | {fmt_usd(s.cost_mean)} | "
             f"{fmt_usd(s.cost_total)} | {s.tokens_mean:.0f} | {s.samples_mean:.1f} | "
             f"{fmt_s(s.latency_p50)} | {fmt_s(s.latency_p95)} |"
         )
     ks = sorted({k for s in data.stats for k in s.pass_at_k})
-    if ks:
+    if ks and max(ks) > 1:
         lines += ["", "## pass@k", "", "| graph | " + " | ".join(f"pass@{k}" for k in ks) + " |"]
         lines.append("|---|" + "---|" * len(ks))
         for s in data.stats:
             vals = [f"{s.pass_at_k[k]:.1%}" if k in s.pass_at_k else "–" for k in ks]
-            lines.append(f"| {s.label} | " + " | ".join(vals) + " |")
+            lines.append(f"| {md_text(s.label, 200)} | " + " | ".join(vals) + " |")
     if data.plots:
         lines += ["", "## Plots", ""]
         lines += [f"![{name}](plots/{name}.png)" for name in data.plots]
     by = {(r.task_id, r.graph): r for r in data.records}
     expected = {r.task_id: r.expected for r in data.records if r.expected}
-    lines += ["", "## Tasks", "", "| task | kind | expected | " + " | ".join(data.labels) + " |"]
+    lines += [
+        "",
+        "## Tasks",
+        "",
+        "| task | kind | expected | " + " | ".join(md_text(x, 200) for x in data.labels) + " |",
+    ]
     lines.append("|---|---|---|" + "---|" * len(data.labels))
     for tid, kind in data.tasks:
         cells = [_cell(by.get((tid, g))) for g in data.labels]
-        exp = str(expected.get(tid) or "—").replace("|", "\\|")
-        lines.append(f"| {tid} | {kind} | {exp} | " + " | ".join(cells) + " |")
+        exp = md_text(expected.get(tid) or "—")
+        lines.append(f"| {md_text(tid, 80)} | {kind} | {exp} | " + " | ".join(cells) + " |")
     lines += ["", "Trajectories: open `report.html` in a browser.", ""]
     return "\n".join(lines)
 

@@ -21,10 +21,11 @@ MAX_TEXT = 8000
 """Characters of one message shown before it is cut (the rest is counted)."""
 
 
-def _text(value: Any, limit: int = MAX_TEXT) -> str:
+def _text(value: Any, limit: int = MAX_TEXT, *, compact: bool = False) -> str:
     if value is None:
         return ""
-    s = value if isinstance(value, str) else json.dumps(value, indent=1, default=str)
+    indent = None if compact else 1
+    s = value if isinstance(value, str) else json.dumps(value, indent=indent, default=str)
     if len(s) > limit:
         s = s[:limit] + f"\n… ({len(s) - limit} more characters)"
     return escape(s)
@@ -153,7 +154,7 @@ def render_run(anchor: str, rec: TaskRecord, result: Mapping[str, Any]) -> str:
         f"{badge(rec)} <b>{escape(rec.task_id)}</b> · {escape(rec.graph)} · answer "
         f"<code>{_text(rec.answer or '—', 80)}</code> · expected <code>{_text(rec.expected or '—', 80)}</code>"
         f' <span class="dim">· {escape(rec.status)} · ${rec.cost:.5f} · {rec.tokens} tok · '
-        f"{fmt_s(rec.latency_s)} · {rec.samples} samples</span>"
+        f"{fmt_s(rec.latency_s)} · {rec.samples} sample{'' if rec.samples == 1 else 's'}</span>"
     )
     facts = [
         ("status", rec.status),
@@ -214,7 +215,7 @@ def render_run(anchor: str, rec: TaskRecord, result: Mapping[str, Any]) -> str:
             [
                 escape(str(d.get("round", ""))),
                 escape(str(d.get("action", ""))),
-                f"<pre>{_text({k: v for k, v in d.items() if k not in ('round', 'action')}, 3000)}</pre>",
+                f"<code>{_text({k: v for k, v in d.items() if k not in ('round', 'action')}, 3000, compact=True)}</code>",
             ]
             for d in decisions
         ]

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import contextvars
 import logging
 import time
 import traceback
@@ -33,6 +34,7 @@ from thinktank.llm.base import ChatModel
 from thinktank.llm.budget import Budget
 from thinktank.llm.config import load_model
 from thinktank.llm.ledger import scope
+from thinktank.tools.base import Tool
 
 log = logging.getLogger(__name__)
 
@@ -41,6 +43,40 @@ RUN_BUDGET_NAME = "run budget"
 
 _CHEAP_EVALUATORS = frozenset({"numeric", "string", "choice", "game24"})
 _COMPILED_CACHE = 64
+
+
+_TASK_TOOLS: contextvars.ContextVar[dict[str, Tool[Any]] | None] = contextvars.ContextVar(
+    "thinktank_task_tools", default=None
+)
+
+
+class TaskToolSlot(Tool[Any]):
+    """Stands in a compiled graph for the same-named tool of whichever task is running.
+
+    Environments give each task fresh tool objects (its own sandbox, its own
+    repository), but compiling a graph costs milliseconds. Graphs are compiled once
+    per *kind* of toolset (names, descriptions, argument models) with slots, and
+    each slot forwards to the running task's tool, found through a context variable
+    that LangGraph's tasks inherit.
+    """
+
+    def __init__(self, proto: Tool[Any]) -> None:
+        self.name = proto.name
+        self.description = proto.description
+        self.args_model = proto.args_model
+        self.max_output_chars = proto.max_output_chars
+
+    def current(self) -> Tool[Any]:
+        tool = (_TASK_TOOLS.get() or {}).get(self.name)
+        if tool is None:
+            raise RuntimeError(f"tool {self.name!r} was called outside the task that owns it")
+        return tool
+
+    async def run(self, args: Any) -> Any:
+        return await self.current().run(args)
+
+    async def invoke(self, arguments: Any = None) -> Any:
+        return await self.current().invoke(arguments)
 
 
 class TaskJob(BaseModel):
@@ -140,9 +176,10 @@ class TaskWorker:
                 self._envs[kind] = env
         return self._envs[kind]
 
-    def compiled(self, label: str, tools: Sequence[Any] = ()) -> CompiledGraph:
-        """The graph ``label`` compiled with ``tools`` (reused while the tools are the same)."""
-        key = (label, *((t.name, id(t)) for t in tools))
+    def compiled(self, label: str, tools: Sequence[Tool[Any]] = ()) -> CompiledGraph:
+        """The graph ``label`` compiled for tools like ``tools`` (reused across tasks whose
+        tools have the same names, descriptions and argument models; see :class:`TaskToolSlot`)."""
+        key = (label, *((t.name, t.description, t.args_model, t.max_output_chars) for t in tools))
         graph = self._compiled.get(key)
         if graph is not None:
             self._compiled.move_to_end(key)
@@ -160,7 +197,8 @@ class TaskWorker:
                     ]
                 }
             )
-        graph = compile(spec, models=self.models, tools=list(tools), memory=self.memory)
+        slots = [TaskToolSlot(t) for t in tools]
+        graph = compile(spec, models=self.models, tools=slots, memory=self.memory)
         self._compiled[key] = graph
         if len(self._compiled) > _COMPILED_CACHE:
             self._compiled.popitem(last=False)
@@ -203,8 +241,12 @@ class TaskWorker:
                 "kind": task.kind,
                 "metadata": task.metadata,
             }
-            with scope(budget=self.run_budget):
-                result = await graph.run(payload, seed=job.seed, run_id=job.run_id)
+            token = _TASK_TOOLS.set({t.name: t for t in ctx.tools})
+            try:
+                with scope(budget=self.run_budget):
+                    result = await graph.run(payload, seed=job.seed, run_id=job.run_id)
+            finally:
+                _TASK_TOOLS.reset(token)
             if self.run_budget is not None and _refused_by_run_budget(result):
                 return TaskRecord(**base, status=INTERRUPTED, **_usage(result))
             verdict = await env.evaluate(task, result.answer, ctx, output=_winner_output(result))
