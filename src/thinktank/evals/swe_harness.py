@@ -228,8 +228,16 @@ class SWEHarness:
     def _write_logs(self, case: SWECase, patch: str, verdict: Verdict) -> None:
         if not self.config.log_dir:
             return
-        folder = Path(self.config.log_dir) / case.id.replace("/", "_")
-        folder.mkdir(parents=True, exist_ok=True)
+        base = Path(self.config.log_dir) / case.id.replace("/", "_")
+        base.parent.mkdir(parents=True, exist_ok=True)
+        folder, n = base, 1
+        while True:  # one folder per judged patch: <id>, <id>-2, … (several graphs, retries)
+            try:
+                folder.mkdir()
+                break
+            except FileExistsError:
+                n += 1
+                folder = base.with_name(f"{base.name}-{n}")
         (folder / "patch.diff").write_text(patch, encoding="utf-8")
         for name, text in (verdict.details.get("logs") or {}).items():
             (folder / f"{name}.log").write_text(text, encoding="utf-8")
