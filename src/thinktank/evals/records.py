@@ -155,6 +155,8 @@ class RunDatabase:
                 f"{out_dir} already holds {n} records of this run: pass --resume to continue it "
                 "(finished tasks are skipped), or choose a new directory with --out DIR"
             )
+        # same experiment: keep the latest budget, concurrency and limit
+        db.conn.execute("UPDATE run SET config = ? WHERE id = 1", (config.model_dump_json(),))
         return db
 
     def close(self) -> None:
@@ -193,6 +195,14 @@ class RunDatabase:
             "WHERE status != 'error' GROUP BY graph"
         )
         return {g: (c / n if n else None) for g, n, c in rows}
+
+    def spent_usd(self) -> float:
+        """Money spent by the run: results, retired (retried) results and interrupted jobs."""
+        q = "SELECT COALESCE(SUM(cost), 0) FROM {}"
+        total = sum(
+            float(self.conn.execute(q.format(t)).fetchone()[0]) for t in ("results", "retired")
+        )
+        return total + sum(float(e.get("cost") or 0) for e in self.events("interrupted"))
 
     def tally(self) -> tuple[int, int, float]:
         """(judged, correct, cost) over the recorded results that are not errors."""

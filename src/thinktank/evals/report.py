@@ -57,9 +57,17 @@ def run_kind(run_dir: str | Path) -> str:
     )
 
 
+_WRITER_MODULES: dict[str, str] = {"optimize": "thinktank.optimize.report"}
+"""Kinds whose writer module registers itself on import (imported on first use)."""
+
+
 def write_report(run_dir: str | Path, **options: Any) -> list[Path]:
     """Write the report of any kind of run directory; returns the files written."""
     kind = run_kind(run_dir)
+    if kind not in _KINDS and kind in _WRITER_MODULES:
+        import importlib
+
+        importlib.import_module(_WRITER_MODULES[kind])
     if kind not in _KINDS:
         raise UsageError(
             f"no report writer for runs of kind {kind!r}; known kinds: {', '.join(sorted(_KINDS))}"
@@ -80,14 +88,12 @@ class ReportData:
     tasks: list[tuple[str, str]] = field(default_factory=list)
     """(task id, kind) in suite order."""
     plots: dict[str, tuple[bytes, str]] = field(default_factory=dict)
+    spent_usd: float = 0.0
+    """Spent by every session (results, retried results, interrupted jobs)."""
 
     @property
     def labels(self) -> list[str]:
         return [s.label for s in self.stats]
-
-    @property
-    def spent_usd(self) -> float:
-        return sum(float(s.get("spent_usd") or 0) for s in self.sessions)
 
     def notes(self) -> list[str]:
         """Plain warnings a reader must see (incomplete run, errors, interruptions)."""
@@ -121,13 +127,16 @@ def load_report_data(run_dir: str | Path, *, plots: bool = True) -> ReportData:
         records = db.records()
         sessions = db.sessions()
         events = db.events()
+        spent = db.spent_usd()
     order = {g.label: i for i, g in enumerate(config.graphs)}
     records.sort(key=lambda r: (r.task_index, order.get(r.graph, len(order)), r.graph))
     stats = graph_stats(records, config.graphs)
     seen: dict[str, str] = {}
     for r in records:
         seen.setdefault(r.task_id, r.kind)
-    data = ReportData(Path(run_dir), config, records, stats, sessions, events, list(seen.items()))
+    data = ReportData(
+        Path(run_dir), config, records, stats, sessions, events, list(seen.items()), spent_usd=spent
+    )
     if plots:
         from thinktank.evals.plots import accuracy_plot
 
@@ -161,9 +170,9 @@ def render_markdown(data: ReportData) -> str:
         f"- run directory: `{data.run_dir}`",
         f"- tasks: {len(data.tasks)} · graphs: {len(data.labels)} · records: {len(data.records)}",
         f"- models: {', '.join(f'{k}={v}' for k, v in c.models.items()) or '—'}",
-        f"- seed: {c.seed} · memory: {c.memory or 'off'} · sessions: {len(data.sessions)}",
-        f"- spent: {fmt_usd(data.spent_usd)}"
-        + (f" (run budget {fmt_usd(c.budget_usd)})" if c.budget_usd is not None else ""),
+        f"- seed: {c.seed} · memory: {c.memory or 'off'}",
+        f"- spent: {fmt_usd(data.spent_usd)} over {len(data.sessions)} session(s)"
+        + (f"; latest run budget {fmt_usd(c.budget_usd)}" if c.budget_usd is not None else ""),
         "",
     ]
     lines += [f"> **Note:** {n}" for n in data.notes()]

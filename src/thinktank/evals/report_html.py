@@ -124,8 +124,9 @@ def render_html(data: ReportData, *, max_trajectories: int = 300) -> str:
     meta = (
         f"{len(data.tasks)} tasks · {len(data.labels)} graphs · {len(data.records)} records · "
         f"models {escape(', '.join(f'{k}={v}' for k, v in c.models.items()) or '—')} · seed {c.seed} · "
-        f"memory {escape(c.memory or 'off')} · spent {fmt_usd(data.spent_usd)}"
-        + (f" of {fmt_usd(c.budget_usd)}" if c.budget_usd is not None else "")
+        f"memory {escape(c.memory or 'off')} · spent {fmt_usd(data.spent_usd)} over "
+        f"{len(data.sessions)} session(s)"
+        + (f" (latest run budget {fmt_usd(c.budget_usd)})" if c.budget_usd is not None else "")
     )
     out = [
         "<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'>",
@@ -136,7 +137,7 @@ def render_html(data: ReportData, *, max_trajectories: int = 300) -> str:
     out += [f"<div class='note'>{escape(n)}</div>" for n in data.notes()]
     out += ["<h2 id='summary'>Summary</h2>", _summary(data)]
     ks = sorted({k for s in data.stats for k in s.pass_at_k})
-    if ks:
+    if ks and max(ks) > 1:
         prows = [
             [escape(s.label)] + [f"{s.pass_at_k[k]:.1%}" if k in s.pass_at_k else "–" for k in ks]
             for s in data.stats
