@@ -154,7 +154,7 @@ class RepoCache:
         owner, _, name = repo.partition("/")
         hint = (
             f"clone it first: git clone https://github.com/{repo} <repos>/{owner}__{name} "
-            "and pass that folder as repos= (CLI: --repos)"
+            "and pass that folder as repos= (CLI: --repos, or set THINKTANK_SWE_REPOS)"
         )
         if self.repos is None:
             raise ConfigError(

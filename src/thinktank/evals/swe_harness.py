@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import shlex
 import tempfile
 import time
@@ -64,8 +65,9 @@ class SWEHarnessConfig(BaseModel):
 
     repo_dir: str = "repo"
     """Sandbox path of the repository (relative paths are under the sandbox work dir)."""
-    repos: str | None = None
-    """Host folder of local clones for public instances (``<owner>__<name>``)."""
+    repos: str | None = Field(default_factory=lambda: os.environ.get("THINKTANK_SWE_REPOS"))
+    """Host folder of local clones for public instances (``<owner>__<name>``); default
+    ``$THINKTANK_SWE_REPOS``."""
     image_repo: bool = False
     """The sandbox image already holds the repository at ``repo_dir`` (e.g. SWE-bench
     environment images at ``/testbed``): it is reset to the base commit, not uploaded."""
