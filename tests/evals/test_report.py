@@ -124,8 +124,8 @@ def test_plots_are_pngs(run_dir: Path) -> None:
 def test_report_kinds_are_an_extension_point(tmp_path: Path) -> None:
     with pytest.raises(UsageError, match="not a run directory"):
         run_kind(tmp_path)
-    (tmp_path / "run.json").write_text(json.dumps({"kind": "optimize"}))
-    with pytest.raises(UsageError, match="known kinds: eval"):
+    (tmp_path / "run.json").write_text(json.dumps({"kind": "no-such-kind"}))
+    with pytest.raises(UsageError, match="no report writer for runs of kind 'no-such-kind'"):
         write_report(tmp_path)
 
     def writer(d: Path, **options: object) -> list[Path]:

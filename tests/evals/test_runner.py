@@ -242,3 +242,22 @@ def test_bad_runner_arguments(tmp_path: Path) -> None:
         runner(arith_tasks(2) + arith_tasks(1), ["single"], arith_model(), tmp_path)
     with pytest.raises(ConfigError, match="valid executors: local"):
         runner(arith_tasks(1), ["single"], arith_model(), tmp_path, executor="ray")
+
+
+async def test_memory_bank_reaches_memory_nodes(tmp_path: Path) -> None:
+    from thinktank.memory import MemoryItem, SQLiteMemoryBank
+
+    bank = SQLiteMemoryBank(tmp_path / "memory.sqlite")
+    lesson = "Adding twins is doubling: double the number."
+    await bank.add([MemoryItem(title="Adding twins", content=lesson)])
+    tasks = [t.model_copy(update={"prompt": "Adding twins. " + t.prompt}) for t in arith_tasks(2)]
+    model = arith_model()
+    try:
+        s = await runner(tasks, ["single:memory=true"], model, tmp_path / "run", memory=bank).run()
+    finally:
+        bank.close()
+    assert s.recorded == 2
+    prompts = [" ".join(str(m["content"]) for m in r.messages) for r in model.requests]
+    assert len(prompts) == 2 and all(lesson in p for p in prompts)
+    with RunDatabase.open(tmp_path / "run") as db:
+        assert db.config().memory == str(tmp_path / "memory.sqlite")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -97,6 +98,8 @@ def test_out_of_budget_stops_cleanly_and_reports(
     assert "run budget is spent" in text and "--resume --budget-usd" in text
     md = (out / "report.md").read_text()
     assert "run budget was spent" in md
+    spent = float(re.search(r"spent: \$([0-9.]+)", md).group(1))  # type: ignore[union-attr]
+    assert 0 < spent <= 0.05
 
 
 def test_run_answers_one_question_with_a_trace(sim: tuple[str, TaskSet]) -> None:
