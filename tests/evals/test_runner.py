@@ -261,3 +261,27 @@ async def test_memory_bank_reaches_memory_nodes(tmp_path: Path) -> None:
     assert len(prompts) == 2 and all(lesson in p for p in prompts)
     with RunDatabase.open(tmp_path / "run") as db:
         assert db.config().memory == str(tmp_path / "memory.sqlite")
+
+
+def test_progress_display_counts_and_draws_on_a_terminal() -> None:
+    import io
+
+    from rich.console import Console
+
+    from thinktank.evals.progress import Progress
+    from thinktank.evals.run_types import TaskRecord
+
+    buf = io.StringIO()
+    console = Console(file=buf, force_terminal=True, width=120)
+    p = Progress(4, done=1, judged=1, correct=1, budget_usd=1.0, console=console).start()
+    for i, ok in enumerate([True, False, False]):
+        p.update(TaskRecord(graph="g", task_id=f"t{i}", status="ok", correct=ok, cost=0.1))
+    p.stop()
+    assert (p.done, p.judged, p.correct, p.accuracy) == (4, 4, 2, 0.5)
+    assert (
+        "4/4" in buf.getvalue() and "acc 50.0%" in buf.getvalue() and "$0.3000/$1" in buf.getvalue()
+    )
+    quiet = Progress(2, console=Console(file=io.StringIO())).start()  # not a terminal: no drawing
+    quiet.update(TaskRecord(graph="g", task_id="x", status="error"))
+    quiet.stop()
+    assert quiet.errors == 1 and quiet.accuracy is None

@@ -18,7 +18,8 @@ not recorded, so it runs again when the run is resumed with more budget.
 ``stream=True`` processes tasks one at a time, in order (graphs of a task in
 parallel), and calls ``on_task_done(task, result, verdict)`` after each task before
 the next starts — how memory learning lets later tasks see earlier lessons.
-Without ``stream`` the hook is called as results arrive.
+Without ``stream`` the hook is called as results arrive. It sees judged results only
+(not ``error`` records); a failing hook is logged as an event and the run goes on.
 """
 
 from __future__ import annotations
