@@ -105,11 +105,13 @@ class ReportData:
                 "The last session stopped because the run budget was spent; resume with "
                 "`thinktank eval ... --resume --budget-usd <more>` to finish."
             )
-        if last and last.get("status") in ("running", "cancelled"):
-            out.append(
-                f"The last session {'was interrupted' if last.get('status') == 'cancelled' else 'did not finish (killed?)'}; "
-                "`--resume` continues it."
-            )
+        how = {
+            "cancelled": "was interrupted",
+            "failed": "failed (see the command's output)",
+            "running": "did not finish (killed?)",
+        }
+        if last and last.get("status") in how:
+            out.append(f"The last session {how[last['status']]}; `--resume` continues it.")
         errors = sum(s.errors for s in self.stats)
         if errors:
             out.append(

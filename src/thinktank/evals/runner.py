@@ -76,7 +76,7 @@ class RunSummary(BaseModel):
     interrupted: int = 0
     """Jobs the run budget cut short (not recorded; they run again on resume)."""
     not_started: int = 0
-    stop_reason: Literal["completed", "budget", "cancelled"] = "completed"
+    stop_reason: Literal["completed", "budget", "cancelled", "failed"] = "completed"
     spent_usd: float = 0.0
     """Spent by this session, interrupted jobs included."""
     wall_s: float = 0.0
@@ -244,14 +244,17 @@ class Runner:
         except (asyncio.CancelledError, KeyboardInterrupt):
             status = "cancelled"
             raise
+        except BaseException:
+            status = "failed"
+            raise
         finally:
             self.progress.stop()
             with contextlib.suppress(Exception):
                 await executor.close()
             summary.spent_usd = self._spend()
             summary.stop_reason = (
-                "cancelled"
-                if status == "cancelled"
+                status  # type: ignore[assignment]
+                if status in ("cancelled", "failed")
                 else ("budget" if self._stop == "budget" else "completed")
             )
             summary.not_started = (
