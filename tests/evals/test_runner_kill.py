@@ -13,6 +13,7 @@ import time
 from pathlib import Path
 
 from thinktank.evals.records import RunDatabase
+from thinktank.evals.report import load_report_data
 from thinktank.evals.runner import Runner
 from thinktank.evals.suites import load_suite
 from thinktank.evals.sweep import expand_graphs
@@ -77,6 +78,8 @@ def test_sigkilled_run_resumes_without_duplicates_or_losses(tmp_path: Path) -> N
     total = N_TASKS * len(GRAPHS)
     with SimulatorServer(config) as sim:
         first = _kill_when(_eval(tasks, out, sim.base_url), db, 8)
+        notes = load_report_data(out, plots=False).notes()  # a killed run still reports
+        assert any("did not finish (killed?)" in n for n in notes)
         second = _kill_when(_eval(tasks, out, sim.base_url), db, first + 20)
         assert 8 <= first < second < total
         # the same run continued through the API (the CLI's config is the API's config)
