@@ -9,7 +9,10 @@ steps as plain docker SDK calls with none of the hardening: ``containers.create`
 instance), ``exec_run`` of the same apply script, ``exec_run`` of the same test
 command, the same parse, ``remove(force=True)``. Runs alternate (thinktank, raw) per
 instance to share the machine's noise; ``ratio`` = median thinktank / median raw,
-target <= 1.3. Both must resolve every instance.
+target <= 1.3. Both must resolve every instance. Phase medians of both sides are in
+the JSON line: the raw side writes the repository into the container's overlay layer
+(``put_archive`` cannot reach a tmpfs), so its ``remove`` deletes files; thinktank's
+work dir is a tmpfs, so removal is cheaper and part of why the ratio can be below 1.
 """
 
 from __future__ import annotations
@@ -61,17 +64,32 @@ def repo_tar(folder: Path, case: SWECase) -> bytes:
     return buf.getvalue()
 
 
-def raw_evaluate(client: Any, image: str, case: SWECase, archive: bytes, base: str) -> bool:
-    """The harness's steps as plain docker SDK calls; True when resolved."""
+def raw_evaluate(
+    client: Any, image: str, case: SWECase, archive: bytes, base: str
+) -> tuple[bool, dict[str, float]]:
+    """The harness's steps as plain docker SDK calls; (resolved, seconds per phase)."""
+    t = time.perf_counter()
+    phases: dict[str, float] = {}
+
+    def lap(name: str) -> None:
+        nonlocal t
+        now = time.perf_counter()
+        phases[name] = now - t
+        t = now
+
     c = client.containers.create(image, ["sleep", "600"], network_mode="none", working_dir="/work")
     try:
         c.start()
+        lap("sandbox_s")
         c.put_archive("/work", archive)
-        argv = ["/bin/sh", "-c", APPLY_SCRIPT, "sh", "/work/repo", "/work/model.patch",
-                "/work/test.patch", base, "3", *touched_files(case.instance.test_patch)]  # fmt: skip
+        lap("checkout_s")
+        # the patches came with the archive, so the script skips unpacking its stdin
+        argv = ["/bin/sh", "-c", APPLY_SCRIPT, "sh", "/work/repo", "/work",
+                base, "3", *touched_files(case.instance.test_patch)]  # fmt: skip
         _, out = c.exec_run(argv, user="1000:1000")
         apply = parse_apply_log(out.decode(errors="replace"))
         assert apply.applied and apply.test_patch_applied, out
+        lap("apply_s")
         tests = [*case.instance.FAIL_TO_PASS, *case.instance.PASS_TO_PASS]
         cmd = PYTHON_SHIM + case.spec.test_command(tests)
         _, out = c.exec_run(
@@ -81,9 +99,11 @@ def raw_evaluate(client: Any, image: str, case: SWECase, archive: bytes, base: s
             environment=case.spec.env,
         )
         statuses = parse_test_log(out.decode(errors="replace"), case)
-        return all(statuses.get(t) in PASSING for t in tests)
+        lap("tests_s")
+        return all(statuses.get(t) in PASSING for t in tests), phases
     finally:
         c.remove(force=True)
+        lap("remove_s")
 
 
 async def main() -> None:
@@ -105,6 +125,7 @@ async def main() -> None:
     ours: list[float] = []
     raw: list[float] = []
     phases: dict[str, list[float]] = {}
+    raw_phases: dict[str, list[float]] = {}
     resolved_ours = resolved_raw = 0
     for _ in range(reps):
         for case in cases:
@@ -115,16 +136,21 @@ async def main() -> None:
             for k, v in verdict.details["timings"].items():
                 phases.setdefault(k, []).append(v)
             t0 = time.perf_counter()
-            ok = await asyncio.to_thread(raw_evaluate, client, image, case, *archives[case.id])
+            ok, laps = await asyncio.to_thread(
+                raw_evaluate, client, image, case, *archives[case.id]
+            )
             raw.append(time.perf_counter() - t0)
             resolved_raw += ok
+            for k, v in laps.items():
+                raw_phases.setdefault(k, []).append(v)
     await harness.aclose()
     value, baseline = statistics.median(ours), statistics.median(raw)
     ratio = value / baseline
     total = len(cases) * reps
-    print(f"thinktank: median {value:.3f} s/instance  (p-phases: "
+    print(f"thinktank: median {value:.3f} s/instance  (phases: "
           + ", ".join(f"{k} {statistics.median(v):.3f}" for k, v in phases.items()) + ")")  # fmt: skip
-    print(f"raw SDK:   median {baseline:.3f} s/instance")
+    print(f"raw SDK:   median {baseline:.3f} s/instance  (phases: "
+          + ", ".join(f"{k} {statistics.median(v):.3f}" for k, v in raw_phases.items()) + ")")  # fmt: skip
     emit(
         "swe_harness",
         metric="eval_seconds_per_instance",
@@ -138,6 +164,7 @@ async def main() -> None:
         resolved=resolved_ours,
         resolved_raw=resolved_raw,
         phases_median_s={k: round(statistics.median(v), 4) for k, v in phases.items()},
+        raw_phases_median_s={k: round(statistics.median(v), 4) for k, v in raw_phases.items()},
     )
 
 

@@ -1,7 +1,7 @@
 """The SWE harness's in-sandbox apply script and the parsers of its output and test logs.
 
-The apply step is one shell script (one ``exec``) so a judged patch costs few round
-trips: apply the model's patch (``git apply``, else ``patch --fuzz``), reset the
+The apply step is one shell script (one ``exec``, the patches on its stdin) so a
+judged patch costs few round trips: apply the model's patch (``git apply``, else ``patch --fuzz``), reset the
 files the test patch touches to the base commit (a patch may not change the tests
 that judge it), apply the test patch. It prints ``@@`` markers that
 :func:`parse_apply_log` reads; everything else in its output is the log.
@@ -10,7 +10,9 @@ that judge it), apply the test patch. It prints ``@@`` markers that
 from __future__ import annotations
 
 import importlib
+import io
 import re
+import tarfile
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -20,8 +22,13 @@ if TYPE_CHECKING:
     from thinktank.evals._swe_repo import SWECase
 
 APPLY_SCRIPT = r"""
+d="$2"; base="$3"; fuzz="$4"
+if [ ! -e "$d/model.patch" ]; then
+  mkdir -p "$d" && tar -x -m -C "$d" -f - || { echo "@@ERROR cannot unpack the patches"; exit 4; }
+fi
+model="$d/model.patch"; tests="$d/test.patch"
 cd "$1" 2>/dev/null || { echo "@@ERROR no repository at $1"; exit 3; }
-model="$2"; tests="$3"; base="$4"; fuzz="$5"; shift 5
+shift 4
 if ! grep -q '[^[:space:]]' "$model" 2>/dev/null; then
   echo "@@EMPTY"
 elif git apply --verbose --whitespace=nowarn "$model" 2>&1; then
@@ -45,7 +52,22 @@ else
   echo "@@TEST-PATCH-FAILED"
 fi
 """
-"""``sh -c APPLY_SCRIPT sh REPO MODEL_PATCH TEST_PATCH BASE FUZZ [TEST_FILE...]``."""
+"""``sh -c APPLY_SCRIPT sh REPO PATCH_DIR BASE FUZZ [TEST_FILE...]`` with a tar of
+``model.patch`` and ``test.patch`` on stdin (:func:`patches_tar`), unpacked into PATCH_DIR
+unless it holds them already."""
+
+
+def patches_tar(model: str, tests: str) -> bytes:
+    """An uncompressed tar of ``model.patch`` and ``test.patch`` (the apply script's stdin)."""
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w", format=tarfile.PAX_FORMAT) as tar:
+        for name, text in (("model.patch", model), ("test.patch", tests)):
+            data = text.encode("utf-8")
+            info = tarfile.TarInfo(name)
+            info.size, info.mode = len(data), 0o644
+            tar.addfile(info, io.BytesIO(data))
+    return buf.getvalue()
+
 
 PYTHON_SHIM = (
     'command -v python >/dev/null 2>&1 || { python() { python3 "$@"; }; export -f python; }\n'

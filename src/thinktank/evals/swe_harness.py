@@ -29,7 +29,6 @@ import asyncio
 import json
 import os
 import shlex
-import tempfile
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -45,6 +44,7 @@ from thinktank.evals._swe_tests import (
     looks_like_patch,
     parse_apply_log,
     parse_test_log,
+    patches_tar,
     tail,
     touched_files,
 )
@@ -158,18 +158,12 @@ class SWEHarness:
     async def _judge(self, co: Checkout, patch: str, timings: dict[str, float]) -> Verdict:
         cfg, case, sb = self.config, co.case, co.sandbox
         t = time.perf_counter()
-        with tempfile.TemporaryDirectory(prefix="thinktank-patch-") as tmp:
-            folder = Path(tmp) / "p"
-            folder.mkdir()
-            (folder / "model.patch").write_text(patch, encoding="utf-8")
-            (folder / "test.patch").write_text(case.instance.test_patch, encoding="utf-8")
-            where = await sb.upload(folder, f"{sb.scratch_dir}/thinktank-swe")
         argv = [
-            "/bin/sh", "-c", APPLY_SCRIPT, "sh", co.repo, f"{where}/model.patch",
-            f"{where}/test.patch", co.base_commit, str(cfg.fuzz),
-            *touched_files(case.instance.test_patch),
+            "/bin/sh", "-c", APPLY_SCRIPT, "sh", co.repo, f"{sb.scratch_dir}/thinktank-swe",
+            co.base_commit, str(cfg.fuzz), *touched_files(case.instance.test_patch),
         ]  # fmt: skip
-        applied = await sb.exec(argv, timeout=cfg.apply_timeout_s)
+        archive = patches_tar(patch, case.instance.test_patch)
+        applied = await sb.exec(argv, stdin=archive, timeout=cfg.apply_timeout_s)
         timings["apply_s"] = time.perf_counter() - t
         apply = parse_apply_log(applied.output)
         details: dict[str, Any] = {
