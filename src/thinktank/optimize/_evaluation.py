@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from thinktank.evals.task import Task
 from thinktank.graphs.spec import GraphSpec
@@ -35,6 +35,8 @@ class Evaluation:
     tasks: int = 0
     fresh: int = 0
     spent: float = 0.0
+    errors: list[str] = field(default_factory=list)
+    """Errors of tasks that failed before their graph finished (endpoint down, bad model)."""
 
 
 class Evaluations:
@@ -103,6 +105,9 @@ class Evaluations:
                     return ev
                 outs = await self._run(spec, gkey, missing)
                 ev.fresh += len(outs)
+                ev.errors += [
+                    o.error or "error" for o in outs if o.status == "error" and not o.cacheable
+                ]
                 spent = sum(o.cost for o in outs)
                 ev.spent += spent
                 if any(o.status == INTERRUPTED for o in outs):

@@ -9,10 +9,11 @@ from typing import TYPE_CHECKING, Any
 import optuna
 from optuna.trial import TrialState
 
+from thinktank.errors import UsageError
 from thinktank.graphs.spec import GraphSpec
 from thinktank.llm.ledger import UsageLedger, scope
 from thinktank.optimize.algorithms import OptunaChooser, Samplers, derive_seed
-from thinktank.optimize.decode import assign, build
+from thinktank.optimize.decode import Assignment, assign, build, iter_assignments
 from thinktank.optimize.reinforce import EDITS_ATTR, history
 from thinktank.optimize.results import (
     StudyResult,
@@ -30,6 +31,12 @@ if TYPE_CHECKING:
     from thinktank.optimize.study import Study, StudyConfig
 
 log = logging.getLogger(__name__)
+
+
+class EvaluationFailed(UsageError):
+    """Every task of the study's first evaluation failed (a model or setup problem)."""
+
+
 MAX_REFUSALS = 20
 REJECTED = -1.0
 """The value a model-based sampler is told for an invalid proposal."""
@@ -100,8 +107,11 @@ class Loop:
         self.evaluated = {r.key for r in self.records if r.evaluation is not None}
         self.complete = {r.key for r in self.records if r.status in ("complete", "cached")}
         self.rejections = self.refusals = 0
-        self.interrupted = False
-        self.max_trials = c.max_trials or (25 * c.max_evals if c.max_evals else 10_000)
+        self.interrupted = self.exhausted = False
+        self._grid: list[Assignment] = []
+        self._grid_iter = iter_assignments(space)
+        self.max_trials = c.max_trials or (10 * c.max_evals if c.max_evals else 10_000)
+        self.idle = 0
         self.log_path = owner.out_dir / "search_log.jsonl" if owner.out_dir else None
         if stale:
             log.warning("%d task(s) were cut short by a crash; charged at their worst case", stale)
@@ -123,7 +133,20 @@ class Loop:
             return "space_exhausted"
         if self.rejections >= c.max_rejections:
             return "rejections"
+        if self.idle >= c.patience:
+            return "converged"
+        if self.exhausted:
+            return "space_exhausted"
         return None
+
+    def grid_point(self, index: int) -> Assignment | None:
+        """The ``index``-th point of the space in enumeration order (``None`` past the end)."""
+        while len(self._grid) <= index:
+            nxt = next(self._grid_iter, None)
+            if nxt is None:
+                return None
+            self._grid.append(nxt)
+        return self._grid[index]
 
     def resume_crashed(self) -> None:
         """Trials a crash left running are failed and proposed again with the same choices."""
@@ -149,6 +172,12 @@ class Loop:
             await self.feedback()
         if c.algo == "llm":
             await self.llm_proposal(index)
+        if c.algo == "grid":
+            point = self.grid_point(index)
+            if point is None:
+                self.exhausted = True
+                return
+            study.enqueue_trial(point.params)
         t0 = time.perf_counter()
         trial = study.ask()
         trial.set_user_attr("index", index)
@@ -172,6 +201,15 @@ class Loop:
         ev = await self.evals.evaluate(
             spec, gkey, self.sizes if pruning else [self.sizes[-1]], prune if pruning else None
         )
+        if ev.errors and len(ev.errors) == ev.fresh and not self.complete:
+            # nothing has worked yet and every task failed: a broken model or setup, not a bad graph
+            self.tell(
+                trial, rec.model_copy(update={"status": "interrupted", "reason": ev.errors[0]}), t0
+            )
+            raise EvaluationFailed(
+                f"every task of the first evaluation failed ({spec.description}); the first "
+                f"error: {ev.errors[0]} — check the model pool (--model-pool) and the endpoint"
+            )
         rec.status, rec.reason = ev.status, ev.reason
         rec.accuracy, rec.cost, rec.score, rec.tasks = ev.accuracy, ev.cost, ev.score, ev.tasks
         rec.fresh, rec.spent = ev.fresh, ev.spent
@@ -207,6 +245,7 @@ class Loop:
             state = TrialState.PRUNED if rec.status == "pruned" else TrialState.FAIL
             self.study.tell(trial, state=state)
         self.records.append(rec)
+        self.idle = 0 if rec.evaluation is not None else self.idle + 1
         if self.log_path is not None:
             with self.log_path.open("a") as fh:
                 fh.write(log_line(rec) + "\n")

@@ -10,6 +10,8 @@
 ``random``     Optuna ``RandomSampler`` (the baseline)                    score
 ``llm``        an LLM proposes edits of the best graphs (AFlow-style),   score
                random proposals while it has too little to go on
+``grid``       every point of the space in order (small spaces; ground   score
+               truth for tests)
 =============  =========================================================  ==========
 
 Samplers are rebuilt before each proposal with a seed derived from the study seed
@@ -32,7 +34,7 @@ from optuna.samplers import BaseSampler, NSGAIISampler, RandomSampler, TPESample
 from thinktank.errors import ConfigError
 from thinktank.optimize.reinforce import ReinforceConfig, ReinforceSampler
 
-Algo = Literal["reinforce", "tpe", "nsga2", "random", "llm"]
+Algo = Literal["reinforce", "tpe", "nsga2", "random", "llm", "grid"]
 ALGOS: tuple[str, ...] = Algo.__args__  # type: ignore[attr-defined]
 T = TypeVar("T")
 

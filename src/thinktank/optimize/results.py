@@ -8,6 +8,7 @@
     progress.png       best-so-far score vs evaluations and vs dollars spent
     search_log.jsonl   one line per trial (written as the search goes)
     study.json         the summary (algorithm, budget, spend, stop reason, best)
+    run.json           ``{"kind": "optimize", ...}`` (``thinktank report`` dispatches on it)
 """
 
 from __future__ import annotations
@@ -161,10 +162,14 @@ def write_outputs(result: StudyResult, out_dir: str | Path, *, plots: bool = Tru
     pareto = [{**t.model_dump(exclude={"spec"}), "spec": t.spec} for t in result.pareto]
     (out / "pareto.json").write_text(json.dumps(pareto, indent=2, default=str))
     (out / "study.json").write_text(json.dumps(result.summary(), indent=2, default=str))
+    run = out / "run.json"  # how `thinktank report` recognises an optimizer run
+    info = json.loads(run.read_text()) if run.is_file() else {}
+    info.update(kind="optimize", name=result.name, algo=result.algo)
+    run.write_text(json.dumps(info, indent=2, default=str))
     with (out / "search_log.jsonl").open("w") as fh:
         for t in result.trials:
             fh.write(log_line(t) + "\n")
-    written += [out / "pareto.json", out / "study.json", out / "search_log.jsonl"]
+    written += [out / "pareto.json", out / "study.json", out / "search_log.jsonl", run]
     if plots:
         from thinktank.optimize.plots import pareto_plot, progress_plot
 

@@ -54,7 +54,7 @@ class StudyConfig(BaseModel):
     name: str = "thinktank"
     """Study name (in the Optuna storage and the output files)."""
     algo: Algo = "tpe"
-    """reinforce, tpe, nsga2, random or llm (see :mod:`thinktank.optimize.algorithms`)."""
+    """reinforce, tpe, nsga2, random, llm or grid (see :mod:`thinktank.optimize.algorithms`)."""
     seed: int = 0
     """Seeds the search (proposals, task order); equal seeds give equal studies."""
     eval_seed: int = 0
@@ -64,7 +64,7 @@ class StudyConfig(BaseModel):
     max_evals: int | None = Field(default=30, ge=1)
     """Distinct graphs to evaluate at most (proposals of a graph seen before are free)."""
     max_trials: int | None = Field(default=None, ge=1)
-    """Proposals at most, rejected and repeated ones included (default 25 × max_evals)."""
+    """Proposals at most, rejected and repeated ones included (default 10 × max_evals)."""
     cost_weight: float = Field(default=0.0, ge=0)
     """The score is ``accuracy - cost_weight * dollars per task``."""
     prune: bool | None = None
@@ -82,6 +82,9 @@ class StudyConfig(BaseModel):
     """NSGA-II population size."""
     reinforce: ReinforceConfig = Field(default_factory=ReinforceConfig)
     """REINFORCE settings (batch, learning rate, baseline, LLM feedback)."""
+    patience: int = Field(default=40, ge=1)
+    """Consecutive proposals without a new graph (repeats, rejections) before the search
+    counts as converged and stops."""
     max_rejections: int = Field(default=200, ge=1)
     """Consecutive invalid proposals before the study gives up on the space."""
     scan: int = Field(default=400, ge=1)
@@ -158,7 +161,7 @@ class Study:
     def _rungs(self, n: int) -> tuple[bool, list[int]]:
         c = self.config
         need = min_dev_tasks(c.prune_min_tasks, c.prune_factor)
-        if c.algo in ("nsga2", "reinforce", "random", "llm"):
+        if c.algo in ("nsga2", "reinforce", "random", "llm", "grid"):
             if c.prune:
                 raise ConfigError(
                     f"pruning works with tpe only (Optuna prunes single-objective studies, and "

@@ -1,0 +1,246 @@
+"""``thinktank optimize``: search collaboration graphs for the best accuracy per dollar.
+
+    thinktank optimize --suite math --tasks 40 --space space.yaml \\
+        --model-pool small=openai:gpt-4o-mini,large=openai:gpt-4o \\
+        --budget-usd 5 --algo reinforce --out runs/opt
+
+writes ``best.yaml`` (run it with ``thinktank eval --graph runs/opt/best.yaml``),
+``pareto.json``, ``pareto.png``, ``progress.png``, ``search_log.jsonl`` and
+``study.json``; running the same command again resumes the study.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, NoReturn
+
+import typer
+from rich.markup import escape
+
+
+def _fail(message: str, code: int = 1) -> NoReturn:
+    from rich.console import Console
+
+    Console(stderr=True, soft_wrap=True).print(f"[red]error:[/red] {escape(message)}")
+    raise typer.Exit(code)
+
+
+def parse_pool(values: list[str]) -> dict[str, str]:
+    """``--model-pool`` values: ``ALIAS=MODEL`` (comma-separated or repeated) or a YAML file."""
+    import yaml
+
+    from thinktank.errors import ConfigError
+
+    out: dict[str, str] = {}
+    for value in values:
+        p = Path(value)
+        if p.suffix in (".yaml", ".yml", ".json") and p.is_file():
+            data = yaml.safe_load(p.read_text())
+            if not isinstance(data, dict):
+                raise ConfigError(f"{p} must map model aliases to models")
+            out.update({str(k): str(v) for k, v in data.items()})
+            continue
+        for item in value.split(","):
+            alias, eq, model = item.strip().partition("=")
+            if not eq or not alias.isidentifier() or not model:
+                raise ConfigError(
+                    f"--model-pool takes ALIAS=MODEL (e.g. small=openai:gpt-4o-mini), not {item!r}"
+                )
+            out[alias] = model
+    return out
+
+
+def _env_options(values: list[str] | None) -> dict[str, dict[str, Any]]:
+    import yaml
+
+    out: dict[str, dict[str, Any]] = {}
+    for v in values or []:
+        key, eq, raw = v.partition("=")
+        kind, dot, name = key.partition(".")
+        if not eq or not dot:
+            _fail(f"--env-opt takes KIND.KEY=VALUE (e.g. math.python=false), not {v!r}")
+        out.setdefault(kind, {})[name] = yaml.safe_load(raw)
+    return out
+
+
+def command(
+    suite: str = typer.Option(
+        ..., "--suite", help="Bundled suite name or a .jsonl/.json task file."
+    ),
+    space: Path = typer.Option(..., "--space", help="Search space YAML (see thinktank.optimize)."),
+    model_pool: list[str] = typer.Option(
+        ..., "--model-pool", help="ALIAS=MODEL[,ALIAS=MODEL...] (repeatable) or a YAML file."
+    ),
+    out: Path = typer.Option(..., "--out", help="Output directory (study, cache, results)."),
+    algo: str = typer.Option("tpe", "--algo", help="reinforce, tpe, nsga2, random, llm or grid."),
+    budget_usd: float | None = typer.Option(
+        None, "--budget-usd", min=0, help="Hard limit on everything the search spends."
+    ),
+    max_evals: int = typer.Option(30, "--max-evals", min=1, help="Distinct graphs to evaluate."),
+    tasks: int | None = typer.Option(None, "--tasks", min=1, help="Dev set: the first N tasks."),
+    suite_opt: list[str] | None = typer.Option(None, "--suite-opt", help="Suite option key=value."),
+    seed: int = typer.Option(0, "--seed", help="Search seed."),
+    eval_seed: int = typer.Option(0, "--eval-seed", help="Seed every graph runs with."),
+    cost_weight: float = typer.Option(
+        0.0, "--cost-weight", min=0, help="Score = accuracy - WEIGHT * dollars per task."
+    ),
+    prune: bool | None = typer.Option(
+        None, "--prune/--no-prune", help="Successive-halving pruning (tpe; default: when possible)."
+    ),
+    prune_min_tasks: int = typer.Option(4, "--prune-min-tasks", min=1, help="First rung size."),
+    concurrency: int = typer.Option(8, "--concurrency", "-c", min=1, help="Tasks in parallel."),
+    feedback_model: str | None = typer.Option(
+        None, "--feedback-model", help="Model of the LLM steps (reinforce feedback, --algo llm)."
+    ),
+    feedback_every: int = typer.Option(
+        0, "--feedback-every", min=0, help="REINFORCE: LLM feedback every K batches (0: off)."
+    ),
+    batch: int = typer.Option(4, "--batch", min=1, help="REINFORCE: graphs per update."),
+    cache: Path | None = typer.Option(None, "--cache", help="Evaluation cache file to share."),
+    prices: Path | None = typer.Option(None, "--prices", help="YAML/JSON model price file."),
+    env_opt: list[str] | None = typer.Option(
+        None, "--env-opt", help="Task environment option KIND.KEY=VALUE (math.python=false)."
+    ),
+    baseline: int = typer.Option(
+        0, "--baseline", min=0, help="Also run N random-search evaluations (OUT/baseline)."
+    ),
+    name: str = typer.Option("thinktank", "--name", help="Study name."),
+) -> None:
+    """Search collaboration graphs on a dev set; write best.yaml, the Pareto front and plots."""
+    from rich.console import Console
+
+    from thinktank.errors import ThinktankError
+    from thinktank.evals.suites import load_suite
+    from thinktank.llm.config import load_model
+    from thinktank.llm.pricing import load_prices
+    from thinktank.optimize import ReinforceConfig, RunnerEvaluator, SearchSpace, StudyConfig
+    from thinktank.optimize.algorithms import check_algo
+
+    console = Console(soft_wrap=True)
+    try:
+        check_algo(algo)
+        if prices is not None:
+            load_prices(prices)
+        pool = parse_pool(model_pool)
+        the_space = SearchSpace.load(space)
+        suite_options = {}
+        for v in suite_opt or []:
+            key, _, raw = v.partition("=")
+            import yaml
+
+            suite_options[key] = yaml.safe_load(raw)
+        dev = load_suite(suite, **suite_options)
+        if tasks is not None:
+            dev = dev[:tasks]
+        config = StudyConfig(
+            name=name,
+            algo=algo,  # type: ignore[arg-type]
+            seed=seed,
+            eval_seed=eval_seed,
+            budget_usd=budget_usd,
+            max_evals=max_evals,
+            cost_weight=cost_weight,
+            prune=prune,
+            prune_min_tasks=prune_min_tasks,
+            concurrency=concurrency,
+            reinforce=ReinforceConfig(batch=batch, feedback_every=feedback_every),
+        )
+        models = {alias: load_model(spec) for alias, spec in pool.items()}
+        feedback = load_model(feedback_model) if feedback_model else None
+    except ThinktankError as exc:
+        _fail(str(exc))
+    evaluator = RunnerEvaluator(models, environment_options=_env_options(env_opt))
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "models.yaml").write_text("".join(f"{a}: {m}\n" for a, m in pool.items()))
+    console.print(
+        f"optimize: {algo} over {escape(the_space.name)} on {len(dev)} tasks of "
+        f"{escape(suite)}, pool {escape(', '.join(pool))}"
+        + (f", budget ${budget_usd:g}" if budget_usd is not None else "")
+        + f" → {escape(str(out))}"
+    )
+    result = _run(console, the_space, dev, evaluator, config, out, cache, feedback)
+    if baseline and result.stop_reason != "budget":
+        left = None if budget_usd is None else max(0.0, budget_usd - result.spent_usd)
+        base_cfg = config.model_copy(
+            update={"algo": "random", "max_evals": baseline, "budget_usd": left, "prune": None}
+        )
+        console.print(f"baseline: random search, {baseline} evaluations")
+        _run(
+            console,
+            the_space,
+            dev,
+            evaluator,
+            base_cfg,
+            out / "baseline",
+            cache or out / "evals.db",
+            None,
+            quiet=True,
+        )
+    from thinktank.optimize.report import write_optimize_report
+
+    paths = write_optimize_report(out)
+    _print_result(console, result, out, suite, pool, paths[0])
+
+
+def _run(
+    console: Any,
+    space: Any,
+    dev: Any,
+    evaluator: Any,
+    config: Any,
+    out: Path,
+    cache: Path | None,
+    feedback: Any,
+    *,
+    quiet: bool = False,
+) -> Any:
+    from thinktank.errors import ThinktankError
+    from thinktank.optimize import Study
+
+    def show(t: Any) -> None:
+        if quiet:
+            return
+        acc = "" if t.accuracy is None else f" acc {t.accuracy:.3f} cost ${t.cost:.5f}"
+        what = t.description or t.reason or ""
+        console.print(
+            f"  #{t.number} {t.status}{acc} [spent ${t.total_spent:.4f}] {escape(what[:110])}"
+        )
+
+    study = Study(
+        space,
+        dev,
+        evaluator,
+        config,
+        out_dir=out,
+        cache_path=cache,
+        feedback_model=feedback,
+        on_trial=show,
+    )
+    try:
+        return study.run_sync()
+    except ThinktankError as exc:
+        _fail(str(exc))
+    except KeyboardInterrupt:
+        console.print("[yellow]interrupted[/yellow]: run the same command again to resume")
+        raise typer.Exit(130) from None
+
+
+def _print_result(
+    console: Any, result: Any, out: Path, suite: str, pool: dict[str, str], report: Path
+) -> None:
+    console.print(
+        f"stopped ({result.stop_reason}) after {result.evaluations} evaluations, "
+        f"{len(result.trials)} proposals; spent ${result.spent_usd:.4f}"
+    )
+    b = result.best
+    if b is None:
+        console.print("[yellow]no graph was evaluated on the whole dev set[/yellow]")
+        return
+    console.print(
+        f"best: acc {b.accuracy:.3f}, ${b.cost:.5f}/task — {escape(b.description)}\n"
+        f"files: {out}/best.yaml, pareto.json, pareto.png, progress.png, search_log.jsonl, {report.name}"
+    )
+    models = " ".join(f"--model {a}={m}" for a, m in pool.items())
+    console.print(
+        f"run it: thinktank eval --suite {suite} --graph {out}/best.yaml {models} --out DIR"
+    )
