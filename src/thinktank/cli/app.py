@@ -36,6 +36,7 @@ _COMMANDS: dict[str, str] = {
     "eval": "thinktank.cli.eval:eval_command",
     "run": "thinktank.cli.eval:run_command",
     "report": "thinktank.cli.eval:report_command",
+    "optimize": "thinktank.cli.optimize",
 }
 
 
