@@ -19,7 +19,7 @@ Repositories come from :class:`~thinktank.evals._swe_repo.RepoCache` (bundled
 instances are built locally; public SWE-bench instances need a local clone, or an
 image that already holds the repository with ``image_repo=True`` — the
 ``swebench`` package builds such environment images; point
-``DockerSandboxConfig(image=..., read_only_root=False)`` at one and set
+``DockerSandboxConfig(image=..., read_only_root=False, user="0:0")`` at one and set
 ``repo_dir="/testbed"``).
 """
 
@@ -120,7 +120,10 @@ class SWEHarness:
             base = case.instance.base_commit
             q = shlex.quote(base)
             res = await sandbox.exec(
-                f"git reset -q --hard {q} && git clean -qfdx", cwd=repo, timeout=cfg.apply_timeout_s
+                # no `git clean`: environment images keep build products (egg-info) there
+                f"git reset -q --hard {q}",
+                cwd=repo,
+                timeout=cfg.apply_timeout_s,
             )
             if res.exit_code != 0:
                 raise _infra(f"{case.id}: cannot reset {repo} to {base}: {res.output.strip()}")
