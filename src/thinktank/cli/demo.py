@@ -12,6 +12,7 @@ embedded model is a plumbing check, and the output says so.
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 from datetime import datetime
 from pathlib import Path
@@ -56,6 +57,8 @@ def command(
 
     console = Console()
     t0 = time.perf_counter()
+    # skipped lesson replies are counted in the summary; one warning line each is noise here
+    logging.getLogger("thinktank.memory.learn").setLevel(logging.ERROR)
     spec = model or default_model_spec()
     embedded = spec.startswith("local:")
     name = spec.partition(":")[2]
