@@ -151,12 +151,17 @@ def test_models_ping_gets_a_real_reply(server: local.LocalServer) -> None:
     assert re.search(r"latency\s+\d+ ms", result.output)
 
 
-def test_demo_says_the_embedded_model_is_a_plumbing_check(server: local.LocalServer) -> None:
-    result = CliRunner().invoke(app, ["demo", "--samples", "2", "--max-tokens", "12"])
+def test_demo_runs_end_to_end_on_the_embedded_model(
+    server: local.LocalServer, tmp_path: Path
+) -> None:
+    """What ``make demo`` runs, with the embedded model: plumbing end to end, report written."""
+    out = tmp_path / "demo"
+    args = ["demo", "--samples", "2", "--max-steps", "2", "--max-tokens", "32", "--out", str(out)]
+    result = CliRunner().invoke(app, args)
     assert result.exit_code == 0, result.output
-    assert "Answered by local:smollm2" in result.output
-    text = " ".join(re.sub(r"[│╭╮╰╯─]", " ", result.output).split())  # unwrap the panel
-    assert "plumbing check" in text and "not a capable model" in text
+    text = " ".join(re.sub(r"[│╭╮╰╯─]", " ", result.output).split())  # unwrap the panels
+    assert "local:smollm2" in text and "plumbing check" in text and "not a capable model" in text
+    assert (out / "report.html").exists() and (out / "report.md").exists()
     assert local.running_local_server() is not None  # it did not stop a server it did not start
 
 

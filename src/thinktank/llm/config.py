@@ -88,6 +88,8 @@ class OpenAIModelConfig(_Common):
     """Endpoint supports ``response_format`` with a JSON schema."""
     extra_body: dict[str, Any] | None = None
     """Extra JSON fields sent with every request (provider-specific options)."""
+    transport: Literal["aiohttp", "httpcore"] = "aiohttp"
+    """HTTP transport under the httpx client: aiohttp scales to wide fan-out; httpcore is httpx's own."""
 
     def build(self) -> ChatModel:
         from thinktank.llm.openai import OpenAICompatModel
@@ -109,6 +111,7 @@ class OpenAIModelConfig(_Common):
             default_max_tokens=self.default_max_tokens,
             cache=self._cache(),
             extra_body=self.extra_body,
+            transport=self.transport,
         )
 
 
