@@ -22,10 +22,10 @@ $(UV):
 	@$(PY) -m venv $(BOOT)
 	@$(BOOT)/bin/pip install --quiet uv==$(UV_VERSION)
 
-# Extras the tests and the demo use. `swebench` (datasets + the SWE-bench harness,
-# for public benchmarks with internet access) and `ray` stay opt-in:
-#   make setup EXTRAS="local search mcp optimize report swebench"
-EXTRAS ?= local search mcp optimize report
+# Extras the tests and the demo use (`ray` for the cluster executor). `swebench`
+# (datasets + the SWE-bench harness, for public benchmarks with internet access) stays opt-in:
+#   make setup EXTRAS="local search mcp optimize report ray swebench"
+EXTRAS ?= local search mcp optimize report ray
 
 # The embedded model's llama-cpp-python compiles from source (a few minutes, once).
 $(STAMP): pyproject.toml uv.lock | $(UV)
