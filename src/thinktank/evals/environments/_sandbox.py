@@ -13,6 +13,8 @@ from typing import Any
 from pydantic import BaseModel
 
 from thinktank.errors import ConfigError
+from thinktank.evals.environment import TaskContext, TaskEnvironment
+from thinktank.evals.task import Task
 from thinktank.sandboxes.base import Sandbox
 from thinktank.sandboxes.provider import SandboxProvider, provider_from_config
 from thinktank.tools.base import Tool, ToolResult
@@ -74,3 +76,55 @@ class LazyPythonTool(Tool[PythonArgs]):
         if self._tool is None:
             self._tool = PythonTool(await self.lazy.get(), timeout_s=self.timeout_s)
         return await self._tool.run(args)
+
+
+class PythonToolEnvironment(TaskEnvironment):
+    """Per task: a lazily started ``python`` tool (no container until the first call).
+
+    Args:
+        provider: where the sandboxes come from (a provider, a sandbox config such as
+            ``PoolConfig(size=2)``, or ``None`` for Docker with its secure defaults).
+        judge: the model used by ``llm_match`` evaluators, if a task asks for one.
+        python: give the agents the ``python`` tool (``False``: no tools).
+        timeout_s: limit per ``python`` call.
+    """
+
+    def __init__(
+        self,
+        *,
+        provider: ProviderOption = None,
+        judge: Any = None,
+        python: bool = True,
+        timeout_s: float = 30.0,
+    ) -> None:
+        self._option = provider
+        self.provider: SandboxProvider | None = None
+        self._owned = False
+        self.judge = judge
+        self.python = python
+        self.timeout_s = timeout_s
+
+    async def start(self) -> None:
+        if self.provider is None:
+            self.provider, self._owned = resolve_provider(self._option)
+
+    async def close(self) -> None:
+        if self._owned and self.provider is not None:
+            await self.provider.aclose()
+        self.provider = None
+
+    async def _provider(self) -> SandboxProvider:
+        if self.provider is None:
+            await self.start()
+        assert self.provider is not None
+        return self.provider
+
+    async def open(self, task: Task) -> TaskContext:
+        if not self.python:
+            return TaskContext()
+        lazy = LazySandbox(await self._provider())
+        return TaskContext(
+            tools=[LazyPythonTool(lazy, timeout_s=self.timeout_s)],
+            data={"sandbox": lazy},
+            closers=[lazy.close],
+        )

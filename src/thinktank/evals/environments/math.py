@@ -10,67 +10,21 @@ from __future__ import annotations
 
 from typing import Any
 
-from thinktank.evals.environment import TaskContext, TaskEnvironment
-from thinktank.evals.environments._sandbox import (
-    LazyPythonTool,
-    LazySandbox,
-    ProviderOption,
-    resolve_provider,
-)
+from thinktank.evals.environment import TaskContext
+from thinktank.evals.environments._sandbox import PythonToolEnvironment
 from thinktank.evals.evaluators import EvalContext, Verdict, evaluate
 from thinktank.evals.task import Task
-from thinktank.sandboxes.provider import SandboxProvider
 
 
-class MathEnvironment(TaskEnvironment):
-    """Per task: a lazily started ``python`` tool. Judged by the task's evaluator.
-
-    Args:
-        provider: where the sandboxes come from (a provider, a sandbox config, or
-            ``None`` for Docker with its secure defaults).
-        judge: the model used by ``llm_match`` evaluators, if a task asks for one.
-        python: give the agents the ``python`` tool (``False``: no tools).
-        timeout_s: limit per ``python`` call.
-    """
+class MathEnvironment(PythonToolEnvironment):
+    """Per task: a lazily started ``python`` tool. Judged by the task's evaluator
+    (see :class:`PythonToolEnvironment` for the options)."""
 
     kinds = frozenset({"math"})
 
-    def __init__(
-        self,
-        *,
-        provider: ProviderOption = None,
-        judge: Any = None,
-        python: bool = True,
-        timeout_s: float = 30.0,
-    ) -> None:
-        self._option = provider
-        self.provider: SandboxProvider | None = None
-        self._owned = False
-        self.judge = judge
-        self.python = python
-        self.timeout_s = timeout_s
-
     async def start(self) -> None:
-        if self.python and self.provider is None:
-            self.provider, self._owned = resolve_provider(self._option)
-
-    async def close(self) -> None:
-        if self._owned and self.provider is not None:
-            await self.provider.aclose()
-        self.provider = None
-
-    async def open(self, task: Task) -> TaskContext:
-        if not self.python:
-            return TaskContext()
-        if self.provider is None:
-            await self.start()
-        assert self.provider is not None
-        lazy = LazySandbox(self.provider)
-        return TaskContext(
-            tools=[LazyPythonTool(lazy, timeout_s=self.timeout_s)],
-            data={"sandbox": lazy},
-            closers=[lazy.close],
-        )
+        if self.python:
+            await super().start()
 
     async def evaluate(
         self, task: Task, answer: str | None, ctx: TaskContext, *, output: Any = None
