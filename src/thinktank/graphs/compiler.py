@@ -295,26 +295,18 @@ class CompiledGraph:
         )
         try:
             traj = await agent.run(str(item["prompt"]), seed=seed)
-        except BudgetExceeded as exc:  # raised outside the agent loop (e.g. by memory)
+        except Exception as exc:
+            # a budget refusal outside the agent loop (e.g. by memory), or a model
+            # endpoint that failed after its retries: a failed sample, not a failed run
+            failed = isinstance(exc, BudgetExceeded)
             return NodeOutput(
                 id=oid,
                 node=node.id,
                 role=node.role,
                 round=r,
                 sample=sample,
-                status="budget_exhausted",
-                error=str(exc),
-                finished_at=time.time(),
-            )
-        except Exception as exc:  # a model endpoint failed after its retries
-            return NodeOutput(
-                id=oid,
-                node=node.id,
-                role=node.role,
-                round=r,
-                sample=sample,
-                status="error",
-                error=f"{type(exc).__name__}: {exc}",
+                status="budget_exhausted" if failed else "error",
+                error=str(exc) if failed else f"{type(exc).__name__}: {exc}",
                 finished_at=time.time(),
             )
         output = traj.output
