@@ -45,12 +45,15 @@ lint: setup
 	@$(VENV)/bin/ruff format --check --quiet src tests bench examples
 	@$(VENV)/bin/mypy --no-error-summary src/thinktank
 
-# Headless Chromium for the HTML report's browser tests (Debian's package). Idempotent.
+# System packages the tests use: headless Chromium (the HTML report's browser tests)
+# and graphviz (`thinktank graph show --png`), from Debian. Idempotent and quiet.
 APT := $(shell [ "$$(id -u)" = 0 ] || echo sudo) env DEBIAN_FRONTEND=noninteractive apt-get
+SYSTEM_PACKAGES := chromium:chromium graphviz:dot
 browser:
-	@command -v chromium >/dev/null 2>&1 || { echo "installing chromium (report browser tests)"; \
-	  $(APT) install -y -q chromium >/dev/null 2>&1 || \
-	  { $(APT) update -q >/dev/null && $(APT) install -y -q chromium >/dev/null; }; }
+	@for pair in $(SYSTEM_PACKAGES); do pkg=$${pair%%:*}; bin=$${pair##*:}; \
+	  command -v $$bin >/dev/null 2>&1 && continue; echo "installing $$pkg (tests use it)"; \
+	  $(APT) install -y -q $$pkg >/dev/null 2>&1 || \
+	  { $(APT) update -q >/dev/null && $(APT) install -y -q $$pkg >/dev/null; } || exit 1; done
 
 test: setup engine lint browser
 	@$(VENV)/bin/pytest -q -p no:cacheprovider
