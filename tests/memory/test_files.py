@@ -127,7 +127,7 @@ def test_older_schema_is_migrated(tmp_path: Path) -> None:
     conn.close()
 
     bank = SQLiteMemoryBank(path)
-    assert bank.migrated == [2]
+    assert bank.migrated == [2, 3]
     old1 = bank.get_sync("old1")
     assert (old1.usage.retrieved, old1.usage.used_in_success, old1.usage.used_in_failure) == (
         4,
@@ -150,7 +150,7 @@ def test_older_schema_is_migrated(tmp_path: Path) -> None:
     assert again.migrated == []
     conn = sqlite3.connect(path)
     versions = [r[0] for r in conn.execute("SELECT version FROM schema_version ORDER BY version")]
-    assert versions == [1, 2]
+    assert versions == [1, 2, 3]
     df = dict(conn.execute("SELECT term, df FROM terms"))
     assert df["unit"] == 2 and json.loads(
         conn.execute("SELECT terms FROM items WHERE id='old2'").fetchone()[0]

@@ -54,7 +54,7 @@ def test_four_processes_adding_1000_items_each_lose_none(tmp_path: Path) -> None
     # the index and the document frequencies kept up with every writer
     conn.execute("INSERT INTO items_fts(items_fts) VALUES ('integrity-check')")
     assert conn.execute("SELECT df FROM terms WHERE term = 'concurrently'").fetchone() == (4000,)
-    assert conn.execute("SELECT count(*) FROM schema_version").fetchone() == (2,)
+    assert conn.execute("SELECT count(*) FROM schema_version").fetchone() == (3,)
     assert conn.execute("PRAGMA journal_mode").fetchone() == ("wal",)
     conn.close()
     hits = bank.retrieve_sync("lesson 17", k=1, filters=MemoryFilter(tags=["worker-2"]))

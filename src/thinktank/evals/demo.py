@@ -6,9 +6,10 @@ the harness in a fresh sandbox) and a web question (the fictional corpus served 
 loopback) — each through two graphs: ``single`` and ``best_of_n`` with a verifier.
 The :class:`~thinktank.evals.runner.Runner` records every result in the run
 directory and streams tasks in order; solvers read a SQLite memory bank in the run
-directory and, after each task is judged, the model distils lessons into it
-(ReasoningBank extraction with the evaluator's verdict as ground truth). Then the
-report (``report.md``, ``report.html``) is written.
+directory and, after each task is judged, a :class:`~thinktank.memory.MemoryLearner`
+records which lessons were used and has the model distil new ones (ReasoningBank
+extraction with the evaluator's verdict as ground truth, once per task, at most two
+items). Then the report (``report.md``, ``report.html``) is written.
 
 :func:`run_demo` is the library entry point (tests pass a scripted model);
 :mod:`thinktank.cli.demo` prints what happened.
@@ -83,67 +84,6 @@ def demo_graphs(
     }
 
 
-def memory_trajectory(task: Task, result: Any) -> Any:
-    """The winning sample's trajectory as the memory learners' plain trajectory."""
-    from thinktank.memory.trajectory import Step, Trajectory
-
-    outs = result.trace.get("outputs", []) if result is not None else []
-    win = result.selection.winner if result is not None and result.selection else None
-    chosen = next((o for o in outs if o.get("id") == win), None) or next(
-        (o for o in outs if o.get("role") in ANSWER_ROLES), None
-    )
-    steps: list[Step] = []
-    for s in ((chosen or {}).get("trajectory") or {}).get("steps", []):
-        if (s.get("text") or "").strip():
-            steps.append(Step(kind="thought", text=s["text"]))
-        for c in s.get("tool_calls", []):
-            steps.append(Step(kind="action", text=f"{c['name']}({c.get('arguments', '')})"))
-            steps.append(Step(kind="observation", text=str(c.get("content", ""))))
-    return Trajectory(
-        task=task.prompt,
-        steps=steps,
-        final_answer=str(result.answer or "") if result is not None else "",
-        task_id=task.id,
-        domain=task.kind,
-    )
-
-
-class _Learner:
-    """The runner's ``on_task_done`` hook: record memory use, distil lessons into the bank."""
-
-    def __init__(self, model: ChatModel, bank: Any) -> None:
-        self.model = model
-        self.bank = bank
-        self.warnings = 0
-        self.learned: set[str] = set()
-
-    async def __call__(self, task: Task, result: Any, verdict: Any) -> None:
-        from thinktank.memory.learn import learn
-        from thinktank.memory.trajectory import Verdict as Outcome
-
-        if result is None or verdict is None:
-            return
-        outcome = Outcome.from_ground_truth(bool(verdict.correct), verdict.reason)
-        used = {
-            m
-            for o in result.trace.get("outputs", [])
-            for m in ((o.get("trajectory") or {}).get("memory_ids") or [])
-        }
-        if used:
-            await self.bank.record_use(sorted(used), outcome.outcome)
-        if task.id in self.learned:  # one lesson-extraction call per task keeps the demo short
-            return
-        self.learned.add(task.id)
-        got = await learn(
-            self.model,
-            memory_trajectory(task, result),
-            verdict=outcome,
-            bank=self.bank,
-            max_items=2,
-        )
-        self.warnings += len(got.warnings)
-
-
 async def run_demo(
     model: ChatModel,
     out_dir: str | Path,
@@ -158,7 +98,7 @@ async def run_demo(
     """Run the demo set with ``model`` into ``out_dir`` and write its report."""
     from thinktank.evals.report import write_report
     from thinktank.evals.runner import Runner
-    from thinktank.memory import SQLiteMemoryBank
+    from thinktank.memory import LearnerConfig, MemoryLearner, SQLiteMemoryBank
     from thinktank.sandboxes import DockerSandboxConfig
 
     t0 = time.perf_counter()
@@ -168,7 +108,10 @@ async def run_demo(
     graphs = demo_graphs(samples=samples, max_steps=max_steps, max_tokens=max_tokens)
     provider = provider or DockerSandboxConfig().build()
     bank = SQLiteMemoryBank(out / "memory.sqlite", create=True)
-    learner = _Learner(model, bank)
+    # one lesson-extraction call per task (not per graph) keeps the demo short
+    learner = MemoryLearner(
+        model, bank, config=LearnerConfig(mode="reasoningbank", max_items=2, once_per_task=True)
+    )
     envs = {
         "math": {"provider": provider},
         "swe": {"provider": provider, "log_dir": str(out / "swe-logs")},
@@ -176,7 +119,7 @@ async def run_demo(
     }
     try:
         runner = Runner(
-            tasks, graphs, model, out_dir=out, concurrency=concurrency, memory=bank,
+            tasks, graphs, model, out_dir=out, concurrency=concurrency, memory=learner.memory,
             stream=True, on_task_done=learner, progress=progress, suite="demo",
             environment_options=envs,
         )  # fmt: skip
@@ -190,7 +133,7 @@ async def run_demo(
     html = next((str(p) for p in paths if p.name == "report.html"), None)
     result = DemoResult(
         out_dir=str(out), report=html, model=model.model_id, rows=rows, memory_items=items,
-        memory_warnings=learner.warnings, seconds=time.perf_counter() - t0,
+        memory_warnings=learner.stats.warnings, seconds=time.perf_counter() - t0,
     )  # fmt: skip
     (out / "demo.json").write_text(json.dumps(result.model_dump(), indent=2), encoding="utf-8")
     return result

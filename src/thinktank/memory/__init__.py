@@ -4,6 +4,8 @@
 (one SQLite file, BM25 via FTS5, optional dense vectors and hybrid ranking), and
 :mod:`thinktank.memory.learn` / :mod:`thinktank.memory.cheatsheet` distil items from
 judged trajectories (ReasoningBank, MaTTS, Dynamic Cheatsheet) with any ChatModel.
+:class:`MemoryLearner` wires them into graph runs and the eval runner: it reads
+memory into agents before a task and learns from the judged run after it.
 """
 
 from __future__ import annotations
@@ -63,26 +65,40 @@ from thinktank.memory.learn import (
     learn,
     self_judge,
 )
+from thinktank.memory.runner_hook import (
+    LEARN_MODES,
+    LearnerConfig,
+    LearnMode,
+    MemoryLearner,
+    TaskLearning,
+)
+from thinktank.memory.sheets import InMemorySheetStore, SheetStore, SQLiteSheetStore
 from thinktank.memory.sqlite import SQLiteMemoryBank
 from thinktank.memory.trajectory import Step, Trajectory, Verdict
+from thinktank.memory.views import CumulativeSheetView, SynthesisView
 
 __all__ = [
     "KINDS",
+    "LEARN_MODES",
     "Cheatsheet",
     "CheatsheetResult",
     "ConsolidationPolicy",
     "ConsolidationReport",
     "CorruptMemoryDatabase",
+    "CumulativeSheetView",
     "Embedder",
     "EmbeddingConfig",
     "EmbeddingError",
     "ForeignDatabase",
     "HashingEmbedder",
     "HashingEmbeddingConfig",
+    "InMemorySheetStore",
     "ItemLimits",
     "ItemNotFound",
     "Kind",
+    "LearnMode",
     "LearnResult",
+    "LearnerConfig",
     "MemoryBank",
     "MemoryBankNotFound",
     "MemoryBusy",
@@ -91,6 +107,7 @@ __all__ = [
     "MemoryImportError",
     "MemoryItem",
     "MemoryItemTooLarge",
+    "MemoryLearner",
     "MemoryStoreError",
     "MergedOrigin",
     "OpenAIEmbedder",
@@ -100,8 +117,12 @@ __all__ = [
     "RankingPolicy",
     "SQLiteMemoryBank",
     "SQLiteMemoryConfig",
+    "SQLiteSheetStore",
     "SchemaTooNew",
+    "SheetStore",
     "Step",
+    "SynthesisView",
+    "TaskLearning",
     "Trajectory",
     "UsageStats",
     "VerbatimGuard",

@@ -9,6 +9,9 @@ Schema history (``schema_version`` holds one row per applied version):
   frequency table ``terms``; ``demoted``, ``merged_from``, ``last_used``,
   ``last_retrieved`` and ``last_active`` columns; an eviction index; the
   ``vectors`` table and a ``meta`` epoch counter that tells readers when vectors changed.
+* **v3** — ``documents``: named, versioned text documents kept beside the items (the
+  Dynamic-Cheatsheet sheets of :mod:`thinktank.memory.sheets`), updated by
+  compare-and-set on their version.
 
 Document frequencies: updates and deletes maintain ``terms`` in triggers; inserts
 add theirs in bulk from Python (:func:`count_new_terms`), one upsert per distinct
@@ -32,7 +35,7 @@ from thinktank.memory._text import terms, unique
 from thinktank.memory.errors import CorruptMemoryDatabase, ForeignDatabase, SchemaTooNew
 
 APPLICATION_ID = 0x544B4D42  # "TKMB": marks the file as a thinktank memory bank
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 SQLITE_HEADER = b"SQLite format 3\x00"
 
 # bm25 column weights follow the FTS column order below.
@@ -171,11 +174,21 @@ def _backfill_v2(conn: sqlite3.Connection) -> None:
     )
 
 
+_V3 = """
+CREATE TABLE documents (
+    name TEXT PRIMARY KEY,
+    version INTEGER NOT NULL,
+    body TEXT NOT NULL,
+    updated TEXT NOT NULL
+);
+"""
+
 # version -> steps, run in order: SQL scripts and Python functions
 Step = str | Callable[[sqlite3.Connection], None]
 MIGRATIONS: dict[int, list[Step]] = {
     1: [_V1],
     2: [_V2, _backfill_v2, _V2_INDEX],
+    3: [_V3],
 }
 
 

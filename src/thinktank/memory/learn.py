@@ -236,7 +236,7 @@ async def extract_items(
 
 
 def _labelled(
-    attempts: Sequence[Trajectory], verdicts: Sequence[Verdict] | None
+    attempts: Sequence[Trajectory], verdicts: Sequence[Verdict | None] | None
 ) -> list[Verdict | None]:
     if verdicts is not None:
         if len(verdicts) != len(attempts):
@@ -253,7 +253,7 @@ async def _multi(
     model: ChatModel,
     system: str,
     attempts: Sequence[Trajectory],
-    verdicts: Sequence[Verdict] | None,
+    verdicts: Sequence[Verdict | None] | None,
     *,
     method: str,
     max_items: int,
@@ -291,14 +291,15 @@ async def _multi(
 async def extract_contrastive(
     model: ChatModel,
     attempts: Sequence[Trajectory],
-    verdicts: Sequence[Verdict] | None = None,
+    verdicts: Sequence[Verdict | None] | None = None,
     *,
     max_items: int = 5,
     limits: ItemLimits | None = None,
     verbatim_words: int = 12,
     temperature: float | None = None,
 ) -> LearnResult:
-    """Parallel MaTTS: contrast k attempts at one task (outcomes from ``verdicts`` or the attempts)."""
+    """Parallel MaTTS: contrast k attempts at one task (outcomes from ``verdicts`` — ``None``
+    for an attempt whose outcome is unknown — or from the attempts)."""
     return await _multi(
         model, prompts.CONTRAST_SYSTEM, attempts, verdicts, method="matts_parallel",
         max_items=max_items, limits=limits, verbatim_words=verbatim_words,
@@ -309,7 +310,7 @@ async def extract_contrastive(
 async def extract_sequential(
     model: ChatModel,
     attempts: Sequence[Trajectory],
-    verdicts: Sequence[Verdict] | None = None,
+    verdicts: Sequence[Verdict | None] | None = None,
     *,
     max_items: int = 3,
     limits: ItemLimits | None = None,

@@ -6,6 +6,10 @@ FIELD.md: ReasoningBank (distil transferable strategies from successes and
 pitfalls from failures, each a title / description / content), MaTTS (contrast
 parallel attempts; learn from a sequence of refinements) and Dynamic Cheatsheet
 (a curator that keeps one bounded sheet, or writes one per query).
+
+Extraction prompts open with "You are a memory extractor", the phrase by which the
+simulator's synthetic mode (and any log reader) tells an extraction call apart
+from a solver call; no other prompt uses the word "extract".
 """
 
 from __future__ import annotations
@@ -29,8 +33,8 @@ unsupported, or in the wrong format is a failure.
 Reply with only a JSON object: {"outcome": "success" | "failure", "rationale": "one or two sentences"}"""
 
 SUCCESS_SYSTEM = (
-    """You maintain a memory of reusable reasoning strategies for an AI agent. The agent
-just SUCCEEDED at the task below. Distil at most %(n)d strategies that helped and that
+    """You are a memory extractor. You maintain a memory of reusable reasoning strategies
+for an AI agent. The agent just SUCCEEDED at the task below. Distil at most %(n)d strategies that helped and that
 would help on other, similar tasks: what to do, in what order, what to check. Skip
 anything specific to this one task. Fewer, sharper items are better than many.
 """
@@ -38,8 +42,8 @@ anything specific to this one task. Fewer, sharper items are better than many.
 )
 
 FAILURE_SYSTEM = (
-    """You maintain a memory of reusable lessons for an AI agent. The agent just FAILED at
-the task below. Work out why, then distil at most %(n)d pitfalls that would prevent the
+    """You are a memory extractor. You maintain a memory of reusable lessons for an AI
+agent. The agent just FAILED at the task below. Work out why, then distil at most %(n)d pitfalls that would prevent the
 same kind of failure on other tasks: the mistake, how to notice it, what to do instead.
 Skip anything specific to this one task.
 """
@@ -47,7 +51,8 @@ Skip anything specific to this one task.
 )
 
 CONTRAST_SYSTEM = (
-    """You maintain a memory of reusable lessons for an AI agent. Below are %(k)d attempts
+    """You are a memory extractor. You maintain a memory of reusable lessons for an AI
+agent. Below are %(k)d attempts
 at the SAME task, each marked success or failure. Compare them: what did the successful
 attempts do that the failed ones did not, and which mistakes recur in the failures?
 Distil at most %(n)d lessons from that contrast: "strategy" items for what works,
@@ -58,8 +63,8 @@ ones any single attempt shows.
 )
 
 SEQUENTIAL_SYSTEM = (
-    """You maintain a memory of reusable lessons for an AI agent. Below are successive
-refinements of ONE attempt at a task, in order, each marked with its outcome when known.
+    """You are a memory extractor. You maintain a memory of reusable lessons for an AI
+agent. Below are successive refinements of ONE attempt at a task, in order, each marked with its outcome when known.
 Study the progression: which corrections made the later attempts better, and which errors
 were found and fixed along the way? Distil at most %(n)d lessons from that progression:
 "strategy" items for what to do from the start, "pitfall" items for the errors fixed.

@@ -13,6 +13,12 @@ A topology string is ``name[:key=value,...]``, optionally followed by layers
 ``+ layer[:key=value,...]`` from :data:`~thinktank.graphs.topologies.compose.LAYERS`.
 Values are read as YAML scalars (``8``, ``0.5``, ``true``, ``null``); lists are
 written ``[a,b]`` or ``a|b``.
+
+Every topology also takes ``memory`` (true/false), ``memory_k`` (items per node)
+and ``memory_roles`` (default: the answer-producing roles), applied last by
+:func:`~thinktank.graphs.topologies.compose.with_memory`:
+``best_of_n:n=4,memory=true,memory_k=3``. ``memory_k`` or ``memory_roles`` alone
+turn memory on.
 """
 
 from __future__ import annotations
@@ -35,6 +41,7 @@ from thinktank.graphs.topologies.compose import (
     with_fuser,
     with_judge,
     with_mav,
+    with_memory,
     with_verifier,
 )
 from thinktank.graphs.topologies.debate import debate
@@ -119,6 +126,20 @@ def _call(
         raise ConfigError(f"{kind} {name!r} with {params}: {exc}") from exc
 
 
+MEMORY_PARAMS = ("memory", "memory_k", "memory_roles")
+"""Parameters every topology accepts (see the module docstring)."""
+
+
+def _memory_layer(spec: GraphSpec, params: dict[str, Any]) -> GraphSpec:
+    on = params.get("memory", True)
+    if not isinstance(on, bool):
+        raise ConfigError(f"memory={on!r}: write memory=true or memory=false")
+    if not on and "memory_k" not in params and "memory_roles" not in params:
+        return spec
+    extra = {"k": params["memory_k"]} if "memory_k" in params else {}
+    return _call("memory", "memory", with_memory, spec, on=on, roles=params.get("memory_roles"), **extra)  # fmt: skip
+
+
 def topology(name_or_spec: str, **overrides: Any) -> GraphSpec:
     """The spec a topology string describes; ``overrides`` replace parameters of the base.
 
@@ -131,13 +152,15 @@ def topology(name_or_spec: str, **overrides: Any) -> GraphSpec:
     name, params = parse(parts[0])
     if name not in TOPOLOGIES:
         raise ConfigError(f"unknown topology {name!r}; valid topologies: {', '.join(TOPOLOGIES)}")
-    spec = _call("topology", name, TOPOLOGIES[name], **{**params, **overrides})
+    params = {**params, **overrides}
+    memory = {k: params.pop(k) for k in MEMORY_PARAMS if k in params}
+    spec = _call("topology", name, TOPOLOGIES[name], **params)
     for layer in parts[1:]:
         lname, lparams = parse(layer)
         if lname not in LAYERS:
             raise ConfigError(f"unknown layer {lname!r}; valid layers: {', '.join(LAYERS)}")
         spec = _call("layer", lname, LAYERS[lname], spec, **lparams)
-    return spec
+    return _memory_layer(spec, memory) if memory else spec
 
 
 def load_graph(value: str | Path | GraphSpec) -> GraphSpec:
@@ -175,5 +198,6 @@ __all__ = [
     "with_fuser",
     "with_judge",
     "with_mav",
+    "with_memory",
     "with_verifier",
 ]

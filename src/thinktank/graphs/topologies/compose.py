@@ -161,6 +161,30 @@ def with_budget(
     return _rebuild(spec, "budget", budget=budget.model_dump())
 
 
+def with_memory(
+    spec: GraphSpec, *, k: int = 3, roles: Sequence[str] | str | None = None, on: bool = True
+) -> GraphSpec:
+    """Let nodes of ``roles`` (default: the answer-producing ones) read ``k`` memory items.
+
+    Memory comes from the bank (or cheatsheet view) given at compile time; nodes of
+    other roles keep their setting. ``on=False`` turns memory off for those roles.
+    """
+    from thinktank.graphs.spec import ANSWER_ROLES
+
+    wanted = set(ANSWER_ROLES if roles is None else [roles] if isinstance(roles, str) else roles)
+    known = {n.role for n in spec.nodes}
+    if not wanted & known:
+        raise ConfigError(
+            f"memory roles {sorted(wanted)} match no node of graph {spec.name!r} "
+            f"(its roles: {', '.join(sorted(known))})"
+        )
+    nodes = [
+        n.model_copy(update={"memory": on, "memory_k": k}) if n.role in wanted else n
+        for n in spec.nodes
+    ]
+    return _rebuild(spec, "memory", nodes=[n.model_dump() for n in nodes])
+
+
 LAYERS: dict[str, Callable[..., GraphSpec]] = {
     "ceo": with_ceo,
     "mav": with_mav,
@@ -168,5 +192,6 @@ LAYERS: dict[str, Callable[..., GraphSpec]] = {
     "judge": with_judge,
     "fuser": with_fuser,
     "budget": with_budget,
+    "memory": with_memory,
 }
 """Layers by name, for topology strings (``"debate:m=3 + ceo:rounds=3 + mav:k=3"``)."""
