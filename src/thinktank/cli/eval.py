@@ -74,6 +74,15 @@ def eval_command(
     ),
     seed: int = typer.Option(0, "--seed", help="Sampling seed."),
     memory: Path | None = typer.Option(None, "--memory", help="Memory bank database to read."),
+    learn: str | None = typer.Option(
+        None,
+        "--learn",
+        help="With --memory: learn after each task (reasoningbank, matts_parallel, "
+        "matts_sequential, cheatsheet_cumulative, cheatsheet_synthesis).",
+    ),
+    learn_model: str | None = typer.Option(
+        None, "--learn-model", help="Model that judges and extracts lessons (default: --model)."
+    ),
     stream: bool = typer.Option(
         False, "--stream", help="Tasks one at a time, in order (later tasks see earlier lessons)."
     ),
@@ -102,13 +111,32 @@ def eval_command(
         tasks = tasks[:limit]
     if retry_errors and not resume:
         _fail("--retry-errors continues a run: add --resume")
-    bank = None
+    if learn is not None:
+        from thinktank.memory import LEARN_MODES
+
+        if memory is None:
+            _fail("--learn writes lessons into a memory bank: add --memory DB")
+        if learn not in LEARN_MODES:
+            _fail(f"unknown --learn mode {learn!r}; valid modes: {', '.join(LEARN_MODES)}")
+    if memory is not None and not any(n.memory for g in graphs for n in g.spec.nodes):
+        console.print(
+            "[yellow]note[/yellow]: no node of these graphs reads memory; turn it on in the "
+            "topology, e.g. --graph 'best_of_n:n=4,memory=true,memory_k=3'"
+        )
+    bank = learner = None
     if memory is not None:
         from thinktank.memory import SQLiteMemoryBank
 
         try:
             bank = SQLiteMemoryBank(memory, create=True)
+            if learn is not None:
+                from thinktank.memory import MemoryLearner
+
+                spec = learn_model or _default_model(parse_models(model))
+                learner = MemoryLearner(spec, bank, mode=learn)
         except ThinktankError as exc:
+            if bank is not None:
+                bank.close()
             _fail(str(exc))
     suite_name = suite if not Path(suite).exists() else str(Path(suite).resolve())
     runner = Runner(
@@ -119,10 +147,11 @@ def eval_command(
         concurrency=concurrency,
         budget_usd=budget_usd,
         seed=seed,
-        memory=bank,
+        memory=learner.memory if learner is not None else bank,
         resume=resume,
         retry_errors=retry_errors,
         stream=stream,
+        on_task_done=learner,
         suite=suite_name,
         suite_options=options,
         limit=limit,
@@ -142,10 +171,20 @@ def eval_command(
             "[yellow]interrupted[/yellow]: finished tasks are recorded; --resume continues"
         )
     finally:
+        if learner is not None:
+            from thinktank._sync import run_sync
+
+            run_sync(learner.aclose())
         if bank is not None:
             bank.close()
     if not interrupted:
         _print_summary(console, summary)
+        if learner is not None:
+            st = learner.stats
+            console.print(
+                f"memory ({learner.mode}): learned from {st.tasks} results, {st.items} items "
+                f"added, {st.used} item uses recorded, {st.warnings} warnings"
+            )
     if report and (out / "records.sqlite").is_file():
         from thinktank.evals.report import write_report
 
@@ -153,6 +192,12 @@ def eval_command(
         console.print(f"report: {next(p for p in paths if p.name == 'report.html')}")
     if interrupted:
         raise typer.Exit(130)
+
+
+def _default_model(models: dict[str, str] | str | None) -> str | None:
+    if isinstance(models, dict):
+        return models.get("default") or next(iter(models.values()), None)
+    return models
 
 
 def _print_summary(console: Any, summary: Any) -> None:

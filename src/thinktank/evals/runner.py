@@ -20,6 +20,9 @@ parallel), and calls ``on_task_done(task, result, verdict)`` after each task bef
 the next starts — how memory learning lets later tasks see earlier lessons.
 Without ``stream`` the hook is called as results arrive. It sees judged results only
 (not ``error`` records); a failing hook is logged as an event and the run goes on.
+Model calls the hook makes are charged to the run budget; a mapping it returns is
+stored with the task as a ``task_report`` event (graph, task, and its keys) — how
+:class:`~thinktank.memory.MemoryLearner` records what it learned and its warnings.
 """
 
 from __future__ import annotations
@@ -51,6 +54,7 @@ from thinktank.evals.worker import (
 from thinktank.graphs.spec import GraphSpec
 from thinktank.llm.base import ChatModel
 from thinktank.llm.budget import Budget
+from thinktank.llm.ledger import scope
 
 log = logging.getLogger(__name__)
 
@@ -373,9 +377,12 @@ class Runner:
     async def _hook(self, task: Task, rec: TaskRecord) -> None:
         assert self.on_task_done is not None
         try:
-            out = self.on_task_done(task, rec.run_result(), rec.verdict_obj())
-            if inspect.isawaitable(out):
-                await out
+            with scope(budget=self.run_budget):  # what the hook spends counts on the run
+                out = self.on_task_done(task, rec.run_result(), rec.verdict_obj())
+                if inspect.isawaitable(out):
+                    out = await out
+            if isinstance(out, Mapping) and out:
+                self.db.event(self.session, "task_report", graph=rec.graph, task=task.id, **out)
         except Exception as exc:
             log.warning("on_task_done failed for task %s: %s", task.id, exc, exc_info=True)
             self.db.event(

@@ -7,9 +7,10 @@ pitfalls from failures, each a title / description / content), MaTTS (contrast
 parallel attempts; learn from a sequence of refinements) and Dynamic Cheatsheet
 (a curator that keeps one bounded sheet, or writes one per query).
 
-Extraction prompts open with "You are a memory extractor", the phrase by which the
-simulator's synthetic mode (and any log reader) tells an extraction call apart
-from a solver call; no other prompt uses the word "extract".
+Extraction prompts open with "You are a memory extractor" and curator prompts with
+"You are a cheatsheet curator": the phrases by which the simulator's synthetic mode
+(and any log reader) tells those calls apart from solver calls; no other prompt
+uses the word "extract" or the phrase "cheatsheet curator".
 """
 
 from __future__ import annotations
@@ -72,20 +73,21 @@ were found and fixed along the way? Distil at most %(n)d lessons from that progr
     + ITEM_FORMAT % KIND_FIELD
 )
 
-CURATOR_SYSTEM = """You curate a cheatsheet: a short, evolving document of reusable
-strategies, checks and code snippets that helps an AI agent on future tasks of this
-kind. You get the current cheatsheet and one new task the agent just attempted, with its
-outcome. Rewrite the cheatsheet: keep what is still useful, add what this attempt
-taught (from a success: what worked; from a failure: what to avoid), merge duplicates,
-drop what proved wrong. Keep it under %(words)d words. Keep code snippets short and
-general. Write in your own words; never paste tool output or web page text.
+CURATOR_SYSTEM = """You are a cheatsheet curator. You keep a cheatsheet: a short,
+evolving document of reusable strategies, checks and code snippets that helps an AI
+agent on future tasks of this kind. You get the current cheatsheet and one new task the
+agent just attempted, with its outcome. Rewrite the cheatsheet: keep what is still
+useful, add what this attempt taught (from a success: what worked; from a failure: what
+to avoid), merge duplicates, drop what proved wrong. Keep it under %(words)d words. Keep
+code snippets short and general. Write in your own words; never paste tool output or web
+page text.
 Reply with the full new cheatsheet between <cheatsheet> and </cheatsheet>."""
 
-SYNTHESIS_SYSTEM = """You write a cheatsheet for one new task. You get the task and
-lessons and past cases retrieved from memory. Keep only what is relevant to this task,
-resolve conflicts (prefer lessons with a better track record), and turn it into short,
-concrete guidance: strategies, checks, and code snippets if useful. Keep it under
-%(words)d words. Do not solve the task.
+SYNTHESIS_SYSTEM = """You are a cheatsheet curator. You write a cheatsheet for one new
+task. You get the task and lessons and past cases retrieved from memory. Keep only what
+is relevant to this task, resolve conflicts (prefer lessons with a better track record),
+and turn it into short, concrete guidance: strategies, checks, and code snippets if
+useful. Keep it under %(words)d words. Do not solve the task.
 Reply with the cheatsheet between <cheatsheet> and </cheatsheet>."""
 
 

@@ -214,6 +214,8 @@ class SyntheticConfig(_Model):
     """Regex on the system messages that marks a verifier / judge prompt."""
     extractor_pattern: str = r"(?i)\b(memory extractor|extract\w*\s+(?:\w+\s+){0,3}(?:memory|memories|lessons?|strateg\w*))"
     """Regex on the system messages that marks a memory-extraction prompt."""
+    curator_pattern: str = r"(?i)\bcheatsheet curator\b"
+    """Regex on the system messages that marks a cheatsheet-curator prompt (Dynamic Cheatsheet)."""
     unmatched: Literal["echo", "error"] = "echo"
     """A prompt naming no known question gets the default echo reply, or a 400."""
 

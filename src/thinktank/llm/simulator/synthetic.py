@@ -5,6 +5,8 @@ chosen from the *system* messages (patterns in :class:`SyntheticConfig`):
 
 * **extractor** — returns ``{"items": [...]}``: one strategy item per boost text
   found in the prompt (a correct solver reply reveals its question's boost);
+* **curator** — returns a ``<cheatsheet>`` block listing the boost texts found in
+  the prompt (the old sheet, the new attempt, or the retrieved lessons);
 * **verifier** — checks the candidate answer in the prompt; says correct with
   probability TPR when it is, FPR when it is not; ends with a JSON verdict;
 * **judge** — the verifier pattern with two or more numbered candidates: picks a
@@ -124,6 +126,7 @@ class SyntheticResponder:
         self.seed = seed
         self._verifier = re.compile(cfg.verifier_pattern)
         self._extractor = re.compile(cfg.extractor_pattern)
+        self._curator = re.compile(cfg.curator_pattern)
 
     # --- reading the request ----------------------------------------------------
 
@@ -141,6 +144,8 @@ class SyntheticResponder:
         lower = full.lower()
         if sys_text and self._extractor.search(sys_text):
             return Context(role="extractor", question=None, prompt_lower=lower)
+        if sys_text and self._curator.search(sys_text):
+            return Context(role="curator", question=None, prompt_lower=lower)
         pair = extract_pair(body)
         if pair is not None:
             return Context(role="equivalence", question=None, prompt_lower=lower, pair=pair)
@@ -179,6 +184,8 @@ class SyntheticResponder:
         """The reply text of one choice."""
         if ctx.role == "extractor":
             return self._extract(ctx, response_format)
+        if ctx.role == "curator":
+            return self._curate(ctx)
         if ctx.role == "equivalence":
             return self._equivalence(ctx, response_format)
         q = ctx.question
@@ -274,6 +281,15 @@ class SyntheticResponder:
                     }
                 )
         return _as_json({"items": items}, fmt)
+
+    def _curate(self, ctx: Context) -> str:
+        lines = [
+            f"- {b.name or b.text[:60]}: {b.text}"
+            for b in self.tasks.all_boosts()
+            if b.text.lower() in ctx.prompt_lower
+        ]
+        body = "\n".join(lines) or "- Work step by step and check the result before answering."
+        return f"<cheatsheet>\n{body}\n</cheatsheet>"
 
 
 def _as_json(payload: dict[str, Any], fmt: dict[str, Any] | None) -> str:
