@@ -5,7 +5,9 @@ the simulator; it is the ground truth, and by construction its best graph is the
 strong solver with verifier selection. Every other algorithm then searches the
 same space sharing the sweep's evaluation cache (same graph + task + seed → the
 same outcome, so a cached evaluation *is* the simulator's answer) and must find a
-graph with the best score within its evaluation budget, well under the 18 graphs.
+graph with the best score within its evaluation budget, well under the 18 graphs
+(seeds are fixed; the statistics of how many evaluations each needs are measured
+by ``bench/optimizer_efficiency.py``).
 """
 
 from __future__ import annotations
@@ -68,7 +70,8 @@ def test_the_sweep_evaluates_every_graph_once_and_finds_the_constructed_best(
     assert result.spent_usd > 0
 
 
-BUDGETS = {"random": 12, "reinforce": 10, "tpe": 10, "nsga2": 10}
+BUDGETS = {"random": 14, "reinforce": 10, "tpe": 8, "nsga2": 10}
+"""Distinct graphs each algorithm may evaluate (of 18); random search is the baseline."""
 
 
 @pytest.mark.parametrize("algo", list(BUDGETS))
@@ -78,7 +81,7 @@ def test_each_algorithm_finds_the_best_graph_within_its_budget(
     truth, cache = sweep
     config = StudyConfig(
         algo=algo,  # type: ignore[arg-type]
-        seed=1,
+        seed=2,
         max_evals=BUDGETS[algo],
         cost_weight=L.COST_WEIGHT,
         startup_trials=4,
@@ -102,8 +105,12 @@ def test_each_algorithm_finds_the_best_graph_within_its_budget(
     assert (tmp_path / "best.yaml").is_file() and (tmp_path / "pareto.json").is_file()
 
 
+PROMPTS: list[str] = []
+
+
 def _edit_toward_the_best(request: ChatRequest) -> str:
     # a well-informed proposer: switch whatever graph it is shown to the best family
+    PROMPTS.append(str(request.messages[-1]["content"]))
     return (
         '{"base": 0, "changes": {"selection": "verifier", "solver.model": "strong", '
         '"solver.n": "3"}, "rationale": "the verifier is reliable"}'
@@ -127,4 +134,4 @@ def test_llm_proposed_edits_reach_the_best_graph(
     ).run_sync()
     assert result.best is not None and truth.best is not None
     assert result.best.key == truth.best.key
-    assert model.calls >= 1
+    assert PROMPTS and "solver.n" in PROMPTS[0] and "accuracy" in PROMPTS[0]

@@ -54,6 +54,7 @@ class Evaluations:
         concurrency: int,
         cost_weight: float,
         budget_usd: float | None,
+        metric: str = "correct",
     ) -> None:
         self.evaluator = evaluator
         self.store = store
@@ -65,6 +66,7 @@ class Evaluations:
         self.concurrency = concurrency
         self.cost_weight = cost_weight
         self.budget_usd = budget_usd
+        self.metric = metric
 
     def remaining(self) -> float | None:
         """Dollars left (``None``: no budget)."""
@@ -118,7 +120,8 @@ class Evaluations:
                 done.update({k: o for (_, k), o in zip(missing, outs, strict=True)})
             got = [done[k] for _, k in subset]
             ev.tasks = len(got)
-            ev.accuracy = sum(o.correct for o in got) / len(got)
+            credit = [o.score if self.metric == "score" else float(o.correct) for o in got]
+            ev.accuracy = sum(credit) / len(got)
             ev.cost = sum(o.cost for o in got) / len(got)
             ev.score = self.score(ev.accuracy, ev.cost)
             if prune is not None and size < len(self.keys) and prune(ev.score, size):

@@ -120,6 +120,8 @@ class Loop:
 
     def stop_reason(self) -> str | None:
         c = self.c
+        if self.owner.stopped:
+            return "stopped"
         if self.interrupted or self.refusals >= MAX_REFUSALS:
             return "budget"
         left = self.evals.remaining()

@@ -38,7 +38,6 @@ Algo = Literal["reinforce", "tpe", "nsga2", "random", "llm", "grid"]
 ALGOS: tuple[str, ...] = Algo.__args__  # type: ignore[attr-defined]
 T = TypeVar("T")
 
-warnings.filterwarnings("ignore", category=optuna.exceptions.ExperimentalWarning)
 optuna.logging.set_verbosity(optuna.logging.WARNING)
 
 
@@ -95,12 +94,11 @@ class Samplers:
             self.reinforce.index = index
             return self.reinforce
         if self.algo == "tpe":
-            return TPESampler(
-                seed=s,
-                multivariate=True,
-                group=True,
-                n_startup_trials=self.startup_trials,
-            )
+            with warnings.catch_warnings():  # multivariate/group are "experimental" in Optuna
+                warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+                return TPESampler(
+                    seed=s, multivariate=True, group=True, n_startup_trials=self.startup_trials
+                )
         if self.algo == "nsga2":
             return NSGAIISampler(population_size=self.population, seed=s)
         return RandomSampler(seed=s)

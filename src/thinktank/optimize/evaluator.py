@@ -23,7 +23,9 @@ from thinktank.graphs.spec import GraphSpec
 from thinktank.optimize.costs import CallPrice
 
 if TYPE_CHECKING:
+    from thinktank.evals.run_types import TaskRecord
     from thinktank.evals.task import Task
+    from thinktank.evals.worker import TaskJob
     from thinktank.llm.base import ChatModel
     from thinktank.llm.budget import Budget
 
@@ -134,12 +136,18 @@ class RunnerEvaluator(Evaluator):
         self.budget = budget
         self.worker.run_budget = budget
 
+    async def run_job(self, job: TaskJob, spec: GraphSpec) -> TaskRecord:
+        """Run one job with graph ``spec`` and return its record: here, with this
+        process's task worker; subclasses run it elsewhere (a Ray cluster)."""
+        self.worker.specs[job.graph] = spec
+        return await self.worker.run_job(job)
+
     async def run_task(self, spec: GraphSpec, label: str, task: Task, seed: int) -> TaskOutcome:
         from thinktank.evals.run_types import INTERRUPTED as RUN_INTERRUPTED
         from thinktank.evals.worker import TaskJob
 
-        self.worker.specs[label] = spec
-        rec = await self.worker.run_job(TaskJob(graph=label, task=task, seed=seed, run_id=label))
+        job = TaskJob(graph=label, task=task, seed=seed, run_id=label)
+        rec = await self.run_job(job, spec)
         interrupted = rec.status == RUN_INTERRUPTED
         return TaskOutcome(
             task_id=task.id,

@@ -185,15 +185,25 @@ class ReinforceSampler(BaseSampler):
         self.cfg = cfg
         self.seed = seed
         self.index = 0
-        self._memo: tuple[tuple[int, int], Policy] | None = None
+        self._trial: int | None = None
+        self._policy = Policy(self.dims)
+        self._edits: dict[str, Any] = {}
 
-    def policy(self, study: Study) -> Policy:
+    def policy(self, study: Study, trial: int | None = None) -> Policy:
+        """The distribution now: new full batches are applied to the last one computed."""
+        if trial is not None and trial == self._trial:
+            return self._policy
         past = history(study)
         edits = study.user_attrs.get(EDITS_ATTR, {})
-        key = (len(past), sum(len(v) for v in edits.values()))
-        if self._memo is None or self._memo[0] != key:
-            self._memo = (key, replay(self.dims, past, edits, self.cfg))
-        return self._memo[1]
+        p, cfg = self._policy, self.cfg
+        if edits != self._edits or p.batches > len(past) // cfg.batch:
+            p = replay(self.dims, past, edits, cfg)
+        else:
+            for b in range(p.batches, len(past) // cfg.batch):
+                p.update(past[b * cfg.batch : (b + 1) * cfg.batch], cfg)
+                p.apply(edits.get(str(b + 1), []), cfg)
+        self._policy, self._edits, self._trial = p, edits, trial
+        return p
 
     def infer_relative_search_space(
         self, study: Study, trial: FrozenTrial
@@ -215,7 +225,7 @@ class ReinforceSampler(BaseSampler):
         if not isinstance(param_distribution, CategoricalDistribution):
             raise TypeError(f"REINFORCE samples categorical dimensions only, not {param_name!r}")
         choices = list(param_distribution.choices)
-        policy = self.policy(study)
+        policy = self.policy(study, trial.number)
         if param_name in policy.dims and len(policy.dims[param_name]) == len(choices):
             probs = policy.probs(param_name)
         else:

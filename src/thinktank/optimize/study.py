@@ -22,7 +22,7 @@ import sqlite3
 import uuid
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import optuna
 from pydantic import BaseModel, ConfigDict, Field
@@ -67,6 +67,9 @@ class StudyConfig(BaseModel):
     """Proposals at most, rejected and repeated ones included (default 10 × max_evals)."""
     cost_weight: float = Field(default=0.0, ge=0)
     """The score is ``accuracy - cost_weight * dollars per task``."""
+    metric: Literal["correct", "score"] = "correct"
+    """Accuracy is the share of tasks judged correct, or the mean verdict score
+    (partial credit: the share of tests passed, F1)."""
     prune: bool | None = None
     """Successive-halving pruning on growing task subsets (single-objective algorithms);
     ``None``: on for tpe when the dev set is large enough."""
@@ -96,6 +99,7 @@ class StudyConfig(BaseModel):
             mode="json",
             include={
                 "algo",
+                "metric",
                 "seed",
                 "eval_seed",
                 "cost_weight",
@@ -143,6 +147,7 @@ class Study:
         self.feedback_model = feedback_model
         self.on_trial = on_trial
         self.plots = plots
+        self.stopped = False
         if self.config.algo == "llm" and feedback_model is None:
             raise ConfigError("algo 'llm' needs a feedback model (--feedback-model MODEL)")
 
@@ -240,6 +245,10 @@ class Study:
 
     # --- running ---------------------------------------------------------------------
 
+    def stop(self) -> None:
+        """Stop after the current proposal (call it from ``on_trial``)."""
+        self.stopped = True
+
     def run_sync(self) -> StudyResult:
         """Blocking :meth:`run`."""
         from thinktank._sync import run_sync
@@ -299,6 +308,7 @@ class Study:
                 estimator=est,
                 concurrency=c.concurrency,
                 cost_weight=c.cost_weight,
+                metric=c.metric,
                 budget_usd=c.budget_usd,
             )
             loop = _loop.Loop(
