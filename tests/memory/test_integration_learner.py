@@ -137,6 +137,9 @@ async def test_without_ground_truth_the_self_judge_decides_and_is_recorded(bank:
     report = await forced.learn_from(task, result, False)  # the evaluator's verdict is ignored
     assert report.judge == "self_judge" and report.outcome == "success"
 
+    nothing = await MemoryLearner(model, bank).learn_from(task, None, True)
+    assert nothing.skipped == "no run result to learn from" and nothing.calls == 0
+
     mute = MemoryLearner(teacher(judge="perhaps"), bank)
     report = await mute.learn_from(task, result)
     assert report.skipped and report.items == [] and "self-judge reply did not parse" in report.warnings[0]  # fmt: skip

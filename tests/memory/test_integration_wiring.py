@@ -134,5 +134,7 @@ def test_eval_cli_explains_bad_learning_options(tmp_path: Path, sim: tuple[str, 
         app, [*base, "--memory", str(tmp_path / "m.sqlite"), "--learn", "dream"]
     )
     assert res.exit_code == 1 and "valid modes: reasoningbank, matts_parallel" in res.output
-    res = CliRunner().invoke(app, [*base, "--memory", str(tmp_path / "m.sqlite"), "--limit", "1"])
+    res = CliRunner().invoke(
+        app, [*base, "--memory", str(tmp_path / "m.sqlite"), "--limit", "1", "--no-report"]
+    )
     assert res.exit_code == 0 and "no node of these graphs reads memory" in res.output

@@ -174,6 +174,9 @@ class MemoryLearner:
     async def _learn(
         self, task: runs.TaskLike, result: Any, verdict: Any, report: TaskLearning
     ) -> None:
+        if result is None:
+            report.skipped = "no run result to learn from"
+            return
         v = None if self.config.judge == "self_judge" else ground_truth(verdict)
         if v is None:
             judged = await self_judge(self.model, runs.winner_trajectory(task, result))
