@@ -240,8 +240,8 @@ async def test_a_second_live_runner_on_the_same_directory_is_refused(tmp_path: P
 def test_bad_runner_arguments(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="unique"):
         runner(arith_tasks(2) + arith_tasks(1), ["single"], arith_model(), tmp_path)
-    with pytest.raises(ConfigError, match="valid executors: local"):
-        runner(arith_tasks(1), ["single"], arith_model(), tmp_path, executor="ray")
+    with pytest.raises(ConfigError, match="valid executors: local, ray"):
+        runner(arith_tasks(1), ["single"], arith_model(), tmp_path, executor="dask")
 
 
 async def test_memory_bank_reaches_memory_nodes(tmp_path: Path) -> None:

@@ -50,6 +50,24 @@ def _options(values: list[str] | None, flag: str) -> dict[str, Any]:
     return out
 
 
+def executor_options(
+    executor: str, address: str | None, values: list[str] | None
+) -> dict[str, Any]:
+    """``--executor``, ``--ray-address`` and ``--ray-opt`` → the runner's executor options."""
+    from thinktank.evals.runner import EXECUTORS
+
+    if executor not in EXECUTORS:
+        _fail(f"unknown executor {executor!r}; valid executors: {', '.join(EXECUTORS)}")
+    if executor != "ray":
+        if address is not None or values:
+            _fail("--ray-address and --ray-opt go with --executor ray")
+        return {}
+    out = _options(values, "--ray-opt")
+    if address is not None:
+        out["address"] = address
+    return out
+
+
 def eval_command(
     suite: str = typer.Option(
         ..., "--suite", help="Bundled suite name or a .jsonl/.json task file."
@@ -91,6 +109,18 @@ def eval_command(
     ),
     report: bool = typer.Option(True, "--report/--no-report", help="Write the report at the end."),
     trajectories: int = typer.Option(300, "--trajectories", help="Trajectories in report.html."),
+    executor: str = typer.Option(
+        "local", "--executor", help="Where tasks run: local (this process) or ray (a cluster)."
+    ),
+    ray_address: str | None = typer.Option(
+        None,
+        "--ray-address",
+        help="With --executor ray: auto, ray://HOST:PORT or HOST:PORT (default: a running "
+        "cluster, else a private local one).",
+    ),
+    ray_opt: list[str] | None = typer.Option(
+        None, "--ray-opt", help="Ray executor option key=value (workers=8, num_cpus=0.5, ...)."
+    ),
 ) -> None:
     """Run a task suite through one or more graphs; record every result; write the report."""
     from rich.console import Console
@@ -111,6 +141,7 @@ def eval_command(
         tasks = tasks[:limit]
     if retry_errors and not resume:
         _fail("--retry-errors continues a run: add --resume")
+    ray_options = executor_options(executor, ray_address, ray_opt)
     if learn is not None:
         from thinktank.memory import LEARN_MODES
 
@@ -155,6 +186,8 @@ def eval_command(
         suite=suite_name,
         suite_options=options,
         limit=limit,
+        executor=executor,
+        executor_options=ray_options,
     )
     console.print(
         f"eval: {len(tasks)} tasks × {len(graphs)} graph(s) "

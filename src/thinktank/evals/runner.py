@@ -61,7 +61,8 @@ log = logging.getLogger(__name__)
 TaskHook = Callable[[Task, Any, Any], Any]
 """``on_task_done(task, run_result, verdict)``; sync or async."""
 
-EXECUTORS = ("local",)
+EXECUTORS = ("local", "ray")
+"""``local``: this process's event loop; ``ray``: a Ray cluster (:mod:`thinktank.cluster`)."""
 
 
 class RunSummary(BaseModel):
@@ -108,6 +109,7 @@ class Runner:
         seed: int = 0,
         memory: Any = None,
         executor: str | Executor = "local",
+        executor_options: Mapping[str, Any] | None = None,
         resume: bool = False,
         retry_errors: bool = False,
         stream: bool = False,
@@ -153,6 +155,7 @@ class Runner:
                 f"unknown executor {executor!r}; valid executors: {', '.join(EXECUTORS)}"
             )
         self._executor_arg = executor
+        self.executor_options = dict(executor_options or {})
         self._stop: str | None = None
         self._spent = 0.0
 
@@ -202,9 +205,7 @@ class Runner:
             run_budget=self.run_budget,
             judge=self.judge,
         )
-        executor: Executor = (
-            LocalExecutor(worker) if isinstance(self._executor_arg, str) else self._executor_arg
-        )
+        executor = self.executor = self._make_executor(worker)
         try:
             config = self.config(worker)
             self.out_dir.mkdir(parents=True, exist_ok=True)
@@ -276,6 +277,20 @@ class Runner:
             db.close()
             lock.close()
         return summary
+
+    def _make_executor(self, worker: TaskWorker) -> Executor:
+        if not isinstance(self._executor_arg, str):
+            return self._executor_arg
+        if self._executor_arg == "ray":
+            from thinktank.cluster import RayExecutor
+
+            return RayExecutor(
+                worker,
+                models=self.models,
+                concurrency=self.concurrency,
+                options=self.executor_options,
+            )
+        return LocalExecutor(worker)
 
     def _plan(self, db: RunDatabase, run_id: str) -> tuple[list[TaskJob], int]:
         keys = db.keys()

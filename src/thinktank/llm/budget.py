@@ -6,6 +6,11 @@ when it returns. A reservation that would take any budget past a limit is refuse
 with :class:`~thinktank.errors.BudgetExceeded`. Because only settled usage can
 exceed its reservation (when a prompt was under-estimated), the overshoot of a
 budget is bounded by the calls in flight times their ``max_tokens``.
+
+A budget may be *shared* by several processes (a cluster-wide run budget): its
+``shared`` authority (:class:`SharedBudget`) then decides every reservation and
+keeps the totals, and the local object mirrors them. The reservation protocol, and
+so the overshoot bound, is the same as in one process.
 """
 
 from __future__ import annotations
@@ -13,7 +18,7 @@ from __future__ import annotations
 import threading
 import time
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 from thinktank.errors import BudgetExceeded
 
@@ -28,6 +33,28 @@ class Reservation:
     usd: float
     calls: int = 1
     settled: bool = False
+
+
+class SharedBudget(Protocol):
+    """The authority over a budget shared by several processes.
+
+    It keeps the real totals; each method also refreshes the mirrored totals of the
+    local ``budget`` object it is called for.
+    """
+
+    def reserve(self, budget: Budget, r: Reservation) -> str | None:
+        """Reserve ``r``; ``None`` when granted, else why it was refused."""
+        ...
+
+    def settle(
+        self, budget: Budget, r: Reservation, *, tokens: int, usd: float, calls: int
+    ) -> None:
+        """Replace reservation ``r`` by the usage the call really had."""
+        ...
+
+    def release(self, budget: Budget, r: Reservation) -> None:
+        """Drop reservation ``r`` (its call never reached the model)."""
+        ...
 
 
 @dataclass
@@ -58,6 +85,9 @@ class Budget:
     refused: int = 0
     """How many calls this budget refused."""
     started: float = field(default_factory=time.monotonic)
+    shared: SharedBudget | None = field(default=None, repr=False, compare=False)
+    """The authority when this budget is shared across processes (the totals above
+    are then its mirror); ``None`` for a budget of this process alone."""
 
     # --- queries -------------------------------------------------------------------
 
@@ -130,8 +160,12 @@ class Budget:
         with _LOCK:
             if r.settled:
                 return
-            self._apply(r, -1)
             r.settled = True
+            if self.shared is not None:
+                calls = r.calls if calls is None else calls
+                self.shared.settle(self, r, tokens=tokens, usd=usd, calls=calls)
+                return
+            self._apply(r, -1)
             self.spent_tokens += tokens
             self.spent_usd += usd
             self.calls += r.calls if calls is None else calls
@@ -140,8 +174,11 @@ class Budget:
         """Drop a reservation whose call never reached the model."""
         with _LOCK:
             if not r.settled:
-                self._apply(r, -1)
                 r.settled = True
+                if self.shared is not None:
+                    self.shared.release(self, r)
+                else:
+                    self._apply(r, -1)
 
 
 def reserve_all(
@@ -150,13 +187,19 @@ def reserve_all(
     """Reserve on every budget, or on none: raises :class:`BudgetExceeded` naming the first that refuses."""
     with _LOCK:
         for b in budgets:
-            why = b._violation(tokens, usd, calls)
+            why = b._violation(tokens, usd, calls) if b.shared is None else None
             if why is not None:
                 b.refused += 1
                 raise BudgetExceeded(f"budget {b.name!r} exhausted: {why}", state=b.state())
-        out = []
+        out: list[Reservation] = []
         for b in budgets:
             r = Reservation(tokens=tokens, usd=usd, calls=calls)
-            b._apply(r, +1)
+            if b.shared is not None and (why := b.shared.reserve(b, r)) is not None:
+                for done_b, done_r in zip(budgets, out, strict=False):
+                    done_b.release(done_r)
+                b.refused += 1
+                raise BudgetExceeded(f"budget {b.name!r} exhausted: {why}", state=b.state())
+            if b.shared is None:
+                b._apply(r, +1)
             out.append(r)
         return out

@@ -4,7 +4,8 @@ Works against OpenAI, vLLM, llama.cpp's server, Ollama and the simulator. The SD
 is given an injected ``httpx.AsyncClient`` whose pool is sized to the configured
 concurrency (httpx's default 100-connection cap never silently limits fan-out),
 its own retries are off (:mod:`thinktank.llm.retry` is the one retry layer), and a
-per-endpoint semaphore bounds the requests in flight.
+per-endpoint semaphore bounds the requests in flight (across processes too, when a
+limiter is installed in :mod:`thinktank.llm.limits`).
 """
 
 from __future__ import annotations
@@ -36,6 +37,7 @@ from thinktank.errors import (
 from thinktank.llm import toolcall_text
 from thinktank.llm.base import Capabilities, ChatModel
 from thinktank.llm.cache import ResponseCache
+from thinktank.llm.limits import endpoint_slot
 from thinktank.llm.retry import RETRYABLE_STATUS, RetryableError, RetryPolicy, call_with_retries
 from thinktank.llm.types import ChatRequest, Completion, ToolCall, Usage
 
@@ -148,6 +150,11 @@ class OpenAICompatModel(ChatModel):
     def __repr__(self) -> str:  # never shows the key
         return f"OpenAICompatModel(model={self.model!r}, base_url={self.base_url!r})"
 
+    def __getstate__(self) -> dict[str, Any]:
+        # A copy (e.g. shipped to a cluster worker) opens its own connections: clients
+        # belong to the process and event loop that made them.
+        return {**self.__dict__, "_client": None, "_http": None, "_loop": None, "_injected": None}
+
     # --- client lifecycle ---------------------------------------------------------------
 
     def _sdk(self) -> openai.AsyncOpenAI:
@@ -246,7 +253,7 @@ class OpenAICompatModel(ChatModel):
         t0 = time.perf_counter()
 
         async def attempt() -> Any:
-            async with sem:
+            async with sem, endpoint_slot(self.base_url, self.concurrency):
                 try:
                     raw = await client.chat.completions.with_raw_response.create(**kw)
                 except openai.APIStatusError as exc:
