@@ -105,6 +105,15 @@ def command(
         0, "--baseline", min=0, help="Also run N random-search evaluations (OUT/baseline)."
     ),
     name: str = typer.Option("thinktank", "--name", help="Study name."),
+    executor: str = typer.Option(
+        "local", "--executor", help="Where evaluations run: local or ray (a cluster)."
+    ),
+    ray_address: str | None = typer.Option(
+        None, "--ray-address", help="With --executor ray: auto, ray://HOST:PORT or HOST:PORT."
+    ),
+    ray_opt: list[str] | None = typer.Option(
+        None, "--ray-opt", help="Ray executor option key=value (workers=8, num_cpus=0.5, ...)."
+    ),
 ) -> None:
     """Search collaboration graphs on a dev set; write best.yaml, the Pareto front and plots."""
     from rich.console import Console
@@ -113,7 +122,7 @@ def command(
     from thinktank.evals.suites import load_suite
     from thinktank.llm.config import load_model
     from thinktank.llm.pricing import load_prices
-    from thinktank.optimize import ReinforceConfig, RunnerEvaluator, SearchSpace, StudyConfig
+    from thinktank.optimize import ReinforceConfig, SearchSpace, StudyConfig
     from thinktank.optimize.algorithms import check_algo
 
     console = Console(soft_wrap=True)
@@ -149,7 +158,9 @@ def command(
         feedback = load_model(feedback_model) if feedback_model else None
     except ThinktankError as exc:
         _fail(str(exc))
-    evaluator = RunnerEvaluator(models, environment_options=_env_options(env_opt))
+    evaluator = _evaluator(
+        executor, ray_address, ray_opt, models, pool, _env_options(env_opt), concurrency
+    )
     out.mkdir(parents=True, exist_ok=True)
     (out / "models.yaml").write_text("".join(f"{a}: {m}\n" for a, m in pool.items()))
     console.print(
@@ -176,10 +187,41 @@ def command(
             None,
             quiet=True,
         )
+    if executor == "ray":  # stop the workers (and a private cluster) before reporting
+        from thinktank._sync import run_sync
+
+        run_sync(evaluator.aclose())
     from thinktank.optimize.report import write_optimize_report
 
     paths = write_optimize_report(out)
     _print_result(console, result, out, suite, pool, paths[0])
+
+
+def _evaluator(
+    executor: str,
+    address: str | None,
+    values: list[str] | None,
+    models: dict[str, Any],
+    pool: dict[str, str],
+    env_options: dict[str, dict[str, Any]],
+    concurrency: int,
+) -> Any:
+    """The study's evaluator: this process's task worker, or a Ray cluster's workers."""
+    from thinktank.cli.eval import executor_options
+    from thinktank.optimize import RunnerEvaluator
+
+    options = executor_options(executor, address, values)
+    if executor != "ray":
+        return RunnerEvaluator(models, environment_options=env_options)
+    from thinktank.cluster import RayEvaluator
+    from thinktank.errors import ThinktankError
+
+    try:  # model strings travel, so each node loads (and connects to) its own
+        return RayEvaluator(
+            pool, concurrency=concurrency, options=options, environment_options=env_options
+        )
+    except ThinktankError as exc:
+        _fail(str(exc))
 
 
 def _run(
@@ -198,13 +240,12 @@ def _run(
     from thinktank.optimize import Study
 
     def show(t: Any) -> None:
-        if quiet:
+        if quiet or t.status == "cached":  # repeats of a graph already shown
             return
-        acc = "" if t.accuracy is None else f" acc {t.accuracy:.3f} cost ${t.cost:.5f}"
+        acc = "" if t.accuracy is None else f" acc {t.accuracy:.3f} ${t.cost:.5f}/task"
         what = t.description or t.reason or ""
-        console.print(
-            f"  #{t.number} {t.status}{acc} [spent ${t.total_spent:.4f}] {escape(what[:110])}"
-        )
+        line = f"  #{t.number} {t.status}{acc} (spent ${t.total_spent:.4f}) {what[:110]}"
+        console.print(escape(line))
 
     study = Study(
         space,

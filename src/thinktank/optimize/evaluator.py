@@ -160,12 +160,27 @@ class RunnerEvaluator(Evaluator):
             latency_s=rec.latency_s,
             answer=rec.answer,
             error=rec.error,
-            # an error before the graph finished (an endpoint down) may not happen again
-            cacheable=not interrupted and (rec.status != "error" or rec.result_json is not None),
+            cacheable=not interrupted and not (rec.status == "error" and _infrastructure(rec)),
         )
 
     async def aclose(self) -> None:
         await self.worker.close()
+
+
+def _infrastructure(rec: TaskRecord) -> bool:
+    """An error of the machinery, not of the graph (an endpoint down, a model unknown to
+    it, a failed sandbox): it may not happen again, so the outcome is not cached."""
+    from thinktank.errors import InfrastructureError, MissingCredential
+
+    if rec.result_json is None:
+        return True  # the graph never finished
+    names, todo = {MissingCredential.__name__}, [InfrastructureError]
+    while todo:
+        cls = todo.pop()
+        names.add(cls.__name__)
+        todo += cls.__subclasses__()
+    text = rec.error or ""
+    return any(f"{n}:" in text for n in names)
 
 
 OutcomeFn = Callable[[GraphSpec, "Task", int], "TaskOutcome | Awaitable[TaskOutcome]"]

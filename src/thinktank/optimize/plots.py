@@ -20,18 +20,43 @@ def _pyplot() -> Any:
     return plt
 
 
-def progress_points(trials: list[TrialRecord]) -> list[tuple[int, float, float]]:
-    """(evaluations, dollars spent, best score so far) after each new evaluation."""
-    out: list[tuple[int, float, float]] = []
+def progress_points(trials: list[TrialRecord]) -> list[tuple[int, float, float, float]]:
+    """After each new evaluation: (evaluations, dollars spent, dollars the evaluations cost
+    — cached ones included —, best score so far)."""
+    out: list[tuple[int, float, float, float]] = []
     best = float("-inf")
-    count = 0
+    count, worth = 0, 0.0
     for t in sorted(trials, key=lambda r: r.number):
         if t.status in EVALUATED and t.score is not None:
             best = max(best, t.score)
         if t.evaluation is not None:
             count = t.evaluation
-        if best > float("-inf") and (t.evaluation is not None or not out):
-            out.append((count, t.total_spent, best))
+            worth += (t.cost or 0.0) * t.tasks
+            if best > float("-inf"):
+                out.append((count, t.total_spent, worth, best))
+    return out
+
+
+def comparison_plot(
+    runs: list[tuple[str, StudyResult]], path: str | Path, *, target: float | None = None
+) -> Path:
+    """Best score so far vs evaluations for several studies (an algorithm vs random search)."""
+    plt = _pyplot()
+    fig, ax = plt.subplots(figsize=(6.4, 4.2))
+    for label, result in runs:
+        pts = progress_points(result.trials)
+        if pts:
+            ax.step([p[0] for p in pts], [p[3] for p in pts], where="post", label=label)
+    if target is not None:
+        ax.axhline(target, color="tab:gray", linestyle=":", label="final best")
+    ax.set_xlabel("evaluations (distinct graphs)")
+    ax.set_ylabel("best score so far")
+    ax.grid(alpha=0.3)
+    ax.legend(loc="lower right", fontsize=8)
+    fig.tight_layout()
+    out = Path(path)
+    fig.savefig(out, dpi=110)
+    plt.close(fig)
     return out
 
 
@@ -88,9 +113,19 @@ def progress_plot(result: StudyResult, path: str | Path) -> Path:
     pts = progress_points(result.trials)
     fig, (a1, a2) = plt.subplots(1, 2, figsize=(9.6, 3.8), sharey=True)
     if pts:
-        ev, usd, best = zip(*pts, strict=True)
-        a1.step(ev, best, where="post", color="tab:blue")
+        ev, usd, _, best = zip(*pts, strict=True)
+        a1.step(ev, best, where="post", color="tab:blue", label="best so far")
         a2.step(usd, best, where="post", color="tab:green")
+        scored = [t for t in result.trials if t.evaluation is not None and t.score is not None]
+        a1.scatter(
+            [t.evaluation for t in scored],
+            [t.score for t in scored],
+            s=10,
+            color="tab:gray",
+            alpha=0.5,
+            label="each evaluation",
+        )
+        a1.legend(loc="lower right", fontsize=8)
     a1.set_xlabel("evaluations (distinct graphs)")
     a1.set_ylabel("best score so far")
     a2.set_xlabel("spent (USD)")

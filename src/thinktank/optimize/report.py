@@ -35,10 +35,11 @@ def _cell(text: Any) -> str:
 
 
 def reach(result: StudyResult, target: float) -> tuple[int | None, float | None]:
-    """Evaluations and dollars a study needed until its best-so-far score reached ``target``."""
-    for ev, usd, best in progress_points(result.trials):
+    """Evaluations a study needed until its best-so-far score reached ``target``, and what
+    those evaluations cost (as if nothing had been cached)."""
+    for ev, _, worth, best in progress_points(result.trials):
         if best >= target - 1e-12:
-            return ev, usd
+            return ev, worth
     return None, None
 
 
@@ -86,7 +87,7 @@ def render_markdown(result: StudyResult, baseline: StudyResult | None) -> str:
         bb = baseline.best
         lines += [
             f"To reach the final best score {b.score:.4f}: {result.algo} needed {ev} evaluations "
-            f"({_usd(usd)}); random search "
+            f"(graphs costing {_usd(usd)} to evaluate); random search "
             + (
                 f"needed {bev} ({_usd(busd)})"
                 if bev is not None
@@ -94,6 +95,8 @@ def render_markdown(result: StudyResult, baseline: StudyResult | None) -> str:
             )
             + (f", its best: {_pct(bb.accuracy)} at {_usd(bb.cost)} per task" if bb else "")
             + ".",
+            "",
+            "![Search vs random search](comparison.png)",
         ]
     lines += ["", "## Pareto front (accuracy vs cost per task)", "", *_table(result.pareto)]
     done = sorted(
@@ -143,6 +146,11 @@ def write_optimize_report(run_dir: str | Path, *, html: bool = True, **_: Any) -
     result = load_result(d)
     base_dir = d / BASELINE_DIR
     baseline = load_result(base_dir) if (base_dir / "study.json").is_file() else None
+    if baseline is not None and result.best is not None:
+        from thinktank.optimize.plots import comparison_plot
+
+        runs = [(result.algo, result), ("random search (baseline)", baseline)]
+        comparison_plot(runs, d / "comparison.png", target=result.best.score)
     md = render_markdown(result, baseline)
     written = [_write(d / "report.md", md)]
     if html:

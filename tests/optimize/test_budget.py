@@ -1,0 +1,103 @@
+"""The optimizer's own spend: a hard budget over every evaluation, crash-safe accounting."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from tests.optimize import landscape as L
+from thinktank.evals.task import Task
+from thinktank.graphs.spec import GraphSpec
+from thinktank.llm.pricing import Price
+from thinktank.optimize import (
+    BudgetTooSmall,
+    CallPrice,
+    EvalStore,
+    FunctionEvaluator,
+    RunnerEvaluator,
+    SearchSpace,
+    Study,
+    StudyConfig,
+    TaskOutcome,
+)
+
+STRONG_ONLY = L.SPACE_YAML.replace("model: [cheap, strong]", "model: [strong]").replace(
+    "model: [cheap]", "model: [strong]"
+)
+
+
+def test_the_budget_is_never_exceeded(tmp_path: Path) -> None:
+    budget = 0.05
+    with L.simulator() as (sim, pool):
+        result = Study(
+            SearchSpace.from_yaml(STRONG_ONLY),
+            L.tasks(),
+            RunnerEvaluator({"strong": pool["strong"]}, environment_options=L.NO_TOOLS),
+            StudyConfig(algo="random", seed=5, max_evals=9, budget_usd=budget),
+            out_dir=tmp_path,
+            plots=False,
+        ).run_sync()
+        served = L.spent_on(sim, "opt-strong")  # what the endpoint really served, priced
+    assert result.stop_reason == "budget"
+    assert result.evaluations >= 1
+    assert served <= budget
+    assert result.spent_usd <= budget + 1e-9
+    assert served == pytest.approx(result.spent_usd, rel=1e-6)
+    assert all(t.total_spent <= budget + 1e-9 for t in result.trials)
+
+
+def test_a_budget_too_small_for_one_evaluation_refuses_before_spending(tmp_path: Path) -> None:
+    with L.simulator() as (sim, pool):
+        study = Study(
+            L.space(),
+            L.tasks(),
+            RunnerEvaluator(pool, environment_options=L.NO_TOOLS),
+            StudyConfig(algo="tpe", budget_usd=0.0005, prune=False),
+            out_dir=tmp_path,
+            plots=False,
+        )
+        with pytest.raises(BudgetTooSmall) as err:
+            study.run_sync()
+        assert sim.stats()["requests"] == 0
+    msg = str(err.value)
+    assert "nothing was spent" in msg and "Raise --budget-usd to at least" in msg
+
+
+def _pricey(spec: GraphSpec, task: Task, seed: int) -> TaskOutcome:
+    # costs far more than its estimate: only the hard limit can stop it
+    return TaskOutcome(task_id=task.id, status="ok", correct=True, cost=0.004)
+
+
+def test_an_evaluation_the_hard_limit_cuts_short_is_not_cached_and_ends_the_study() -> None:
+    space = SearchSpace.from_yaml("nodes: [{id: s, role: solver, n: [1, 2, 3, 4]}]")
+    tasks = [Task(id=f"t{i}", kind="math", prompt=f"q{i}", expected="1") for i in range(5)]
+    cheap = {"m": CallPrice(Price(input=0.001, output=0.001), default_max_tokens=10)}
+    study = Study(
+        space,
+        tasks,
+        FunctionEvaluator(_pricey, prices=cheap),
+        StudyConfig(algo="random", max_evals=4, budget_usd=0.03, concurrency=1),
+    )
+    result = study.run_sync()
+    assert result.stop_reason == "budget"
+    assert [t.status for t in result.trials][-1] == "interrupted"
+    assert result.spent_usd <= 0.03 + 1e-9
+    done = [t for t in result.trials if t.status == "complete"]
+    assert len(done) == 1 and done[0].spent == pytest.approx(0.02)
+
+
+def test_pending_charges_of_a_killed_session_stay_charged_at_their_worst_case(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "evals.db"
+    first = EvalStore(path)
+    hold = first.hold("study", 0.5, "task cut short by a crash")
+    done = first.hold("study", 0.5, "task finished")
+    first.settle(done, 0.01)
+    first.close()  # the process dies with `hold` pending
+    second = EvalStore(path)
+    assert second.adopt_stale("study") == (1, 0.5)
+    assert second.spent("study") == pytest.approx(0.51)
+    assert second.adopt_stale("study") == (0, 0.0)
+    assert hold
