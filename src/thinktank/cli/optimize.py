@@ -114,6 +114,9 @@ def command(
     ray_opt: list[str] | None = typer.Option(
         None, "--ray-opt", help="Ray executor option key=value (workers=8, num_cpus=0.5, ...)."
     ),
+    memory: Path | None = typer.Option(
+        None, "--memory", help="Memory bank database that nodes with memory: true read from."
+    ),
 ) -> None:
     """Search collaboration graphs on a dev set; write best.yaml, the Pareto front and plots."""
     from rich.console import Console
@@ -158,8 +161,16 @@ def command(
         feedback = load_model(feedback_model) if feedback_model else None
     except ThinktankError as exc:
         _fail(str(exc))
+    bank = None
+    if memory is not None:
+        from thinktank.memory import SQLiteMemoryBank
+
+        try:
+            bank = SQLiteMemoryBank(memory, create=True)
+        except ThinktankError as exc:
+            _fail(str(exc))
     evaluator = _evaluator(
-        executor, ray_address, ray_opt, models, pool, _env_options(env_opt), concurrency
+        executor, ray_address, ray_opt, models, pool, _env_options(env_opt), concurrency, bank
     )
     out.mkdir(parents=True, exist_ok=True)
     (out / "models.yaml").write_text("".join(f"{a}: {m}\n" for a, m in pool.items()))
@@ -205,6 +216,7 @@ def _evaluator(
     pool: dict[str, str],
     env_options: dict[str, dict[str, Any]],
     concurrency: int,
+    memory: Any = None,
 ) -> Any:
     """The study's evaluator: this process's task worker, or a Ray cluster's workers."""
     from thinktank.cli.eval import executor_options
@@ -212,13 +224,17 @@ def _evaluator(
 
     options = executor_options(executor, address, values)
     if executor != "ray":
-        return RunnerEvaluator(models, environment_options=env_options)
+        return RunnerEvaluator(models, memory=memory, environment_options=env_options)
     from thinktank.cluster import RayEvaluator
     from thinktank.errors import ThinktankError
 
     try:  # model strings travel, so each node loads (and connects to) its own
         return RayEvaluator(
-            pool, concurrency=concurrency, options=options, environment_options=env_options
+            pool,
+            concurrency=concurrency,
+            options=options,
+            memory=memory,
+            environment_options=env_options,
         )
     except ThinktankError as exc:
         _fail(str(exc))
