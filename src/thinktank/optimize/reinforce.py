@@ -10,7 +10,7 @@ the logits move along the score-function gradient::
     theta_d += lr * mean_i[(R_i - b) / s * (onehot(x_id) - softmax(theta_d))]
 
 for the dimensions graph *i* used, with ``b`` a moving-average baseline of the
-rewards and ``s`` their spread (``normalize``). An optional LLM step turns the
+rewards and ``s`` their spread (``normalize``), plus a small entropy bonus. An optional LLM step turns the
 results into logit changes ("textual gradients", :mod:`thinktank.optimize.textgrad`).
 
 The distribution is never stored: it is *replayed* from the study's finished
@@ -48,6 +48,8 @@ class ReinforceConfig(BaseModel):
     """Weight of the old baseline in the moving average (0: the last batch's mean)."""
     normalize: bool = True
     """Divide advantages by the rewards' spread (scale-free steps)."""
+    entropy: float = Field(default=0.05, ge=0)
+    """Entropy bonus per update (keeps the distribution from collapsing too early)."""
     explore: float = Field(default=0.05, ge=0, le=1)
     """Share of each draw taken uniformly (keeps every option reachable)."""
     feedback_every: int = Field(default=0, ge=0)
@@ -116,6 +118,13 @@ class Policy:
                 g = grads.setdefault(name, [0.0] * len(p))
                 for k, pk in enumerate(p):
                     g[k] += adv * ((1.0 if k == i else 0.0) - pk)
+        if cfg.entropy:
+            for name in self.dims:
+                p = self.probs(name)
+                h = -sum(pk * math.log(max(pk, 1e-12)) for pk in p)
+                g = grads.setdefault(name, [0.0] * len(p))
+                for k, pk in enumerate(p):
+                    g[k] -= cfg.entropy * len(batch) * pk * (math.log(max(pk, 1e-12)) + h)
         for name, g in grads.items():
             z = self.logits[name]
             for k in range(len(z)):
