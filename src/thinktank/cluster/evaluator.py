@@ -53,7 +53,7 @@ class RayEvaluator(RunnerEvaluator):
         self.pool = WorkerPool(
             self.worker, models=dict(models), concurrency=concurrency, options=options
         )
-        self._lock = asyncio.Lock()
+        self._lock: tuple[asyncio.AbstractEventLoop, asyncio.Lock] | None = None
         self._pending: tuple[Budget | None] | None = None
 
     def set_budget(self, budget: Budget | None) -> None:
@@ -62,7 +62,10 @@ class RayEvaluator(RunnerEvaluator):
         self._pending = (budget,)
 
     async def _ready(self) -> None:
-        async with self._lock:
+        loop = asyncio.get_running_loop()
+        if self._lock is None or self._lock[0] is not loop:  # a study's run_sync: a new loop
+            self._lock = (loop, asyncio.Lock())
+        async with self._lock[1]:
             await self.pool.start()
             if self._pending is not None:
                 (budget,) = self._pending

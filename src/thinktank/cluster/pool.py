@@ -67,7 +67,8 @@ class RayOptions(BaseModel):
     """Task kinds whose workers request the ``docker`` resource (math only while its
     ``python`` tool is on)."""
     max_retries: int = Field(default=3, ge=0)
-    """Restarts of a worker whose process died, and retries of the jobs it held."""
+    """Restarts of a worker whose process died (each runs the jobs it held again);
+    past them the worker is replaced and its jobs get one more try."""
     limit_endpoints: bool = True
     """Bound requests in flight per endpoint cluster-wide (to the model's ``concurrency``)."""
     forward_env: bool | None = None
@@ -123,6 +124,8 @@ class WorkerPool:
         self._generations = itertools.count(1)
         self._actors: dict[str, list[Any]] = {}
         self._load: dict[str, list[int]] = {}
+        self._cpus: dict[str, float] = {}
+        self._classes: dict[str, Any] = {}
         self._spec: WorkerSpec | None = None
 
     # --- lifecycle ------------------------------------------------------------------
@@ -180,6 +183,8 @@ class WorkerPool:
             with contextlib.suppress(Exception):
                 ray.kill(a, no_restart=True)
         self._actors.clear()
+        self._load.clear()
+        self._cpus.clear()
         await self.share_budget(None)
         if self.limiter is not None:
             with contextlib.suppress(Exception):
@@ -225,7 +230,7 @@ class WorkerPool:
         import ray
 
         o = self.options
-        total, free = cluster_resources()
+        total, _ = cluster_resources()
         docker = profile == "docker"
         if docker and total.get("docker", 0) < 1:
             raise ConfigError(
@@ -234,17 +239,24 @@ class WorkerPool:
                 "`ray start ... --resources='{\"docker\": 8}'` (after `thinktank sandbox doctor "
                 "--fix`), or turn the sandbox off (math: --env-opt math.python=false)"
             )
+        # Sized from the cluster's total less what this pool's other profile took (not
+        # from the free resources: those lag behind actors just killed, and other jobs'
+        # actors come and go); an actor that cannot be placed yet waits for its turn.
         cpus = o.num_cpus
-        n = int(free.get("CPU", 0) // cpus) if cpus > 0 else int(total.get("CPU", 1))
+        taken = sum(self._cpus.values())
+        n = int((total.get("CPU", 0) - taken) // cpus) if cpus > 0 else int(total.get("CPU", 1))
         if docker:
-            n = min(n, int(free.get("docker", 0)))
-        if n < 1:  # the other profile holds the free CPUs: run alongside instead of waiting
+            n = min(n, int(total.get("docker", 0)))
+        if n < 1:  # the other profile holds every CPU: run alongside it instead of waiting
             n, cpus = 1, 0.0
         n = o.workers or max(1, min(n, self.concurrency))
+        self._cpus[profile] = n * cpus
         opts: dict[str, Any] = {
             "num_cpus": cpus,
+            # A restarted worker runs its jobs again. Retries are unbounded because Ray
+            # spends them while the actor restarts; the restarts bound a poisonous job.
             "max_restarts": o.max_retries,
-            "max_task_retries": o.max_retries,
+            "max_task_retries": -1,
             "max_concurrency": max(self.concurrency, 1) + 8,
         }
         if o.memory_mb:
@@ -255,7 +267,7 @@ class WorkerPool:
         env = forwarded_env(self.template.models) if forward else {}
         if env:
             opts["runtime_env"] = {"env_vars": env}
-        cls = ray.remote(TaskActor).options(**opts)
+        cls = self._classes[profile] = ray.remote(TaskActor).options(**opts)
         self._actors[profile] = [cls.remote(self._spec) for _ in range(n)]
         self._load[profile] = [0] * n
         log.info("started %d %s worker(s) (%.2g CPU each)", n, profile, cpus)
@@ -277,24 +289,39 @@ class WorkerPool:
         profile = self._profile(job.task.kind)
         if profile not in self._actors:
             self._create(profile)
-        load = self._load[profile]
-        i = min(range(len(load)), key=load.__getitem__)
-        actor = self._actors[profile][i]
-        load[i] += 1
-        try:
-            raw = await actor.run.remote(
-                job.model_dump_json(),
-                None if spec is None else spec.model_dump_json(),
-                self._budget_ref,
-            )
-            rec = TaskRecord.model_validate_json(raw)
-        except ray.exceptions.RayError as exc:
-            rec = _lost(job, exc, self.options.max_retries)
-        finally:
-            load[i] -= 1
+        args = (job.model_dump_json(), None if spec is None else spec.model_dump_json())
+        rec: TaskRecord | None = None
+        for last in (False, True):
+            actors, load = self._actors[profile], self._load[profile]
+            i = min(range(len(load)), key=load.__getitem__)
+            actor = actors[i]
+            load[i] += 1
+            try:
+                raw = await actor.run.remote(*args, self._budget_ref)
+                rec = TaskRecord.model_validate_json(raw)
+            except ray.exceptions.ActorDiedError as exc:
+                # restarts used up (a task that keeps killing its worker, or a lost
+                # node): a fresh worker takes the actor's place, and the job one more try
+                self._replace(profile, actor)
+                if last:
+                    rec = _lost(job, exc, self.options.max_retries)
+            except ray.exceptions.RayError as exc:
+                rec = _lost(job, exc, self.options.max_retries)
+            finally:
+                load[i] -= 1
+            if rec is not None:
+                break
+        assert rec is not None
         if self.budget is not None and self.budget.shared is not None:
             await self.budget.shared.refresh(self.budget)  # type: ignore[attr-defined]
         return rec
+
+    def _replace(self, profile: str, dead: Any) -> None:
+        actors = self._actors.get(profile, [])
+        for j, a in enumerate(actors):
+            if a is dead:
+                actors[j] = self._classes[profile].remote(self._spec)
+                log.warning("a %s worker died for good; started a new one", profile)
 
 
 def _prices(models: list[Any]) -> dict[str, tuple[float, float]]:
