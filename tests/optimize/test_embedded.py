@@ -1,7 +1,8 @@
-"""Plumbing: the optimizer end to end against the embedded model (llama.cpp, SmolLM2-135M).
+"""Plumbing: ``thinktank optimize`` on a bundled suite with the embedded model.
 
-The model is tiny: this proves the path suite → space → study → runner → real
-endpoint → best.yaml works, not that the answers are any good (2 tasks, 2 graphs).
+SmolLM2-135M through llama.cpp is tiny: this proves the path bundled suite → space
+→ study → eval runner → real endpoint → best.yaml and plots works, not that the
+answers are any good (2 tasks, 2 graphs, 16-token replies).
 """
 
 from __future__ import annotations
@@ -10,11 +11,11 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from typer.testing import CliRunner
 
-from thinktank.evals.suites import load_suite
+from thinktank.cli.app import app
 from thinktank.graphs.spec import GraphSpec
 from thinktank.llm import local
-from thinktank.optimize import RunnerEvaluator, SearchSpace, Study, StudyConfig
 
 pytestmark = pytest.mark.embedded
 
@@ -35,23 +36,23 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[local.LocalServ
     mp.undo()
 
 
-def test_a_two_graph_study_runs_on_the_embedded_model(
+def test_optimize_runs_on_a_bundled_suite_with_the_embedded_model(
     server: local.LocalServer, tmp_path: Path
 ) -> None:
-    tasks = load_suite("math", game24=0)[:2]
-    evaluator = RunnerEvaluator(
-        {"small": "local:smollm2"}, environment_options={"math": {"python": False}}
-    )
-    result = Study(
-        SearchSpace.from_yaml(SPACE),
-        tasks,
-        evaluator,
-        StudyConfig(algo="grid", max_evals=2, budget_usd=0.01),
-        out_dir=tmp_path,
-    ).run_sync()
-    assert result.evaluations == 2 and result.stop_reason in ("max_evals", "space_exhausted")
-    assert all(t.tasks == 2 for t in result.trials if t.evaluation is not None)
-    assert result.spent_usd == 0.0  # the embedded model is free
-    spec = GraphSpec.load(tmp_path / "best.yaml")
+    space = tmp_path / "space.yaml"
+    space.write_text(SPACE)
+    out = tmp_path / "opt"
+    res = CliRunner().invoke(
+        app,
+        [
+            "optimize", "--suite", "math", "--tasks", "2", "--space", str(space),
+            "--model-pool", "small=local:smollm2", "--algo", "grid", "--max-evals", "2",
+            "--budget-usd", "0.01", "--env-opt", "math.python=false", "--out", str(out),
+        ],
+    )  # fmt: skip
+    assert res.exit_code == 0, res.output
+    assert "stopped (" in res.output and "after 2 evaluations" in res.output
+    spec = GraphSpec.load(out / "best.yaml")
     assert spec.node("solver").model == "small"
-    assert (tmp_path / "pareto.png").is_file() and (tmp_path / "progress.png").is_file()
+    for name in ("pareto.png", "progress.png", "pareto.json", "report.md"):
+        assert (out / name).is_file(), name

@@ -219,7 +219,8 @@ class Loop:
         self.interrupted = ev.status == "interrupted"
         if ev.status in ("complete", "pruned"):
             if gkey in self.evaluated:
-                rec.status = "cached" if ev.status == "complete" else ev.status
+                # a graph seen before: a repeat (all cached), or the rest of a pruned one
+                rec.status = "cached" if ev.status == "complete" and not ev.fresh else ev.status
             else:
                 self.evaluated.add(gkey)
                 rec.evaluation = len(self.evaluated)

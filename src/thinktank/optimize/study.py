@@ -187,7 +187,8 @@ class Study:
         return True, rungs(n, c.prune_min_tasks, c.prune_factor)
 
     def _scan(self, space: SearchSpace, est: CostEstimator) -> tuple[list[GraphSpec], bool]:
-        """Valid graphs among the first/sampled points; (specs, whether the scan was complete)."""
+        """Distinct valid graphs among the points (all of them when the space is small enough
+        to enumerate, else a sample); returns (graphs, whether the scan was complete)."""
         limit = self.config.scan
         points = list(iter_assignments(space, limit=limit + 1))
         complete = len(points) <= limit
@@ -196,12 +197,14 @@ class Study:
             points = [assign(space, RandomChooser(rng)) for _ in range(limit)] + points[:1]
         valid: list[GraphSpec] = []
         reasons: dict[str | None, int] = {}
+        seen: set[str | None] = set()
         for a in points:
             d = build(space, a, task_cost=est.per_task)
-            if d.spec is not None:
-                valid.append(d.spec)
-            else:
+            if d.spec is None:
                 reasons[d.reason] = reasons.get(d.reason, 0) + 1
+            elif d.key not in seen:
+                seen.add(d.key)
+                valid.append(d.spec)
         if not valid:
             top = sorted(reasons.items(), key=lambda kv: -kv[1])[:4]
             what = "any point of the space" if complete else f"{len(points)} sampled points"
