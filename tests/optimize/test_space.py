@@ -151,3 +151,28 @@ def test_bad_yaml_and_unknown_fields() -> None:
         SearchSpace.from_yaml("nodes: [")
     with pytest.raises(SpaceError, match="Extra inputs are not permitted"):
         SearchSpace.from_yaml("nodes: [{id: s, role: solver, samples: [2]}]")
+
+
+def test_a_debate_space_with_a_judge_and_a_coordinator() -> None:
+    space = SearchSpace.from_yaml(
+        """
+nodes:
+  - {id: debater, role: debater, n: [2, 3]}
+  - {id: judge, role: judge, present: [false, true]}
+  - {id: ceo, role: ceo, present: [false, true]}
+edges:
+  - {source: debater, target: debater, feedback: true, optional: false}
+  - {source: debater, target: judge, optional: false}
+selection: [vote, judge]
+rounds: [2, 3]
+"""
+    ).bind(["m"])
+    specs = [d.spec for a in iter_assignments(space) if (d := build(space, a)).spec]
+    assert len(specs) == 2 * 2 * (2 * 2 + 2)  # n x rounds x (vote: judge on/off x ceo, judge x ceo)
+    for spec in specs:
+        judge = [n for n in spec.nodes if n.role == "judge"]
+        ceo = spec.rounds.controller
+        if judge and ceo is None:  # a fixed round count: the judge reads the last round only
+            assert judge[0].first_round == spec.rounds.max_rounds
+        if ceo is not None:
+            assert spec.node(ceo).role == "ceo"
