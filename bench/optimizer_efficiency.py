@@ -200,10 +200,12 @@ def main() -> None:
         f"({time.perf_counter() - t0:.1f}s)"
     )
     medians: dict[str, float] = {}
+    proposals: dict[str, float] = {}
     for algo in ("random", "reinforce", "tpe"):
         t1 = time.perf_counter()
         runs = [evals_to_reach(algo, s, target, cap, patience) for s in seeds]
         medians[algo] = statistics.median(r[0] for r in runs)
+        proposals[algo] = statistics.median(r[1] for r in runs)
         print(
             f"{algo:9s} evaluations to within 1 point: median {medians[algo]:g} "
             f"(runs {[r[0] for r in runs]}, proposals {[r[1] for r in runs]}) "
@@ -223,6 +225,7 @@ def main() -> None:
         reinforce=medians["reinforce"],
         tpe=medians["tpe"],
         random=medians["random"],
+        proposals=proposals,
         cap=cap,
         graphs=n_graphs,
         within_1pt=near,
