@@ -50,8 +50,9 @@ class RayExecutor:
 
     async def start(self) -> None:
         await self.pool.start()
-        if self.worker.run_budget is not None:
-            await self.pool.share_budget(self.worker.run_budget)
+        budget = self.worker.run_budget
+        if budget is not None and self.pool.budget is not budget:
+            await self.pool.share_budget(budget)
 
     async def submit(self, job: TaskJob) -> TaskRecord:
         return await self.pool.run(job)
@@ -61,6 +62,11 @@ class RayExecutor:
             await self.pool.close()
         finally:
             await self.worker.close()
+
+    async def prestart(self, kinds: list[str]) -> list[int]:
+        """Start (and wait for) the workers of task ``kinds`` before the run; their pids."""
+        await self.start()
+        return await self.pool.prestart(kinds)
 
     async def worker_pids(self) -> list[int]:
         """Process ids of the worker actors started so far."""

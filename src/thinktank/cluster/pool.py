@@ -272,6 +272,16 @@ class WorkerPool:
         self._load[profile] = [0] * n
         log.info("started %d %s worker(s) (%.2g CPU each)", n, profile, cpus)
 
+    async def prestart(self, kinds: list[str]) -> list[int]:
+        """Start the workers for tasks of ``kinds`` now and wait until they are up (so a
+        run's clock starts with warm workers); their process ids."""
+        if self._spec is None:
+            await self.start()
+        for profile in {self._profile(k) for k in kinds}:
+            if profile not in self._actors:
+                self._create(profile)
+        return await self.worker_pids()
+
     def workers(self) -> list[Any]:
         """Every worker actor created so far."""
         return [a for pool in self._actors.values() for a in pool]
