@@ -208,3 +208,22 @@ def test_options_and_profiles() -> None:
         needs_docker("swe", o, {}) and needs_docker("code", o, {}) and needs_docker("math", o, {})
     )
     assert not needs_docker("math", o, NO_PYTHON) and not needs_docker("text", o, {})
+
+
+async def test_workers_read_the_memory_bank_from_its_file(tmp_path: Path, ray_cluster: Any) -> None:
+    from thinktank.memory import MemoryItem, SQLiteMemoryBank
+
+    from .runner_support import arith_model, arith_tasks
+
+    bank = SQLiteMemoryBank(tmp_path / "memory.sqlite")
+    lesson = "Adding twins is doubling: double the number."
+    await bank.add([MemoryItem(title="Adding twins", content=lesson)])
+    tasks = [t.model_copy(update={"prompt": "Adding twins. " + t.prompt}) for t in arith_tasks(2)]
+    try:
+        s = await run(tasks, ["single:memory=true"], arith_model(), tmp_path / "run", memory=bank)
+    finally:
+        bank.close()
+    assert s.recorded == 2 and s.errors == 0
+    with RunDatabase.open(tmp_path / "run") as db:
+        results = [r.result_json or "" for r in db.records(with_result=True)]
+    assert len(results) == 2 and all(lesson in r for r in results)

@@ -156,6 +156,8 @@ class WorkerPool:
             if str(memory.path) == ":memory:":
                 raise ConfigError("an in-memory memory bank cannot be shared with Ray workers")
             memory, path = None, str(memory.path)
+        elif memory is not None:
+            _check_portable(memory)
         return WorkerSpec(
             graphs=dict(t.specs),
             models=self.models,
@@ -332,6 +334,21 @@ class WorkerPool:
             if a is dead:
                 actors[j] = self._classes[profile].remote(self._spec)
                 log.warning("a %s worker died for good; started a new one", profile)
+
+
+def _check_portable(memory: Any) -> None:
+    """Fail clearly for a memory object that cannot be sent to the workers."""
+    from ray import cloudpickle
+
+    try:
+        cloudpickle.dumps(memory)
+    except Exception as exc:
+        raise ConfigError(
+            f"the ray executor cannot send this memory ({type(memory).__name__}) to its "
+            "workers: they open an SQLite memory bank by its path, and other memory objects "
+            "must be picklable. Use a bank file without a cheatsheet --learn mode, or the "
+            f"local executor ({type(exc).__name__}: {exc})"
+        ) from exc
 
 
 def _prices(models: list[Any]) -> dict[str, tuple[float, float]]:
