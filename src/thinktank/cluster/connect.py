@@ -21,6 +21,7 @@ import logging
 import os
 import sys
 from dataclasses import dataclass
+from pathlib import Path
 from types import ModuleType
 from typing import Any
 
@@ -83,6 +84,21 @@ def docker_available() -> bool:
         return False
 
 
+def _token_auth_env() -> None:
+    """Ray reads its authentication mode when it is imported, and a driver joining a
+    cluster that uses tokens (Ray's default) by address must be in token mode. A
+    token-mode driver joins a cluster without authentication as well, so the mode is
+    set whenever a token is at hand and nobody chose one."""
+    if "RAY_AUTH_MODE" in os.environ or "ray" in sys.modules:
+        return
+    if (
+        os.environ.get("RAY_AUTH_TOKEN")
+        or os.environ.get("RAY_AUTH_TOKEN_PATH")
+        or (Path.home() / ".ray" / "auth_token").is_file()
+    ):
+        os.environ["RAY_AUTH_MODE"] = "token"
+
+
 def start_local(*, num_cpus: int | None = None, docker: int | None = None) -> Cluster:
     """Start a private single-machine cluster on loopback (see the module docstring)."""
     for key, value in _LOOPBACK_ENV.items():
@@ -117,6 +133,9 @@ def connect(
 ) -> Cluster:
     """Connect to the cluster at ``address`` or start a private one (see the module
     docstring); ``num_cpus`` and ``docker`` size a private cluster."""
+    if address == "local" and "ray" not in sys.modules:
+        return start_local(num_cpus=num_cpus, docker=docker)
+    _token_auth_env()
     ray = import_ray()
     if ray.is_initialized():
         return Cluster(address="existing", started=False)

@@ -134,10 +134,10 @@ class WorkerPool:
         """Connect (or start a private cluster) and create the limiter actor."""
         if self.cluster is not None:
             return
-        import ray
-
         o = self.options
         self.cluster = connect(o.address, num_cpus=o.local_cpus, docker=o.local_docker)
+        import ray  # after connect(): how ray is imported depends on the cluster
+
         if o.limit_endpoints:
             self.limiter_name = f"thinktank-limiter-{uuid.uuid4().hex[:12]}"
             self.limiter = (
