@@ -68,6 +68,9 @@ class TaskActor:
         from thinktank.llm.limits import set_endpoint_limiter
         from thinktank.llm.pricing import set_price
 
+        # A shared budget's reservation is one blocking round trip by design (see
+        # cluster/shared.py); Ray would warn about it once per worker.
+        os.environ.setdefault("RAY_WARN_BLOCKING_GET_INSIDE_ASYNC", "0")
         self.actor_id = ray.get_runtime_context().get_actor_id() or "driver"
         self.holder = f"{self.actor_id}:{os.getpid()}"
         if spec.limiter is not None:

@@ -187,6 +187,8 @@ class WorkerPool:
         self._actors.clear()
         self._load.clear()
         self._cpus.clear()
+        self._classes.clear()
+        self._spec = None  # a later job starts afresh
         await self.share_budget(None)
         if self.limiter is not None:
             with contextlib.suppress(Exception):
