@@ -62,7 +62,7 @@ demo: setup engine
 	@$(TT) demo
 
 bench: setup engine
-	@set -e; for f in bench/*.py; do echo "== $$f"; $(VENV)/bin/python $$f --quick; done
+	@set -e; for f in bench/[!_]*.py; do echo "== $$f"; $(VENV)/bin/python $$f --quick; done
 
 clean:
 	rm -rf $(VENV) $(BOOT)

@@ -20,7 +20,7 @@ from thinktank.errors import BudgetExceeded, ModelError
 from thinktank.llm.budget import Reservation, reserve_all
 from thinktank.llm.cache import ResponseCache, request_key
 from thinktank.llm.ledger import CallRecord, current_scope
-from thinktank.llm.pricing import cost_of, price_for
+from thinktank.llm.pricing import price_for
 from thinktank.llm.types import ChatRequest, Completion, Usage, as_dicts
 
 
@@ -194,11 +194,15 @@ class ChatModel(ABC):
             completion_tokens=sum(c.usage.completion_tokens for c in completions),
         )
         fresh = [c for c in completions if not c.usage.cached]
-        cost = cost_of(self.price_key, usage.prompt_tokens, usage.completion_tokens)
-        spent = cost_of(
-            self.price_key,
-            sum(c.usage.prompt_tokens for c in fresh),
-            sum(c.usage.completion_tokens for c in fresh),
+        price = price_for(self.price_key)
+        cost = price.cost(usage.prompt_tokens, usage.completion_tokens)
+        spent = (
+            cost
+            if len(fresh) == len(completions)
+            else price.cost(
+                sum(c.usage.prompt_tokens for c in fresh),
+                sum(c.usage.completion_tokens for c in fresh),
+            )
         )
         # Budgets are charged the full cost (cached or not) so that a re-run from the
         # cache takes exactly the same budget decisions as the original run.

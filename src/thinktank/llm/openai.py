@@ -197,7 +197,9 @@ class OpenAICompatModel(ChatModel):
 
     async def _generate(self, request: ChatRequest) -> list[Completion]:
         text_tools = bool(request.tools) and not self.capabilities.native_tools
-        if request.n == 1 or not self._native_n:
+        if request.n == 1:
+            return await self._send(request, 1, 0, text_tools)
+        if not self._native_n:
             parts = await asyncio.gather(
                 *(self._send(request, 1, i, text_tools) for i in range(request.n))
             )

@@ -54,6 +54,8 @@ _DEFAULTS: dict[str, Price] = {
 _lock = threading.Lock()
 _table: dict[str, Price] = dict(_DEFAULTS)
 _warned: set[str] = set()
+_resolved: dict[str, Price] = {}
+"""Memo of lookups (prefix matches included); cleared whenever the table changes."""
 _loaded_env: str | None = None
 
 
@@ -89,6 +91,7 @@ def set_price(model: str, input: float, output: float) -> None:
     """Set the price of ``model`` in dollars per 1M input / output tokens."""
     with _lock:
         _table[model] = Price(input=input, output=output)
+        _resolved.clear()
 
 
 def reset_prices() -> None:
@@ -98,12 +101,22 @@ def reset_prices() -> None:
         _table.clear()
         _table.update(_DEFAULTS)
         _warned.clear()
+        _resolved.clear()
         _loaded_env = None
 
 
 def price_for(model: str) -> Price:
     """The price of ``model``; 0 with a one-time warning when unknown."""
     _load_env_file()
+    hit = _resolved.get(model)
+    if hit is not None:
+        return hit
+    price = _lookup(model)
+    _resolved[model] = price
+    return price
+
+
+def _lookup(model: str) -> Price:
     with _lock:
         if model in _table:
             return _table[model]
