@@ -191,10 +191,14 @@ async def test_matts_labels_samples_and_falls_back_on_a_single_sample(bank: Any)
 async def test_cumulative_sheets_are_compare_and_set_across_bank_objects(tmp_path: Path) -> None:
     path = tmp_path / "m.sqlite"
     gate = asyncio.Event()
+    arrived: list[str] = []
 
     async def slow(req: ChatRequest) -> Any:
         if "cheatsheet curator" in str(req.messages[0]["content"]):
-            await gate.wait()  # both curators start from the same version
+            arrived.append("curator")
+            if len(arrived) == 2:
+                gate.set()
+            await asyncio.wait_for(gate.wait(), 30)  # both curators start from the same version
             n = str(req.messages[-1]["content"]).count("- tip")
             return "<cheatsheet>\n" + "- tip\n" * (n + 1) + "</cheatsheet>"
         return "Answer: 2"
@@ -204,8 +208,6 @@ async def test_cumulative_sheets_are_compare_and_set_across_bank_objects(tmp_pat
     learners = [MemoryLearner(model, b, mode="cheatsheet_cumulative") for b in banks]
     result = await compile(topology("single"), models=model).run(add_task(1))
     runs = [asyncio.create_task(lr.learn_from(add_task(1), result, True)) for lr in learners]
-    await asyncio.sleep(0.2)
-    gate.set()
     reports = await asyncio.gather(*runs)
     try:
         assert sorted(r.sheet_version for r in reports) == [1, 2]  # type: ignore[type-var]

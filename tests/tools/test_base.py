@@ -226,9 +226,19 @@ async def test_output_is_truncated_with_a_marker() -> None:
 
 
 async def test_tool_calls_from_a_completion_run_concurrently_in_order() -> None:
+    # Each call waits until all three have started: run one at a time, the first would
+    # wait forever (the 10 s guard fails the test); run together, they all go on. No
+    # wall-clock bound, so a loaded machine cannot make this flaky.
+    started: list[int] = []
+    all_started = asyncio.Event()
+
     @tool
     async def wait(ms: int) -> int:
-        """Waits ms milliseconds."""
+        """Waits ms milliseconds once every call has started."""
+        started.append(ms)
+        if len(started) == 3:
+            all_started.set()
+        await asyncio.wait_for(all_started.wait(), timeout=10)
         await asyncio.sleep(ms / 1000)
         return ms
 
@@ -237,11 +247,10 @@ async def test_tool_calls_from_a_completion_run_concurrently_in_order() -> None:
         for i, ms in enumerate([80, 10, 40])
     ]
     calls.append(ToolCall(id="bad", name="nope", arguments="{}"))
-    loop = asyncio.get_running_loop()
-    started = loop.time()
     results = await Toolset([wait]).execute_calls(calls)
-    assert loop.time() - started < 0.2
-    assert [r.content for r in results[:3]] == ["80", "10", "40"]
+    assert sorted(started) == [10, 40, 80]
+    assert [r.is_error for r in results[:3]] == [False, False, False]
+    assert [r.content for r in results[:3]] == ["80", "10", "40"]  # in call order, not finish order
     assert results[3].is_error and results[3].metadata["call_id"] == "bad"
     assert results[0].to_message("c0") == {"role": "tool", "tool_call_id": "c0", "content": "80"}
 

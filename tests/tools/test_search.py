@@ -85,7 +85,8 @@ async def test_long_retry_after_skips_to_the_fallback_at_once(
     started = time.monotonic()
     async with config(web, local).build() as search:
         results, source = await search.search_with_source("durian")
-    assert source == "local" and web.state["search_calls"] == 1 and time.monotonic() - started < 2
+    assert source == "local" and web.state["search_calls"] == 1
+    assert time.monotonic() - started < 60  # not the hour Retry-After asked for
     assert results[0].url == (tmp_path / "site" / "sub" / "durian.html").resolve().as_uri()
 
 
