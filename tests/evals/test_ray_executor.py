@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -102,14 +103,23 @@ async def test_a_killed_worker_loses_no_task_and_duplicates_none(
             return
         pool = runner.executor.pool  # type: ignore[attr-defined]
         pids = await runner.executor.worker_pids()  # type: ignore[attr-defined]
-        await asyncio.sleep(0.15)  # its jobs' model calls are on the wire
-        load = pool._load["plain"]
+        # wait (no fixed sleep: a loaded machine is slow) until every dispatched job's
+        # model call is on the wire, so the killed worker's jobs must run again; if the
+        # jobs drained meanwhile, the next finished task tries again
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            in_flight = (await asyncio.to_thread(sim.stats))["in_flight"]
+            load = list(pool._load["plain"])
+            if 0 < sum(load) <= in_flight:
+                break
+            await asyncio.sleep(0.02)
+        else:
+            return
         busy = max(range(len(load)), key=load.__getitem__)
-        assert load[busy] > 0
         os.kill(pids[busy], signal.SIGKILL)
         killed.append(pids[busy])
 
-    config = SimulatorConfig(synthetic=SyntheticConfig(tasks=qs), latency=Latency(ms=400))
+    config = SimulatorConfig(synthetic=SyntheticConfig(tasks=qs), latency=Latency(ms=600))
     with SimulatorServer(config) as sim:
         runner = Runner(
             tasks,
