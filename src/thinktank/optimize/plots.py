@@ -20,6 +20,19 @@ def _pyplot() -> Any:
     return plt
 
 
+def _save(plt: Any, fig: Any, path: str | Path, axes: list[Any], *, legend: bool = False) -> Path:
+    """Grid on every axis (and a legend), lay out, write the PNG, free the figure."""
+    for ax in axes:
+        ax.grid(alpha=0.3)
+        if legend:
+            ax.legend(loc="lower right", fontsize=8)
+    fig.tight_layout()
+    out = Path(path)
+    fig.savefig(out, dpi=110)
+    plt.close(fig)
+    return out
+
+
 def progress_points(trials: list[TrialRecord]) -> list[tuple[int, float, float, float]]:
     """After each new evaluation: (evaluations, dollars spent, dollars the evaluations cost
     — cached ones included —, best score so far)."""
@@ -51,13 +64,7 @@ def comparison_plot(
         ax.axhline(target, color="tab:gray", linestyle=":", label="final best")
     ax.set_xlabel("evaluations (distinct graphs)")
     ax.set_ylabel("best score so far")
-    ax.grid(alpha=0.3)
-    ax.legend(loc="lower right", fontsize=8)
-    fig.tight_layout()
-    out = Path(path)
-    fig.savefig(out, dpi=110)
-    plt.close(fig)
-    return out
+    return _save(plt, fig, path, [ax], legend=True)
 
 
 def pareto_plot(result: StudyResult, path: str | Path) -> Path:
@@ -98,13 +105,7 @@ def pareto_plot(result: StudyResult, path: str | Path) -> Path:
     ax.set_xlabel("cost per task (USD)")
     ax.set_ylabel("accuracy")
     ax.set_title(f"{result.name}: accuracy vs cost ({result.algo})")
-    ax.grid(alpha=0.3)
-    ax.legend(loc="lower right", fontsize=8)
-    fig.tight_layout()
-    out = Path(path)
-    fig.savefig(out, dpi=110)
-    plt.close(fig)
-    return out
+    return _save(plt, fig, path, [ax], legend=True)
 
 
 def progress_plot(result: StudyResult, path: str | Path) -> Path:
@@ -129,11 +130,5 @@ def progress_plot(result: StudyResult, path: str | Path) -> Path:
     a1.set_xlabel("evaluations (distinct graphs)")
     a1.set_ylabel("best score so far")
     a2.set_xlabel("spent (USD)")
-    for ax in (a1, a2):
-        ax.grid(alpha=0.3)
     fig.suptitle(f"{result.name}: search progress ({result.algo}, stop: {result.stop_reason})")
-    fig.tight_layout()
-    out = Path(path)
-    fig.savefig(out, dpi=110)
-    plt.close(fig)
-    return out
+    return _save(plt, fig, path, [a1, a2])
