@@ -285,3 +285,73 @@ def test_progress_display_counts_and_draws_on_a_terminal() -> None:
     quiet.update(TaskRecord(graph="g", task_id="x", status="error"))
     quiet.stop()
     assert quiet.errors == 1 and quiet.accuracy is None
+
+
+def _paraphrase_tasks(n: int) -> list[Any]:
+    from thinktank.evals.evaluators import LLMMatchConfig
+    from thinktank.evals.task import Task
+
+    return [
+        Task(
+            id=f"p{i}",
+            kind="text",
+            prompt=f"Where is site {i}?",
+            expected=f"north shore {i}",
+            evaluator=LLMMatchConfig(),
+        )
+        for i in range(n)
+    ]
+
+
+def _paraphrasing_solver() -> Any:
+    from thinktank.llm.testing import FunctionModel
+
+    def reply(req: Any) -> str:
+        i = str(req.messages[-1]["content"]).split("site ")[1].split("?")[0]
+        return f"Answer: the northern shore of site {i}"  # needs the judge to be accepted
+
+    return FunctionModel(reply, model_id="free-solver")
+
+
+def _priced_judge(log: list[Any]) -> Any:
+    from thinktank.llm.testing import FunctionModel
+
+    def reply(req: Any) -> str:
+        log.append(req)
+        return '{"equivalent": true, "reason": "same shore"}'
+
+    set_price("pricey-judge", input=50.0, output=200.0)
+    return FunctionModel(reply, model_id="pricey-judge")
+
+
+async def test_judge_calls_are_charged_to_the_run_apart_from_the_graphs_cost(
+    tmp_path: Path, prices: None
+) -> None:
+    judged: list[Any] = []
+    args = (_paraphrase_tasks(4), ["single"], _paraphrasing_solver(), tmp_path)
+    r = runner(*args, judge=_priced_judge(judged), budget_usd=5.0)
+    s = await r.run()
+    assert s.complete and s.recorded == 4 and len(judged) == 4
+    with RunDatabase.open(tmp_path) as db:
+        recs = db.records()
+    assert all(x.correct and x.cost == 0.0 for x in recs)  # the graph's own cost: a free model
+    usage = [x.verdict["details"]["evaluation_usage"] for x in recs if x.verdict]
+    assert len(usage) == 4 and all(u["calls"] == 1 and u["tokens"] > 0 for u in usage)
+    assert all(x.evaluation_cost > 0 for x in recs)
+    judging = sum(x.evaluation_cost for x in recs)
+    assert s.spent_usd == pytest.approx(judging)  # the run's spend includes judging
+
+
+async def test_a_judge_call_the_run_budget_refuses_interrupts_the_task(
+    tmp_path: Path, prices: None
+) -> None:
+    judged: list[Any] = []
+    judge = _priced_judge(judged)
+    args = (_paraphrase_tasks(3), ["single"], _paraphrasing_solver(), tmp_path)
+    s = await runner(*args, judge=judge, budget_usd=1e-9).run()
+    assert s.stop_reason == "budget" and s.recorded == 0 and s.interrupted > 0
+    assert judged == [] and s.spent_usd <= 1e-9  # refused before the call went out
+    assert keys(tmp_path) == []  # an unjudged task is not a result: it runs again on resume
+    s2 = await runner(*args, judge=judge, budget_usd=5.0, resume=True).run()
+    assert s2.complete and sorted(keys(tmp_path)) == [("single", f"p{i}") for i in range(3)]
+    assert len(judged) == 3

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import sqlite3
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -101,3 +103,48 @@ def test_pending_charges_of_a_killed_session_stay_charged_at_their_worst_case(
     assert second.spent("study") == pytest.approx(0.51)
     assert second.adopt_stale("study") == (0, 0.0)
     assert hold
+
+
+def test_judge_calls_count_in_the_spend_not_in_a_graphs_cost(tmp_path: Path) -> None:
+    from thinktank.evals.evaluators import LLMMatchConfig
+    from thinktank.llm.pricing import reset_prices, set_price
+    from thinktank.llm.testing import FunctionModel
+
+    def solve(req: Any) -> str:
+        i = str(req.messages[-1]["content"]).split("site ")[1].split("?")[0]
+        return f"Answer: the northern shore of site {i}"  # accepted only by the judge
+
+    judged: list[Any] = []
+
+    def judge(req: Any) -> str:
+        judged.append(req)
+        return '{"equivalent": true, "reason": "same shore"}'
+
+    tasks = [
+        Task(
+            id=f"p{i}",
+            kind="text",
+            prompt=f"Where is site {i}?",
+            expected=f"north shore {i}",
+            evaluator=LLMMatchConfig(),
+        )
+        for i in range(4)
+    ]
+    set_price("pricey-judge", input=50.0, output=200.0)
+    try:
+        evaluator = RunnerEvaluator(
+            {"m": FunctionModel(solve, model_id="free-solver")},
+            judge=FunctionModel(judge, model_id="pricey-judge"),
+        )
+        space = SearchSpace.from_yaml("nodes: [{id: s, role: solver, model: [m], n: [1, 2]}]")
+        config = StudyConfig(algo="grid", budget_usd=1.0, prune=False)
+        result = Study(space, tasks, evaluator, config, out_dir=tmp_path, plots=False).run_sync()
+    finally:
+        reset_prices()
+    done = [t for t in result.trials if t.status == "complete"]
+    assert len(done) == 2 and all(t.accuracy == 1.0 and t.cost == 0.0 for t in done)
+    assert len(judged) == 8  # every answer of both graphs went to the judge
+    assert result.spent_usd > 0  # what judging cost is spent and journalled
+    with sqlite3.connect(tmp_path / "evals.db") as db:
+        (journal,) = db.execute("SELECT SUM(amount) FROM spend WHERE pending = 0").fetchone()
+    assert journal == pytest.approx(result.spent_usd)

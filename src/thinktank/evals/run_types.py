@@ -21,6 +21,9 @@ FINISHED_STATUSES = frozenset({"ok", "budget_exhausted", "stopped_by_ceo", "max_
 INTERRUPTED = "interrupted"
 """Status of a task whose model calls the *run* budget refused: not a result, never recorded."""
 
+EVALUATION_USAGE = "evaluation_usage"
+"""Key in a verdict's details: calls, tokens and dollars that judging the answer took."""
+
 
 class RunConfig(BaseModel):
     """What a run directory holds results for."""
@@ -118,6 +121,12 @@ class TaskRecord(BaseModel):
     @property
     def tokens(self) -> int:
         return self.prompt_tokens + self.completion_tokens
+
+    @property
+    def evaluation_cost(self) -> float:
+        """Dollars judging the answer cost (an LLM judge), apart from :attr:`cost`."""
+        usage = ((self.verdict or {}).get("details") or {}).get(EVALUATION_USAGE) or {}
+        return float(usage.get("cost", 0.0))
 
     @property
     def finished(self) -> bool:

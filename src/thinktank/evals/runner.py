@@ -373,7 +373,7 @@ class Runner:
     def _record(self, job: TaskJob, rec: TaskRecord) -> bool:
         """Append a finished job's record; True when it is a judged result for the hook."""
         summary = self._summary
-        self._spent += rec.cost
+        self._spent += rec.cost + rec.evaluation_cost
         if rec.status == INTERRUPTED:
             summary.interrupted += 1
             self._stop = "budget"

@@ -23,9 +23,10 @@ from typing import Any, Protocol
 
 from pydantic import BaseModel
 
+from thinktank.errors import BudgetExceeded
 from thinktank.evals.environment import TaskEnvironment, environment_for
 from thinktank.evals.evaluators import Verdict, evaluate
-from thinktank.evals.run_types import INTERRUPTED, TaskRecord
+from thinktank.evals.run_types import EVALUATION_USAGE, INTERRUPTED, TaskRecord
 from thinktank.evals.sweep import GraphEntry
 from thinktank.evals.task import Task
 from thinktank.graphs.compiler import CompiledGraph, RunResult, compile
@@ -33,13 +34,14 @@ from thinktank.graphs.spec import ANSWER_ROLES, GraphSpec
 from thinktank.llm.base import ChatModel
 from thinktank.llm.budget import Budget
 from thinktank.llm.config import load_model
-from thinktank.llm.ledger import scope
+from thinktank.llm.ledger import UsageLedger, scope
 from thinktank.tools.base import Tool
 
 log = logging.getLogger(__name__)
 
 RUN_BUDGET_NAME = "run budget"
 """Name of the run-wide budget; refusals by it mark a task as interrupted."""
+RUN_BUDGET_MARKER = f"budget {RUN_BUDGET_NAME!r}"
 
 _CHEAP_EVALUATORS = frozenset({"numeric", "string", "choice", "game24"})
 _COMPILED_CACHE = 64
@@ -249,7 +251,25 @@ class TaskWorker:
                 _TASK_TOOLS.reset(token)
             if self.run_budget is not None and _refused_by_run_budget(result):
                 return TaskRecord(**base, status=INTERRUPTED, **_usage(result))
-            verdict = await env.evaluate(task, result.answer, ctx, output=_winner_output(result))
+            # judging (an LLM judge, code tests) reserves on the run budget like the run did;
+            # what it spent is kept apart from the graph's cost, in the verdict
+            judging = UsageLedger()
+            try:
+                with scope(budget=self.run_budget, ledger=judging, role="evaluator"):
+                    verdict = await env.evaluate(
+                        task, result.answer, ctx, output=_winner_output(result)
+                    )
+            except BudgetExceeded as exc:
+                if self.run_budget is not None and RUN_BUDGET_MARKER in str(exc):
+                    return TaskRecord(**base, status=INTERRUPTED, **_usage(result))
+                raise
+            spent = judging.totals()
+            if spent.calls:
+                verdict.details[EVALUATION_USAGE] = {
+                    "calls": spent.calls,
+                    "tokens": spent.prompt_tokens + spent.completion_tokens,
+                    "cost": round(spent.spent_usd, 10),
+                }
             samples = await _sample_correct(task, result)
         except Exception as exc:
             log.debug("task %s on %s failed", task.id, job.graph, exc_info=True)
@@ -316,10 +336,9 @@ def _usage(result: RunResult) -> dict[str, Any]:
 
 
 def _refused_by_run_budget(result: RunResult) -> bool:
-    marker = f"budget {RUN_BUDGET_NAME!r}"
-    if result.error and marker in result.error:
+    if result.error and RUN_BUDGET_MARKER in result.error:
         return True
-    return any(marker in (o.get("error") or "") for o in result.trace.get("outputs", []))
+    return any(RUN_BUDGET_MARKER in (o.get("error") or "") for o in result.trace.get("outputs", []))
 
 
 def _winner_output(result: RunResult) -> Any:

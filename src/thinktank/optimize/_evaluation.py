@@ -146,7 +146,7 @@ class Evaluations:
                     raise
                 self.store.settle(
                     hold,
-                    out.cost,
+                    out.cost + out.evaluation_cost,
                     key=gkey,
                     task=key,
                     seed=self.seed,

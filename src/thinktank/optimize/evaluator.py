@@ -44,6 +44,8 @@ class TaskOutcome(BaseModel):
     score: float = 0.0
     cost: float = 0.0
     """Dollars the task's model calls cost."""
+    evaluation_cost: float = 0.0
+    """Dollars judging the answer cost (an LLM judge): spent, not part of the graph's cost."""
     calls: int = 0
     tokens: int = 0
     latency_s: float = 0.0
@@ -155,6 +157,7 @@ class RunnerEvaluator(Evaluator):
             correct=bool(rec.correct),
             score=float(rec.score or 0.0),
             cost=rec.cost,
+            evaluation_cost=rec.evaluation_cost,
             calls=rec.calls,
             tokens=rec.tokens,
             latency_s=rec.latency_s,
