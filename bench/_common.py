@@ -60,3 +60,24 @@ def emit(
         **extra,
     }
     print(json.dumps(line), flush=True)
+
+
+NO_PYTHON = {"math": {"python": False}}
+"""Environment options: math tasks without the sandboxed python tool (no Docker)."""
+
+
+def math_tasks(n: int) -> list[Any]:
+    """``t{i}``: "What is i plus i?" (the simulator answers; ``expected`` is a constant)."""
+    from thinktank.evals.task import Task
+
+    return [
+        Task(id=f"t{i}", kind="math", prompt=f"What is {i} plus {i}?", expected=42)
+        for i in range(n)
+    ]
+
+
+def sim_model(url: str, concurrency: int) -> Any:
+    """The model ``sim`` on the simulator at ``url``, its pool sized to ``concurrency``."""
+    from thinktank.llm.openai import OpenAICompatModel
+
+    return OpenAICompatModel("sim", base_url=url, api_key="sim-key", concurrency=concurrency)

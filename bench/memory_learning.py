@@ -41,7 +41,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from _common import emit, parser
+from _common import NO_PYTHON, emit, parser
 
 from thinktank.evals.records import RunDatabase
 from thinktank.evals.runner import Runner
@@ -51,7 +51,6 @@ from thinktank.llm.pricing import set_price
 from thinktank.llm.simulator import SimulatorConfig, SimulatorProcess, TaskSet
 from thinktank.memory import LEARN_MODES, LearnerConfig, MemoryLearner, SQLiteMemoryBank
 
-NO_PYTHON = {"math": {"python": False}}
 GRAPHS = {
     "reasoningbank": "single",
     "matts_parallel": "best_of_n:n=4",

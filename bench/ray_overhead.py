@@ -19,7 +19,7 @@ import statistics
 import tempfile
 import time
 
-from _common import emit, parser
+from _common import NO_PYTHON, emit, math_tasks, parser, sim_model
 
 from thinktank.cluster import RayExecutor
 from thinktank.cluster.connect import start_local
@@ -27,30 +27,17 @@ from thinktank.evals.runner import Runner
 from thinktank.evals.sweep import expand_graphs
 from thinktank.evals.task import Task
 from thinktank.evals.worker import TaskWorker
-from thinktank.llm.openai import OpenAICompatModel
 from thinktank.llm.simulator import Latency, SimulatorConfig, SimulatorProcess
 
 N = 500
 CONCURRENCY = 50
 LATENCY_MS = 100
 TARGET = 1.5
-NO_PYTHON = {"math": {"python": False}}
-
-
-def make_tasks(n: int) -> list[Task]:
-    return [
-        Task(id=f"t{i}", kind="math", prompt=f"What is {i} plus {i}?", expected=42)
-        for i in range(n)
-    ]
-
-
-def model(url: str) -> OpenAICompatModel:
-    return OpenAICompatModel("sim", base_url=url, api_key="sim-key", concurrency=CONCURRENCY)
 
 
 async def run(url: str, tasks: list[Task], executor: str) -> tuple[float, float]:
     """``(wall of the run, wall of starting its workers)``; ``warm`` starts them first."""
-    chat = model(url)
+    chat = sim_model(url, CONCURRENCY)
     start = 0.0
     with tempfile.TemporaryDirectory(prefix="tt-bench-") as out:
         ex: str | RayExecutor = executor
@@ -78,7 +65,7 @@ async def run(url: str, tasks: list[Task], executor: str) -> tuple[float, float]
 def main() -> None:
     args = parser(__doc__ or "").parse_args()
     reps = 1 if args.quick else 3
-    tasks = make_tasks(N)
+    tasks = math_tasks(N)
     t0 = time.perf_counter()
     cluster = start_local(num_cpus=2, docker=0)
     cluster_start = time.perf_counter() - t0

@@ -22,32 +22,20 @@ import statistics
 import tempfile
 import time
 
-from _common import emit, parser
+from _common import NO_PYTHON, emit, math_tasks, parser, sim_model
 
 from thinktank.agents.roles import load_prompt
 from thinktank.evals.runner import Runner
 from thinktank.evals.task import Task
-from thinktank.llm.openai import OpenAICompatModel
 from thinktank.llm.simulator import SimulatorConfig, SimulatorProcess
 
 CONCURRENCY = 64
 TARGET_MS = 5.0
 
 
-def make_tasks(n: int) -> list[Task]:
-    return [
-        Task(id=f"t{i}", kind="math", prompt=f"What is {i} plus {i}?", expected=42)
-        for i in range(n)
-    ]
-
-
-def model(url: str) -> OpenAICompatModel:
-    return OpenAICompatModel("sim", base_url=url, api_key="sim-key", concurrency=CONCURRENCY)
-
-
 async def baseline(url: str, tasks: list[Task]) -> float:
     """Wall time of the raw model calls alone."""
-    chat = model(url)
+    chat = sim_model(url, CONCURRENCY)
     system = load_prompt("solver")
     sem = asyncio.Semaphore(CONCURRENCY)
 
@@ -70,11 +58,11 @@ async def baseline(url: str, tasks: list[Task]) -> float:
 
 async def runner(url: str, tasks: list[Task]) -> tuple[float, float]:
     """Wall time of the eval runner on the same tasks, and its accuracy (a sanity check)."""
-    chat = model(url)
+    chat = sim_model(url, CONCURRENCY)
     with tempfile.TemporaryDirectory(prefix="tt-bench-") as out:
         r = Runner(
             tasks, ["single"], chat, out_dir=out, concurrency=CONCURRENCY, progress=False,
-            environment_options={"math": {"python": False}},
+            environment_options=NO_PYTHON,
         )  # fmt: skip
         try:
             t0 = time.perf_counter()
@@ -90,7 +78,7 @@ def main() -> None:
     args = parser(__doc__ or "").parse_args()
     n = 2000
     reps = 1 if args.quick else 3
-    tasks = make_tasks(n)
+    tasks = math_tasks(n)
     with SimulatorProcess(SimulatorConfig(default_reply="Adding gives 42.\nAnswer: 42")) as sim:
         url = sim.base_url
         asyncio.run(baseline(url, tasks[:100]))  # warm both paths (imports, connections)
