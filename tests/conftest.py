@@ -11,6 +11,8 @@ from __future__ import annotations
 import ipaddress
 import os
 import socket
+from collections.abc import Iterator
+from typing import Any
 
 import pytest
 
@@ -57,3 +59,19 @@ socket.socket.connect_ex = _guarded_connect_ex  # type: ignore[method-assign]
 @pytest.fixture
 def anyio_backend() -> str:
     return "asyncio"
+
+
+@pytest.fixture(scope="session")
+def embedded_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
+    """The embedded model's server (llama.cpp + SmolLM2), started once for the session in
+    a temporary state directory, so ``local:smollm2`` anywhere in the tests reuses it;
+    stopped at the end, and its process must be gone."""
+    from thinktank.llm import _process, local
+
+    mp = pytest.MonkeyPatch()
+    mp.setenv("THINKTANK_LOCAL_DIR", str(tmp_path_factory.mktemp("local")))
+    srv = local.ensure_local_server()
+    yield srv
+    local.stop_local_server()
+    mp.undo()
+    assert not _process.pid_alive(srv.pid or 0)

@@ -9,8 +9,6 @@ the CPU-bound model quick.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import pytest
 
 from thinktank.graphs import GraphSpec, compile
@@ -37,23 +35,13 @@ TINY = {
 ALLOWED = {"ok", "budget_exhausted", "stopped_by_ceo", "max_rounds", "error"}
 
 
-@pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[local.LocalServer]:
-    mp = pytest.MonkeyPatch()
-    mp.setenv("THINKTANK_LOCAL_DIR", str(tmp_path_factory.mktemp("local")))
-    srv = local.ensure_local_server()
-    yield srv
-    local.stop_local_server()
-    mp.undo()
-
-
 def _short(spec: GraphSpec) -> GraphSpec:
     nodes = [n.model_copy(update={"max_tokens": 16, "max_steps": 1}) for n in spec.nodes]
     return GraphSpec.parse_data({**spec.model_dump(), "nodes": [n.model_dump() for n in nodes]})
 
 
 async def test_all_twelve_topologies_run_against_the_embedded_model(
-    server: local.LocalServer,
+    embedded_server: local.LocalServer,
 ) -> None:
     assert set(TINY) == set(TOPOLOGIES)
     model = load_model("local:smollm2")

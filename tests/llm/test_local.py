@@ -16,7 +16,6 @@ import socket
 import subprocess
 import sys
 import threading
-from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
@@ -29,18 +28,6 @@ from thinktank.llm import _process, local
 from thinktank.llm.config import load_model
 
 pytestmark = pytest.mark.embedded
-
-
-@pytest.fixture(scope="session")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[local.LocalServer]:
-    state = tmp_path_factory.mktemp("local")
-    mp = pytest.MonkeyPatch()
-    mp.setenv("THINKTANK_LOCAL_DIR", str(state))
-    srv = local.ensure_local_server()
-    yield srv
-    local.stop_local_server()
-    mp.undo()
-    assert not _process.pid_alive(srv.pid or 0)
 
 
 def _gone(pid: int) -> bool:
@@ -85,18 +72,18 @@ def test_unknown_local_model_lists_the_known_ones() -> None:
 # --- the model layer against the real server --------------------------------------------
 
 
-async def test_chat_reply_and_usage(server: local.LocalServer) -> None:
+async def test_chat_reply_and_usage(embedded_server: local.LocalServer) -> None:
     async with load_model("local:smollm2") as model:
         [c] = await model.generate(
             [{"role": "user", "content": "What is the capital of France?"}], max_tokens=24
         )
-    assert model.base_url == server.base_url  # type: ignore[attr-defined]
+    assert model.base_url == embedded_server.base_url  # type: ignore[attr-defined]
     assert c.text.strip()
     assert c.model == "smollm2" and c.finish_reason in {"stop", "length"}
     assert c.usage.prompt_tokens > 0 and c.usage.completion_tokens > 0 and c.usage.latency_s > 0
 
 
-async def test_n_samples_are_fanned_out(server: local.LocalServer) -> None:
+async def test_n_samples_are_fanned_out(embedded_server: local.LocalServer) -> None:
     async with load_model("local:smollm2") as model:
         out = await model.generate(
             [{"role": "user", "content": "Name a random animal."}],
@@ -111,9 +98,9 @@ async def test_n_samples_are_fanned_out(server: local.LocalServer) -> None:
     assert len({c.text for c in out}) >= 2  # distinct seeds per fanned-out sample
 
 
-def test_capabilities_match_the_server(server: local.LocalServer) -> None:
+def test_capabilities_match_the_server(embedded_server: local.LocalServer) -> None:
     """LOCAL_CAPABILITIES records what llama-cpp-python's server does natively."""
-    url = f"{server.base_url}/chat/completions"
+    url = f"{embedded_server.base_url}/chat/completions"
     ask = {"model": "smollm2", "messages": [{"role": "user", "content": "Weather in Paris?"}]}
     with httpx.Client(timeout=60, trust_env=False) as http:
         r = http.post(url, json={**ask, "n": 2, "max_tokens": 4})
@@ -126,14 +113,14 @@ def test_capabilities_match_the_server(server: local.LocalServer) -> None:
         tool = {"type": "function", "function": {"name": "weather", "parameters": schema}}
         r = http.post(url, json={**ask, "tools": [tool], "max_tokens": 24})
         assert not r.json()["choices"][0]["message"].get("tool_calls")  # "auto" gives plain text
-    caps = server.capabilities
+    caps = embedded_server.capabilities
     assert (caps.native_n, caps.native_tools, caps.json_schema) == (False, False, False)
 
 
 # --- CLI -----------------------------------------------------------------------------------
 
 
-def test_models_ping_gets_a_real_reply(server: local.LocalServer) -> None:
+def test_models_ping_gets_a_real_reply(embedded_server: local.LocalServer) -> None:
     args = [
         "models",
         "ping",
@@ -146,13 +133,13 @@ def test_models_ping_gets_a_real_reply(server: local.LocalServer) -> None:
     ]
     result = CliRunner().invoke(app, args)
     assert result.exit_code == 0, result.output
-    assert server.base_url in result.output
+    assert embedded_server.base_url in result.output
     assert re.search(r"[1-9]\d* prompt \+ [1-9]\d* completion", result.output)
     assert re.search(r"latency\s+\d+ ms", result.output)
 
 
 def test_demo_runs_end_to_end_on_the_embedded_model(
-    server: local.LocalServer, tmp_path: Path
+    embedded_server: local.LocalServer, tmp_path: Path
 ) -> None:
     """What ``make demo`` runs, with the embedded model: plumbing end to end, report written."""
     out = tmp_path / "demo"

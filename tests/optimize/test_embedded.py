@@ -7,7 +7,6 @@ answers are any good (2 tasks, 2 graphs, 16-token replies).
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -26,18 +25,8 @@ nodes:
 """
 
 
-@pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[local.LocalServer]:
-    mp = pytest.MonkeyPatch()
-    mp.setenv("THINKTANK_LOCAL_DIR", str(tmp_path_factory.mktemp("local")))
-    srv = local.ensure_local_server()
-    yield srv
-    local.stop_local_server()
-    mp.undo()
-
-
 def test_optimize_runs_on_a_bundled_suite_with_the_embedded_model(
-    server: local.LocalServer, tmp_path: Path
+    embedded_server: local.LocalServer, tmp_path: Path
 ) -> None:
     space = tmp_path / "space.yaml"
     space.write_text(SPACE)
