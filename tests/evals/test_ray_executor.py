@@ -8,9 +8,9 @@ across the whole cluster, not per worker.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import signal
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -98,28 +98,30 @@ async def test_a_killed_worker_loses_no_task_and_duplicates_none(
     killed: list[int] = []
     runner: Runner | None = None
 
-    async def kill_a_busy_worker(task: Task, result: Any, verdict: Any) -> None:
-        if killed or runner is None:
-            return
-        pool = runner.executor.pool  # type: ignore[attr-defined]
-        pids = await runner.executor.worker_pids()  # type: ignore[attr-defined]
-        # wait (no fixed sleep: a loaded machine is slow) until every dispatched job's
-        # model call is on the wire, so the killed worker's jobs must run again; if the
-        # jobs drained meanwhile, the next finished task tries again
-        deadline = time.monotonic() + 10
-        while time.monotonic() < deadline:
-            in_flight = (await asyncio.to_thread(sim.stats))["in_flight"]
-            load = list(pool._load["plain"])
-            if 0 < sum(load) <= in_flight:
-                break
+    async def kill_a_busy_worker() -> None:
+        # A watcher beside the run (it never holds the run up): at a moment when every
+        # dispatched job's model call is on the wire, the busiest worker is killed, so
+        # its jobs must run again. Each call stays on the wire for 1.5 s, so such a
+        # moment comes however slow a loaded machine is; no clock is raced.
+        pids: list[int] = []
+        while not killed:
             await asyncio.sleep(0.02)
-        else:
-            return
-        busy = max(range(len(load)), key=load.__getitem__)
-        os.kill(pids[busy], signal.SIGKILL)
-        killed.append(pids[busy])
+            pool = getattr(getattr(runner, "executor", None), "pool", None)
+            load = list(getattr(pool, "_load", {}).get("plain", []))
+            if not sum(load):
+                continue
+            if not pids:
+                pids = await runner.executor.worker_pids()  # type: ignore[union-attr]
+                continue
+            in_flight = (await asyncio.to_thread(sim.stats))["in_flight"]
+            now = list(pool._load["plain"])  # type: ignore[union-attr]
+            if now != load or not 0 < sum(load) <= in_flight:
+                continue
+            busy = max(range(len(load)), key=load.__getitem__)
+            os.kill(pids[busy], signal.SIGKILL)
+            killed.append(pids[busy])
 
-    config = SimulatorConfig(synthetic=SyntheticConfig(tasks=qs), latency=Latency(ms=600))
+    config = SimulatorConfig(synthetic=SyntheticConfig(tasks=qs), latency=Latency(ms=1500))
     with SimulatorServer(config) as sim:
         runner = Runner(
             tasks,
@@ -131,9 +133,14 @@ async def test_a_killed_worker_loses_no_task_and_duplicates_none(
             environment_options=NO_PYTHON,
             progress=False,
             stream=False,
-            on_task_done=kill_a_busy_worker,
         )
-        s = await runner.run()
+        watcher = asyncio.create_task(kill_a_busy_worker())
+        try:
+            s = await runner.run()
+        finally:
+            watcher.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await watcher
         requests = sim.stats()["requests"]
     assert killed, "no worker was killed"
     assert s.complete and s.recorded == 16 and s.errors == 0, s
