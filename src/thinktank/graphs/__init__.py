@@ -1,30 +1,76 @@
-"""Collaboration graphs: GraphSpec, the builder, the LangGraph compiler, topologies."""
+"""Collaboration graphs: GraphSpec, the builder, the LangGraph compiler, topologies.
+
+Names are imported on first use (PEP 562), so that reading or drawing a spec
+(``thinktank graph show``) does not load LangGraph; ``from thinktank.graphs import
+compile`` works as before.
+"""
 
 from __future__ import annotations
 
-from thinktank.graphs.builder import (
-    CEO,
-    Critic,
-    Debater,
-    Fuser,
-    Graph,
-    Judge,
-    Refiner,
-    Solver,
-    Verifier,
-)
-from thinktank.graphs.compiler import CompiledGraph, RunResult, compile, run
-from thinktank.graphs.execution import SandboxExecutor
-from thinktank.graphs.spec import (
-    BudgetSpec,
-    EdgeSpec,
-    GraphSpec,
-    NodeSpec,
-    RoundSpec,
-    SamplingSpec,
-    SelectionSpec,
-)
-from thinktank.graphs.topologies import TOPOLOGIES, load_graph, topology
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from thinktank.graphs.builder import (
+        CEO,
+        Critic,
+        Debater,
+        Fuser,
+        Graph,
+        Judge,
+        Refiner,
+        Solver,
+        Verifier,
+    )
+    from thinktank.graphs.compiler import CompiledGraph, RunResult, compile, run
+    from thinktank.graphs.execution import SandboxExecutor
+    from thinktank.graphs.spec import (
+        BudgetSpec,
+        EdgeSpec,
+        GraphSpec,
+        NodeSpec,
+        RoundSpec,
+        SamplingSpec,
+        SelectionSpec,
+    )
+    from thinktank.graphs.topologies import TOPOLOGIES, load_graph, topology
+
+# public name -> module defining it
+_LAZY: dict[str, str] = {
+    **dict.fromkeys(
+        ("CEO", "Critic", "Debater", "Fuser", "Graph", "Judge", "Refiner", "Solver", "Verifier"),
+        "thinktank.graphs.builder",
+    ),
+    **dict.fromkeys(("CompiledGraph", "RunResult", "compile", "run"), "thinktank.graphs.compiler"),
+    "SandboxExecutor": "thinktank.graphs.execution",
+    **dict.fromkeys(
+        (
+            "BudgetSpec",
+            "EdgeSpec",
+            "GraphSpec",
+            "NodeSpec",
+            "RoundSpec",
+            "SamplingSpec",
+            "SelectionSpec",
+        ),
+        "thinktank.graphs.spec",
+    ),
+    **dict.fromkeys(("TOPOLOGIES", "load_graph", "topology"), "thinktank.graphs.topologies"),
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value  # later look-ups skip this function
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *_LAZY})
+
 
 __all__ = [
     "CEO",
