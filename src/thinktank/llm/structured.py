@@ -12,13 +12,15 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Sequence
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from pydantic import BaseModel, ValidationError
 
 from thinktank.errors import OutputParseError
-from thinktank.llm.base import ChatModel
-from thinktank.llm.types import as_dicts
+
+if TYPE_CHECKING:
+    # the role parsers import this module for extract_json: keep the client stack out
+    from thinktank.llm.base import ChatModel
 
 T = TypeVar("T", bound=BaseModel)
 
@@ -83,6 +85,8 @@ async def generate_structured(
     repair: bool = True,
 ) -> T:
     """One completion parsed into ``output_type`` (with one repair round)."""
+    from thinktank.llm.types import as_dicts
+
     msgs = as_dicts(messages)
     schema = json.dumps(output_type.model_json_schema(), ensure_ascii=False)
     instruction = (
