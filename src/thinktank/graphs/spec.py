@@ -21,7 +21,6 @@ from collections import defaultdict
 from pathlib import Path
 from typing import Any, Literal
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from thinktank.agents.roles import ROLES
@@ -293,10 +292,14 @@ class GraphSpec(_Strict):
     # --- serialisation --------------------------------------------------------------------
 
     def to_yaml(self) -> str:
+        import yaml  # only specs read or written as YAML pay for it
+
         return yaml.safe_dump(self.model_dump(mode="json", exclude_defaults=True), sort_keys=False)
 
     @classmethod
     def from_yaml(cls, text: str) -> GraphSpec:
+        import yaml
+
         return cls.parse_data(yaml.safe_load(text))
 
     @classmethod

@@ -28,8 +28,6 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from thinktank.errors import ConfigError
 from thinktank.graphs.spec import GraphSpec
 from thinktank.graphs.topologies.best_of_n import best_of_n
@@ -90,6 +88,8 @@ def _split(text: str, sep: str) -> list[str]:
 def _value(raw: str) -> Any:
     if "|" in raw and not raw.startswith(("[", "{", "'", '"')):
         return [_value(p) for p in raw.split("|")]
+    import yaml  # parameters only: a bare name such as "single" needs no parser
+
     try:
         return yaml.safe_load(raw)
     except yaml.YAMLError:
