@@ -22,15 +22,15 @@ $(UV):
 	@$(PY) -m venv $(BOOT)
 	@$(BOOT)/bin/pip install --quiet uv==$(UV_VERSION)
 
-# Extras the tests and the demo use (`ray` for the cluster executor). `swebench`
-# (datasets + the SWE-bench harness, for public benchmarks with internet access) stays opt-in:
-#   make setup EXTRAS="local search mcp optimize report ray swebench"
-EXTRAS ?= local search mcp optimize report ray
+# Extras the tests and the demo use: `ray` for the cluster executor, `swebench` for the
+# SWE-bench specifications and log parsers (swebench 4: its per-repository tables).
+# Bytecode is compiled at install so every command starts fast.
+EXTRAS ?= local search mcp optimize report ray swebench
 
 # The embedded model's llama-cpp-python compiles from source (a few minutes, once).
 $(STAMP): pyproject.toml uv.lock | $(UV)
 	@echo "setting up $(VENV) (first run compiles llama-cpp-python: a few minutes)"
-	@$(UV) sync --frozen --quiet $(addprefix --extra ,$(EXTRAS))
+	@$(UV) sync --frozen --quiet --compile-bytecode $(addprefix --extra ,$(EXTRAS))
 	@touch $@
 
 setup: $(STAMP)

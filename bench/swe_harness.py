@@ -5,9 +5,9 @@ hardened sandbox (read-only image, tmpfs work dir, no network, dropped
 capabilities), the repository uploaded, patch + test patch applied, FAIL_TO_PASS and
 PASS_TO_PASS run and parsed, the sandbox removed. Baseline in the same run, the same
 steps as plain docker SDK calls with none of the hardening: ``containers.create`` +
-``start``, one ``put_archive`` of the repository and both patches (tar built once per
-instance), ``exec_run`` of the same apply script, ``exec_run`` of the same test
-command, the same parse, ``remove(force=True)``. Runs alternate (thinktank, raw) per
+``start``, one ``put_archive`` of the repository and the patch (tar built once per
+instance), ``exec_run`` of the same apply script, ``exec_run`` of the same evaluation
+script, the same parse and grading, ``remove(force=True)``. Runs alternate (thinktank, raw) per
 instance to share the machine's noise; ``ratio`` = median thinktank / median raw,
 target <= 1.3. Both must resolve every instance. Phase medians of both sides are in
 the JSON line: the raw side writes the repository into the container's overlay layer
@@ -28,22 +28,19 @@ from typing import Any
 from _common import emit, parser
 
 from thinktank.evals._swe_repo import SWECase, swe_case
-from thinktank.evals._swe_tests import (
-    APPLY_SCRIPT,
-    PYTHON_SHIM,
-    parse_apply_log,
-    parse_test_log,
-    touched_files,
-)
+from thinktank.evals._swe_tests import parse_apply_log
 from thinktank.evals.suites.swe import instance_names
-from thinktank.evals.swe_harness import PASSING, SWEHarness
+from thinktank.evals.swe.envs import layout_for
+from thinktank.evals.swe.logs import grade, read_test_log
+from thinktank.evals.swe.scripts import MODEL_APPLY_SCRIPT, eval_script
+from thinktank.evals.swe_harness import SWEHarness
 from thinktank.sandboxes import DockerSandboxConfig
 from thinktank.sandboxes._engine import docker_client
 from thinktank.sandboxes.image import default_image
 
 
 def repo_tar(folder: Path, case: SWECase) -> bytes:
-    """The repository under ``repo/`` plus ``model.patch``/``test.patch``, owned by uid 1000."""
+    """The repository under ``repo/`` plus ``model.patch``, owned by uid 1000."""
     buf = io.BytesIO()
 
     def owned(info: tarfile.TarInfo) -> tarfile.TarInfo:
@@ -53,10 +50,7 @@ def repo_tar(folder: Path, case: SWECase) -> bytes:
 
     with tarfile.open(fileobj=buf, mode="w") as tar:
         tar.add(folder, arcname="repo", filter=owned)
-        for name, text in (
-            ("model.patch", case.instance.patch),
-            ("test.patch", case.instance.test_patch),
-        ):
+        for name, text in (("model.patch", case.instance.patch),):
             data = text.encode()
             info = owned(tarfile.TarInfo(name))
             info.size = len(data)
@@ -83,24 +77,17 @@ def raw_evaluate(
         lap("sandbox_s")
         c.put_archive("/work", archive)
         lap("checkout_s")
-        # the patches came with the archive, so the script skips unpacking its stdin
-        argv = ["/bin/sh", "-c", APPLY_SCRIPT, "sh", "/work/repo", "/work",
-                base, "3", *touched_files(case.instance.test_patch)]  # fmt: skip
+        argv = ["/bin/sh", "-c", MODEL_APPLY_SCRIPT, "sh", "/work/repo", "/work/model.patch", "3"]
         _, out = c.exec_run(argv, user="1000:1000")
         apply = parse_apply_log(out.decode(errors="replace"))
-        assert apply.applied and apply.test_patch_applied, out
+        assert apply.applied, out
         lap("apply_s")
-        tests = [*case.instance.FAIL_TO_PASS, *case.instance.PASS_TO_PASS]
-        cmd = PYTHON_SHIM + case.spec.test_command(tests)
-        _, out = c.exec_run(
-            ["/bin/bash", "-c", cmd],
-            user="1000:1000",
-            workdir="/work/repo",
-            environment=case.spec.env,
-        )
-        statuses = parse_test_log(out.decode(errors="replace"), case)
+        script = eval_script(case.instance, case.spec, layout_for("clone", "/work/repo"), base=base)
+        _, out = c.exec_run(["/bin/bash", "-c", script], user="1000:1000", workdir="/work/repo")
+        inst = case.instance
+        parsed = read_test_log(out.decode(errors="replace"), parser=case.spec.log_parser)
         lap("tests_s")
-        return all(statuses.get(t) in PASSING for t in tests), phases
+        return grade(parsed.statuses, inst.FAIL_TO_PASS, inst.PASS_TO_PASS).resolved, phases
     finally:
         c.remove(force=True)
         lap("remove_s")

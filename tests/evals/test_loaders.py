@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import importlib
 import json
 import sys
 from collections.abc import Iterator
+from importlib.metadata import version
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -25,6 +28,7 @@ from thinktank.evals.suites.loaders import (
     load_task_file,
     swebench_spec,
 )
+from thinktank.evals.swe.specs import swebench_module
 
 FIX = Path(__file__).parent / "fixtures"
 
@@ -33,25 +37,29 @@ FIX = Path(__file__).parent / "fixtures"
 
 
 @pytest.fixture
-def no_swebench(monkeypatch: pytest.MonkeyPatch) -> None:
+def no_swebench(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     for name in list(sys.modules):
         if name == "swebench" or name.startswith("swebench."):
             monkeypatch.delitem(sys.modules, name)
     monkeypatch.setitem(sys.modules, "swebench", None)  # import fails like a missing package
     monkeypatch.setitem(sys.modules, "swebench.harness", None)
     monkeypatch.setitem(sys.modules, "swebench.harness.constants", None)
-
-
-@pytest.fixture
-def fake_swebench(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    for name in list(sys.modules):
-        if name == "swebench" or name.startswith("swebench."):
-            monkeypatch.delitem(sys.modules, name)
-    monkeypatch.syspath_prepend(str(FIX / "fake_swebench"))
+    swebench_module.cache_clear()
     yield
-    for name in list(sys.modules):
-        if name == "swebench" or name.startswith("swebench."):
-            del sys.modules[name]
+    swebench_module.cache_clear()
+
+
+def _instance(**fields: Any) -> SWEInstance:
+    """An instance of a public repository (made-up issue; the repository decides the spec)."""
+    base = {
+        "instance_id": "pydicom__pydicom-1",
+        "repo": "pydicom/pydicom",
+        "base_commit": "a" * 40,
+        "problem_statement": "from_json drops values",
+        "version": "2.2",
+        "test_patch": "diff --git a/pydicom/tests/test_json.py b/pydicom/tests/test_json.py\n",
+    }
+    return SWEInstance.model_validate({**base, **fields})
 
 
 def test_swebench_jsonl_with_json_string_lists(no_swebench: None) -> None:
@@ -63,7 +71,7 @@ def test_swebench_jsonl_with_json_string_lists(no_swebench: None) -> None:
     assert inst.FAIL_TO_PASS == ["tests/test_ops.py::test_odd"]
     assert t.metadata["instance"]["FAIL_TO_PASS"] == '["tests/test_ops.py::test_odd"]'
     spec = t.metadata["spec"]
-    assert spec["source"] == "fallback" and "swebench not installed" in spec["note"]
+    assert spec["source"] == "fallback" and "swebench is not installed" in spec["note"]
     assert spec["test_directives"] == ["tests/test_ops.py"]
     assert spec["install"] == ["python -m pip install -e ."]
     second = SWEInstance.model_validate(tasks[1].metadata["instance"])
@@ -80,19 +88,64 @@ def test_swebench_json_list_and_filters(no_swebench: None) -> None:
         load_swebench(FIX / "swebench_lite.jsonl", instance_ids=["nope"])
 
 
-def test_swebench_spec_from_the_swebench_package(fake_swebench: None) -> None:
-    inst = load_swebench_instances(FIX / "swebench_lite.jsonl")
-    spec = swebench_spec(inst[0])
-    assert spec.source == "swebench" and spec.python == "3.9"
-    assert spec.install == ["python -m pip install -e .[test]"]
-    assert spec.pre_install == ["apt-get install -y locales"]
-    assert (
-        spec.test_command()
-        == "pytest --no-header -rA --tb=no -p no:cacheprovider tests/test_ops.py"
+def test_swebench_spec_from_the_installed_swebench_package() -> None:
+    # the real package (swebench 4: its per-repository tables), no stand-in
+    import swebench.harness.constants as constants
+
+    table = constants.MAP_REPO_VERSION_TO_SPECS["pydicom/pydicom"]["2.2"]
+    spec = swebench_spec(_instance())
+    assert spec.source == "swebench" and spec.swebench_version == version("swebench")
+    assert spec.python == str(table["python"]) and spec.test_cmd == table["test_cmd"]
+    assert spec.install == [table["install"]]
+    assert spec.packages == table.get("packages", "")
+    assert spec.pip_packages == list(table.get("pip_packages", []))
+    assert spec.test_directives == ["pydicom/tests/test_json.py"]
+    parsers = importlib.import_module("swebench.harness.log_parsers").MAP_REPO_TO_PARSER
+    assert spec.log_parser == parsers["pydicom/pydicom"].__name__ and spec.eval_script == []
+    django = swebench_spec(
+        _instance(instance_id="django__django-1", repo="django/django", version="4.2")
     )
-    assert spec.env_script and spec.repo_script == [f"git checkout {'0' * 40}"]
-    unknown = swebench_spec(inst[1])  # version 2.0 is not in the specs table
-    assert unknown.source == "fallback" and "no specs" in unknown.note
+    assert django.packages == "requirements.txt"
+    assert django.requirements_paths == constants.MAP_REPO_TO_REQS_PATHS["django/django"]
+    assert django.log_parser == parsers["django/django"].__name__
+    unknown = swebench_spec(_instance(version="0.0.1"))
+    assert (
+        unknown.source == "fallback"
+        and "no specification for pydicom/pydicom version" in unknown.note
+    )
+    other = swebench_spec(_instance(repo="example-org/calc"))
+    assert other.source == "fallback" and "no specification for the repository" in other.note
+
+
+def test_an_instance_carrying_its_eval_script_is_run_as_it_is() -> None:
+    script = "#!/bin/bash\nset -uxo pipefail\nsource /opt/miniconda3/bin/activate\npytest -rA x.py"
+    spec = swebench_spec(
+        _instance(
+            eval_script=script,
+            log_parser="parse_log_pytest_v2",
+            eval_type="fail_only",
+            image="swebench/sweb.eval.x86_64.pydicom_1776_pydicom-1:latest",
+        )
+    )
+    assert spec.source == "instance" and spec.python is not None  # environment from the tables
+    assert spec.eval_script == ["source /opt/miniconda3/bin/activate", "pytest -rA x.py"]
+    assert spec.log_parser == "parse_log_pytest_v2" and spec.eval_type == "fail_only"
+    assert spec.image == "swebench/sweb.eval.x86_64.pydicom_1776_pydicom-1:latest"
+
+
+def test_swebench_parquet_files_load(tmp_path: Path) -> None:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    rows = [json.loads(line) for line in (FIX / "swebench_lite.jsonl").read_text().splitlines()]
+    for r in rows:
+        r["version"] = str(r["version"])
+    pq.write_table(pa.Table.from_pylist(rows), tmp_path / "lite.parquet")
+    tasks = load_suite(str(tmp_path / "lite.parquet"))
+    assert [t.id for t in tasks] == ["example-org__calc-101", "example-org__calc-102"]
+    (tmp_path / "bad.parquet").write_text("not parquet")
+    with pytest.raises(ConfigError, match=r"bad\.parquet: not a readable Parquet file"):
+        load_suite(str(tmp_path / "bad.parquet"))
 
 
 def test_swebench_hub_needs_datasets(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -11,7 +11,9 @@
   ``base_commit`` is exported (``git archive``) and committed once as a snapshot,
   so the sandbox gets a small repository without the project's history; patches
   are diffs of files, so they apply the same. The snapshot's commit is the base
-  the SWE tools diff against.
+  the SWE tools diff against; it carries the nearest release tag of the base commit
+  (``git describe --tags``), so tools that read the version from git (setuptools_scm)
+  see the real one, not ``0.1.dev1``.
 
 Each repository is prepared once per :class:`RepoCache` (one per harness) and
 reused for every sandbox that needs it.
@@ -147,6 +149,15 @@ class RepoCache:
         _git(
             [*flags, "commit", "-q", "--no-verify", "-m", f"{case.instance.repo}@{base}"], dest, env
         )
+        # the nearest release tag, so version tools (setuptools_scm) see the real version
+        described = subprocess.run(
+            ["git", "-C", str(source), "describe", "--tags", "--abbrev=0", base],
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        if described.returncode == 0 and described.stdout.strip():
+            _git(["tag", described.stdout.strip()], dest, env)
         return dest, _git(["rev-parse", "HEAD"], dest, env)
 
     def find_clone(self, repo: str) -> Path:

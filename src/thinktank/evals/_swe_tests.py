@@ -104,7 +104,9 @@ def parse_apply_log(output: str) -> ApplyResult:
         if m.startswith("@@APPLIED "):
             method = m.removeprefix("@@APPLIED ")
     applied = method is not None
-    test_ok = "@@TEST-PATCH-APPLIED" in markers
+    # the test patch is applied by the evaluation script; a log of the model's patch
+    # alone has no test-patch marker
+    test_ok = "@@TEST-PATCH-FAILED" not in markers
     error = ""
     if not applied or not test_ok:
         errors = [ln.strip() for ln in lines if not ln.startswith("@@") and _ERROR_LINE.search(ln)]

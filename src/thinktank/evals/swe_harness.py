@@ -2,25 +2,22 @@
 
 Two jobs, one class (:class:`SWEHarness`):
 
-* :meth:`~SWEHarness.checkout` puts an instance's repository at its base commit
-  into a sandbox the agents work in (the SWE tools and ``bash`` run there);
-* :meth:`~SWEHarness.evaluate` judges a patch in a **fresh** sandbox: the repository
-  at the base commit, the patch applied (``git apply``, falling back to
-  ``patch --fuzz``), the test files of the test patch reset to the base commit and
-  the test patch applied, then FAIL_TO_PASS and PASS_TO_PASS run. The instance is
-  resolved iff every one of those tests passes. A patch that does not apply is a
-  verdict (not resolved, with the reason), never an exception. Logs are kept in
-  the verdict's ``details`` and, with ``log_dir``, written per instance.
+* :meth:`~SWEHarness.checkout` puts an instance's repository at its base commit into
+  a sandbox the agents work in (the SWE tools and ``bash`` run there), in the
+  instance's environment (:mod:`thinktank.evals.swe.envs`: ``official`` SWE-bench
+  images, ``build`` images made here offline, or ``clone`` uploads);
+* :meth:`~SWEHarness.evaluate` judges a patch in a **fresh** sandbox the way the
+  official harness does: the patch applied (``git apply``, falling back to
+  ``patch --fuzz``), then the evaluation script (:mod:`thinktank.evals.swe.scripts`:
+  re-install, test files reset and the test patch applied, the spec's test command),
+  its output parsed by the instance's ``swebench`` log parser and graded by the
+  official rules (:mod:`thinktank.evals.swe.logs`). A patch that does not apply is a
+  verdict (not resolved, with the reason), never an exception. The verdict keeps the
+  logs' tails; with ``log_dir`` the full logs, the script and the report are written
+  per instance.
 
 :func:`validate_gold` checks the harness itself (``thinktank swe gold``): every
 instance must resolve with its gold patch and must not with an empty patch.
-
-Repositories come from :class:`~thinktank.evals._swe_repo.RepoCache` (bundled
-instances are built locally; public SWE-bench instances need a local clone, or an
-image that already holds the repository with ``image_repo=True`` — the
-``swebench`` package builds such environment images; point
-``DockerSandboxConfig(image=..., read_only_root=False, user="0:0")`` at one and set
-``repo_dir="/testbed"``).
 """
 
 from __future__ import annotations
@@ -28,34 +25,44 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import re
 import shlex
+import sys
+import tempfile
 import time
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from thinktank.evals._swe_repo import RepoCache, SWECase, swe_case
-from thinktank.evals._swe_tests import (
-    APPLY_SCRIPT,
-    PYTHON_SHIM,
-    looks_like_patch,
-    parse_apply_log,
-    parse_test_log,
-    patches_tar,
-    tail,
-    touched_files,
-)
+from thinktank.evals._swe_tests import looks_like_patch, parse_apply_log, tail
 from thinktank.evals.evaluators.base import Verdict
 from thinktank.evals.suites.loaders.swebench import SWEInstance
+from thinktank.evals.swe.envs import (
+    OFFICIAL_IMAGE,
+    Prepared,
+    RepoData,
+    SWEEnvMode,
+    layout_for,
+    official_image,
+    resolve_mode,
+)
+from thinktank.evals.swe.logs import PASSING, grade, read_test_log
+from thinktank.evals.swe.scripts import MODEL_APPLY_SCRIPT, TEST_PATCH_FAILED, eval_script
+from thinktank.evals.swe.specs import spec_summary
 from thinktank.evals.task import Task
 from thinktank.sandboxes.base import Sandbox
 from thinktank.sandboxes.provider import SandboxProvider
 
-PASSING = frozenset({"PASSED", "XFAIL"})
-"""Test statuses that count as passing (SWE-bench counts expected failures as passing)."""
+TEST_OUTPUT_CAP = 64 * 1024 * 1024
+"""The test run's output is kept up to this size (full logs go to ``log_dir``)."""
+_MISSING_DIST = re.compile(
+    r"(?:No matching distribution found for|Could not find a version that satisfies the "
+    r"requirement)\s+([^\s(]+)"
+)
 
 
 class SWEHarnessConfig(BaseModel):
@@ -63,28 +70,41 @@ class SWEHarnessConfig(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
+    env: SWEEnvMode = Field(
+        default_factory=lambda: os.environ.get("THINKTANK_SWE_ENV", "auto")  # type: ignore[arg-type]
+    )
+    """Environment mode (``auto``, ``official``, ``build``, ``clone``; default
+    ``$THINKTANK_SWE_ENV`` or ``auto``: ``build`` for instances with a ``swebench``
+    specification, ``clone`` for the rest). See :mod:`thinktank.evals.swe.envs`."""
     repo_dir: str = "repo"
-    """Sandbox path of the repository (relative paths are under the sandbox work dir)."""
+    """``clone`` mode: sandbox path of the repository (relative: under the work dir)."""
     repos: str | None = Field(default_factory=lambda: os.environ.get("THINKTANK_SWE_REPOS"))
     """Host folder of local clones for public instances (``<owner>__<name>``); default
-    ``$THINKTANK_SWE_REPOS``."""
-    image_repo: bool = False
-    """The sandbox image already holds the repository at ``repo_dir`` (e.g. SWE-bench
-    environment images at ``/testbed``): it is reset to the base commit, not uploaded."""
+    ``$THINKTANK_SWE_REPOS``. ``official`` mode needs none."""
+    official_image: str = OFFICIAL_IMAGE
+    """``official`` mode: the image name template (``{id}``, ``{arch}``), e.g.
+    ``registry.local:5000/swebench/sweb.eval.{arch}.{id}:latest`` for a mirror."""
+    data: list[RepoData] = Field(default_factory=list)
+    """Host folders a repository's tests read at run time, mounted read-only."""
+    python_download: bool = True
+    """``build`` mode: let ``uv`` download a Python the machine lacks (when it can)."""
+    build_cache: str | None = None
+    """``build`` mode: where wheelhouses and build logs go (default ``~/.cache/thinktank/swe``)."""
     setup: bool = True
-    """Run the spec's ``pre_install``/``install`` commands after checkout (none for bundled)."""
+    """Run the spec's pre-install and install commands after checkout."""
     setup_timeout_s: float = Field(default=1800.0, gt=0)
     """Limit for the set-up commands."""
     apply_timeout_s: float = Field(default=120.0, gt=0)
     """Limit for applying the patches."""
-    test_timeout_s: float = Field(default=900.0, gt=0)
-    """Limit for the test run; a timeout fails the instance."""
+    test_timeout_s: float = Field(default=1800.0, gt=0)
+    """Limit for the evaluation script; a timeout fails the instance."""
     fuzz: int = Field(default=3, ge=0)
     """``patch --fuzz`` used when ``git apply`` refuses the patch."""
     log_chars: int = Field(default=20_000, ge=1000)
-    """How much of each log the verdict keeps (the tail)."""
+    """How much of each log the verdict keeps (the tail); ``log_dir`` gets all of it."""
     log_dir: str | None = None
-    """When set, ``<log_dir>/<instance_id>/`` gets the patch, the logs and the report."""
+    """When set, ``<log_dir>/<instance_id>/`` gets the patch, the script, the full logs
+    and the report."""
 
 
 @dataclass
@@ -95,52 +115,251 @@ class Checkout:
     repo: str
     """Absolute sandbox path of the repository root."""
     base_commit: str
-    """The commit patches are diffs against (the snapshot's for public instances)."""
+    """The commit patches are diffs against (the snapshot's for uploaded repositories)."""
     case: SWECase
+    prepared: Prepared | None = None
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def prelude(self) -> str:
+        """Shell lines that activate the environment (prefix for commands run here)."""
+        if self.prepared is None:
+            return ""
+        return "".join(line + "\n" for line in self.prepared.layout.activate)
 
 
 class SWEHarness:
-    """Checks out SWE instances in sandboxes from ``provider`` and judges patches."""
+    """Checks out SWE instances in sandboxes and judges patches.
+
+    ``provider`` serves ``clone`` sandboxes; ``build`` and ``official`` sandboxes are
+    Docker containers of the instance's image with ``provider``'s limits.
+    """
 
     def __init__(
-        self, provider: SandboxProvider, config: SWEHarnessConfig | dict[str, Any] | None = None
+        self,
+        provider: SandboxProvider,
+        config: SWEHarnessConfig | dict[str, Any] | None = None,
+        *,
+        progress: Callable[[str], None] | None = None,
     ) -> None:
         self.provider = provider
         self.config = (
             config if isinstance(config, SWEHarnessConfig) else SWEHarnessConfig(**(config or {}))
         )
         self.cache = RepoCache(self.config.repos)
+        self.progress = progress or (lambda _m: None)
+        self._providers: dict[str, SandboxProvider] = {}
+        self._prepared: dict[str, Prepared] = {}
+        self._locks: dict[str, asyncio.Lock] = {}
+        self._builder: Any = None
+
+    # -- environments --------------------------------------------------------------------
+
+    def mode(self, case: SWECase) -> str:
+        """The environment mode of ``case`` (``auto`` resolved)."""
+        return resolve_mode(self.config.env, case.spec.source in ("swebench", "instance"))
+
+    async def prepare(self, item: Task | SWEInstance | SWECase) -> Prepared:
+        """Make the instance's environment ready (build its image, check the official one)."""
+        case = item if isinstance(item, SWECase) else swe_case(item)
+        if case.id in self._prepared:
+            return self._prepared[case.id]
+        lock = self._locks.setdefault(case.id, asyncio.Lock())
+        async with lock:
+            if case.id not in self._prepared:
+                self._prepared[case.id] = await self._prepare(case)
+        return self._prepared[case.id]
+
+    async def _prepare(self, case: SWECase) -> Prepared:
+        mode = self.mode(case)
+        layout = layout_for(mode, self.config.repo_dir)
+        if mode == "clone":
+            return Prepared("clone", layout, warnings=_spec_warnings(case))
+        if mode == "official":
+            image = self._official_name(case)
+            await asyncio.to_thread(self._check_image, case, image)
+            return Prepared("official", layout, image=image, warnings=_spec_warnings(case))
+        if case.spec.source == "fallback":
+            raise _config(
+                f"{case.id}: `build` environments follow the swebench specification of "
+                f"{case.instance.repo} {case.instance.version}, and there is none: "
+                f"{case.spec.note}. Use --swe-env official (a SWE-bench image) or clone"
+            )
+        source = await asyncio.to_thread(self.cache.find_clone, case.instance.repo)
+        builder = self._env_builder()
+        env = await asyncio.to_thread(builder.ensure, case.spec, case.instance, source)
+        return Prepared(
+            "build",
+            layout,
+            image=env.tag,
+            python=env.python,
+            warnings=[*_spec_warnings(case), *env.warnings],
+            built=env.built,
+            seconds=env.seconds,
+        )
+
+    def _env_builder(self) -> Any:
+        if self._builder is None:
+            from thinktank.evals.swe.build import EnvBuilder
+
+            base = self._docker_base()
+            self._builder = EnvBuilder(
+                base_image=base.image,
+                docker_host=base.docker_host,
+                cache_dir=self.config.build_cache,
+                allow_python_download=self.config.python_download,
+                progress=self.progress,
+            )
+        return self._builder
+
+    def _official_name(self, case: SWECase) -> str:
+        if self.config.official_image == OFFICIAL_IMAGE and case.spec.image:
+            return case.spec.image
+        return official_image(case.id, self.config.official_image)
+
+    def _check_image(self, case: SWECase, image: str) -> None:
+        from thinktank.sandboxes._engine import docker_client
+        from thinktank.sandboxes.image import image_exists
+
+        if not image_exists(docker_client(self._docker_base().docker_host), image):
+            raise _infra(
+                f"{case.id}: the official image {image} is not on this machine; pull it "
+                f"(`docker pull {image}`), build it with swebench's image builder, or name a "
+                "mirror with --swe-image / official_image"
+            )
+
+    def _docker_base(self) -> Any:
+        from thinktank.sandboxes.config import DockerSandboxConfig
+
+        config = getattr(self.provider, "config", None)
+        if isinstance(config, DockerSandboxConfig):
+            return config
+        inner = getattr(self.provider, "inner", None) or getattr(self.provider, "provider", None)
+        config = getattr(inner, "config", None)
+        if isinstance(config, DockerSandboxConfig):
+            return config
+        if config is not None or self.provider.__class__.__name__ != "DockerProvider":
+            raise _config(
+                "`build` and `official` SWE environments run Docker sandboxes; the given "
+                f"sandbox provider is {type(self.provider).__name__} (use --swe-env clone)"
+            )
+        return DockerSandboxConfig()
+
+    def _mounts(self, case: SWECase) -> list[Any]:
+        from thinktank.sandboxes.config import HostMount
+
+        return [
+            HostMount(source=d.source, target=d.target, read_only=True)
+            for d in self.config.data
+            if d.repo in (case.instance.repo, "*")
+        ]
+
+    def provider_for(self, prepared: Prepared, case: SWECase) -> SandboxProvider:
+        """The provider of ``case``'s sandboxes."""
+        mounts = self._mounts(case)
+        if prepared.image is None and not mounts:
+            return self.provider
+        key = f"{prepared.image}|{case.instance.repo if mounts else ''}"
+        if key not in self._providers:
+            base = self._docker_base()
+            update: dict[str, Any] = {"mounts": [*base.mounts, *mounts]}
+            if prepared.image is not None:
+                update.update(image=prepared.image, read_only_root=False)
+                update["user"] = "0:0" if prepared.mode == "official" else "1000:1000"
+            self._providers[key] = base.model_copy(update=update).build()
+        return self._providers[key]
+
+    async def create_sandbox(self, item: Task | SWEInstance | SWECase) -> Sandbox:
+        """A new sandbox of the instance's environment (not yet checked out)."""
+        case = item if isinstance(item, SWECase) else swe_case(item)
+        prepared = await self.prepare(case)
+        return await self.provider_for(prepared, case).create()
+
+    # -- checkout ------------------------------------------------------------------------
 
     async def checkout(self, sandbox: Sandbox, item: Task | SWEInstance | SWECase) -> Checkout:
         """Put the instance's repository at its base commit into ``sandbox`` (and set it up)."""
         case = item if isinstance(item, SWECase) else swe_case(item)
+        prepared = await self.prepare(case)
         cfg = self.config
-        repo = sandbox.path(cfg.repo_dir)
-        if cfg.image_repo:
+        layout = prepared.layout
+        if prepared.mode == "official":
             base = case.instance.base_commit
-            q = shlex.quote(base)
             res = await sandbox.exec(
                 # no `git clean`: environment images keep build products (egg-info) there
-                f"git reset -q --hard {q}",
-                cwd=repo,
+                f"git reset -q --hard {shlex.quote(base)}",
+                cwd=layout.repo,
                 timeout=cfg.apply_timeout_s,
             )
             if res.exit_code != 0:
-                raise _infra(f"{case.id}: cannot reset {repo} to {base}: {res.output.strip()}")
-        else:
-            host, base = await self.cache.get(case)
-            await sandbox.upload(host, repo)
-        if cfg.setup and not cfg.image_repo:
-            commands = [*case.spec.pre_install, *case.spec.install]
-            if commands:
-                res = await sandbox.exec(
-                    " && ".join(commands), cwd=repo, timeout=cfg.setup_timeout_s
+                raise _infra(
+                    f"{case.id}: cannot reset {layout.repo} to {base} in {prepared.image}: "
+                    f"{res.output.strip()}"
                 )
-                if res.exit_code != 0:
-                    raise _infra(
-                        f"{case.id}: set-up failed (exit {res.exit_code}): {tail(res.output, 2000)}"
-                    )
-        return Checkout(sandbox, repo, base, case)
+            return Checkout(sandbox, layout.repo, base, case, prepared)
+        repo = layout.repo if prepared.mode == "build" else sandbox.path(cfg.repo_dir)
+        host, base = await self.cache.get(case)
+        await sandbox.upload(host, repo)
+        co = Checkout(sandbox, repo, base, case, prepared)
+        if cfg.setup:
+            await self._setup(co)
+        return co
+
+    async def _setup(self, co: Checkout) -> None:
+        case, sb = co.case, co.sandbox
+        commands = [*case.spec.pre_install, *case.spec.install]
+        if not commands:
+            return
+        script = co.prelude + "set -e\n" + "\n".join(commands)
+        res = await sb.exec(
+            ["bash", "-c", script], cwd=co.repo, timeout=self.config.setup_timeout_s
+        )
+        if res.exit_code != 0 and co.prepared is not None and co.prepared.mode == "build":
+            missing = _MISSING_DIST.findall(res.output)
+            if missing:
+                extra = await self._top_up(co, missing)
+                co.notes.append(f"fetched {', '.join(missing)} for this commit")
+                res = await sb.exec(
+                    ["bash", "-c", f'export PIP_FIND_LINKS="$PIP_FIND_LINKS {extra}"\n{script}'],
+                    cwd=co.repo,
+                    timeout=self.config.setup_timeout_s,
+                )
+        if res.exit_code != 0:
+            raise _infra(
+                f"{case.id}: set-up failed in the {co.prepared.mode if co.prepared else ''} "
+                f"environment (exit {res.exit_code}; {spec_summary(case.spec)}): "
+                f"{tail(res.output, 2000)}"
+            )
+
+    async def _top_up(self, co: Checkout, missing: list[str]) -> str:
+        """Fetch the base commit's own dependencies on the host; upload them; their folder."""
+        from thinktank.evals.swe.build import find_python
+
+        host, _ = await self.cache.get(co.case)
+        py = co.prepared.python if co.prepared else None
+        found = await asyncio.to_thread(
+            find_python, ".".join((py or "").split(".")[:2]), allow_download=False
+        )
+        exe = found.executable if found else sys.executable
+        folder = Path(tempfile.mkdtemp(prefix="thinktank-topup-"))
+        from thinktank.evals.swe.build import install_extras
+
+        proc = await asyncio.create_subprocess_exec(
+            exe, "-m", "pip", "wheel", "--use-pep517", "-q", "-w", str(folder),
+            f"{host}{install_extras(co.case.spec)}",
+            stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
+        )  # fmt: skip
+        out, _ = await proc.communicate()
+        if proc.returncode != 0:
+            raise _infra(
+                f"{co.case.id}: the environment lacks {', '.join(missing)} and fetching it "
+                f"failed: {tail(out.decode(errors='replace'), 1500)}"
+            )
+        dest = f"{co.sandbox.scratch_dir}/topup"
+        await co.sandbox.upload(folder, dest)
+        return dest
+
+    # -- judging -------------------------------------------------------------------------
 
     async def evaluate(self, item: Task | SWEInstance | SWECase, patch: str | None) -> Verdict:
         """Judge ``patch`` in a fresh sandbox; ``correct`` iff the instance is resolved."""
@@ -148,27 +367,41 @@ class SWEHarness:
         patch = patch or ""
         t0 = time.perf_counter()
         timings: dict[str, float] = {}
-        async with self.provider.sandbox() as sb:
-            timings["sandbox_s"] = time.perf_counter() - t0
+        prepared = await self.prepare(case)
+        timings["env_s"] = time.perf_counter() - t0
+        async with self.provider_for(prepared, case).sandbox() as sb:
+            timings["sandbox_s"] = time.perf_counter() - t0 - timings["env_s"]
+            t = time.perf_counter()
             co = await self.checkout(sb, case)
-            timings["checkout_s"] = time.perf_counter() - t0 - timings["sandbox_s"]
-            verdict = await self._judge(co, patch, timings)
+            timings["checkout_s"] = time.perf_counter() - t
+            verdict, logs = await self._judge(co, patch, timings)
         timings["total_s"] = time.perf_counter() - t0
         verdict.details["timings"] = {k: round(v, 3) for k, v in timings.items()}
-        self._write_logs(case, patch, verdict)
+        verdict.details["environment"] = {
+            "mode": prepared.mode,
+            "image": prepared.image,
+            "python": prepared.python,
+            "spec": spec_summary(case.spec),
+            "warnings": prepared.warnings,
+            "notes": co.notes,
+        }
+        self._write_logs(case, patch, verdict, logs)
         return verdict
 
-    async def _judge(self, co: Checkout, patch: str, timings: dict[str, float]) -> Verdict:
+    async def _judge(
+        self, co: Checkout, patch: str, timings: dict[str, float]
+    ) -> tuple[Verdict, dict[str, str]]:
         cfg, case, sb = self.config, co.case, co.sandbox
+        inst = case.instance
         t = time.perf_counter()
-        argv = [
-            "/bin/sh", "-c", APPLY_SCRIPT, "sh", co.repo, f"{sb.scratch_dir}/thinktank-swe",
-            co.base_commit, str(cfg.fuzz), *touched_files(case.instance.test_patch),
-        ]  # fmt: skip
-        archive = patches_tar(patch, case.instance.test_patch)
-        applied = await sb.exec(argv, stdin=archive, timeout=cfg.apply_timeout_s)
+        patch_file = await sb.write_file(f"{sb.scratch_dir}/thinktank-model.patch", patch)
+        applied = await sb.exec(
+            ["/bin/sh", "-c", MODEL_APPLY_SCRIPT, "sh", co.repo, patch_file, str(cfg.fuzz)],
+            timeout=cfg.apply_timeout_s,
+        )
         timings["apply_s"] = time.perf_counter() - t
         apply = parse_apply_log(applied.output)
+        logs = {"apply": applied.output}
         details: dict[str, Any] = {
             "instance_id": case.id,
             "patch_bytes": len(patch.encode()),
@@ -178,53 +411,80 @@ class SWEHarness:
         }
         if not apply.applied:
             reason = "patch does not apply: " + apply.error
-            return Verdict.of(False, answer=patch, reason=reason, details=details)
-        if not apply.test_patch_applied:
-            reason = "the test patch does not apply (after the patch): " + apply.error
-            return Verdict.of(False, answer=patch, reason=reason, details=details)
+            return Verdict.of(False, answer=patch, reason=reason, details=details), logs
+        assert co.prepared is not None
+        script = eval_script(inst, case.spec, co.prepared.layout, base=co.base_commit)
+        logs["eval.sh"] = script
+        script_file = await sb.write_file(f"{sb.scratch_dir}/thinktank-eval.sh", script)
         t = time.perf_counter()
-        f2p, p2p = case.instance.FAIL_TO_PASS, case.instance.PASS_TO_PASS
-        tests = [*f2p, *p2p] if case.spec.source == "bundled" else None
         res = await sb.exec(
-            PYTHON_SHIM + case.spec.test_command(tests),
+            ["bash", script_file],
             cwd=co.repo,
-            env=case.spec.env,
             timeout=cfg.test_timeout_s,
+            output_cap=TEST_OUTPUT_CAP,
         )
         timings["tests_s"] = time.perf_counter() - t
-        statuses = parse_test_log(res.output, case)
-        got_f2p = {i: statuses.get(i, "MISSING") for i in f2p}
-        got_p2p = {i: statuses.get(i, "MISSING") for i in p2p}
-        passed = sum(s in PASSING for s in [*got_f2p.values(), *got_p2p.values()])
-        total = len(got_f2p) + len(got_p2p)
-        resolved = total > 0 and passed == total and not res.timed_out
-        details.update(
-            FAIL_TO_PASS=got_f2p,
-            PASS_TO_PASS=got_p2p,
-            test_exit_code=res.exit_code,
-            test_timed_out=res.timed_out,
+        output = res.stdout + ("\n" + res.stderr if res.stderr else "")
+        logs["tests"] = output
+        parsed = read_test_log(output, parser=case.spec.log_parser, instance=inst.record())
+        g = grade(
+            parsed.statuses,
+            inst.FAIL_TO_PASS,
+            inst.PASS_TO_PASS,
+            eval_type=case.spec.eval_type,
         )
-        details["logs"]["tests"] = tail(res.output, cfg.log_chars)
+        test_patch_ok = TEST_PATCH_FAILED not in output
+        # a patch may print its own "PASSED" lines: a failing test command that the log
+        # says had no failure is not believed (as the official harness does)
+        lying = (
+            parsed.exit_code not in (None, 0)
+            and parsed.statuses
+            and not any(s in ("FAILED", "ERROR") for s in parsed.statuses.values())
+        )
+        resolved = g.resolved and g.total > 0 and not res.timed_out and parsed.ran and not lying
+        details.update(
+            FAIL_TO_PASS=g.FAIL_TO_PASS,
+            PASS_TO_PASS=g.PASS_TO_PASS,
+            test_exit_code=parsed.exit_code if parsed.exit_code is not None else res.exit_code,
+            test_timed_out=res.timed_out,
+            test_patch_applied=test_patch_ok,
+            parser=parsed.parser,
+            parser_notes=parsed.notes,
+            log_truncated=res.truncated,
+            resolved=resolved,
+        )
+        details["logs"]["tests"] = tail(output, cfg.log_chars)
+        prefix = "empty patch; " if not patch.strip() else ""
         if resolved:
-            reason = f"resolved: {len(f2p)} FAIL_TO_PASS and {len(p2p)} PASS_TO_PASS tests pass"
+            reason = f"resolved: {len(g.FAIL_TO_PASS)} FAIL_TO_PASS and {len(g.PASS_TO_PASS)} PASS_TO_PASS tests pass"
         elif res.timed_out:
             reason = f"tests timed out after {cfg.test_timeout_s:g} s"
+        elif not parsed.ran:
+            reason = f"{prefix}the evaluation script did not reach the end of the tests (exit {res.exit_code})"
+        elif lying:
+            reason = f"{prefix}the test command failed (exit {parsed.exit_code}) but its log reports no failure"
+        elif not test_patch_ok and not g.resolved:
+            reason = f"{prefix}the test patch does not apply (after the patch); {len(g.failing)} of {g.total} tests fail"
         else:
-            bad = [i for i, s in {**got_f2p, **got_p2p}.items() if s not in PASSING]
-            shown = ", ".join(f"{i} ({got_f2p.get(i) or got_p2p.get(i)})" for i in bad[:3])
-            more = f" and {len(bad) - 3} more" if len(bad) > 3 else ""
-            prefix = "empty patch; " if not patch.strip() else ""
-            reason = f"{prefix}not resolved: {len(bad)} of {total} tests fail: {shown}{more}"
-        details["resolved"] = resolved
-        return Verdict.of(
+            shown = ", ".join(
+                f"{i} ({g.FAIL_TO_PASS.get(i) or g.PASS_TO_PASS.get(i)})" for i in g.failing[:3]
+            )
+            more = f" and {len(g.failing) - 3} more" if len(g.failing) > 3 else ""
+            reason = (
+                f"{prefix}not resolved: {len(g.failing)} of {g.total} tests fail: {shown}{more}"
+            )
+        verdict = Verdict.of(
             resolved,
-            score=passed / total if total else 0.0,
+            score=g.passed / g.total if g.total else 0.0,
             answer=patch,
             reason=reason,
             details=details,
         )
+        return verdict, logs
 
-    def _write_logs(self, case: SWECase, patch: str, verdict: Verdict) -> None:
+    def _write_logs(
+        self, case: SWECase, patch: str, verdict: Verdict, logs: dict[str, str]
+    ) -> None:
         if not self.config.log_dir:
             return
         base = Path(self.config.log_dir) / case.id.replace("/", "_")
@@ -238,15 +498,23 @@ class SWEHarness:
                 n += 1
                 folder = base.with_name(f"{base.name}-{n}")
         (folder / "patch.diff").write_text(patch, encoding="utf-8")
-        for name, text in (verdict.details.get("logs") or {}).items():
-            (folder / f"{name}.log").write_text(text, encoding="utf-8")
+        for name, text in logs.items():
+            target = folder / (name if "." in name else f"{name}.log")
+            target.write_text(text, encoding="utf-8")
         report = verdict.model_dump(exclude={"answer"})
         report["details"] = {k: v for k, v in report["details"].items() if k != "logs"}
         (folder / "report.json").write_text(json.dumps(report, indent=2), encoding="utf-8")
 
     async def aclose(self) -> None:
-        """Delete the host copies of the repositories."""
+        """Delete the host copies of the repositories; close the per-image providers."""
         self.cache.close()
+        providers, self._providers = list(self._providers.values()), {}
+        for p in providers:
+            await p.aclose()
+
+
+def _spec_warnings(case: SWECase) -> list[str]:
+    return [case.spec.note] if case.spec.source == "fallback" and case.spec.note else []
 
 
 class GoldResult(BaseModel):
@@ -291,11 +559,12 @@ async def validate_gold(
     config: SWEHarnessConfig | dict[str, Any] | None = None,
     concurrency: int = 2,
     empty: bool = True,
+    progress: Callable[[str], None] | None = None,
 ) -> GoldReport:
     """Validate the harness: each instance resolves with its gold patch and, with
     ``empty``, does not with an empty patch. Instances are checked ``concurrency`` at
     a time; an infrastructure error marks that instance failed and the rest go on."""
-    harness = SWEHarness(provider, config)
+    harness = SWEHarness(provider, config, progress=progress)
     gate = asyncio.Semaphore(max(1, concurrency))
     t0 = time.perf_counter()
 
@@ -351,6 +620,12 @@ def _infra(message: str) -> Exception:
     from thinktank.errors import InfrastructureError
 
     return InfrastructureError(message)
+
+
+def _config(message: str) -> Exception:
+    from thinktank.errors import ConfigError
+
+    return ConfigError(message)
 
 
 __all__ = [

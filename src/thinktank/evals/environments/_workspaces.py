@@ -18,7 +18,6 @@ import asyncio
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from thinktank.evals._swe_tests import PYTHON_SHIM
 from thinktank.evals.swe_harness import Checkout
 from thinktank.llm.ledger import current_scope
 from thinktank.tools.base import Tool, ToolResult
@@ -27,10 +26,15 @@ from thinktank.tools.swe import Workspace, diff, swe_tools
 
 
 class RepoBash(BashTool):
-    """``bash`` starting in the repository, where ``python`` means ``python3``."""
+    """``bash`` starting in the repository, in the instance's environment (its Python
+    activated; ``python`` means ``python3`` in the plain sandbox image)."""
+
+    def __init__(self, *args: Any, prelude: str = "", **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.prelude = prelude
 
     async def run(self, args: BashArgs) -> ToolResult:
-        shimmed = args.model_copy(update={"command": PYTHON_SHIM + args.command})
+        shimmed = args.model_copy(update={"command": self.prelude + args.command})
         return await super().run(shimmed)
 
 
@@ -41,7 +45,9 @@ class Space:
         self.checkout = co
         tools = swe_tools(co.sandbox, co.repo, base_commit=co.base_commit)
         if bash:
-            tools.append(RepoBash(co.sandbox, timeout_s=bash_timeout_s, cwd=co.repo))
+            tools.append(
+                RepoBash(co.sandbox, timeout_s=bash_timeout_s, cwd=co.repo, prelude=co.prelude)
+            )
         self.tools: dict[str, Tool[Any]] = {t.name: t for t in tools}
 
     async def diff(self) -> str:

@@ -116,7 +116,7 @@ class SWEEnvironment(TaskEnvironment):
         case = swe_case(task)
 
         async def checkout() -> Checkout:
-            sb = await harness.provider.create()
+            sb = await harness.create_sandbox(case)
             try:
                 return await harness.checkout(sb, case)
             except BaseException:

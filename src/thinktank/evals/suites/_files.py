@@ -57,6 +57,9 @@ def read_records(
     if isinstance(path, str):
         path = Path(path)
     label = name or path.name
+    if label.endswith(".parquet"):
+        yield from _parquet_rows(path, label)
+        return
     try:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
@@ -86,6 +89,47 @@ def read_records(
             raise ConfigError(
                 f"{label} line {number}: invalid JSON at column {exc.colno}: {exc.msg}"
             ) from None
+
+
+def _parquet_rows(path: Path | Traversable, label: str) -> Iterator[tuple[int, Any]]:
+    try:
+        import pyarrow.parquet as pq
+    except ImportError:
+        from thinktank.errors import MissingDependency
+
+        raise MissingDependency(
+            f"{label}: reading Parquet needs pyarrow: pip install 'thinktank[swebench]'"
+        ) from None
+    try:
+        table = pq.read_table(str(path))
+    except FileNotFoundError:
+        raise ConfigError(f"task file {str(path)!r} does not exist") from None
+    except Exception as exc:  # pyarrow's errors: a file that is not Parquet
+        raise ConfigError(f"{label}: not a readable Parquet file ({exc})") from None
+    yield from enumerate(table.to_pylist(), start=1)
+
+
+def load_mapping(path: str | Path, what: str) -> dict[str, Any]:
+    """A YAML or JSON mapping from ``path``; errors name the file, line and column."""
+    import yaml
+
+    p = Path(path)
+    try:
+        text = p.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError(f"cannot read the {what} {p}: {exc.strerror or exc}") from None
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"{p}:{mark.line + 1}:{mark.column + 1}" if mark is not None else str(p)
+        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+        raise ConfigError(f"{where}: the {what} is not valid YAML/JSON ({problem})") from None
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise ConfigError(f"{p}: the {what} must be a mapping, not {type(data).__name__}")
+    return data
 
 
 def parse_records(

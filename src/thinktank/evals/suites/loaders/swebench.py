@@ -5,14 +5,10 @@ dataset on the Hugging Face hub through the ``datasets`` package (imported lazil
 ``pip install 'thinktank[swebench]'``). ``FAIL_TO_PASS`` / ``PASS_TO_PASS`` may be
 JSON strings (as in the published datasets) or lists.
 
-Environment set-up and test commands come from the ``swebench`` package when it
-is installed (``MAP_REPO_VERSION_TO_SPECS[repo][version]`` for python, pre-install,
-install and test command; ``make_test_spec`` for its env/repo/eval scripts). When
-the package is missing, or does not know the repo/version, a documented fallback is
-used: ``python -m pip install -e .`` then ``python -m pytest -rA <test files of the
-test patch>`` — right for plain pytest projects, not for repos with their own runners
-(Django's ``runtests.py``, SymPy's ``bin/test``): install ``swebench`` for those.
-The spec's ``source`` field says which one applied.
+Environment set-up and test commands: :class:`SWESpec`, built by
+:func:`thinktank.evals.swe.specs.swebench_spec` from the instance's own evaluation
+script (``swebench`` 5 datasets), the ``swebench`` package's tables (``swebench`` 4),
+or a documented pytest fallback; its ``source`` and ``note`` fields say which.
 """
 
 from __future__ import annotations
@@ -101,32 +97,58 @@ class SWEInstance(BaseModel):
 
 
 class SWESpec(BaseModel):
-    """How to prepare the environment and run the tests of one instance."""
+    """How to build the environment of one instance and run its tests.
+
+    Built by :func:`thinktank.evals.swe.specs.swebench_spec` from, in this order, what
+    the instance carries (datasets made by ``swebench`` 5 hold their own
+    ``eval_script``, ``log_parser`` and ``image``), the ``swebench`` package's
+    per-repository tables (``swebench`` 4: Python version, packages, install and test
+    commands), or the documented pytest fallback. ``source`` and ``note`` say which.
+    """
 
     model_config = ConfigDict(extra="forbid")
 
-    source: Literal["swebench", "fallback", "bundled"]
-    """Where the commands come from (see the module docstring)."""
+    source: Literal["swebench", "instance", "fallback", "bundled"]
+    """Where the commands come from: the ``swebench`` package's tables, the instance's own
+    ``eval_script``, the pytest fallback, or a bundled instance."""
     python: str | None = None
     """Python version the repo needs (``"3.9"``), when known."""
+    packages: str = ""
+    """The environment's packages: ``requirements.txt`` (the repo's requirement files),
+    ``environment.yml``, or a space-separated list of package specs."""
+    pip_packages: list[str] = Field(default_factory=list)
+    """Extra pip requirements installed into the environment (pinned versions)."""
+    requirements_paths: list[str] = Field(default_factory=list)
+    """Where ``packages: requirements.txt`` finds the repo's requirement files."""
+    env_yml_paths: list[str] = Field(default_factory=list)
+    """Where ``packages: environment.yml`` finds the repo's conda environment file."""
     pre_install: list[str] = Field(default_factory=list)
     """Shell commands run before installing (system packages, …)."""
     install: list[str] = Field(default_factory=list)
-    """Shell commands that install the repository in the environment."""
+    """Shell commands that install the repository in the environment (run again after
+    the patch is applied, as the official harness does)."""
     test_cmd: str = FALLBACK_TEST_CMD
     """The test command; test directives are appended to it."""
     test_directives: list[str] = Field(default_factory=list)
     """What to run (files or test ids) for this instance."""
+    eval_commands: list[str] = Field(default_factory=list)
+    """Shell lines run before the tests (exports, locale set-up)."""
     env: dict[str, str] = Field(default_factory=dict)
     """Environment variables for the test command."""
-    env_script: list[str] = Field(default_factory=list)
-    """``swebench``'s environment set-up script lines, when available."""
-    repo_script: list[str] = Field(default_factory=list)
-    """``swebench``'s repository set-up script lines, when available."""
     eval_script: list[str] = Field(default_factory=list)
-    """``swebench``'s evaluation script lines, when available."""
+    """The instance's own evaluation script (``swebench`` 5 datasets), line by line; empty
+    when the script is made from the fields above."""
+    log_parser: str | None = None
+    """Name of the ``swebench`` log parser for the test output (``parse_log_pytest``, …);
+    ``None``: pytest ``-rA`` output."""
+    eval_type: Literal["pass_and_fail", "fail_only"] = "pass_and_fail"
+    """How statuses are graded (``fail_only``: only failing tests are reported)."""
+    image: str | None = None
+    """The official evaluation image's name, when the instance carries it."""
+    swebench_version: str | None = None
+    """The ``swebench`` package version the spec was read from."""
     note: str = ""
-    """Why a fallback was used, if it was."""
+    """Why a fallback was used, or anything else the user should know."""
 
     def test_command(self, tests: Sequence[str] | None = None) -> str:
         """The command that runs ``tests`` (default: the instance's test directives)."""
@@ -135,7 +157,7 @@ class SWESpec(BaseModel):
 
 
 def fallback_spec(instance: SWEInstance, note: str = "") -> SWESpec:
-    """The pytest fallback used without the ``swebench`` package."""
+    """The pytest fallback used when nothing better is known."""
     return SWESpec(
         source="fallback",
         install=[FALLBACK_INSTALL],
@@ -145,68 +167,11 @@ def fallback_spec(instance: SWEInstance, note: str = "") -> SWESpec:
     )
 
 
-def _swebench_scripts(record: dict[str, Any]) -> tuple[list[str], list[str], list[str]]:
-    for module in ("swebench.harness.test_spec.test_spec", "swebench.harness.test_spec"):
-        try:
-            make_test_spec = importlib.import_module(module).make_test_spec
-        except (ImportError, AttributeError):
-            continue
-        spec = make_test_spec(record)
-        return (
-            list(getattr(spec, "env_script_list", [])),
-            list(getattr(spec, "repo_script_list", [])),
-            list(getattr(spec, "eval_script_list", [])),
-        )
-    return [], [], []
-
-
-def _swebench_directives(record: dict[str, Any]) -> list[str] | None:
-    for module in ("swebench.harness.test_spec.python", "swebench.harness.utils"):
-        try:
-            fn = importlib.import_module(module).get_test_directives
-        except (ImportError, AttributeError):
-            continue
-        return list(fn(record))
-    return None
-
-
 def swebench_spec(instance: SWEInstance) -> SWESpec:
-    """Set-up and test commands from the ``swebench`` package, else :func:`fallback_spec`."""
-    try:
-        constants = importlib.import_module("swebench.harness.constants")
-    except ImportError:
-        return fallback_spec(instance, "swebench not installed: pip install 'thinktank[swebench]'")
-    table = getattr(constants, "MAP_REPO_VERSION_TO_SPECS", None) or {}
-    specs = table.get(instance.repo, {}).get(instance.version)
-    if specs is None:
-        return fallback_spec(
-            instance, f"swebench has no specs for {instance.repo} version {instance.version!r}"
-        )
-    record = instance.record()
-    try:
-        env_script, repo_script, eval_script = _swebench_scripts(record)
-    except Exception as exc:  # third-party script builders may fail on odd records
-        env_script, repo_script, eval_script = [], [], []
-        note = f"swebench could not build scripts: {type(exc).__name__}: {exc}"
-    else:
-        note = ""
-    test_cmd = specs.get("test_cmd", FALLBACK_TEST_CMD)
-    if isinstance(test_cmd, list):
-        test_cmd = " && ".join(test_cmd)
-    install = specs.get("install")
-    pre_install = specs.get("pre_install") or []
-    return SWESpec(
-        source="swebench",
-        python=str(specs["python"]) if specs.get("python") else None,
-        pre_install=list(pre_install),
-        install=[install] if isinstance(install, str) else list(install or []),
-        test_cmd=test_cmd,
-        test_directives=_swebench_directives(record) or instance.test_files(),
-        env_script=env_script,
-        repo_script=repo_script,
-        eval_script=eval_script,
-        note=note,
-    )
+    """The instance's :class:`SWESpec` (see :func:`thinktank.evals.swe.specs.swebench_spec`)."""
+    from thinktank.evals.swe.specs import swebench_spec as resolve
+
+    return resolve(instance)
 
 
 def swe_task(instance: SWEInstance, spec: SWESpec, *, source: str) -> Task:
@@ -248,7 +213,7 @@ def load_swebench_instances(
     """Instances from a JSON/JSONL file or a hub dataset (``lite``, ``verified``, ``full``
     or a full dataset name such as ``princeton-nlp/SWE-bench_Lite``)."""
     path = Path(source)
-    if path.suffix in (".json", ".jsonl") or path.exists():
+    if path.suffix in (".json", ".jsonl", ".parquet") or path.exists():
         return parse_records(path, SWEInstance.model_validate)
     name = SWEBENCH_DATASETS.get(str(source).lower(), str(source))
     if "/" not in name:
