@@ -16,6 +16,8 @@ from typing import Any, NoReturn
 import typer
 from rich.markup import escape
 
+from thinktank.cli.swe import SWE_ENV_HELP
+
 
 def _fail(message: str, code: int = 1) -> NoReturn:
     from rich.console import Console
@@ -66,6 +68,40 @@ def executor_options(
     if address is not None:
         out["address"] = address
     return out
+
+
+def environment_options(
+    *,
+    swe_env: str | None = None,
+    repos: Path | None = None,
+    swe_image: str | None = None,
+    swe_data: list[str] | None = None,
+    swe_logs: Path | None = None,
+    sandbox: Path | None = None,
+) -> dict[str, dict[str, Any]] | None:
+    """The runner's per-kind environment options from the command line (``None``: defaults)."""
+    from thinktank.cli.swe import harness_options
+    from thinktank.errors import ThinktankError
+
+    try:
+        swe = harness_options(
+            swe_env=swe_env, repos=repos, swe_image=swe_image, swe_data=swe_data,
+            log_dir=swe_logs,
+        )  # fmt: skip
+        provider = None
+        if sandbox is not None:
+            from thinktank.evals.suites._files import load_mapping
+
+            provider = load_mapping(sandbox, "sandbox config")
+    except ThinktankError as exc:
+        _fail(str(exc))
+    out: dict[str, dict[str, Any]] = {}
+    if swe:
+        out["swe"] = {"harness": swe}
+    if provider is not None:
+        for kind in ("swe", "code", "math"):
+            out.setdefault(kind, {})["provider"] = provider
+    return out or None
 
 
 def eval_command(
@@ -121,6 +157,24 @@ def eval_command(
     ray_opt: list[str] | None = typer.Option(
         None, "--ray-opt", help="Ray executor option key=value (workers=8, num_cpus=0.5, ...)."
     ),
+    swe_env: str | None = typer.Option(None, "--swe-env", help=SWE_ENV_HELP),
+    repos: Path | None = typer.Option(
+        None,
+        "--repos",
+        help="SWE: folder of local clones (<owner>__<name>); default $THINKTANK_SWE_REPOS.",
+    ),
+    swe_image: str | None = typer.Option(
+        None, "--swe-image", help="SWE official mode: image name template with {id} and {arch}."
+    ),
+    swe_data: list[str] | None = typer.Option(
+        None, "--swe-data", help="SWE: REPO=HOST_DIR:SANDBOX_DIR files tests read (repeatable)."
+    ),
+    swe_logs: Path | None = typer.Option(
+        None, "--swe-logs", help="SWE: write each judged patch's script, logs and report here."
+    ),
+    sandbox: Path | None = typer.Option(
+        None, "--sandbox", help="Sandbox config file (YAML/JSON) for every task's sandboxes."
+    ),
 ) -> None:
     """Run a task suite through one or more graphs; record every result; write the report."""
     from rich.console import Console
@@ -142,6 +196,10 @@ def eval_command(
     if retry_errors and not resume:
         _fail("--retry-errors continues a run: add --resume")
     ray_options = executor_options(executor, ray_address, ray_opt)
+    env_options = environment_options(
+        swe_env=swe_env, repos=repos, swe_image=swe_image, swe_data=swe_data,
+        swe_logs=swe_logs, sandbox=sandbox,
+    )  # fmt: skip
     if learn is not None:
         from thinktank.memory import LEARN_MODES
 
@@ -188,6 +246,7 @@ def eval_command(
         limit=limit,
         executor=executor,
         executor_options=ray_options,
+        environment_options=env_options,
     )
     console.print(
         f"eval: {len(tasks)} tasks × {len(graphs)} graph(s) "

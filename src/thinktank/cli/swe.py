@@ -1,14 +1,20 @@
-"""``thinktank swe``: validate the SWE harness (``gold``) and judge one patch (``judge``).
+"""``thinktank swe``: SWE-bench environments, harness checks, judging and predictions.
 
-``thinktank swe gold`` runs every instance of a suite with its gold patch (must
-resolve) and with an empty patch (must not), each in a fresh sandbox, and exits 1
-when any instance fails the check. :func:`run_gold` is the same as a function, for
-other commands (``thinktank eval --suite swe --gold``) to call.
+* ``gold`` runs every instance of a suite with its gold patch (must resolve) and with
+  an empty patch (must not), each in a fresh sandbox; exits 1 when any instance fails.
+* ``build`` makes the ``build``-mode environment images of a suite ahead of a run.
+* ``judge`` judges one patch (``PATCH -i ID``) or a predictions file made by any
+  system (``--predictions FILE``), writing the official report's fields.
+* ``predictions`` writes a run's patches in the official predictions format.
+
+Every command takes the environment options (``--swe-env``, ``--repos``,
+``--swe-image``, ``--swe-data``, ``--sandbox``); :func:`harness_options` turns them
+into a :class:`~thinktank.evals.swe_harness.SWEHarnessConfig`, for ``thinktank eval``
+too. :func:`run_gold` is ``gold`` as a function.
 """
 
 from __future__ import annotations
 
-import asyncio
 import json
 from pathlib import Path
 from typing import Any
@@ -16,32 +22,105 @@ from typing import Any
 import typer
 
 app = typer.Typer(
-    help="SWE harness: validate it with gold patches, judge a patch.", no_args_is_help=True
+    help="SWE-bench: build environments, validate the harness, judge patches and predictions.",
+    no_args_is_help=True,
 )
 
-_SUITE = typer.Option("swe", "--suite", "-s", help="'swe' (bundled) or a SWE-bench .json/.jsonl.")
+_SUITE = typer.Option(
+    "swe", "--suite", "-s", help="'swe' (bundled) or a SWE-bench .json/.jsonl/.parquet file."
+)
 _INSTANCES = typer.Option(None, "--instance", "-i", help="Only these instance ids (repeatable).")
+SWE_ENV_HELP = (
+    "Where instances run: official (SWE-bench images), build (images made here, offline), "
+    "clone (the sandbox image) or auto (build when swebench specifies the instance, else clone); "
+    "default $THINKTANK_SWE_ENV or auto."
+)
+_ENV = typer.Option(None, "--swe-env", help=SWE_ENV_HELP)
 _REPOS = typer.Option(
-    None, "--repos", help="Folder of local clones (<owner>__<name>) for public instances."
+    None,
+    "--repos",
+    help="Folder of local clones (<owner>__<name>) for public instances; default $THINKTANK_SWE_REPOS.",
 )
-_SANDBOX = typer.Option(
-    None, "--sandbox", help="Sandbox config file (YAML/JSON), e.g. a SWE-bench image."
+_IMAGE = typer.Option(
+    None,
+    "--swe-image",
+    help="official mode: image name template with {id} and {arch} (a mirror), "
+    "default swebench/sweb.eval.{arch}.{id}:latest.",
 )
-_REPO_DIR = typer.Option("repo", "--repo-dir", help="Where the repository lives in the sandbox.")
-_IMAGE_REPO = typer.Option(
-    False, "--image-repo", help="The image already holds the repository at --repo-dir."
+_DATA = typer.Option(
+    None,
+    "--swe-data",
+    help="Files a repository's tests read: REPO=HOST_DIR:SANDBOX_DIR, mounted read-only "
+    "(repeatable; REPO may be *).",
 )
-_LOG_DIR = typer.Option(None, "--log-dir", help="Write each instance's patch, logs and report.")
+_SANDBOX = typer.Option(None, "--sandbox", help="Sandbox config file (YAML/JSON): limits, engine.")
+_REPO_DIR = typer.Option("repo", "--repo-dir", help="clone mode: where the repository goes.")
+_LOG_DIR = typer.Option(
+    None, "--log-dir", help="Write each instance's patch, script, logs, report."
+)
 
 
-def _provider(sandbox: Path | None) -> Any:
+def _fail(message: str, code: int = 2) -> None:
+    typer.echo(f"error: {message}", err=True)
+    raise typer.Exit(code)
+
+
+def harness_options(
+    *,
+    swe_env: str | None = None,
+    repos: Path | None = None,
+    swe_image: str | None = None,
+    swe_data: list[str] | None = None,
+    log_dir: Path | None = None,
+    repo_dir: str | None = None,
+) -> dict[str, Any]:
+    """:class:`SWEHarnessConfig` fields from the command-line options (unset ones omitted,
+    so the environment variables' defaults apply)."""
+    from thinktank.errors import ConfigError
+    from thinktank.evals.swe.envs import ENV_MODES
+
+    out: dict[str, Any] = {}
+    if swe_env is not None:
+        if swe_env not in ENV_MODES:
+            raise ConfigError(f"unknown --swe-env {swe_env!r}; valid: {', '.join(ENV_MODES)}")
+        out["env"] = swe_env
+    if repos is not None:
+        if not repos.is_dir():
+            raise ConfigError(f"--repos {repos}: no such folder")
+        out["repos"] = str(repos.resolve())
+    if swe_image is not None:
+        if "{id}" not in swe_image:
+            raise ConfigError(
+                f"--swe-image {swe_image!r} has no {{id}}; e.g. registry:5000/swebench/sweb.eval.{{arch}}.{{id}}:latest"
+            )
+        out["official_image"] = swe_image
+    data = []
+    for item in swe_data or []:
+        repo, eq, rest = item.partition("=")
+        source, colon, target = rest.partition(":")
+        if not (eq and colon and repo and source and target):
+            raise ConfigError(f"--swe-data {item!r}: write REPO=HOST_DIR:SANDBOX_DIR")
+        if not Path(source).is_dir():
+            raise ConfigError(f"--swe-data {item!r}: no folder {source} on this machine")
+        data.append({"repo": repo, "source": str(Path(source).resolve()), "target": target})
+    if data:
+        out["data"] = data
+    if log_dir is not None:
+        out["log_dir"] = str(log_dir)
+    if repo_dir is not None:
+        out["repo_dir"] = repo_dir
+    return out
+
+
+def provider_from_file(sandbox: Path | None) -> Any:
+    """The sandbox provider of a config file (default: Docker with secure defaults)."""
     from thinktank.sandboxes import provider_from_config
 
     if sandbox is None:
         return provider_from_config({"type": "docker"})
-    import yaml
+    from thinktank.evals.suites._files import load_mapping
 
-    return provider_from_config(yaml.safe_load(sandbox.read_text(encoding="utf-8")) or {})
+    return provider_from_config(load_mapping(sandbox, "sandbox config"))
 
 
 def _tasks(suite: str, instances: list[str] | None) -> list[Any]:
@@ -55,94 +134,123 @@ def _tasks(suite: str, instances: list[str] | None) -> list[Any]:
         known = {t.id for t in tasks}
         missing = sorted(set(instances) - known)
         if missing:
-            raise ConfigError(f"unknown instance(s) {missing}; valid: {', '.join(sorted(known))}")
+            shown = ", ".join(sorted(known)[:10]) + (" …" if len(known) > 10 else "")
+            raise ConfigError(f"unknown instance(s) {missing} in {suite}; it holds: {shown}")
         tasks = [t for t in tasks if t.id in set(instances)]
     return tasks
+
+
+def _harness(options: dict[str, Any], sandbox: Path | None, progress: Any = None) -> Any:
+    from thinktank.evals.swe_harness import SWEHarness, SWEHarnessConfig
+
+    return SWEHarness(provider_from_file(sandbox), SWEHarnessConfig(**options), progress=progress)
 
 
 def run_gold(
     suite: str = "swe",
     *,
     instances: list[str] | None = None,
-    repos: Path | None = None,
+    options: dict[str, Any] | None = None,
     sandbox: Path | None = None,
-    repo_dir: str = "repo",
-    image_repo: bool = False,
-    log_dir: Path | None = None,
     concurrency: int = 2,
     empty: bool = True,
     as_json: bool = False,
 ) -> int:
     """Validate the harness on ``suite``; print a table (or JSON); return the exit code."""
     from rich.console import Console
+    from rich.markup import escape
     from rich.table import Table
 
+    from thinktank._sync import run_sync
     from thinktank.errors import ThinktankError
     from thinktank.evals.swe_harness import SWEHarnessConfig, validate_gold
 
-    console = Console()
+    console = Console(stderr=as_json)
     try:
         tasks = _tasks(suite, instances)
-        config = SWEHarnessConfig(
-            repos=str(repos) if repos else None,
-            repo_dir=repo_dir,
-            image_repo=image_repo,
-            log_dir=str(log_dir) if log_dir else None,
-        )
-        provider = _provider(sandbox)
+        config = SWEHarnessConfig(**(options or {}))
+        provider = provider_from_file(sandbox)
 
         async def go() -> Any:
             try:
                 return await validate_gold(
-                    tasks, provider, config=config, concurrency=concurrency, empty=empty
+                    tasks,
+                    provider,
+                    config=config,
+                    concurrency=concurrency,
+                    empty=empty,
+                    progress=lambda m: console.print(f"[dim]{escape(m)}[/]"),
                 )
             finally:
                 await provider.aclose()
 
-        report = asyncio.run(go())
+        report = run_sync(go())
     except ThinktankError as exc:
-        typer.echo(f"error: {exc}", err=True)
-        return 2
+        _fail(str(exc))
     if as_json:
         typer.echo(json.dumps(report.model_dump(), indent=2))
         return 0 if report.ok else 1
     table = Table("instance", "gold patch", "empty patch", "time", "notes")
     for r in report.results:
-        gold = "[green]resolved[/]" if r.gold_resolved else f"[red]NOT resolved[/] {r.gold_reason}"
+        gold = (
+            "[green]resolved[/]"
+            if r.gold_resolved
+            else f"[red]NOT resolved[/] {escape(r.gold_reason)}"
+        )
         if r.empty_resolved is None:
             nothing = "-"
         else:
             nothing = "[red]RESOLVED[/]" if r.empty_resolved else "[green]fails[/]"
         notes = "; ".join([*r.notes, *([r.error] if r.error else [])])
-        table.add_row(r.instance_id, gold, nothing, f"{r.seconds:.1f} s", notes)
+        table.add_row(escape(r.instance_id), gold, nothing, f"{r.seconds:.1f} s", escape(notes))
     console.print(table)
     style = "green" if report.ok else "red"
     console.print(f"[{style}]{report.summary()}[/]")
     return 0 if report.ok else 1
 
 
+def _gather(
+    swe_env: str | None,
+    repos: Path | None,
+    swe_image: str | None,
+    swe_data: list[str] | None,
+    log_dir: Path | None = None,
+    repo_dir: str | None = None,
+) -> dict[str, Any]:
+    from thinktank.errors import ThinktankError
+
+    try:
+        return harness_options(
+            swe_env=swe_env, repos=repos, swe_image=swe_image, swe_data=swe_data,
+            log_dir=log_dir, repo_dir=repo_dir,
+        )  # fmt: skip
+    except ThinktankError as exc:
+        _fail(str(exc))
+        raise  # unreachable
+
+
 @app.command()
 def gold(
     suite: str = _SUITE,
     instance: list[str] = _INSTANCES,
+    swe_env: str = _ENV,
     repos: Path = _REPOS,
+    swe_image: str = _IMAGE,
+    swe_data: list[str] = _DATA,
     sandbox: Path = _SANDBOX,
     repo_dir: str = _REPO_DIR,
-    image_repo: bool = _IMAGE_REPO,
     log_dir: Path = _LOG_DIR,
     concurrency: int = typer.Option(2, "--concurrency", "-c", min=1, help="Instances at once."),
     empty: bool = typer.Option(True, "--empty/--no-empty", help="Also check an empty patch fails."),
     as_json: bool = typer.Option(False, "--json", help="Print the report as JSON."),
 ) -> None:
     """Validate the harness: gold patches resolve, empty patches do not."""
+    options = _gather(swe_env, repos, swe_image, swe_data, log_dir, repo_dir)
     code = run_gold(
         suite,
         instances=instance or None,
-        repos=repos,
+        options=options,
         sandbox=sandbox,
-        repo_dir=repo_dir,
-        image_repo=image_repo,
-        log_dir=log_dir,
         concurrency=concurrency,
         empty=empty,
         as_json=as_json,
@@ -151,39 +259,203 @@ def gold(
 
 
 @app.command()
-def judge(
-    patch: Path = typer.Argument(..., help="The patch file to judge ('-' for stdin)."),
-    instance: str = typer.Option(..., "--instance", "-i", help="The instance id."),
-    suite: str = _SUITE,
+def build(
+    suite: str = typer.Option(..., "--suite", "-s", help="A SWE-bench .json/.jsonl/.parquet file."),
+    instance: list[str] = _INSTANCES,
     repos: Path = _REPOS,
     sandbox: Path = _SANDBOX,
-    log_dir: Path = _LOG_DIR,
+    as_json: bool = typer.Option(False, "--json", help="Print what was built as JSON."),
 ) -> None:
-    """Judge one patch for one instance in a fresh sandbox; print the verdict as JSON."""
+    """Build the `build`-mode environment images of a suite ahead of a run (cached)."""
+    import asyncio
+
+    from rich.console import Console
+    from rich.markup import escape
+    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from thinktank._sync import run_sync
+    from thinktank.errors import ThinktankError
+    from thinktank.evals._swe_repo import swe_case
+
+    options = _gather("build", repos, None, None)
+    console = Console(stderr=True)
+    rows: list[dict[str, Any]] = []
+    try:
+        tasks = _tasks(suite, instance or None)
+        cases = [swe_case(t) for t in tasks]
+        with Progress(
+            TextColumn("{task.description}"), BarColumn(), TextColumn("{task.completed}/{task.total}"),
+            TimeElapsedColumn(), console=console, transient=as_json,
+        ) as bar:  # fmt: skip
+            job = bar.add_task("environments", total=len(cases))
+            harness = _harness(options, sandbox, progress=lambda m: bar.update(job, description=m))
+
+            async def go() -> None:
+                try:
+                    for case in cases:  # one at a time: builds share the CPU and the cache
+                        try:
+                            p = await harness.prepare(case)
+                            rows.append({
+                                "instance_id": case.id, "image": p.image, "python": p.python,
+                                "built": p.built, "seconds": round(p.seconds, 1),
+                                "warnings": p.warnings,
+                            })  # fmt: skip
+                        except ThinktankError as exc:
+                            rows.append({"instance_id": case.id, "error": str(exc)})
+                        bar.advance(job)
+                        await asyncio.sleep(0)
+                finally:
+                    await harness.aclose()
+
+            run_sync(go())
+    except ThinktankError as exc:
+        _fail(str(exc))
+    failed = [r for r in rows if r.get("error")]
+    if as_json:
+        typer.echo(json.dumps(rows, indent=2))
+    else:
+        for r in rows:
+            if r.get("error"):
+                console.print(f"[red]{escape(r['instance_id'])}[/]: {escape(r['error'])}")
+            else:
+                how = f"built in {r['seconds']} s" if r["built"] else "cached"
+                warn = f" [yellow]({escape('; '.join(r['warnings']))})[/]" if r["warnings"] else ""
+                console.print(
+                    f"{escape(r['instance_id'])}: {r['image']} python {r['python']}, {how}{warn}"
+                )
+    raise typer.Exit(1 if failed else 0)
+
+
+@app.command()
+def judge(
+    patch: Path = typer.Argument(None, help="The patch file to judge ('-' for stdin)."),
+    instance: str = typer.Option(None, "--instance", "-i", help="The instance id (with PATCH)."),
+    predictions: Path = typer.Option(
+        None, "--predictions", "-p", help="Judge a predictions file (official format) instead."
+    ),
+    out: Path = typer.Option(
+        None, "--out", "-o", help="With --predictions: write the report here."
+    ),
+    suite: str = _SUITE,
+    swe_env: str = _ENV,
+    repos: Path = _REPOS,
+    swe_image: str = _IMAGE,
+    swe_data: list[str] = _DATA,
+    sandbox: Path = _SANDBOX,
+    log_dir: Path = _LOG_DIR,
+    concurrency: int = typer.Option(2, "--concurrency", "-c", min=1, help="Instances at once."),
+) -> None:
+    """Judge one patch (PATCH -i ID) or a predictions file (--predictions FILE)."""
     import sys
 
+    from thinktank._sync import run_sync
     from thinktank.errors import ThinktankError
-    from thinktank.evals.swe_harness import SWEHarness, SWEHarnessConfig
 
-    text = sys.stdin.read() if str(patch) == "-" else patch.read_text(encoding="utf-8")
+    if (patch is None) == (predictions is None):
+        _fail("give a PATCH file with -i ID, or --predictions FILE")
+    options = _gather(swe_env, repos, swe_image, swe_data, log_dir)
+    if predictions is not None:
+        _judge_predictions(predictions, out, suite, options, sandbox, concurrency)
+        return
+    if instance is None:
+        _fail("judging a PATCH needs the instance: -i ID")
+    try:
+        text = sys.stdin.read() if str(patch) == "-" else patch.read_text(encoding="utf-8")
+    except OSError as exc:
+        _fail(f"cannot read {patch}: {exc.strerror or exc}")
     try:
         [task] = _tasks(suite, [instance])
-        provider = _provider(sandbox)
-        config = SWEHarnessConfig(
-            repos=str(repos) if repos else None, log_dir=str(log_dir) if log_dir else None
-        )
+        harness = _harness(options, sandbox)
 
         async def go() -> Any:
-            harness = SWEHarness(provider, config)
             try:
                 return await harness.evaluate(task, text)
             finally:
                 await harness.aclose()
-                await provider.aclose()
+                await harness.provider.aclose()
 
-        verdict = asyncio.run(go())
+        verdict = run_sync(go())
     except ThinktankError as exc:
-        typer.echo(f"error: {exc}", err=True)
-        raise typer.Exit(2) from None
+        _fail(str(exc))
     typer.echo(json.dumps(verdict.model_dump(exclude={"answer"}), indent=2))
     raise typer.Exit(0 if verdict.correct else 1)
+
+
+def _judge_predictions(
+    path: Path,
+    out: Path | None,
+    suite: str,
+    options: dict[str, Any],
+    sandbox: Path | None,
+    concurrency: int,
+) -> None:
+    from rich.console import Console
+    from rich.markup import escape
+
+    from thinktank._sync import run_sync
+    from thinktank.errors import ThinktankError
+    from thinktank.evals.swe.predictions import judge_predictions, read_predictions
+
+    console = Console(stderr=True)
+    try:
+        preds = read_predictions(path)
+        ids = sorted({p.instance_id for p in preds})
+        tasks = _tasks(suite, None)
+        known = {t.id for t in tasks}
+        tasks = [t for t in tasks if t.id in set(ids)] if set(ids) <= known else tasks
+        harness = _harness(
+            options, sandbox, progress=lambda m: console.print(f"[dim]{escape(m)}[/]")
+        )
+
+        def done(iid: str, entry: dict[str, Any]) -> None:
+            mark = "[green]resolved[/]" if entry.get("resolved") else "[red]unresolved[/]"
+            err = f" ({escape(entry['error'])})" if entry.get("error") else ""
+            console.print(f"{escape(iid)}: {mark}{err}")
+
+        async def go() -> Any:
+            try:
+                return await judge_predictions(
+                    preds, tasks, harness, concurrency=concurrency, on_done=done
+                )
+            finally:
+                await harness.aclose()
+                await harness.provider.aclose()
+
+        report = run_sync(go())
+    except ThinktankError as exc:
+        _fail(str(exc))
+    text = json.dumps(report, indent=2)
+    if out is not None:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_text(text + "\n", encoding="utf-8")
+        console.print(f"report: {out}")
+    else:
+        typer.echo(text)
+    console.print(
+        f"{report['resolved_instances']} resolved, {report['unresolved_instances']} unresolved, "
+        f"{report['error_instances']} errors, {report['empty_patch_instances']} empty patches "
+        f"of {report['submitted_instances']} submitted"
+    )
+    raise typer.Exit(1 if report["error_instances"] else 0)
+
+
+@app.command("predictions")
+def predictions_command(
+    run_dir: Path = typer.Argument(..., help="A run directory of `thinktank eval` on SWE tasks."),
+    out: Path = typer.Option(..., "--out", "-o", help="Where to write the predictions (JSONL)."),
+    graph: str = typer.Option(None, "--graph", help="The graph whose patches to export."),
+    model_name: str = typer.Option(
+        None, "--model-name", help="model_name_or_path (default thinktank/<graph>)."
+    ),
+) -> None:
+    """Write a run's patches in the official predictions format."""
+    from thinktank.errors import ThinktankError
+    from thinktank.evals.swe.predictions import run_predictions, write_predictions
+
+    try:
+        preds = run_predictions(run_dir, graph=graph, model_name=model_name)
+    except ThinktankError as exc:
+        _fail(str(exc))
+    write_predictions(preds, out)
+    empty = sum(1 for p in preds if not (p.model_patch or "").strip())
+    typer.echo(f"{len(preds)} predictions ({empty} empty) → {out}")
