@@ -69,7 +69,10 @@ def swe_case(item: Task | SWEInstance | dict[str, Any] | str) -> SWECase:
         inst = SWEInstance.model_validate(record)
         spec_data = item.metadata.get("spec")
         spec = SWESpec.model_validate(spec_data) if spec_data else swebench_spec(inst)
-        bundled = item.metadata.get("bundled")
+        # a bundled instance's record in a task file is still the bundled repository
+        bundled = item.metadata.get("bundled") or _bundled_name(inst)
+        if bundled and spec.source == "fallback":
+            spec = bundled_spec(inst)
         return SWECase(inst, spec, str(bundled) if bundled else None)
     inst = item if isinstance(item, SWEInstance) else SWEInstance.model_validate(item)
     name = _bundled_name(inst)

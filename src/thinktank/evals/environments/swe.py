@@ -158,7 +158,10 @@ class SWEEnvironment(TaskEnvironment):
     ) -> tuple[str, str]:
         """``(patch, source)``: ``submitted`` (a diff in the output or answer),
         ``workspace`` (the only checkout's changes) or ``none`` (an empty patch)."""
-        for text in (output if isinstance(output, str) else None, answer):
+        texts: list[str | None] = [output if isinstance(output, str) else None]
+        if isinstance(output, dict):  # a structured reply: the diff may be in any text field
+            texts += [v for v in output.values() if isinstance(v, str)]
+        for text in (*texts, answer):
             found = extract_patch(text)
             if found:
                 return found, "submitted"
