@@ -256,8 +256,32 @@ async def test_clone_mode_set_up_has_python_and_bad_input_says_what_to_do(
     # clone mode: set-up commands run with `python` (the sandbox has only python3)
     harness = SWEHarness(provider, {"env": "clone", "repos": str(repos)})
     try:
-        with pytest.raises(InfrastructureError, match=r"(?s)set-up failed .*Python 3.*No module named .calc."):
+        with pytest.raises(
+            InfrastructureError, match=r"(?s)set-up failed .*Python 3.*No module named .calc."
+        ):
             await harness.evaluate(task_of(base, spec), PATCH)
+    finally:
+        await harness.aclose()
+    # files the tests read at run time: a host folder, read-only, for that repository only
+    data = tmp_path / "data"
+    data.mkdir()
+    (data / "ct.dcm").write_text("pixels")
+    mounts = [{"repo": "acme/calc", "source": str(data), "target": "/home/sandbox/data"}]
+    harness = SWEHarness(provider, {"env": "clone", "repos": str(repos), "data": mounts})
+    try:
+        sb = await harness.create_sandbox(task_of(base, spec))
+        try:
+            assert (await sb.exec("cat /home/sandbox/data/ct.dcm")).stdout == "pixels"
+            assert (await sb.exec("touch /home/sandbox/data/x")).exit_code != 0
+        finally:
+            await sb.close()
+        other = task_of(base, spec).model_copy(deep=True)
+        other.metadata["instance"]["repo"] = "acme/other"
+        sb = await harness.create_sandbox(other)
+        try:
+            assert (await sb.exec("test -e /home/sandbox/data/ct.dcm")).exit_code != 0
+        finally:
+            await sb.close()
     finally:
         await harness.aclose()
     # build mode without a swebench specification
