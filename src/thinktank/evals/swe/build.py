@@ -3,7 +3,8 @@
 An instance's environment is built from its :class:`SWESpec` on top of the sandbox
 image, entirely offline inside Docker:
 
-1. **Python.** The spec's version is looked for on the host: an interpreter ``uv``
+1. **Python.** The sandbox image's own Python when it is the spec's version; else the
+   version is looked for on the host: an interpreter ``uv``
    manages or can install (``uv python find/install``), then ``pythonX.Y`` on the
    ``PATH`` and pyenv's versions. A self-contained one (its own prefix, not ``/usr``)
    is copied into the image at the same path. When none is found the sandbox image's
@@ -297,6 +298,7 @@ class EnvBuilder:
         self.progress = progress or (lambda _m: None)
         self._locks: dict[str, threading.Lock] = {}
         self._guard = threading.Lock()
+        self._sandbox_python: dict[str, str] = {}
 
     # -- keys ----------------------------------------------------------------------------
 
@@ -323,6 +325,8 @@ class EnvBuilder:
         """The interpreter to put in the image (``None``: the sandbox's own) and warnings."""
         if not spec.python:
             return None, ["the spec names no Python version; the sandbox's Python is used"]
+        if self._sandbox_python_version().startswith(spec.python + "."):
+            return None, []  # the sandbox image's own Python is that version
         found = find_python(spec.python, allow_download=self.allow_python_download)
         if found is None:
             return None, [
@@ -445,13 +449,17 @@ class EnvBuilder:
             log.close()
 
     def _sandbox_python_version(self) -> str:
-        ref, _ = self._base()
-        client = self._client()
-        out = client.containers.run(
-            ref, ["python3", "-c", "import sys; print('%d.%d.%d' % sys.version_info[:3])"],
-            remove=True, network_disabled=True, user="1000:1000",
-        )  # fmt: skip
-        return bytes(out).decode().strip()
+        ref, image_id = self._base()
+        if self._sandbox_python.get(image_id) is None:
+            from thinktank.sandboxes._engine import engine_errors
+
+            with engine_errors("ask the sandbox image for its Python version"):
+                out = self._client().containers.run(
+                    ref, ["python3", "-c", "import sys; print('%d.%d.%d' % sys.version_info[:3])"],
+                    remove=True, network_disabled=True, user="1000:1000",
+                )  # fmt: skip
+            self._sandbox_python[image_id] = bytes(out).decode().strip()
+        return self._sandbox_python[image_id]
 
     def _wheelhouse(
         self,
