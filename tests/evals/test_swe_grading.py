@@ -135,7 +135,8 @@ def test_generated_eval_script_follows_the_official_shape() -> None:
     layout = Layout("/work/repo", ("export PATH=/opt/testbed/bin:$PATH",))
     script = eval_script(inst, spec, layout, base="c" * 40)
     lines = script.splitlines()
-    assert lines[0] == "set -uxo pipefail" and "export PATH=/opt/testbed/bin:$PATH" in lines
+    assert lines[:2] == ["exec 2>&1", "set -uxo pipefail"]
+    assert "export PATH=/opt/testbed/bin:$PATH" in lines
     order = [
         "export LANG=en_US.UTF-8",
         "python -m pip install -e .",
@@ -158,6 +159,7 @@ def test_carried_eval_scripts_run_unchanged_in_official_images_and_translated_el
         "source /opt/miniconda3/bin/activate",
         "conda activate testbed",
         "cd /testbed",
+        "git show",
         f"git checkout {base} t/test_a.py",
         ": '>>>>> Start Test Output'",
         "pytest -rA t/test_a.py",
@@ -165,12 +167,13 @@ def test_carried_eval_scripts_run_unchanged_in_official_images_and_translated_el
     ]
     spec = SWESpec(source="instance", eval_script=carried)
     official = eval_script(_inst(), spec, Layout("/testbed", (), official=True), base=base)
-    assert official.splitlines()[1:4] == carried[:3]
+    assert official.splitlines()[2:5] == carried[:3]
     built = eval_script(
         _inst(), spec, Layout("/work/repo", ("export PATH=/v/bin:$PATH",)), base="c" * 40
     )
     assert "conda" not in built and "export PATH=/v/bin:$PATH" in built
     assert "cd /work/repo" in built and f"git checkout {'c' * 40} t/test_a.py" in built
+    assert "git show" not in built and "git show" in official  # a snapshot is all one commit
 
 
 def test_official_image_names_and_modes() -> None:

@@ -114,7 +114,9 @@ def eval_script(
         lines = _translate(list(spec.eval_script), instance, layout, base)
     else:
         lines = _generated(instance, spec, layout, base, reinstall=reinstall, tests=tests)
-    return "\n".join(["set -uxo pipefail", *_after_test_patch(_with_exit_code(lines)), ""])
+    # one stream, in order: the markers (traced on stderr) around the tests' output
+    body = _after_test_patch(_with_exit_code(lines))
+    return "\n".join(["exec 2>&1", "set -uxo pipefail", *body, ""])
 
 
 def _translate(lines: list[str], instance: SWEInstance, layout: Layout, base: str) -> list[str]:
@@ -126,6 +128,10 @@ def _translate(lines: list[str], instance: SWEInstance, layout: Layout, base: st
             out.extend(layout.activate)
             continue
         if not layout.official and line.strip() == OFFICIAL_ACTIVATE[1]:
+            continue
+        if not layout.official and line.strip() == "git show":
+            # an uploaded snapshot's one commit is the whole repository: show just its name
+            out.append("git log -1 --format='%H %s'")
             continue
         if layout.repo != "/testbed":
             line = line.replace("/testbed", layout.repo)
