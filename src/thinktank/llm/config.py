@@ -53,8 +53,9 @@ class _Common(BaseModel):
     """Requests in flight to this endpoint (also sizes the HTTP connection pool)."""
     timeout_s: float = Field(default=120.0, gt=0)
     """Read timeout of one request."""
-    connect_timeout_s: float = Field(default=10.0, gt=0)
-    """Connect timeout of one request."""
+    connect_timeout_s: float = Field(default=5.0, gt=0)
+    """Connect timeout of one request, apart from the read timeout: an address where
+    nothing answers fails in seconds, not after ``timeout_s``."""
     retry: RetryPolicy = Field(default_factory=RetryPolicy)
     """Retry policy (the only retry layer)."""
     default_max_tokens: int = Field(default=1024, ge=1)

@@ -15,6 +15,7 @@ import contextlib
 import ipaddress
 import logging
 import os
+import socket
 import time
 import weakref
 from typing import Any
@@ -80,6 +81,50 @@ def is_loopback_url(url: str) -> bool:
         return False
 
 
+def _chain(exc: BaseException) -> list[BaseException]:
+    """``exc`` and what caused it (``__cause__``, ``__context__`` and aiohttp's
+    ``os_error``), outermost first."""
+    out: list[BaseException] = []
+    todo: list[BaseException | None] = [exc]
+    while todo:
+        e = todo.pop(0)
+        if e is None or any(e is seen for seen in out):
+            continue
+        out.append(e)
+        todo += [e.__cause__, e.__context__, getattr(e, "os_error", None)]
+    return out
+
+
+def is_refused(exc: BaseException) -> bool:
+    """True when ``exc`` comes from a refused connection (nothing listens at the address).
+
+    The transports wrap it differently (httpx_aiohttp even maps it to a connect
+    *timeout*), so the whole cause chain is searched for the operating system's error.
+    """
+    return any(isinstance(e, ConnectionRefusedError) for e in _chain(exc))
+
+
+def describe_connection_failure(exc: BaseException, base_url: str, timeout: httpx.Timeout) -> str:
+    """What went wrong reaching ``base_url``, in words: refused, unknown host, or which timeout."""
+    chain = _chain(exc)
+    if is_refused(exc):
+        return f"connection refused by {base_url}: nothing is listening at that address"
+    if any(isinstance(e, socket.gaierror) for e in chain):
+        host = urlsplit(base_url).hostname
+        return f"cannot resolve the host {host!r} of {base_url}"
+    if any(isinstance(e, (httpx.ReadTimeout, httpx.WriteTimeout)) for e in chain):
+        return f"{base_url} did not answer within the {timeout.read:g} s read timeout"
+    if any(isinstance(e, httpx.PoolTimeout) for e in chain):
+        return f"no free connection to {base_url} within {timeout.pool:g} s"
+    oserr = next((e for e in chain if isinstance(e, OSError) and e.errno), None)
+    if oserr is not None:
+        return f"cannot connect to {base_url}: {oserr.strerror or oserr}"
+    if any(isinstance(e, (httpx.ConnectTimeout, TimeoutError)) for e in chain):
+        return f"no connection to {base_url} within the {timeout.connect:g} s connect timeout"
+    inner = chain[-1]
+    return f"cannot reach {base_url}: {type(inner).__name__}: {inner}"
+
+
 def _context_length_error(exc: openai.APIStatusError) -> bool:
     body = exc.body if isinstance(exc.body, dict) else {}
     err = body.get("error", body) if isinstance(body, dict) else {}
@@ -101,7 +146,7 @@ class OpenAICompatModel(ChatModel):
         model_id: str | None = None,
         concurrency: int = 32,
         timeout_s: float = 120.0,
-        connect_timeout_s: float = 10.0,
+        connect_timeout_s: float = 5.0,
         retry: RetryPolicy | None = None,
         capabilities: Capabilities | None = None,
         default_max_tokens: int = 1024,
@@ -182,7 +227,9 @@ class OpenAICompatModel(ChatModel):
                 base_url=self.base_url,
                 http_client=http,  # type: ignore[arg-type]  # legacy httpx is accepted
                 max_retries=0,
-                timeout=self.timeout.read,
+                # the full Timeout, not a float: a float would become the connect
+                # timeout too, and a dead address would hang for the read timeout
+                timeout=self.timeout,  # type: ignore[arg-type]  # as http_client
             )
             self._loop = loop
         return self._client
@@ -253,15 +300,18 @@ class OpenAICompatModel(ChatModel):
         client = self._sdk()
         sem = _endpoint_semaphore(self.base_url, self.concurrency)
         t0 = time.perf_counter()
+        attempts = 0
 
         async def attempt() -> Any:
+            nonlocal attempts
+            attempts += 1
             async with sem, endpoint_slot(self.base_url, self.concurrency):
                 try:
                     raw = await client.chat.completions.with_raw_response.create(**kw)
                 except openai.APIStatusError as exc:
                     raise self._translate_status(exc) from exc
                 except (openai.APITimeoutError, openai.APIConnectionError) as exc:
-                    raise RetryableError(exc) from exc
+                    raise RetryableError(exc, refused=is_refused(exc)) from exc
             try:
                 return raw.parse()
             except Exception as exc:  # the body is not a completion
@@ -276,7 +326,7 @@ class OpenAICompatModel(ChatModel):
         try:
             resp = await call_with_retries(attempt, self.retry)
         except RetryableError as exc:
-            raise self._exhausted(exc) from exc.cause
+            raise self._exhausted(exc, attempts) from exc.cause
         latency = time.perf_counter() - t0
         return self._completions(resp, latency, text_tools)
 
@@ -305,8 +355,7 @@ class OpenAICompatModel(ChatModel):
             status=status,
         )
 
-    def _exhausted(self, exc: RetryableError) -> ModelError:
-        attempts = self.retry.max_retries + 1
+    def _exhausted(self, exc: RetryableError, attempts: int) -> ModelError:
         cause = exc.cause
         if isinstance(cause, MalformedResponse):
             return MalformedResponse(f"{cause} (after {attempts} attempts)", endpoint=self.base_url)
@@ -316,8 +365,9 @@ class OpenAICompatModel(ChatModel):
                 endpoint=self.base_url,
                 status=cause.status_code,
             )
+        what = describe_connection_failure(cause, self.base_url, self.timeout)
         return ModelUnavailable(
-            f"cannot reach {self.base_url} ({self.model}) after {attempts} attempts: {type(cause).__name__}: {cause}",
+            f"{what} (model {self.model}, {attempts} attempt{'s' if attempts > 1 else ''})",
             endpoint=self.base_url,
         )
 

@@ -3,9 +3,12 @@
 Retried: 408, 409, 429, 5xx, connection errors, timeouts, and bodies that do not
 parse. Never retried: authentication, invalid requests, context-length errors.
 Waits honour ``retry-after-ms`` / ``Retry-After`` when the server sends them,
-otherwise exponential backoff with full jitter. When attempts run out the caller
-gets a :class:`~thinktank.errors.ModelError` naming the endpoint, chained to the
-last underlying error.
+otherwise exponential backoff with full jitter. A *refused* connection (nothing
+listens at the address) is retried only ``refused_retries`` times after a short
+fixed wait: a server that is starting comes up within that, one that is down does
+not, and backing off for seconds would only delay the report. When attempts run
+out the caller gets a :class:`~thinktank.errors.ModelError` naming the endpoint,
+chained to the last underlying error.
 """
 
 from __future__ import annotations
@@ -18,7 +21,7 @@ from collections.abc import Awaitable, Callable
 from typing import TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field
-from tenacity import AsyncRetrying, RetryCallState, retry_if_exception, stop_after_attempt
+from tenacity import AsyncRetrying, RetryCallState, retry_if_exception
 
 T = TypeVar("T")
 
@@ -38,18 +41,26 @@ class RetryPolicy(BaseModel):
     """Cap of one backoff wait."""
     max_retry_after_s: float = Field(default=120.0, ge=0)
     """Longest server-requested wait honoured; longer requests are capped to this."""
+    refused_retries: int = Field(default=2, ge=0)
+    """Retries of a refused connection (never more than ``max_retries``)."""
+    refused_wait_s: float = Field(default=0.2, ge=0)
+    """Wait before retrying a refused connection (fixed: no backoff)."""
 
 
 class RetryableError(Exception):
     """Internal marker: a failed attempt that may be retried.
 
-    ``retry_after`` is the server-requested wait in seconds, when it sent one.
+    ``retry_after`` is the server-requested wait in seconds, when it sent one;
+    ``refused`` marks a connection the endpoint's host refused.
     """
 
-    def __init__(self, cause: BaseException, retry_after: float | None = None) -> None:
+    def __init__(
+        self, cause: BaseException, retry_after: float | None = None, *, refused: bool = False
+    ) -> None:
         super().__init__(str(cause))
         self.cause = cause
         self.retry_after = retry_after
+        self.refused = refused
 
 
 def parse_retry_after(headers: object) -> float | None:
@@ -75,10 +86,20 @@ def parse_retry_after(headers: object) -> float | None:
         return max(0.0, parsed.timestamp() - time.time())
 
 
+def _out_of_attempts(policy: RetryPolicy, exc: BaseException | None, attempts: int) -> bool:
+    """True when no attempt may follow ``attempts`` failed ones ending in ``exc``."""
+    retries = policy.max_retries
+    if isinstance(exc, RetryableError) and exc.refused:
+        retries = min(retries, policy.refused_retries)
+    return attempts > retries
+
+
 def _delay(policy: RetryPolicy, exc: BaseException | None, attempt: int) -> float:
     """The wait after failed attempt number ``attempt`` (1-based)."""
     if isinstance(exc, RetryableError) and exc.retry_after is not None:
         return min(exc.retry_after, policy.max_retry_after_s)
+    if isinstance(exc, RetryableError) and exc.refused:
+        return policy.refused_wait_s
     # full jitter: uniform in [0, min(cap, base * 2^(attempt-1))]
     ceiling = min(policy.max_wait_s, policy.initial_s * (2 ** (attempt - 1)))
     return random.uniform(0, ceiling)
@@ -101,7 +122,7 @@ async def call_with_retries(
     try:
         return await fn()
     except RetryableError as exc:
-        if policy.max_retries == 0:
+        if _out_of_attempts(policy, exc, 1):
             raise
         if on_retry is not None:
             on_retry(exc, 1)
@@ -117,8 +138,12 @@ async def call_with_retries(
             if isinstance(exc, RetryableError):
                 on_retry(exc, state.attempt_number + 1)
 
+    def stop(state: RetryCallState) -> bool:
+        exc = state.outcome.exception() if state.outcome else None
+        return _out_of_attempts(policy, exc, state.attempt_number + 1)
+
     retrying = AsyncRetrying(
-        stop=stop_after_attempt(policy.max_retries),
+        stop=stop,
         wait=wait,
         retry=retry_if_exception(lambda e: isinstance(e, RetryableError)),
         before_sleep=before_sleep,
