@@ -90,9 +90,9 @@ def environment_options(
         )  # fmt: skip
         provider = None
         if sandbox is not None:
-            from thinktank.evals.suites._files import load_mapping
+            from thinktank.sandboxes.config import read_sandbox_config
 
-            provider = load_mapping(sandbox, "sandbox config")
+            provider = read_sandbox_config(sandbox)
     except ThinktankError as exc:
         _fail(str(exc))
     out: dict[str, dict[str, Any]] = {}
@@ -183,12 +183,14 @@ def eval_command(
     from thinktank.evals.runner import Runner
     from thinktank.evals.suites import load_suite
     from thinktank.evals.sweep import expand_graphs
+    from thinktank.llm.pricing import load_env_prices
 
     console = Console()
     options = _options(suite_opt, "--suite-opt")
     try:
         tasks = load_suite(suite, **options)
         graphs = expand_graphs(graph)
+        load_env_prices()
     except ThinktankError as exc:
         _fail(str(exc))
     if limit is not None:
@@ -333,10 +335,12 @@ def run_command(
     from thinktank.evals.task import TASK_KINDS, Task
     from thinktank.graphs.compiler import RunResult
     from thinktank.llm.budget import Budget
+    from thinktank.llm.pricing import load_env_prices
 
     if kind not in TASK_KINDS:
         _fail(f"unknown kind {kind!r}; valid kinds: {', '.join(TASK_KINDS)}")
     try:
+        load_env_prices()
         entries = expand_graph(graph)
         if len(entries) != 1:
             _fail("`thinktank run` takes one graph, not a sweep; use `thinktank eval` for sweeps")

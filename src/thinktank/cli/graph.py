@@ -19,7 +19,7 @@ app = typer.Typer(help="Collaboration graphs: show a topology.", no_args_is_help
 def _fail(message: str) -> NoReturn:
     from rich.console import Console
 
-    Console(stderr=True).print(f"[red]error:[/red] {escape(message)}")
+    Console(stderr=True, soft_wrap=True).print(f"[red]error:[/red] {escape(message)}")
     raise typer.Exit(1)
 
 

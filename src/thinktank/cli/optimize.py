@@ -27,17 +27,14 @@ def _fail(message: str, code: int = 1) -> NoReturn:
 
 def parse_pool(values: list[str]) -> dict[str, str]:
     """``--model-pool`` values: ``ALIAS=MODEL`` (comma-separated or repeated) or a YAML file."""
-    import yaml
-
+    from thinktank._configfile import read_mapping
     from thinktank.errors import ConfigError
 
     out: dict[str, str] = {}
     for value in values:
         p = Path(value)
         if p.suffix in (".yaml", ".yml", ".json") and p.is_file():
-            data = yaml.safe_load(p.read_text())
-            if not isinstance(data, dict):
-                raise ConfigError(f"{p} must map model aliases to models")
+            data = read_mapping(p, "model pool (aliases to models)")
             out.update({str(k): str(v) for k, v in data.items()})
             continue
         for item in value.split(","):
@@ -124,17 +121,23 @@ def command(
     from thinktank.errors import ThinktankError
     from thinktank.evals.suites import load_suite
     from thinktank.llm.config import load_model
-    from thinktank.llm.pricing import load_prices
+    from thinktank.llm.pricing import load_env_prices, load_prices
     from thinktank.optimize import ReinforceConfig, SearchSpace, StudyConfig
     from thinktank.optimize.algorithms import check_algo
+    from thinktank.optimize.space import SpaceError
 
     console = Console(soft_wrap=True)
     try:
         check_algo(algo)
+        load_env_prices()
         if prices is not None:
             load_prices(prices)
         pool = parse_pool(model_pool)
         the_space = SearchSpace.load(space)
+        try:
+            the_space.bind(list(pool))  # the study binds it again; fail here, naming the file
+        except SpaceError as exc:
+            raise SpaceError(f"{space}: {exc}") from exc
         suite_options = {}
         for v in suite_opt or []:
             key, _, raw = v.partition("=")

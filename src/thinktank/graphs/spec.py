@@ -16,15 +16,24 @@ disagree (MAgICoRe's hard cases, ModelSwitch's escalation).
 
 from __future__ import annotations
 
-import json
 from collections import defaultdict
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    ValidationInfo,
+    model_validator,
+)
 
 from thinktank.agents.roles import ROLES
 from thinktank.errors import ConfigError
+
+if TYPE_CHECKING:
+    from thinktank._configfile import Document
 
 SelectMethod = Literal[
     "vote",
@@ -149,6 +158,9 @@ class BudgetSpec(_Strict):
     max_seconds: float | None = Field(default=None, gt=0)
 
 
+_UNCHECKED = "thinktank.graphs.unchecked"
+"""Validation context key: skip the graph-level checks (the caller runs them itself)."""
+
 RESERVED_IDS = frozenset({"schedule", "select", "__start__", "__end__"})
 ANSWER_ROLES = frozenset({"solver", "refiner", "fuser", "debater"})
 
@@ -167,7 +179,9 @@ class GraphSpec(_Strict):
     """Free-form (topology name and parameters, optimizer provenance)."""
 
     @model_validator(mode="after")
-    def _check(self) -> GraphSpec:
+    def _check(self, info: ValidationInfo) -> GraphSpec:
+        if info.context and info.context.get(_UNCHECKED):
+            return self  # the loader checks, placing each problem on its field
         problems = self.problems()
         if problems:
             raise ValueError("; ".join(problems))
@@ -177,58 +191,99 @@ class GraphSpec(_Strict):
 
     def problems(self, model_aliases: set[str] | None = None) -> list[str]:
         """Every reason this spec is invalid (empty when valid)."""
-        out: list[str] = []
+        return [message for _, message in self.located_problems(model_aliases)]
+
+    def located_problems(
+        self, model_aliases: set[str] | None = None
+    ) -> list[tuple[tuple[str | int, ...], str]]:
+        """:meth:`problems`, each with the path of the field it is about (``("nodes", 0, "role")``)."""
+        out: list[tuple[tuple[str | int, ...], str]] = []
         ids = [n.id for n in self.nodes]
         if not ids:
-            out.append("a graph needs at least one node")
+            out.append((("nodes",), "a graph needs at least one node"))
         dup = {i for i in ids if ids.count(i) > 1}
         if dup:
-            out.append(f"duplicate node ids: {sorted(dup)}")
+            at = next(k for k, i in enumerate(ids) if i in dup and ids.index(i) < k)
+            out.append((("nodes", at, "id"), f"duplicate node ids: {sorted(dup)}"))
         known = set(ids)
-        reserved = {i for i in ids if i in RESERVED_IDS}
+        reserved = [(k, i) for k, i in enumerate(ids) if i in RESERVED_IDS]
         if reserved:
-            out.append(f"node ids {sorted(reserved)} are reserved; rename them")
-        for n in self.nodes:
+            names = sorted(i for _, i in reserved)
+            out.append(
+                (("nodes", reserved[0][0], "id"), f"node ids {names} are reserved; rename them")
+            )
+        for k, n in enumerate(self.nodes):
             if n.role not in ROLES:
                 out.append(
-                    f"node {n.id!r} has unknown role {n.role!r}; valid roles: {', '.join(sorted(ROLES))}"
+                    (
+                        ("nodes", k, "role"),
+                        f"node {n.id!r} has unknown role {n.role!r}; valid roles: {', '.join(sorted(ROLES))}",
+                    )
                 )
             if model_aliases is not None and n.model not in model_aliases and ":" not in n.model:
                 out.append(
-                    f"node {n.id!r} uses unknown model alias {n.model!r}; known aliases: {', '.join(sorted(model_aliases))}"
+                    (
+                        ("nodes", k, "model"),
+                        f"node {n.id!r} uses unknown model alias {n.model!r}; known aliases: {', '.join(sorted(model_aliases))}",
+                    )
                 )
-        for e in self.edges:
-            for end in (e.source, e.target):
+        for k, e in enumerate(self.edges):
+            for side, end in (("source", e.source), ("target", e.target)):
                 if end not in known:
-                    out.append(f"dangling edge {e.source} -> {e.target}: no node {end!r}")
+                    out.append(
+                        (
+                            ("edges", k, side),
+                            f"dangling edge {e.source} -> {e.target}: no node {end!r}",
+                        )
+                    )
         if not out and self._has_same_round_cycle():
-            out.append("the same-round edges form a cycle; mark a back edge feedback=True")
+            out.append(
+                (("edges",), "the same-round edges form a cycle; mark a back edge feedback=True")
+            )
         if (
             any(e.feedback for e in self.edges)
             and self.rounds.max_rounds < 2
             and self.rounds.controller is None
         ):
-            out.append("a feedback edge (a cycle across rounds) needs rounds.max_rounds >= 2")
+            out.append(
+                (
+                    ("rounds", "max_rounds"),
+                    "a feedback edge (a cycle across rounds) needs rounds.max_rounds >= 2",
+                )
+            )
         if self.rounds.controller is not None:
+            where = ("rounds", "controller")
             c = self.node(self.rounds.controller) if self.rounds.controller in known else None
             if c is None:
-                out.append(f"rounds.controller {self.rounds.controller!r} is not a node")
+                out.append((where, f"rounds.controller {self.rounds.controller!r} is not a node"))
             elif c.role != "ceo":
-                out.append(f"rounds.controller {c.id!r} must have role 'ceo', not {c.role!r}")
+                out.append(
+                    (where, f"rounds.controller {c.id!r} must have role 'ceo', not {c.role!r}")
+                )
         sel = self.selection
-        for cid in sel.candidates:
+        for k, cid in enumerate(sel.candidates):
             if cid not in known:
-                out.append(f"selection candidate {cid!r} is not a node")
+                out.append(
+                    (("selection", "candidates", k), f"selection candidate {cid!r} is not a node")
+                )
         if not self.candidate_nodes() and sel.method not in ("ceo",):
             out.append(
-                "the selection step has no candidates: add a solver/refiner/fuser/debater node or list selection.candidates"
+                (
+                    ("selection",),
+                    "the selection step has no candidates: add a solver/refiner/fuser/debater node or list selection.candidates",
+                )
             )
         need_by = {"verifier": "verifier", "mav": "verifier", "judge": "judge", "fuser": "fuser"}
         if sel.method in need_by:
             role = need_by[sel.method]
             by = sel.by or next((n.id for n in self.nodes if n.role == role), None)
             if by is None or by not in known:
-                out.append(f"selection method {sel.method!r} needs a {role} node (selection.by)")
+                out.append(
+                    (
+                        ("selection", "by" if sel.by else "method"),
+                        f"selection method {sel.method!r} needs a {role} node (selection.by)",
+                    )
+                )
         return out
 
     def validate_models(self, aliases: set[str]) -> None:
@@ -298,27 +353,33 @@ class GraphSpec(_Strict):
 
     @classmethod
     def from_yaml(cls, text: str) -> GraphSpec:
-        import yaml
+        from thinktank._configfile import parse
 
-        return cls.parse_data(yaml.safe_load(text))
+        return cls._from_document(parse(text, what="graph spec"))
 
     @classmethod
     def parse_data(cls, data: Any) -> GraphSpec:
-        try:
-            return cls.model_validate(data)
-        except ValidationError as exc:
-            raise ConfigError(f"invalid graph spec: {exc}") from exc
+        from thinktank._configfile import Document
+
+        return cls._from_document(Document(data))
 
     @classmethod
     def load(cls, path: str | Path) -> GraphSpec:
-        p = Path(path)
+        """Read a YAML or JSON spec; every error names the file, line and field."""
+        from thinktank._configfile import read
+
+        return cls._from_document(read(path, "graph spec"))
+
+    @classmethod
+    def _from_document(cls, doc: Document) -> GraphSpec:
         try:
-            text = p.read_text()
-        except OSError as exc:
-            raise ConfigError(f"cannot read graph spec {p}: {exc}") from exc
-        if p.suffix == ".json":
-            return cls.parse_data(json.loads(text))
-        return cls.from_yaml(text)
+            spec = cls.model_validate(doc.data, context={_UNCHECKED: True})
+        except ValidationError as exc:
+            raise ConfigError(doc.explain(exc, "graph spec")) from exc
+        problems = spec.located_problems()
+        if problems:
+            raise ConfigError(doc.report(problems, "graph spec"))
+        return spec
 
     def save(self, path: str | Path) -> None:
         p = Path(path)

@@ -189,14 +189,23 @@ def model_config(
         return value
     if isinstance(value, str):
         if value.endswith((".yaml", ".yml", ".json")) and Path(value).exists():
-            import yaml
-
-            return model_config(yaml.safe_load(Path(value).read_text()))
+            return _model_config_file(value)
         return parse_model(value)
     try:
         return _ADAPTER.validate_python(value)
     except ValidationError as exc:
         raise ConfigError(f"invalid model config: {exc}") from exc
+
+
+def _model_config_file(path: str) -> OpenAIModelConfig | LocalModelConfig:
+    """A model config from a YAML/JSON file; errors name the file, line and field."""
+    from thinktank._configfile import read
+
+    doc = read(path, "model config")
+    try:
+        return _ADAPTER.validate_python(doc.mapping("model config"))
+    except ValidationError as exc:
+        raise ConfigError(doc.explain(exc, "model config", skip=("openai", "local"))) from exc
 
 
 def load_model(

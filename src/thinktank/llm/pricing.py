@@ -9,13 +9,12 @@ cost 0 and log a warning once. Override with :func:`set_price`, or point
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 import threading
 from pathlib import Path
 
-from pydantic import BaseModel
+from pydantic import BaseModel, ConfigDict, Field
 
 from thinktank.errors import ConfigError
 
@@ -59,32 +58,51 @@ _resolved: dict[str, Price] = {}
 _loaded_env: str | None = None
 
 
+class _PriceEntry(Price):
+    """One entry of a price file: unknown fields are typos, not free tokens."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    input: float = Field(default=0.0, ge=0)
+    output: float = Field(default=0.0, ge=0)
+
+
 def _load_env_file() -> None:
     global _loaded_env
     path = os.environ.get("THINKTANK_PRICES")
     if not path or path == _loaded_env:
         return
-    _loaded_env = path
-    load_prices(path)
+    try:
+        load_prices(path)
+    except ConfigError as exc:
+        raise ConfigError(f"{exc} (the price file THINKTANK_PRICES names)") from exc
+    _loaded_env = path  # only once it loaded: a broken file fails every lookup, not one
+
+
+def load_env_prices() -> str | None:
+    """Load the price file ``THINKTANK_PRICES`` names, if any (once); its path.
+
+    Commands call it before they start, so a broken file stops them up front
+    instead of failing the first model call.
+    """
+    _load_env_file()
+    return os.environ.get("THINKTANK_PRICES") or None
 
 
 def load_prices(path: str | Path) -> None:
-    """Merge a YAML or JSON price file into the table."""
-    import yaml
+    """Merge a YAML or JSON price file (model name → ``{input, output}``) into the table."""
+    from pydantic import TypeAdapter, ValidationError
 
-    p = Path(path)
+    from thinktank._configfile import read
+
+    doc = read(path, "price file")
+    data = doc.mapping("price file")
     try:
-        data = (
-            yaml.safe_load(p.read_text())
-            if p.suffix in {".yaml", ".yml"}
-            else json.loads(p.read_text())
-        )
-    except (OSError, ValueError, yaml.YAMLError) as exc:
-        raise ConfigError(f"cannot read price file {p}: {exc}") from exc
-    if not isinstance(data, dict):
-        raise ConfigError(f"price file {p} must map model names to {{input, output}}")
-    for name, value in data.items():
-        set_price(str(name), **dict(value))
+        entries = TypeAdapter(dict[str, _PriceEntry]).validate_python(data)
+    except ValidationError as exc:
+        raise ConfigError(doc.explain(exc, "price file")) from exc
+    for name, entry in entries.items():
+        set_price(name, input=entry.input, output=entry.output)
 
 
 def set_price(model: str, input: float, output: float) -> None:

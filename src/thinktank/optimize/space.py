@@ -29,7 +29,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
@@ -37,6 +37,9 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from thinktank.agents.roles import ROLES
 from thinktank.errors import ConfigError
 from thinktank.graphs.spec import SelectMethod
+
+if TYPE_CHECKING:
+    from thinktank._configfile import Document
 
 NEEDS_ROLE: dict[str, str] = {
     "verifier": "verifier",
@@ -166,31 +169,36 @@ class SearchSpace(_Strict):
 
     @classmethod
     def parse_data(cls, data: Any) -> SearchSpace:
-        if not isinstance(data, dict):
-            raise SpaceError(
-                f"a search space must be a mapping with at least 'nodes', not {type(data).__name__}"
-            )
-        try:
-            return cls.model_validate(data)
-        except ValidationError as exc:
-            raise SpaceError(f"invalid search space: {exc}") from exc
+        from thinktank._configfile import Document
+
+        return cls._from_document(Document(data))
 
     @classmethod
     def from_yaml(cls, text: str) -> SearchSpace:
-        try:
-            data = yaml.safe_load(text)
-        except yaml.YAMLError as exc:
-            raise SpaceError(f"the search space is not valid YAML: {exc}") from exc
-        return cls.parse_data(data)
+        from thinktank._configfile import parse
+
+        return cls._from_document(parse(text, what="search space", error=SpaceError))
 
     @classmethod
     def load(cls, path: str | Path) -> SearchSpace:
-        p = Path(path)
+        """Read a YAML or JSON space; every error names the file, line and field."""
+        from thinktank._configfile import read
+
+        return cls._from_document(read(path, "search space", error=SpaceError))
+
+    @classmethod
+    def _from_document(cls, doc: Document) -> SearchSpace:
+        if not isinstance(doc.data, dict):
+            where = doc.where()
+            raise SpaceError(
+                (f"{where}: " if where else "")
+                + "a search space must be a mapping with at least 'nodes', "
+                + f"not {type(doc.data).__name__}"
+            )
         try:
-            text = p.read_text()
-        except OSError as exc:
-            raise SpaceError(f"cannot read search space {p}: {exc}") from exc
-        return cls.from_yaml(text)
+            return cls.model_validate(doc.data)
+        except ValidationError as exc:
+            raise SpaceError(doc.explain(exc, "search space")) from exc
 
     def to_yaml(self) -> str:
         return yaml.safe_dump(self.model_dump(mode="json", exclude_defaults=True), sort_keys=False)

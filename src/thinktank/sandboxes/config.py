@@ -9,6 +9,7 @@ every isolation measure can be loosened only by setting its field explicitly.
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError, model_validator
@@ -226,3 +227,24 @@ def load_sandbox_config(
             f"{'.'.join(map(str, e['loc'])) or 'config'}: {e['msg']}" for e in exc.errors()
         )
         raise ConfigError(f"invalid {data['type']} sandbox config: {problems}") from exc
+
+
+def read_sandbox_config(path: str | Path) -> dict[str, Any]:
+    """The mapping in a YAML/JSON sandbox config file, validated up front.
+
+    Errors name the file, line and field (``sandbox.yaml:3:1: memory_mb: ...``). The
+    mapping is returned as read, so it travels to workers as plain data.
+    """
+    from thinktank._configfile import read
+
+    doc = read(path, "sandbox config")
+    data = doc.mapping("sandbox config")
+    kind = data.get("type", "docker")
+    if kind not in TYPES:
+        problem = f"unknown sandbox type {kind!r}; valid types: {', '.join(TYPES)}"
+        raise ConfigError(doc.report([(("type",), problem)], "sandbox config"))
+    try:
+        _ADAPTER.validate_python({**data, "type": kind})
+    except ValidationError as exc:
+        raise ConfigError(doc.explain(exc, "sandbox config", skip=TYPES)) from exc
+    return data

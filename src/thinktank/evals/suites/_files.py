@@ -70,7 +70,9 @@ def read_records(
         try:
             data = json.loads(text)
         except json.JSONDecodeError as exc:
-            raise ConfigError(f"{label} line {exc.lineno}: invalid JSON: {exc.msg}") from None
+            raise ConfigError(
+                f"{label} line {exc.lineno}, column {exc.colno}: invalid JSON: {exc.msg}"
+            ) from None
         if isinstance(data, dict):
             for key in ("instances", "tasks", "data", "questions"):
                 if isinstance(data.get(key), list):
@@ -111,25 +113,9 @@ def _parquet_rows(path: Path | Traversable, label: str) -> Iterator[tuple[int, A
 
 def load_mapping(path: str | Path, what: str) -> dict[str, Any]:
     """A YAML or JSON mapping from ``path``; errors name the file, line and column."""
-    import yaml
+    from thinktank._configfile import read_mapping
 
-    p = Path(path)
-    try:
-        text = p.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise ConfigError(f"cannot read the {what} {p}: {exc.strerror or exc}") from None
-    try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f"{p}:{mark.line + 1}:{mark.column + 1}" if mark is not None else str(p)
-        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
-        raise ConfigError(f"{where}: the {what} is not valid YAML/JSON ({problem})") from None
-    if data is None:
-        return {}
-    if not isinstance(data, dict):
-        raise ConfigError(f"{p}: the {what} must be a mapping, not {type(data).__name__}")
-    return data
+    return read_mapping(path, what)
 
 
 def parse_records(
