@@ -193,6 +193,8 @@ def eval_command(
         load_env_prices()
     except ThinktankError as exc:
         _fail(str(exc))
+    if resume:
+        _check_resumable(out)
     if limit is not None:
         tasks = tasks[:limit]
     if retry_errors and not resume:
@@ -254,6 +256,7 @@ def eval_command(
         f"eval: {len(tasks)} tasks × {len(graphs)} graph(s) "
         f"({escape(', '.join(g.label for g in graphs))}) → {escape(str(out))}"
     )
+    console.print(escape(describe_models(parse_models(model))))
     interrupted = False
     try:
         summary = runner.run_sync()
@@ -286,6 +289,41 @@ def eval_command(
         console.print(f"report: {next(p for p in paths if p.name == 'report.html')}")
     if interrupted:
         raise typer.Exit(130)
+
+
+def describe_models(models: dict[str, str] | str | None, flag: str = "--model") -> str:
+    """``model: SPEC (where it came from)``: the line a command prints before it runs."""
+    if models is None:
+        import os
+
+        from thinktank.llm.config import default_model_spec
+
+        env = os.environ.get("THINKTANK_MODEL")
+        source = "from THINKTANK_MODEL" if env else "THINKTANK_MODEL not set"
+        return f"model: {default_model_spec()} ({source}, no {flag})"
+    if isinstance(models, str):
+        return f"model: {models} ({flag})"
+    text = ", ".join(f"{alias}={spec}" for alias, spec in models.items())
+    if "default" not in models and models:
+        first = next(iter(models))
+        return f"models: {text} ({flag}; nodes without a model use {first})"
+    return f"models: {text} ({flag})"
+
+
+def _check_resumable(out: Path) -> None:
+    """``--resume`` continues a run: a directory holding none is a mistake, not a new run."""
+    from thinktank.evals.records import DB_NAME
+
+    if not out.exists():
+        _fail(
+            f"--resume: {out} does not exist, so there is no run to continue; check the path "
+            "(the --out of the run), or drop --resume to start a new run there"
+        )
+    if not (out / DB_NAME).is_file():
+        _fail(
+            f"--resume: {out} holds no run ({DB_NAME} is missing); check the path (the --out "
+            "of the run), or drop --resume to start a new run there"
+        )
 
 
 def _default_model(models: dict[str, str] | str | None) -> str | None:
@@ -347,6 +385,7 @@ def run_command(
         task = Task(id="question", kind=kind, prompt=question, expected=expected)  # type: ignore[arg-type]
     except (ThinktankError, ValueError) as exc:
         _fail(str(exc))
+    typer.echo(describe_models(parse_models(model)), err=True)  # stderr: --json stays JSON
 
     async def go() -> tuple[RunResult, Any]:
         from thinktank.evals.evaluators import evaluate

@@ -183,6 +183,10 @@ def command(
         + (f", budget ${budget_usd:g}" if budget_usd is not None else "")
         + f" → {escape(str(out))}"
     )
+    models_used = ", ".join(f"{alias}={spec}" for alias, spec in pool.items())
+    console.print(escape(f"models: {models_used} (--model-pool)"))
+    if feedback_model:
+        console.print(escape(f"feedback model: {feedback_model} (--feedback-model)"))
     result = _run(console, the_space, dev, evaluator, config, out, cache, feedback)
     if baseline and result.stop_reason != "budget":
         left = None if budget_usd is None else max(0.0, budget_usd - result.spent_usd)
