@@ -218,8 +218,7 @@ class SWEHarness:
         return official_image(case.id, self.config.official_image)
 
     def _check_image(self, case: SWECase, image: str) -> None:
-        from thinktank.sandboxes._engine import docker_client
-        from thinktank.sandboxes.image import image_exists
+        from thinktank.sandboxes import docker_client, image_exists
 
         if not image_exists(docker_client(self._docker_base().docker_host), image):
             raise _infra(

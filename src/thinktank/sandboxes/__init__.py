@@ -46,11 +46,17 @@ from thinktank.sandboxes.session import PythonSession
 from thinktank.sandboxes.types import CellResult, ExecResult
 
 if TYPE_CHECKING:
+    from thinktank.sandboxes._engine import docker_client, engine_errors
     from thinktank.sandboxes.docker import DockerProvider, DockerSandbox
+    from thinktank.sandboxes.image import default_image, image_exists
     from thinktank.sandboxes.local import LocalProvider, LocalSandbox
     from thinktank.sandboxes.pool import PooledSandbox, WarmPool
 
 _LAZY = {
+    "docker_client": "thinktank.sandboxes._engine",
+    "engine_errors": "thinktank.sandboxes._engine",
+    "default_image": "thinktank.sandboxes.image",
+    "image_exists": "thinktank.sandboxes.image",
     "DockerProvider": "thinktank.sandboxes.docker",
     "DockerSandbox": "thinktank.sandboxes.docker",
     "LocalProvider": "thinktank.sandboxes.local",
@@ -96,6 +102,10 @@ __all__ = [
     "SandboxTimeout",
     "SandboxUnavailable",
     "WarmPool",
+    "default_image",
+    "docker_client",
+    "engine_errors",
+    "image_exists",
     "load_sandbox_config",
     "open_sandbox",
     "provider_from_config",

@@ -303,14 +303,13 @@ class EnvBuilder:
     # -- keys ----------------------------------------------------------------------------
 
     def _client(self) -> Any:
-        from thinktank.sandboxes._engine import docker_client
+        from thinktank.sandboxes import docker_client
 
         return docker_client(self.docker_host)
 
     def _base(self) -> tuple[str, str]:
         """(base image reference, its id)."""
-        from thinktank.sandboxes._engine import engine_errors
-        from thinktank.sandboxes.image import default_image, image_exists
+        from thinktank.sandboxes import default_image, engine_errors, image_exists
 
         ref = self.base_image or default_image()
         client = self._client()
@@ -369,7 +368,7 @@ class EnvBuilder:
         """The environment image for ``instance`` (built now unless it exists).
 
         ``source`` is the local clone (it must hold the environment commit)."""
-        from thinktank.sandboxes.image import image_exists
+        from thinktank.sandboxes import image_exists
 
         t0 = time.monotonic()
         python, warnings = self.python_for(spec)
@@ -451,7 +450,7 @@ class EnvBuilder:
     def _sandbox_python_version(self) -> str:
         ref, image_id = self._base()
         if self._sandbox_python.get(image_id) is None:
-            from thinktank.sandboxes._engine import engine_errors
+            from thinktank.sandboxes import engine_errors
 
             with engine_errors("ask the sandbox image for its Python version"):
                 out = self._client().containers.run(
@@ -512,7 +511,7 @@ class EnvBuilder:
         warnings: list[str],
         record: Callable[[str], None],
     ) -> None:
-        from thinktank.sandboxes._engine import engine_errors
+        from thinktank.sandboxes import engine_errors
 
         ref, _ = self._base()
         client = self._client()
