@@ -118,9 +118,9 @@ def provider_from_file(sandbox: Path | None) -> Any:
 
     if sandbox is None:
         return provider_from_config({"type": "docker"})
-    from thinktank.evals.suites._files import load_mapping
+    from thinktank.sandboxes.config import read_sandbox_config
 
-    return provider_from_config(load_mapping(sandbox, "sandbox config"))
+    return provider_from_config(read_sandbox_config(sandbox))
 
 
 def _tasks(suite: str, instances: list[str] | None) -> list[Any]:
