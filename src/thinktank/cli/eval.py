@@ -26,6 +26,10 @@ def _fail(message: str, code: int = 1) -> NoReturn:
     raise typer.Exit(code)
 
 
+CHECK_HINT = "start the server or pass --model (--no-check-models skips this check)"
+"""What to do when a model's endpoint does not answer before a run."""
+
+
 def parse_models(values: list[str] | None) -> dict[str, str] | str | None:
     """``--model`` values: ``SPEC`` (the default model) or ``ALIAS=SPEC`` (repeatable)."""
     if not values:
@@ -175,6 +179,11 @@ def eval_command(
     sandbox: Path | None = typer.Option(
         None, "--sandbox", help="Sandbox config file (YAML/JSON) for every task's sandboxes."
     ),
+    check_models: bool = typer.Option(
+        True,
+        "--check-models/--no-check-models",
+        help="Ask every model's endpoint once before the run starts; stop if one is down.",
+    ),
 ) -> None:
     """Run a task suite through one or more graphs; record every result; write the report."""
     from rich.console import Console
@@ -251,6 +260,8 @@ def eval_command(
         executor=executor,
         executor_options=ray_options,
         environment_options=env_options,
+        check_models=check_models,
+        check_hint=CHECK_HINT,
     )
     console.print(
         f"eval: {len(tasks)} tasks × {len(graphs)} graph(s) "

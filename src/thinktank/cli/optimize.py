@@ -114,6 +114,11 @@ def command(
     memory: Path | None = typer.Option(
         None, "--memory", help="Memory bank database that nodes with memory: true read from."
     ),
+    check_models: bool = typer.Option(
+        True,
+        "--check-models/--no-check-models",
+        help="Ask every model's endpoint once before the search starts; stop if one is down.",
+    ),
 ) -> None:
     """Search collaboration graphs on a dev set; write best.yaml, the Pareto front and plots."""
     from rich.console import Console
@@ -170,6 +175,16 @@ def command(
 
         try:
             bank = SQLiteMemoryBank(memory, create=True)
+        except ThinktankError as exc:
+            _fail(str(exc))
+    if check_models:
+        from thinktank.llm.preflight import check_models_sync
+
+        try:
+            check_models_sync(
+                {**models, **({"feedback": feedback} if feedback is not None else {})},
+                hint="start the server or fix --model-pool (--no-check-models skips this check)",
+            )
         except ThinktankError as exc:
             _fail(str(exc))
     evaluator = _evaluator(

@@ -15,6 +15,11 @@ passes it (beyond the under-estimated prompt tokens of calls in flight); once it
 spent no new job starts. A job whose calls the run budget refused is *interrupted*:
 not recorded, so it runs again when the run is resumed with more budget.
 
+Before anything starts, every model the run will call (the models given, model
+strings named by nodes, the judge, a hook's ``model``) is checked once per endpoint
+(:func:`~thinktank.llm.preflight.check_models`); an unreachable one stops the run
+before its directory is touched. ``check_models=False`` skips the check.
+
 ``stream=True`` processes tasks one at a time, in order (graphs of a task in
 parallel), and calls ``on_task_done(task, result, verdict)`` after each task before
 the next starts — how memory learning lets later tasks see earlier lessons.
@@ -120,6 +125,8 @@ class Runner:
         environment_options: Mapping[str, Mapping[str, Any]] | None = None,
         judge: ChatModel | None = None,
         limit: int | None = None,
+        check_models: bool = True,
+        check_hint: str | None = None,
     ) -> None:
         if concurrency < 1:
             raise ConfigError(f"concurrency must be at least 1, not {concurrency}")
@@ -147,6 +154,8 @@ class Runner:
         self.environment_options = environment_options
         self.judge = judge
         self.limit = limit
+        self.check_models = check_models
+        self.check_hint = check_hint
         self.run_budget = (
             Budget(max_usd=budget_usd, name=RUN_BUDGET_NAME) if budget_usd is not None else None
         )
@@ -205,7 +214,13 @@ class Runner:
             run_budget=self.run_budget,
             judge=self.judge,
         )
-        executor = self.executor = self._make_executor(worker)
+        try:
+            if self.check_models:
+                await self._check_models(worker)
+            executor = self.executor = self._make_executor(worker)
+        except BaseException:
+            await worker.close()
+            raise
         try:
             config = self.config(worker)
             self.out_dir.mkdir(parents=True, exist_ok=True)
@@ -277,6 +292,22 @@ class Runner:
             db.close()
             lock.close()
         return summary
+
+    async def _check_models(self, worker: TaskWorker) -> None:
+        """Probe every endpoint the run will call, once (see the module docstring)."""
+        from thinktank.llm.preflight import DEFAULT_HINT, check_models
+
+        models: dict[str, ChatModel | str | None] = dict(worker.models)
+        for spec in worker.specs.values():
+            for n in spec.nodes:
+                if n.model not in models and ":" in n.model:  # a model string, not an alias
+                    models[n.model] = n.model
+        if self.judge is not None:
+            models["judge"] = self.judge
+        hook_model = getattr(self.on_task_done, "model", None)
+        if isinstance(hook_model, ChatModel):
+            models["on_task_done"] = hook_model
+        await check_models(models, hint=self.check_hint or DEFAULT_HINT)
 
     def _make_executor(self, worker: TaskWorker) -> Executor:
         if not isinstance(self._executor_arg, str):

@@ -240,6 +240,45 @@ class OpenAICompatModel(ChatModel):
         self._http = None
         self._client = None
 
+    # --- the endpoint ------------------------------------------------------------------------
+
+    async def probe(self) -> None:
+        """Check once that the endpoint answers, spending no tokens (``GET /models``).
+
+        Any HTTP answer but 401/403 counts as up (a server without a model list
+        answers 404), and so does a connection that is accepted but slow to answer.
+        Raises :class:`~thinktank.errors.ModelUnavailable` (refused, unknown host,
+        connect timeout; after the policy's refused-connection retries) or
+        :class:`~thinktank.errors.AuthenticationFailed`. A replay-only cache needs
+        no endpoint, so it is not asked.
+        """
+        if self.cache is not None and self.cache.mode == "replay":
+            return
+        client = self._sdk()
+        timeout = httpx.Timeout(min(self.timeout.read or 10.0, 10.0), connect=self.timeout.connect)
+        policy = self.retry.model_copy(
+            update={"max_retries": min(self.retry.max_retries, self.retry.refused_retries)}
+        )
+        attempts = 0
+
+        async def attempt() -> None:
+            nonlocal attempts
+            attempts += 1
+            try:
+                await client.models.with_raw_response.list(timeout=timeout)  # type: ignore[arg-type]
+            except openai.APIStatusError as exc:
+                if exc.status_code in (401, 403):
+                    raise self._translate_status(exc) from exc
+            except (openai.APITimeoutError, openai.APIConnectionError) as exc:
+                if any(isinstance(e, httpx.ReadTimeout) for e in _chain(exc)):
+                    return  # connected; the server is busy, not gone
+                raise RetryableError(exc, refused=is_refused(exc)) from exc
+
+        try:
+            await call_with_retries(attempt, policy)
+        except RetryableError as exc:
+            raise self._exhausted(exc, attempts) from exc.cause
+
     # --- one request ----------------------------------------------------------------------
 
     async def _generate(self, request: ChatRequest) -> list[Completion]:
