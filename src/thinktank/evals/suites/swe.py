@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import json
 import os
-import re
 import subprocess
 from datetime import UTC, datetime
 from pathlib import Path
@@ -191,18 +190,13 @@ def load_swe_suite() -> list[Task]:
     return tasks
 
 
-_STATUS_LINE = re.compile(r"^(PASSED|FAILED|ERROR|SKIPPED|XFAIL|XPASS)\s+(\S+?::\S+)(?:\s+-\s.*)?$")
-
-
 def parse_pytest_report(output: str) -> dict[str, str]:
     """Test id → status (``PASSED``, ``FAILED``, ``ERROR``, …) from ``pytest -rA`` output.
 
     A test id asked for but absent from the report did not run (e.g. it does not
-    exist yet); callers should treat it as failed.
+    exist yet); callers should treat it as failed. (See
+    :func:`thinktank.evals.swe.logs.parse_pytest_rA`: ids with spaces and brackets.)
     """
-    statuses: dict[str, str] = {}
-    for line in output.splitlines():
-        m = _STATUS_LINE.match(line.strip())
-        if m:
-            statuses[m.group(2)] = m.group(1)
-    return statuses
+    from thinktank.evals.swe.logs import parse_pytest_rA
+
+    return parse_pytest_rA(output)
