@@ -225,6 +225,10 @@ class RoleSpec(BaseModel):
     output: type[RoleOutput]
     uses_tools: bool = False
     """Whether the role gets the graph's tools by default."""
+    reads: Literal["task", "answers"] = "task"
+    """What the role works on. ``task``: the task itself (plus whatever edges bring).
+    ``answers``: other nodes' answers (it verifies, critiques, judges or fuses them),
+    so it never runs unless an edge brings it answers; graphs are checked for that."""
 
     _prompts: ClassVar[dict[str, str]] = {}
 
@@ -234,11 +238,11 @@ class RoleSpec(BaseModel):
 
 ROLES: dict[str, RoleSpec] = {
     "solver": RoleSpec(name="solver", output=AnswerOutput, uses_tools=True),
-    "verifier": RoleSpec(name="verifier", output=Verdict, uses_tools=True),
-    "critic": RoleSpec(name="critic", output=Critique),
+    "verifier": RoleSpec(name="verifier", output=Verdict, uses_tools=True, reads="answers"),
+    "critic": RoleSpec(name="critic", output=Critique, reads="answers"),
     "refiner": RoleSpec(name="refiner", output=AnswerOutput, uses_tools=True),
-    "fuser": RoleSpec(name="fuser", output=AnswerOutput),
-    "judge": RoleSpec(name="judge", output=Selection),
+    "fuser": RoleSpec(name="fuser", output=AnswerOutput, reads="answers"),
+    "judge": RoleSpec(name="judge", output=Selection, reads="answers"),
     "debater": RoleSpec(name="debater", output=AnswerOutput, uses_tools=True),
     "ceo": RoleSpec(name="ceo", output=Decision),
 }

@@ -23,7 +23,7 @@ from typing import Any
 from thinktank.errors import UsageError
 from thinktank.evals.metrics import GraphStats, fmt_ci, fmt_s, fmt_usd, graph_stats
 from thinktank.evals.records import DB_NAME, RunDatabase
-from thinktank.evals.run_types import RunConfig, TaskRecord
+from thinktank.evals.run_types import RunConfig, TaskRecord, group_causes
 
 ReportWriter = Callable[..., list[Path]]
 """``writer(run_dir, **options) -> written paths``."""
@@ -115,7 +115,14 @@ class ReportData:
         errors = sum(s.errors for s in self.stats)
         if errors:
             out.append(
-                f"{errors} record(s) are errors (see the table); `--retry-errors` reruns them."
+                f"{errors} record(s) are errors (see the table); `--retry-errors` reruns them. "
+                + _causes([r.error for r in self.records if r.status == "error"])
+            )
+        degraded = [r.error for r in self.records if r.status == "degraded"]
+        if degraded:
+            out.append(
+                f"{len(degraded)} record(s) are degraded: their selection could not use its "
+                "verifier, judge or fuser and fell back to a majority vote. " + _causes(degraded)
             )
         if expected and len(self.records) < expected:
             out.append(f"{len(self.records)} of {expected} (task, graph) pairs have a record.")
@@ -155,12 +162,21 @@ def md_text(value: object, limit: int = 40) -> str:
     return html.escape(s, quote=False).replace("|", "\\|")
 
 
+def _causes(errors: list[str | None]) -> str:
+    """``Causes: 3× X; 1× Y.`` (the most frequent five)."""
+    groups = group_causes(errors)
+    shown = "; ".join(f"{n}× {cause}" for n, cause in groups[:5])
+    more = f"; and {len(groups) - 5} more" if len(groups) > 5 else ""
+    return f"Causes: {shown}{more}."
+
+
 def _cell(r: TaskRecord | None) -> str:
     if r is None:
         return "·"
     if r.status == "error":
         return "error"
-    return f"{'✓' if r.correct else '✗'} {md_text(r.answer or '—')}"
+    mark = " (degraded)" if r.status == "degraded" else ""
+    return f"{'✓' if r.correct else '✗'} {md_text(r.answer or '—')}{mark}"
 
 
 def render_markdown(data: ReportData) -> str:

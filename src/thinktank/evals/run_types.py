@@ -8,21 +8,39 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 import time
+from collections import Counter
+from collections.abc import Iterable
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr
 
 from thinktank.evals.sweep import GraphEntry
 
-FINISHED_STATUSES = frozenset({"ok", "budget_exhausted", "stopped_by_ceo", "max_rounds"})
-"""Statuses of a finished task (judged, never run again); ``error`` may be retried."""
+FINISHED_STATUSES = frozenset(
+    {"ok", "budget_exhausted", "stopped_by_ceo", "max_rounds", "degraded"}
+)
+"""Statuses of a finished task (judged, never run again); ``error`` may be retried.
+``degraded`` answers were judged, but their selection fell back to a vote (``error`` says why)."""
 
 INTERRUPTED = "interrupted"
 """Status of a task whose model calls the *run* budget refused: not a result, never recorded."""
 
 EVALUATION_USAGE = "evaluation_usage"
 """Key in a verdict's details: calls, tokens and dollars that judging the answer took."""
+
+
+def cause_of(error: str | None) -> str:
+    """What an error message says went wrong: its first line, without where it was raised."""
+    lines = (error or "").strip().splitlines()
+    text = re.sub(r" \(at [\w.-]+:\d+\)$", "", lines[0]) if lines else "unknown error"
+    return text if len(text) <= 300 else text[:299] + "…"
+
+
+def group_causes(errors: Iterable[str | None]) -> list[tuple[int, str]]:
+    """``(count, cause)`` per distinct :func:`cause_of`, most frequent first."""
+    return [(n, c) for c, n in Counter(cause_of(e) for e in errors).most_common()]
 
 
 class RunConfig(BaseModel):
@@ -93,7 +111,7 @@ class TaskRecord(BaseModel):
     task_index: int = 0
     kind: str = ""
     status: str
-    """A RunResult status (ok, budget_exhausted, stopped_by_ceo, max_rounds), ``error``
+    """A RunResult status (ok, budget_exhausted, stopped_by_ceo, max_rounds, degraded), ``error``
     (the run or its evaluation failed; retried with ``--retry-errors``) or
     :data:`INTERRUPTED` (never stored)."""
     error: str | None = None

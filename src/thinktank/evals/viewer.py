@@ -45,12 +45,14 @@ def _fold(title: str, body: str, cls: str, *, open_: bool = False) -> str:
 
 
 def badge(rec: TaskRecord) -> str:
-    """The ✓ / ✗ / error badge of a record."""
+    """The ✓ / ✗ / error badge of a record (``degraded`` ones carry a marked title)."""
     if rec.status == "error":
         return '<span class="badge err" title="error">!</span>'
+    tag = " (degraded: selection fell back to a vote)" if rec.status == "degraded" else ""
+    star = "*" if tag else ""
     if rec.correct:
-        return '<span class="badge ok" title="correct">✓</span>'
-    return '<span class="badge bad" title="wrong">✗</span>'
+        return f'<span class="badge ok" title="correct{tag}">✓{star}</span>'
+    return f'<span class="badge bad" title="wrong{tag}">✗{star}</span>'
 
 
 def _message(m: Mapping[str, Any]) -> str:

@@ -141,8 +141,11 @@ class Graph:
         return self
 
     def build(self) -> GraphSpec:
-        """The validated :class:`GraphSpec` (raises ``ConfigError`` listing every problem)."""
-        return GraphSpec.parse_data(
+        """The validated :class:`GraphSpec` (raises ``ConfigError`` listing every problem,
+        nodes that could never run included)."""
+        from thinktank.graphs._runnable import check_runnable
+
+        spec = GraphSpec.parse_data(
             {
                 "name": self.name,
                 "description": self.description,
@@ -154,3 +157,5 @@ class Graph:
                 "metadata": self._metadata,
             }
         )
+        check_runnable(spec)
+        return spec

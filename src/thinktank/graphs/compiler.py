@@ -26,6 +26,7 @@ from pydantic import BaseModel, Field
 
 from thinktank.agents.agent import Agent
 from thinktank.errors import BudgetExceeded, ConfigError
+from thinktank.graphs._runnable import check_runnable
 from thinktank.graphs.runtime import RunContext, current_run, run_context
 from thinktank.graphs.schedule import Scheduler
 from thinktank.graphs.select import Candidate, SelectionResult, answer_kind, select
@@ -44,7 +45,11 @@ class RunResult(BaseModel):
     task_id: str
     answer: str | None
     status: str
-    """ok, budget_exhausted, stopped_by_ceo, max_rounds or error."""
+    """ok, budget_exhausted, stopped_by_ceo, max_rounds, degraded or error.
+
+    ``degraded``: the run finished, but selection could not use the node it scores
+    with (every verifier / judge / fuser call failed), so the answer is the
+    majority vote; ``error`` says why."""
     error: str | None = None
     candidates: list[Candidate] = Field(default_factory=list)
     verdicts: list[dict[str, Any]] = Field(default_factory=list)
@@ -119,6 +124,7 @@ class CompiledGraph:
         self.spec = spec
         self.models = self._models(models)
         spec.validate_models(set(self.models))
+        check_runnable(spec)
         self.tools = dict(tools) if isinstance(tools, Mapping) else {t.name: t for t in tools}
         for n in spec.nodes:
             missing = [t for t in n.tools if t not in self.tools]
@@ -367,6 +373,9 @@ class CompiledGraph:
                 "error",
                 error or (errs[-1] if errs else "no candidate produced an answer"),
             )
+        elif res.detail.get("degraded") and status in ("ok", "max_rounds", "stopped_by_ceo"):
+            # a budget that ran out explains a missing score better than "degraded" would
+            status, error = "degraded", str(res.detail["degraded"])
         return {
             "result": res.model_dump(),
             "status": status,

@@ -15,6 +15,12 @@ Methods (``SelectionSpec.method``):
   (see :mod:`thinktank.graphs.execution`), combined with judge scores for hybrid.
 
 Ties in score are broken by the size of the candidate's answer group, then order.
+
+When the node a method scores with (verifier, judge, fuser) ran but gave nothing
+usable for any candidate — every call failed, or no reply could be read — the
+answer falls back to the vote and ``detail["degraded"]`` says why; the run then
+ends ``degraded`` (see :mod:`thinktank.graphs.compiler`). A scorer that did not run
+at all (skipped by a condition, say) is no failure.
 """
 
 from __future__ import annotations
@@ -111,6 +117,23 @@ def _by_score(cands: list[Candidate]) -> tuple[str | None, str | None]:
     return best.answer, best.id
 
 
+def _failed_scorer(method: str, nodes: set[str], outputs: Sequence[NodeOutput]) -> str | None:
+    """Why selection fell back to a vote, when the scorer ``nodes`` ran and all of it failed."""
+    ran = [o for o in outputs if o.node in nodes and o.status != "cancelled"]
+    if not ran:
+        return None
+    errors = [o.error for o in ran if o.error]
+    names = ", ".join(repr(n) for n in sorted(nodes))
+    what = f"{ran[0].role} {names}"
+    if errors:
+        how = f"{len(errors)} of {len(ran)} calls failed; first: {errors[0]}"
+    else:
+        how = f"none of its {len(ran)} replies could be used"
+    return (
+        f"selection {method!r} fell back to a majority vote: {what} gave no usable result ({how})"
+    )
+
+
 def select(
     spec: GraphSpec,
     outputs: Sequence[NodeOutput],
@@ -150,15 +173,21 @@ def select(
             if o.node in by_nodes and o.target and isinstance(o.output, dict):
                 scores[o.target].append(float(o.output.get("score", 0.0)))
                 approvals[o.target] += bool(o.output.get("verdict"))
-        for c in cands:
-            c.approvals = approvals.get(c.id, 0)
-            if method == "verifier" and scores.get(c.id):
-                c.score = sum(scores[c.id]) / len(scores[c.id])
-            elif method == "mav":
-                c.score = float(c.approvals)
-        a, w = _by_score(cands)
-        if w is not None:
-            answer, winner = a, w
+        degraded = None
+        if cands and not any(c.id in scores for c in cands):
+            degraded = _failed_scorer(method, by_nodes, outputs)
+        if degraded:
+            detail["degraded"] = degraded  # no score at all: the vote stands
+        else:
+            for c in cands:
+                c.approvals = approvals.get(c.id, 0)
+                if method == "verifier" and scores.get(c.id):
+                    c.score = sum(scores[c.id]) / len(scores[c.id])
+                elif method == "mav":
+                    c.score = float(c.approvals)
+            a, w = _by_score(cands)
+            if w is not None:
+                answer, winner = a, w
     elif method == "judge":
         by = sel.by or next(n.id for n in spec.nodes if n.role == "judge")
         picks: dict[str, int] = defaultdict(int)
@@ -171,6 +200,10 @@ def select(
             c.score = float(picks.get(c.id, 0))
         if picks:
             answer, winner = _by_score(cands)
+        elif cands:
+            degraded = _failed_scorer(method, {by}, outputs)
+            if degraded:
+                detail["degraded"] = degraded
         detail["judge_picks"] = dict(picks)
     elif method == "fuser":
         by = sel.by or next(n.id for n in spec.nodes if n.role == "fuser")
@@ -181,6 +214,10 @@ def select(
             pick = fr.representative([o.answer for o in fused if o.round == last])
             if pick is not None:
                 answer, winner = pick, next(o.id for o in fused if o.answer == pick)
+        elif cands:
+            degraded = _failed_scorer(method, {by}, outputs)
+            if degraded:
+                detail["degraded"] = degraded
     elif method == "ceo":
         final = [d for d in decisions if d.get("answer")]
         if final:
