@@ -5,6 +5,7 @@ Real HTTP on loopback: a closed port (connections refused) and the simulator.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -16,6 +17,7 @@ from tests.net import closed_port
 from tests.optimize import landscape as L
 from thinktank.cli.app import app
 from thinktank.errors import ModelUnavailable
+from thinktank.evals.records import RunDatabase
 from thinktank.evals.runner import Runner
 from thinktank.evals.task import Task, dump_tasks
 from thinktank.llm.simulator import SimulatorServer
@@ -109,3 +111,78 @@ def test_optimize_does_not_start_when_a_pool_model_is_unreachable(
     assert "model cheap" not in res.output
     assert "start the server or fix --model-pool" in res.output
     assert not out.exists()
+
+
+# --- exit codes and errors grouped by cause --------------------------------------------
+
+
+def test_eval_exits_3_and_groups_the_errors_by_cause(
+    tmp_path: Path, suite: Path, dead: str
+) -> None:
+    out = tmp_path / "run"
+    t0 = time.perf_counter()
+    res = invoke(
+        "eval", "--suite", str(suite), "--graph", "single", "--model", dead, "--out", str(out),
+        "--no-check-models",
+    )  # fmt: skip
+    elapsed = time.perf_counter() - t0
+    assert res.exit_code == 3, res.output
+    url = dead.partition("@")[2]
+    assert "3 task(s) errored, by cause:" in res.output, res.output
+    assert f"  3 tasks: ModelUnavailable: connection refused by {url}" in res.output
+    assert "--resume --retry-errors" in res.output
+    assert elapsed < 30, elapsed  # three refused attempts per task, not 8-10 s of backoff each
+    md = (out / "report.md").read_text()
+    assert f"3× ModelUnavailable: connection refused by {url}" in md
+
+
+def test_run_exits_3_with_the_failed_calls_grouped(dead: str) -> None:
+    res = invoke("run", "What is 1 + 1?", "--graph", "best_of_n:n=2", "--model", dead)
+    assert res.exit_code == 3, res.output
+    url = dead.partition("@")[2]
+    assert f"2 samples: ModelUnavailable: connection refused by {url}" in res.output
+    res = invoke("run", "What is 1 + 1?", "--graph", "single", "--model", dead, "--json")
+    assert res.exit_code == 3 and '"status": "error"' in res.output
+
+
+@pytest.fixture
+def sim() -> Iterator[str]:
+    with SimulatorServer() as server:
+        yield f"openai:sim@{server.base_url}"
+
+
+VERIFIED = "best_of_n:n=3,select=verifier,verifier_model=checker"
+
+
+def test_run_with_a_verifier_that_always_failed_is_degraded_and_exits_3(
+    sim: str, dead: str
+) -> None:
+    res = invoke("run", "What is 1 + 1?", "--graph", VERIFIED, "--model", f"default={sim}",
+                 "--model", f"checker={dead}")  # fmt: skip
+    assert res.exit_code == 3, res.output
+    assert "degraded: selection 'verifier' fell back to a majority vote" in res.output
+    assert "3 samples: ModelUnavailable: connection refused by" in res.output
+
+
+def test_eval_records_and_reports_degraded_tasks(
+    tmp_path: Path, suite: Path, sim: str, dead: str
+) -> None:
+    out = tmp_path / "run"
+    models = ["--model", f"default={sim}", "--model", f"checker={dead}"]
+    res = invoke("eval", "--suite", str(suite), "--graph", VERIFIED, *models, "--out", str(out))
+    assert res.exit_code == 1 and "model checker: connection refused" in res.output, res.output
+    res = invoke(
+        "eval", "--suite", str(suite), "--graph", VERIFIED, *models, "--out", str(out),
+        "--no-check-models",
+    )  # fmt: skip
+    assert res.exit_code == 3, res.output
+    assert "0 errors, 3 degraded" in res.output
+    assert "3 task(s) degraded" in res.output
+    assert "3 tasks: selection 'verifier' fell back to a majority vote" in res.output
+    with RunDatabase.open(out) as db:
+        recs = db.records()
+    assert {r.status for r in recs} == {"degraded"}
+    assert all("connection refused" in (r.error or "") for r in recs)
+    assert all(r.correct is not None for r in recs)  # degraded answers are still judged
+    md = (out / "report.md").read_text()
+    assert "3 record(s) are degraded" in md and "(degraded)" in md

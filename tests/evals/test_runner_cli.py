@@ -94,7 +94,8 @@ def test_out_of_budget_stops_cleanly_and_reports(
         )  # fmt: skip
     finally:
         reset_prices()
-    assert code == 0, text
+    # answers cut at 64 tokens may not parse: such tasks are errors, and then the exit code is 3
+    assert code == (3 if "task(s) errored, by cause:" in text else 0), text
     assert "run budget is spent" in text and "--resume --budget-usd" in text
     md = (out / "report.md").read_text()
     assert "run budget was spent" in md

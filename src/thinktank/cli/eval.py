@@ -29,6 +29,10 @@ def _fail(message: str, code: int = 1) -> NoReturn:
 CHECK_HINT = "start the server or pass --model (--no-check-models skips this check)"
 """What to do when a model's endpoint does not answer before a run."""
 
+TASKS_FAILED = 3
+"""Exit code of ``eval`` and ``run`` when a task ended in error or degraded."""
+FAILED_STATUSES = ("error", "degraded")
+
 
 def parse_models(values: list[str] | None) -> dict[str, str] | str | None:
     """``--model`` values: ``SPEC`` (the default model) or ``ALIAS=SPEC`` (repeatable)."""
@@ -185,7 +189,13 @@ def eval_command(
         help="Ask every model's endpoint once before the run starts; stop if one is down.",
     ),
 ) -> None:
-    """Run a task suite through one or more graphs; record every result; write the report."""
+    """Run a task suite through one or more graphs; record every result; write the report.
+
+    Exit codes: 0 every task ran; 1 bad input, or the run could not start
+    (a model is unreachable); 2 a command-line usage error; 3 some task
+    ended in error or degraded (the causes are printed, grouped by cause);
+    130 interrupted (--resume continues).
+    """
     from rich.console import Console
 
     from thinktank.errors import ThinktankError
@@ -300,6 +310,8 @@ def eval_command(
         console.print(f"report: {next(p for p in paths if p.name == 'report.html')}")
     if interrupted:
         raise typer.Exit(130)
+    if summary.errors or summary.degraded:
+        raise typer.Exit(TASKS_FAILED)
 
 
 def describe_models(models: dict[str, str] | str | None, flag: str = "--model") -> str:
@@ -354,7 +366,8 @@ def _print_summary(console: Any, summary: Any) -> None:
     console.print(t)
     line = (
         f"{summary.recorded} recorded, {summary.skipped} already done, {summary.errors} errors, "
-        f"spent ${summary.spent_usd:.4f} in {summary.wall_s:.1f}s"
+        + (f"{summary.degraded} degraded, " if summary.degraded else "")
+        + f"spent ${summary.spent_usd:.4f} in {summary.wall_s:.1f}s"
     )
     console.print(line)
     if summary.stop_reason == "budget":
@@ -363,9 +376,20 @@ def _print_summary(console: Any, summary: Any) -> None:
             f"{summary.interrupted} interrupted); continue with --resume --budget-usd MORE"
         )
     if summary.errors:
+        console.print(f"[yellow]{summary.errors} task(s) errored[/yellow], by cause:")
+        _print_causes(console, summary.error_causes)
+        console.print("once the cause is fixed, rerun them with --resume --retry-errors")
+    if summary.degraded:
         console.print(
-            "[yellow]some tasks errored[/yellow]: rerun them with --resume --retry-errors"
+            f"[yellow]{summary.degraded} task(s) degraded[/yellow] (selection fell back to a "
+            "majority vote), by cause:"
         )
+        _print_causes(console, summary.degraded_causes)
+
+
+def _print_causes(console: Any, causes: dict[str, int]) -> None:
+    for cause, n in sorted(causes.items(), key=lambda kv: -kv[1]):
+        console.print(f"  {n} task{'s' if n > 1 else ''}: {escape(cause)}", soft_wrap=True)
 
 
 def run_command(
@@ -377,7 +401,12 @@ def run_command(
     seed: int = typer.Option(0, "--seed"),
     as_json: bool = typer.Option(False, "--json", help="Print the full RunResult as JSON."),
 ) -> None:
-    """Answer one question with one graph and print the trace summary."""
+    """Answer one question with one graph and print the trace summary.
+
+    Exit codes: 0 the run ended ok (or stopped by its budget, rounds or
+    CEO); 1 bad input; 2 a command-line usage error; 3 the run ended in
+    error or degraded (the failed calls are printed, grouped by cause).
+    """
     from thinktank.cli._trace import print_trace
     from thinktank.errors import ThinktankError
     from thinktank.evals.sweep import expand_graph
@@ -424,8 +453,26 @@ def run_command(
         _fail(str(exc))
     if as_json:
         typer.echo(res.model_dump_json(indent=2))
-        return
-    print_trace(res, label=entries[0].label, verdict=verdict)
+    else:
+        print_trace(res, label=entries[0].label, verdict=verdict)
+    if res.status in FAILED_STATUSES:
+        _print_run_failure(res)
+        raise typer.Exit(TASKS_FAILED)
+
+
+def _print_run_failure(res: Any) -> None:
+    """Why a run ended ``error`` or ``degraded``, and its failed calls grouped by cause (stderr)."""
+    from rich.console import Console
+
+    from thinktank.evals.run_types import group_causes
+
+    console = Console(stderr=True, soft_wrap=True)
+    console.print(f"[red]{escape(res.status)}:[/red] {escape(res.error or 'no answer')}")
+    failed = [o.get("error") for o in res.trace.get("outputs", []) if o.get("error")]
+    if failed:
+        console.print("failed calls, by cause:")
+        for n, cause in group_causes(failed):
+            console.print(f"  {n} sample{'s' if n > 1 else ''}: {escape(cause)}")
 
 
 def _spec_budget(spec: Any, budget_cls: Any) -> Any:

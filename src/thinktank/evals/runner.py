@@ -46,7 +46,7 @@ from pydantic import BaseModel, Field
 from thinktank.errors import ConfigError
 from thinktank.evals.progress import Progress
 from thinktank.evals.records import RunDatabase, lock_run_dir
-from thinktank.evals.run_types import INTERRUPTED, RunConfig, TaskRecord
+from thinktank.evals.run_types import INTERRUPTED, RunConfig, TaskRecord, cause_of
 from thinktank.evals.sweep import GraphEntry, entries_from
 from thinktank.evals.task import Task
 from thinktank.evals.worker import (
@@ -83,6 +83,12 @@ class RunSummary(BaseModel):
     """Records written by this session."""
     errors: int = 0
     """Of those, ``error`` records (retry with ``retry_errors``)."""
+    degraded: int = 0
+    """Of those, ``degraded`` records (selection fell back to a vote)."""
+    error_causes: dict[str, int] = Field(default_factory=dict)
+    """Cause (:func:`~thinktank.evals.run_types.cause_of`) → how many error records gave it."""
+    degraded_causes: dict[str, int] = Field(default_factory=dict)
+    """Cause → how many degraded records gave it."""
     interrupted: int = 0
     """Jobs the run budget cut short (not recorded; they run again on resume)."""
     not_started: int = 0
@@ -416,7 +422,12 @@ class Runner:
             log.warning("a record for (%s, %s) exists already; kept it", job.graph, job.task.id)
             return False
         summary.recorded += 1
+        if rec.status in ("error", "degraded"):
+            causes = summary.error_causes if rec.status == "error" else summary.degraded_causes
+            cause = cause_of(rec.error)
+            causes[cause] = causes.get(cause, 0) + 1
         summary.errors += rec.status == "error"
+        summary.degraded += rec.status == "degraded"
         self.progress.update(rec, spent_usd=self._spend())
         return rec.status != "error"
 
