@@ -30,7 +30,7 @@ PASSING = frozenset({"PASSED", "XFAIL"})
 """Statuses that count as passing (SWE-bench counts expected failures as passing)."""
 STATUSES = ("PASSED", "FAILED", "SKIPPED", "ERROR", "XFAIL")
 
-_PYTEST_LINE = re.compile(r"^(PASSED|FAILED|ERROR|SKIPPED|XFAIL|XPASS)\s+(\S.*)$")
+_SKIP_COUNT = re.compile(r"^\[\d+\]$")
 _EXIT_RE = re.compile(re.escape(EXIT_MARK) + r":\s*(-?\d+)")
 
 
@@ -55,23 +55,28 @@ def _test_id(rest: str) -> str:
 
 
 def parse_pytest_rA(log: str) -> dict[str, str]:
-    """Test id → status from pytest ``-rA`` output (ids with spaces, brackets, any script).
+    """Test id → status from pytest ``-rA`` output, as the official pytest parser reads it.
 
-    ``XPASS`` is recorded as ``PASSED`` and a ``SKIPPED [n] file:line: reason``
-    summary (which names no test) is ignored.
+    A line that starts with a status (``PASSED``, ``FAILED``, ``SKIPPED``, ``ERROR``,
+    ``XFAIL``) gives its next word as the id — the datasets list ids that way, odd ones
+    such as ``[100%]`` included — except a ``SKIPPED [n] file:line: reason`` summary.
+    An id with spaces inside its parameter brackets (``test_x[a b]``) is also recorded
+    whole, so datasets that list it whole match too; ``XPASS`` lines are not statuses.
     """
     out: dict[str, str] = {}
-    for raw in log.splitlines():
-        m = _PYTEST_LINE.match(raw.strip())
-        if not m:
+    for line in log.split("\n"):
+        status = next((s for s in STATUSES if line.startswith(s)), None)
+        if status is None:
             continue
-        status, rest = m.group(1), m.group(2)
-        if status == "SKIPPED" and rest.startswith("["):
-            continue  # "SKIPPED [2] tests/x.py:10: reason": a count, not a test id
-        test = _test_id(rest)
-        if "::" not in test and not test.endswith(".py"):
+        words = (line.replace(" - ", " ") if status == "FAILED" else line).split()
+        if len(words) <= 1 or words[0] != status:
             continue
-        out[test] = "PASSED" if status == "XPASS" else status
+        if status == "SKIPPED" and _SKIP_COUNT.match(words[1]):
+            continue
+        out[words[1]] = status
+        whole = _test_id(line[len(status) :].strip())
+        if whole != words[1] and "::" in whole:
+            out[whole] = status
     return out
 
 
