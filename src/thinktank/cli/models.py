@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn
 
 import typer
 from rich.markup import escape
@@ -161,8 +161,48 @@ def simulate(
         None, "--latency-ms", help="Fixed latency per request, in milliseconds."
     ),
     seed: int | None = typer.Option(None, "--seed", help="Seed of every random choice."),
+    suite: str | None = typer.Option(
+        None,
+        "--suite",
+        help="Serve a suite's questions with known answers: math, game24, web, or a task file "
+        "(code and swe cannot be simulated).",
+    ),
+    suite_opt: list[str] | None = typer.Option(
+        None, "--suite-opt", help="Suite loader option key=value, as given to `eval`."
+    ),
+    accuracy: str = typer.Option(
+        "beta:2,1.25",
+        "--accuracy",
+        help="With --suite: per-question p(correct), drawn from beta:A,B or uniform:LO,HI "
+        "(seeded by --seed), or one probability for every question.",
+    ),
+    accuracies: str | None = typer.Option(
+        None, "--accuracies", help="With --suite: YAML/JSON file of task id: p(correct) overrides."
+    ),
+    distractor: float = typer.Option(
+        3.0,
+        "--distractor",
+        min=0,
+        help="With --suite: weight of the most common wrong answer against 1 for each of the "
+        "other two.",
+    ),
+    verifier_tpr: float | None = typer.Option(
+        None, "--verifier-tpr", min=0, max=1, help="P(a verifier accepts a right answer)."
+    ),
+    verifier_fpr: float | None = typer.Option(
+        None, "--verifier-fpr", min=0, max=1, help="P(a verifier accepts a wrong answer)."
+    ),
+    name: str = typer.Option("sim", "--name", help="Model name in the printed --model string."),
+    write_tasks: str | None = typer.Option(
+        None, "--write-tasks", help="With --suite: also write the served questions to this file."
+    ),
 ) -> None:
-    """Run the OpenAI-compatible simulator (scripts, latency, faults, synthetic tasks); prints the base URL."""
+    """Run the OpenAI-compatible simulator (scripts, latency, faults, synthetic tasks); prints the base URL.
+
+    With --suite it serves a bundled suite's questions and known answers: each sample is
+    right with the question's p(correct), else a plausible wrong answer. It prints the base
+    URL, then the --model string for `thinktank eval --suite ...` on stdout.
+    """
     from pydantic import ValidationError
 
     from thinktank.llm.simulator import load_config, serve_forever
@@ -171,7 +211,114 @@ def simulate(
         cfg = load_config(config, port=port, latency_ms=latency_ms, seed=seed)
     except (OSError, ValueError, ValidationError) as exc:
         _fail(f"bad simulator config: {exc}")
+    if suite is None:
+        extra = {"--suite-opt": suite_opt, "--accuracies": accuracies, "--write-tasks": write_tasks}
+        given = [flag for flag, value in extra.items() if value]
+        if given:
+            _fail(f"{', '.join(given)} only apply with --suite")
+        try:
+            serve_forever(cfg, announce=True)
+        except KeyboardInterrupt:
+            pass
+        return
+    cfg, summary = _suite_config(
+        cfg, suite, suite_opt, accuracy, accuracies, distractor, verifier_tpr, verifier_fpr,
+        cfg.seed, write_tasks,
+    )  # fmt: skip
+    _serve_suite(cfg, suite, name, summary)
+
+
+def _suite_config(
+    cfg: Any,
+    suite: str,
+    suite_opt: list[str] | None,
+    accuracy: str,
+    accuracies: str | None,
+    distractor: float,
+    verifier_tpr: float | None,
+    verifier_fpr: float | None,
+    seed: int,
+    write_tasks: str | None,
+) -> tuple[Any, str]:
+    """The simulator config serving ``suite``, and a line saying how it is set up."""
+    import yaml
+    from pydantic import ValidationError
+
+    from thinktank.errors import ThinktankError
+    from thinktank.evals.simulated import (
+        AccuracySpread,
+        SuiteSimulation,
+        describe,
+        load_accuracies,
+        simulator_config,
+    )
+    from thinktank.evals.suites import load_suite
+
+    options: dict[str, Any] = {}
+    for item in suite_opt or []:
+        key, eq, raw = item.partition("=")
+        if not eq or not key:
+            _fail(f"--suite-opt takes key=value, not {item!r}")
+        options[key] = yaml.safe_load(raw)
     try:
-        serve_forever(cfg, announce=True)
+        simulation = SuiteSimulation(
+            accuracy=AccuracySpread.parse(accuracy),
+            accuracies=load_accuracies(accuracies) if accuracies else {},
+            seed=seed,
+            distractor=distractor,
+            verifier_tpr=verifier_tpr,
+            verifier_fpr=verifier_fpr,
+        )
+        tasks = load_suite(suite, **options)
+        cfg = simulator_config(tasks, simulation, cfg)
+        questions = cfg.synthetic.tasks
+        if write_tasks:
+            questions.dump(write_tasks)
+    except (ThinktankError, ValidationError, OSError) as exc:
+        _fail(str(exc))
+    synth = cfg.synthetic
+    summary = (
+        f"{describe(questions, simulation)}; wrong answers: the first {distractor:g}x as "
+        f"likely as each other; verifier TPR {synth.verifier_tpr:g}, FPR {synth.verifier_fpr:g}"
+    )
+    return cfg, summary
+
+
+def _serve_suite(cfg: Any, suite: str, name: str, summary: str) -> None:
+    """Bind, print the base URL and the --model string (stdout) and the set-up (stderr), serve."""
+    from rich.console import Console
+
+    from thinktank.llm.simulator import serve_forever
+    from thinktank.llm.simulator.server import bind_socket
+
+    sock = bind_socket(cfg.host, cfg.port)  # listening now: clients queue until it serves
+    host = f"[{cfg.host}]" if ":" in cfg.host else cfg.host
+    url = f"http://{host}:{sock.getsockname()[1]}/v1"
+    typer.echo(url)
+    typer.echo(f"openai:{name}@{url}")
+    err = Console(stderr=True)
+    err.print(f"simulating suite [bold]{escape(suite)}[/bold]: {escape(summary)}")
+    err.print(
+        "run it with: "
+        + escape(
+            f'thinktank eval --suite {suite} --graph single --graph "best_of_n:n=1,2,4,8" '
+            f"--model openai:{name}@{url} --out runs/{_slug(suite)}-sim"
+        )
+    )
+    err.print(
+        "costs: the simulator's model has no price; set one with THINKTANK_PRICES "
+        f"(a YAML file with `{escape(name)}: {{input: 2.5, output: 10}}`, dollars per 1M "
+        "tokens). Accuracies measured here are what this configuration produces, not a "
+        "real model's. Ctrl-C stops it."
+    )
+    try:
+        serve_forever(cfg, fd=sock.detach())
     except KeyboardInterrupt:
         pass
+
+
+def _slug(text: str) -> str:
+    import re
+    from pathlib import PurePath
+
+    return re.sub(r"[^A-Za-z0-9_.-]+", "-", PurePath(text).stem) or "suite"
