@@ -96,8 +96,9 @@ class ReportData:
         return [s.label for s in self.stats]
 
     def notes(self) -> list[str]:
-        """Plain warnings a reader must see (incomplete run, errors, interruptions)."""
-        out = []
+        """Plain warnings a reader must see: the run's own notes (``note`` events, e.g.
+        that its model is simulated), then an incomplete run, errors, interruptions."""
+        out = [str(e["text"]) for e in self.events if e.get("kind") == "note" and e.get("text")]
         last = self.sessions[-1] if self.sessions else None
         expected = len(self.tasks) * len(self.labels)
         if last and last.get("stop_reason") == "budget":
