@@ -11,14 +11,22 @@ records which lessons were used and has the model distil new ones (ReasoningBank
 extraction with the evaluator's verdict as ground truth, once per task, at most two
 items). Then the report (``report.md``, ``report.html``) is written.
 
-:func:`run_demo` is the library entry point (tests pass a scripted model);
-:mod:`thinktank.cli.demo` prints what happened.
+Before that, :func:`run_simulated` shows what the framework is for: the bundled
+``math`` suite through ``single``, a best-of-n sweep, adaptive self-consistency and
+best-of-n with a verifier, against the simulator serving that suite (per-question
+accuracies drawn as in ``thinktank models simulate --suite math``) with illustrative
+prices, so the report's accuracy-vs-cost curves show what each graph buys. Everything
+it writes says the model is simulated.
+
+:func:`run_demo` and :func:`run_simulated` are the library entry points (tests pass a
+scripted model to the first); :mod:`thinktank.cli.demo` prints what happened.
 """
 
 from __future__ import annotations
 
 import json
 import time
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -30,6 +38,20 @@ from thinktank.llm.base import ChatModel
 
 DEMO_TASKS = {"math": "math-003", "swe": "pagekit", "web": "web-lighthouse-year"}
 """The task of each kind the demo runs (bundled suite ids / SWE folder names)."""
+
+SIM_MODEL = "simulated"
+"""Name of the simulated model in records and reports."""
+SIM_PRICE = (2.50, 10.00)
+"""Illustrative prices of the simulated model, dollars per 1M input / output tokens
+(gpt-4o's list price), so that cost in the report means something."""
+SIM_GRAPHS = (
+    "single",
+    "best_of_n:n=2,4,8",
+    "self_consistency",
+    "verifier=best_of_n:n=2,4,select=verifier",
+)
+"""The simulated sweep's graphs (``--graph`` strings: a sweep is one curve in the plots)."""
+SIM_SUITE_LABEL = "math (simulated model)"
 
 
 class DemoResult(BaseModel):
@@ -166,3 +188,114 @@ def _rows(out: Path) -> list[dict[str, Any]]:
             }
         )  # fmt: skip
     return rows
+
+
+# --- the simulated sweep -------------------------------------------------------------------
+
+
+class SimulatedResult(BaseModel):
+    """What :func:`run_simulated` did."""
+
+    out_dir: str
+    report: str | None
+    """``report.html``, once written."""
+    model: str
+    """The simulated model's name in records."""
+    tasks: int
+    setup: str
+    """How the simulator was configured (questions, accuracies, verifier), one line."""
+    note: str
+    """What the report says about the run being simulated and the prices illustrative."""
+    rows: list[dict[str, Any]] = Field(default_factory=list)
+    """Per graph: label, family, accuracy and its 95% interval, cost and samples per task."""
+    seconds: float = 0.0
+
+
+def simulated_note(setup: str) -> str:
+    """The report's note on a simulated sweep."""
+    price = f"${SIM_PRICE[0]:.2f} / ${SIM_PRICE[1]:.2f} per 1M input / output tokens"
+    return (
+        f"Simulated model: every answer came from the thinktank simulator serving the bundled "
+        f"math suite ({setup}). Accuracies are what that configuration produces, not a "
+        f"measurement of any real model; they show how the graphs trade cost for accuracy "
+        f"when samples are right with those probabilities. Costs use illustrative prices "
+        f"({price})."
+    )
+
+
+async def run_simulated(
+    out_dir: str | Path,
+    *,
+    simulation: Any = None,
+    graphs: Sequence[str] = SIM_GRAPHS,
+    suite_options: dict[str, Any] | None = None,
+    concurrency: int = 16,
+    seed: int = 0,
+    progress: bool | None = None,
+) -> SimulatedResult:
+    """Run the ``math`` suite through ``graphs`` against the simulator serving it.
+
+    ``simulation`` is a :class:`~thinktank.evals.simulated.SuiteSimulation` (default:
+    the seeded default spread); the simulator runs in its own process for the run.
+    """
+    import asyncio
+
+    from thinktank.evals.metrics import graph_stats
+    from thinktank.evals.records import RunDatabase
+    from thinktank.evals.report import write_report
+    from thinktank.evals.runner import Runner
+    from thinktank.evals.simulated import SuiteSimulation, describe, simulator_config
+    from thinktank.evals.suites import load_suite
+    from thinktank.evals.sweep import expand_graphs
+    from thinktank.llm.pricing import set_price
+    from thinktank.llm.simulator import SimulatorProcess
+
+    t0 = time.perf_counter()
+    out = Path(out_dir)
+    sim_cfg = simulation or SuiteSimulation()
+    options = dict(suite_options or {})
+    tasks = load_suite("math", **options)
+    config = simulator_config(tasks, sim_cfg)
+    synth = config.synthetic
+    assert synth is not None and synth.tasks is not None
+    setup = (
+        f"{describe(synth.tasks, sim_cfg)}; verifier TPR {synth.verifier_tpr:g}, "
+        f"FPR {synth.verifier_fpr:g}"
+    )
+    set_price(SIM_MODEL, *SIM_PRICE)
+    server = SimulatorProcess(config)
+    await asyncio.to_thread(server.start)
+    try:
+        model = server.model(SIM_MODEL, concurrency=2 * concurrency)
+        runner = Runner(
+            tasks, expand_graphs(graphs), model, out_dir=out, concurrency=concurrency, seed=seed,
+            progress=progress, suite=SIM_SUITE_LABEL, suite_options=options,
+            environment_options={"math": {"python": False}},  # the simulator calls no tools
+        )  # fmt: skip
+        try:
+            await runner.run()
+        finally:
+            await model.aclose()
+    finally:
+        await asyncio.to_thread(server.stop)
+    note = simulated_note(setup)
+    with RunDatabase.open(out) as db:
+        db.event(None, "note", text=note)
+        config_ = db.config()
+        stats = graph_stats(db.records(), config_.graphs)
+    paths = await _report(write_report, out)
+    rows = [
+        {
+            "graph": s.label, "family": s.family, "accuracy": s.accuracy, "ci_low": s.ci_low,
+            "ci_high": s.ci_high, "cost_per_task": s.cost_mean, "samples": s.samples_mean,
+            "errors": s.errors,
+        }
+        for s in stats
+    ]  # fmt: skip
+    result = SimulatedResult(
+        out_dir=str(out), report=next((str(p) for p in paths if p.name == "report.html"), None),
+        model=SIM_MODEL, tasks=len(tasks), setup=setup, note=note, rows=rows,
+        seconds=time.perf_counter() - t0,
+    )  # fmt: skip
+    (out / "simulated.json").write_text(json.dumps(result.model_dump(), indent=2), encoding="utf-8")
+    return result
