@@ -22,6 +22,21 @@ async def test_vote_picks_the_majority() -> None:
     assert res.selection is not None and res.selection.detail["counts"]["7"] == 3
 
 
+async def test_a_task_of_its_own_answer_kind_is_voted_that_way() -> None:
+    # Game-of-24 replies are expressions: voted as text, not by their last number
+    answers = ("(8 - 4) * (7 - 1)", "8 * 3 * (2 - 1)", "8 * 3 * (2 - 1)", "(6 - 4) * (13 - 1)")
+    model = by_role({"solver": cycling(*answers)})
+    task = {"prompt": "Make 24 from 8 3 2 1", "kind": "math", "metadata": {"answer_kind": "exact"}}
+    res = await compile(best_of_n(n=4, select="vote"), models=model).run(task)
+    assert res.answer == "8 * 3 * (2 - 1)"
+    assert res.selection is not None and res.selection.detail["answer_kind"] == "exact"
+    assert len(res.selection.detail["counts"]) == 3
+    plain = await compile(
+        best_of_n(n=4, select="vote"), models=by_role({"solver": cycling(*answers)})
+    ).run({"prompt": "Make 24 from 8 3 2 1", "kind": "math"})
+    assert plain.selection is not None and plain.selection.detail["answer_kind"] == "number"
+
+
 async def test_verifier_selection_picks_the_highest_score_not_the_majority() -> None:
     scores = {"1": 0.3, "2": 0.95}
     model = by_role(

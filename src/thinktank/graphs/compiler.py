@@ -345,8 +345,8 @@ class CompiledGraph:
         )
 
     def _code_kind(self, ctx: RunContext | None) -> bool:
-        kind = (ctx.task if ctx else {}).get("kind")
-        return answer_kind(self.spec, kind) == "code"
+        task = ctx.task if ctx else {}
+        return answer_kind(self.spec, task.get("kind"), task.get("metadata")) == "code"
 
     async def _select(self, state: dict[str, Any]) -> dict[str, Any]:
         outs = [NodeOutput.model_validate(o) for o in state.get("outputs") or []]
@@ -362,6 +362,7 @@ class CompiledGraph:
             self.spec,
             outs,
             task_kind=kind,
+            task_metadata=(state.get("task") or {}).get("metadata"),
             decisions=state.get("decisions") or [],
             exec_scores=exec_scores,
         )

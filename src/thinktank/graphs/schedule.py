@@ -79,7 +79,8 @@ class Scheduler:
         progress: dict[str, str] = dict(state.get("progress") or {})
         control: dict[str, Any] = dict(state.get("control") or {})
         outs = [NodeOutput.model_validate(o) for o in state.get("outputs") or []]
-        kind = answer_kind(spec, (state.get("task") or {}).get("kind"))
+        task = state.get("task") or {}
+        kind = answer_kind(spec, task.get("kind"), task.get("metadata"))
         p = Plan()
 
         if budget_exhausted or any(o.status == "budget_exhausted" for o in outs):

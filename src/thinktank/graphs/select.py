@@ -26,8 +26,8 @@ at all (skipped by a condition, say) is no failure.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Sequence
-from typing import Any
+from collections.abc import Mapping, Sequence
+from typing import Any, get_args
 
 from pydantic import BaseModel, Field
 
@@ -62,9 +62,17 @@ class SelectionResult(BaseModel):
     detail: dict[str, Any] = Field(default_factory=dict)
 
 
-def answer_kind(spec: GraphSpec, task_kind: str | None) -> AnswerKind:
+def answer_kind(
+    spec: GraphSpec, task_kind: str | None, metadata: Mapping[str, Any] | None = None
+) -> AnswerKind:
+    """How answers are compared: the spec's choice, else the task's own
+    (``metadata["answer_kind"]``, e.g. ``exact`` for Game-of-24 expressions), else the
+    task kind's default."""
     if spec.selection.answer_kind != "auto":
         return spec.selection.answer_kind
+    own = (metadata or {}).get("answer_kind")
+    if own in get_args(AnswerKind):
+        return own  # type: ignore[return-value]
     try:
         return answer_kind_for(task_kind or "text")
     except Exception:
@@ -141,10 +149,11 @@ def select(
     task_kind: str | None = None,
     decisions: Sequence[dict[str, Any]] = (),
     exec_scores: dict[str, float] | None = None,
+    task_metadata: Mapping[str, Any] | None = None,
 ) -> SelectionResult:
     """Pick the final answer of a run."""
     sel = spec.selection
-    kind = answer_kind(spec, task_kind)
+    kind = answer_kind(spec, task_kind, task_metadata)
     raw = latest_candidates(spec, outputs)
     method = sel.method
     if method == "last" and raw:
