@@ -11,10 +11,13 @@ the CPU-bound model quick.
 
 from __future__ import annotations
 
+from typing import get_args
+
 import pytest
 
 from thinktank.errors import InfrastructureError
 from thinktank.graphs import GraphSpec, compile
+from thinktank.graphs.state import RunStatus
 from thinktank.graphs.topologies import TOPOLOGIES, topology
 from thinktank.llm import load_model, local
 from thinktank.sandboxes import LocalSandboxConfig
@@ -35,7 +38,7 @@ TINY = {
     "test_vote": "test_vote:n=1",
     "model_switch": "model_switch:n=2",
 }
-ALLOWED = {"ok", "budget_exhausted", "stopped_by_ceo", "max_rounds", "error"}
+ALLOWED = set(get_args(RunStatus))  # ok, budget_exhausted, …, degraded, error
 
 
 def _subclasses(cls: type) -> set[str]:

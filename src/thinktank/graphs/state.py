@@ -11,7 +11,7 @@ from typing import Annotated, Any, Literal, TypedDict
 
 from pydantic import BaseModel, Field
 
-RunStatus = Literal["ok", "budget_exhausted", "stopped_by_ceo", "max_rounds", "error"]
+RunStatus = Literal["ok", "budget_exhausted", "stopped_by_ceo", "max_rounds", "degraded", "error"]
 
 
 def merge_dicts(left: dict[str, Any] | None, right: dict[str, Any] | None) -> dict[str, Any]:
