@@ -57,3 +57,27 @@ def test_the_pytest_fallback_reads_real_logs_as_the_official_parsers(name: str) 
     assert {t: g_ours.FAIL_TO_PASS.get(t) or g_ours.PASS_TO_PASS.get(t) for t in listed} == {
         t: g_official.FAIL_TO_PASS.get(t) or g_official.PASS_TO_PASS.get(t) for t in listed
     }
+
+
+@pytest.mark.parametrize("name", sorted(INDEX))
+def test_the_official_grading_code_agrees(name: str, tmp_path: Path) -> None:
+    # the installed swebench's own grading of the same log: same verdict as ours
+    from types import SimpleNamespace
+
+    from swebench.harness.grading import get_eval_report
+
+    entry = INDEX[name]
+    iid = name.split(".")[0]
+    log = tmp_path / "test_output.txt"
+    log.write_text((CORPUS / name).read_text(encoding="utf-8"), encoding="utf-8")
+    spec = SimpleNamespace(
+        instance_id=iid, repo=entry["repo"], version=entry["version"],
+        FAIL_TO_PASS=entry["FAIL_TO_PASS"], PASS_TO_PASS=entry["PASS_TO_PASS"],
+    )  # fmt: skip
+    prediction = {"instance_id": iid, "model_name_or_path": "m", "model_patch": "diff"}
+    official = get_eval_report(spec, prediction, str(log), include_tests_status=False)[iid]
+    ours = read_test_log(log.read_text(), parser=entry["parser"])
+    g = grade(
+        ours.statuses, entry["FAIL_TO_PASS"], entry["PASS_TO_PASS"], eval_type=entry["eval_type"]
+    )
+    assert official["resolved"] == g.resolved == entry["resolved"]
