@@ -94,6 +94,8 @@ def test_bad_input_is_explained(tmp_path: Path, suite: Path) -> None:
         (["swe", "gold", "--suite", str(suite), "--swe-env", "docker"], "valid: auto, clone, build, official"),
         (["swe", "gold", "--suite", str(suite), "--swe-data", "x"], "write REPO=HOST_DIR:SANDBOX_DIR"),
         (["swe", "gold", "--suite", str(suite), "--swe-data", "a/b=/nonexistent:/d"], "no folder /nonexistent"),
+        (["swe", "gold", "--suite", str(suite), "--swe-data", f"a/b={tmp_path}:rel"], "must be an absolute path"),
+        (["swe", "judge", "--predictions", str(suite), "-i", "x"], "-i goes with a PATCH file"),
         (["swe", "gold", "--suite", str(suite), "--swe-image", "x:latest"], "has no {id}"),
         (["swe", "gold", "--suite", str(suite), "--repos", str(tmp_path / "none")], "no such folder"),
         (["swe", "gold", "--suite", str(suite), "-i", "nope__x-1"], "unknown instance(s) ['nope__x-1']"),
@@ -108,6 +110,9 @@ def test_bad_input_is_explained(tmp_path: Path, suite: Path) -> None:
         assert code != 0 and expected in " ".join(text.split()), (args, text)
         assert "Traceback" not in text
     preds = tmp_path / "preds.jsonl"
-    preds.write_text(json.dumps({"instance_id": "nope__x-1", "model_patch": "x"}) + "\n")
+    preds.write_text(
+        json.dumps({"instance_id": "nope__x-1", "model_name_or_path": "m", "model_patch": "x"})
+        + "\n"
+    )
     code, text = run("swe", "judge", "--predictions", str(preds), "--suite", str(suite))
     assert code == 2 and "predictions for instances not in the suite: nope__x-1" in text

@@ -253,18 +253,28 @@ def test_predictions_both_ways(tmp_path: Path) -> None:
     (tmp_path / "bad.jsonl").write_text('{"instance_id": "x"}\n{"instance_id": \n')
     with pytest.raises(ConfigError, match=r"bad.jsonl:2:.*not JSON"):
         read_predictions(tmp_path / "bad.jsonl")
-    (tmp_path / "twice.jsonl").write_text('{"instance_id": "x"}\n{"instance_id": "x"}\n')
+    row = '{"instance_id": "x", "model_name_or_path": "m", "model_patch": ""}\n'
+    (tmp_path / "twice.jsonl").write_text(row + row)
     with pytest.raises(ConfigError, match="predicted twice"):
         read_predictions(tmp_path / "twice.jsonl")
     (tmp_path / "noid.jsonl").write_text('{"model_patch": "x"}\n')
     with pytest.raises(ConfigError, match="prediction 1: instance_id"):
         read_predictions(tmp_path / "noid.jsonl")
+    # a misspelled key is not an empty patch
+    (tmp_path / "typo.jsonl").write_text(
+        '{"instance_id": "x", "model_name_or_path": "m", "patch": "d"}\n'
+    )
+    with pytest.raises(ConfigError, match="prediction 1: model_patch"):
+        read_predictions(tmp_path / "typo.jsonl")
+    (tmp_path / "none.jsonl").write_text("\n")
+    with pytest.raises(ConfigError, match="holds no predictions"):
+        read_predictions(tmp_path / "none.jsonl")
 
 
 def test_official_report_fields() -> None:
     from thinktank.evals.evaluators.base import Verdict
 
-    pred = Prediction(instance_id="a__b-1", model_patch="diff")
+    pred = Prediction(instance_id="a__b-1", model_name_or_path="m", model_patch="diff")
     verdict = Verdict.of(
         True,
         details={
@@ -276,8 +286,8 @@ def test_official_report_fields() -> None:
     entry = instance_report(verdict, pred)
     assert entry["patch_exists"] and entry["patch_successfully_applied"] and entry["resolved"]
     assert entry["tests_status"]["PASS_TO_PASS"] == {"success": ["t::p"], "failure": ["t::q"]}
-    none = Prediction(instance_id="a__b-2", model_patch=None)
-    broken = Prediction(instance_id="a__b-3", model_patch="diff")
+    none = Prediction(instance_id="a__b-2", model_name_or_path="m", model_patch=None)
+    broken = Prediction(instance_id="a__b-3", model_name_or_path="m", model_patch="diff")
     report = run_report(
         ["a__b-1", "a__b-2", "a__b-3", "a__b-4"],
         [pred, none, broken],
@@ -291,3 +301,6 @@ def test_official_report_fields() -> None:
     assert report["empty_patch_ids"] == ["a__b-2"] and report["incomplete_ids"] == ["a__b-4"]
     assert report["total_instances"] == 4 and report["submitted_instances"] == 3
     assert report["completed_instances"] == 1 and report["unresolved_instances"] == 0
+    # a patch that does not apply is an error instance, as the official harness has it
+    refused = Verdict.of(False, reason="patch does not apply: x", details={"apply_method": None})
+    assert instance_report(refused, broken)["error"] == "patch does not apply: x"

@@ -44,8 +44,8 @@ _REPOS = typer.Option(
 _IMAGE = typer.Option(
     None,
     "--swe-image",
-    help="official mode: image name template with {id} and {arch} (a mirror), "
-    "default swebench/sweb.eval.{arch}.{id}:latest.",
+    help="official mode: image name template with {id} ('__' in ids becomes '_1776_') and "
+    "{arch}, for a mirror; default swebench/sweb.eval.{arch}.{id}:latest.",
 )
 _DATA = typer.Option(
     None,
@@ -56,7 +56,10 @@ _DATA = typer.Option(
 _SANDBOX = typer.Option(None, "--sandbox", help="Sandbox config file (YAML/JSON): limits, engine.")
 _REPO_DIR = typer.Option("repo", "--repo-dir", help="clone mode: where the repository goes.")
 _LOG_DIR = typer.Option(
-    None, "--log-dir", help="Write each instance's patch, script, logs, report."
+    None,
+    "--log-dir",
+    "--swe-logs",
+    help="Write each judged patch's script, full logs and report here (<id>, <id>-2, …).",
 )
 
 
@@ -102,6 +105,8 @@ def harness_options(
             raise ConfigError(f"--swe-data {item!r}: write REPO=HOST_DIR:SANDBOX_DIR")
         if not Path(source).is_dir():
             raise ConfigError(f"--swe-data {item!r}: no folder {source} on this machine")
+        if not target.startswith("/"):
+            raise ConfigError(f"--swe-data {item!r}: SANDBOX_DIR must be an absolute path")
         data.append({"repo": repo, "source": str(Path(source).resolve()), "target": target})
     if data:
         out["data"] = data
@@ -191,12 +196,15 @@ def run_gold(
         typer.echo(json.dumps(report.model_dump(), indent=2))
         return 0 if report.ok else 1
     table = Table("instance", "gold patch", "empty patch", "time", "notes")
+    for column in table.columns:
+        column.overflow = "fold"  # ids and fixes in full, even on a narrow terminal
     for r in report.results:
-        gold = (
-            "[green]resolved[/]"
-            if r.gold_resolved
-            else f"[red]NOT resolved[/] {escape(r.gold_reason)}"
-        )
+        if r.error:
+            gold = "[red]error[/] (see notes)"
+        elif r.gold_resolved:
+            gold = "[green]resolved[/]"
+        else:
+            gold = f"[red]NOT resolved[/] {escape(r.gold_reason)}"
         if r.empty_resolved is None:
             nothing = "-"
         else:
@@ -266,7 +274,9 @@ def build(
     sandbox: Path = _SANDBOX,
     as_json: bool = typer.Option(False, "--json", help="Print what was built as JSON."),
 ) -> None:
-    """Build the `build`-mode environment images of a suite ahead of a run (cached)."""
+    """Build the `build`-mode environment images of a suite ahead of a run (cached).
+
+    Build logs and wheelhouses: ~/.cache/thinktank/swe (THINKTANK_SWE_CACHE)."""
     import asyncio
 
     from rich.console import Console
@@ -319,10 +329,8 @@ def build(
                 console.print(f"[red]{escape(r['instance_id'])}[/]: {escape(r['error'])}")
             else:
                 how = f"built in {r['seconds']} s" if r["built"] else "cached"
-                warn = f" [yellow]({escape('; '.join(r['warnings']))})[/]" if r["warnings"] else ""
-                console.print(
-                    f"{escape(r['instance_id'])}: {r['image']} python {r['python']}, {how}{warn}"
-                )
+                warn = f" ({'; '.join(r['warnings'])})" if r["warnings"] else ""
+                typer.echo(f"{r['instance_id']}: {r['image']} python {r['python']}, {how}{warn}")
     raise typer.Exit(1 if failed else 0)
 
 
@@ -334,7 +342,7 @@ def judge(
         None, "--predictions", "-p", help="Judge a predictions file (official format) instead."
     ),
     out: Path = typer.Option(
-        None, "--out", "-o", help="With --predictions: write the report here."
+        None, "--out", "-o", help="Write the verdict (PATCH) or the report (--predictions) here."
     ),
     suite: str = _SUITE,
     swe_env: str = _ENV,
@@ -345,7 +353,10 @@ def judge(
     log_dir: Path = _LOG_DIR,
     concurrency: int = typer.Option(2, "--concurrency", "-c", min=1, help="Instances at once."),
 ) -> None:
-    """Judge one patch (PATCH -i ID) or a predictions file (--predictions FILE)."""
+    """Judge one patch (PATCH -i ID) or a predictions file (--predictions FILE).
+
+    Exit codes: one patch: 0 resolved, 1 not resolved, 2 bad input or an error;
+    predictions: 0 every instance judged, 1 some instance errored, 2 bad input."""
     import sys
 
     from thinktank._sync import run_sync
@@ -353,6 +364,8 @@ def judge(
 
     if (patch is None) == (predictions is None):
         _fail("give a PATCH file with -i ID, or --predictions FILE")
+    if predictions is not None and instance is not None:
+        _fail("-i goes with a PATCH file; --predictions judges every instance it names")
     options = _gather(swe_env, repos, swe_image, swe_data, log_dir)
     if predictions is not None:
         _judge_predictions(predictions, out, suite, options, sandbox, concurrency)
@@ -377,7 +390,16 @@ def judge(
         verdict = run_sync(go())
     except ThinktankError as exc:
         _fail(str(exc))
-    typer.echo(json.dumps(verdict.model_dump(exclude={"answer"}), indent=2))
+    data = verdict.model_dump(exclude={"answer"})
+    data["details"].pop("logs", None)  # full logs go to --log-dir
+    text = json.dumps(data, indent=2)
+    if out is not None:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_text(text + "\n", encoding="utf-8")
+    else:
+        typer.echo(text)
+    mark = "resolved" if verdict.correct else "not resolved"
+    typer.echo(f"{instance}: {mark} — {verdict.reason}", err=True)
     raise typer.Exit(0 if verdict.correct else 1)
 
 
@@ -399,18 +421,19 @@ def _judge_predictions(
     console = Console(stderr=True)
     try:
         preds = read_predictions(path)
-        ids = sorted({p.instance_id for p in preds})
-        tasks = _tasks(suite, None)
-        known = {t.id for t in tasks}
-        tasks = [t for t in tasks if t.id in set(ids)] if set(ids) <= known else tasks
+        tasks = _tasks(suite, None)  # the whole suite: the report's totals are over it
         harness = _harness(
             options, sandbox, progress=lambda m: console.print(f"[dim]{escape(m)}[/]")
         )
 
         def done(iid: str, entry: dict[str, Any]) -> None:
-            mark = "[green]resolved[/]" if entry.get("resolved") else "[red]unresolved[/]"
-            err = f" ({escape(entry['error'])})" if entry.get("error") else ""
-            console.print(f"{escape(iid)}: {mark}{err}")
+            if entry.get("error"):
+                mark = f"[red]error[/] ({escape(entry['error'])})"
+            elif not entry["patch_exists"] or entry.get("empty"):
+                mark = "[yellow]empty patch[/]"
+            else:
+                mark = "[green]resolved[/]" if entry.get("resolved") else "[red]unresolved[/]"
+            console.print(f"{escape(iid)}: {mark}")
 
         async def go() -> Any:
             try:

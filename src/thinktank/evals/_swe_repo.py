@@ -166,9 +166,10 @@ class RepoCache:
     def find_clone(self, repo: str) -> Path:
         """The local clone of GitHub repository ``owner/name`` under :attr:`repos`."""
         owner, _, name = repo.partition("/")
+        where = str(self.repos) if self.repos is not None else "REPOS"
         hint = (
-            f"clone it first: git clone https://github.com/{repo} <repos>/{owner}__{name} "
-            "and pass that folder as repos= (CLI: --repos, or set THINKTANK_SWE_REPOS)"
+            f"clone it first: git clone https://github.com/{repo} {where}/{owner}__{name} "
+            f"and pass {where} as --repos (or THINKTANK_SWE_REPOS; Python: repos=)"
         )
         if self.repos is None:
             raise ConfigError(

@@ -363,6 +363,11 @@ class SWEHarness:
     async def evaluate(self, item: Task | SWEInstance | SWECase, patch: str | None) -> Verdict:
         """Judge ``patch`` in a fresh sandbox; ``correct`` iff the instance is resolved."""
         case = item if isinstance(item, SWECase) else swe_case(item)
+        if not case.instance.FAIL_TO_PASS:
+            raise _config(
+                f"{case.id} lists no FAIL_TO_PASS tests, so no patch can be judged against it; "
+                "give the instance's FAIL_TO_PASS and PASS_TO_PASS (is the suite file complete?)"
+            )
         patch = patch or ""
         t0 = time.perf_counter()
         timings: dict[str, float] = {}

@@ -5,12 +5,15 @@
   graph, for the official harness (``python -m swebench.harness.run_evaluation
   --predictions_path preds.jsonl``) or a leaderboard submission.
 * :func:`read_predictions` reads predictions made by any system (JSONL, a JSON list,
-  or a JSON object keyed by instance id, as the official harness accepts) and
+  or a JSON object keyed by instance id, as the official harness accepts; each with
+  ``instance_id``, ``model_name_or_path`` and ``model_patch``) and
   :func:`judge_predictions` judges them with thinktank's harness, writing the
   official report's fields (per instance: ``patch_is_None``, ``patch_exists``,
   ``patch_successfully_applied``, ``resolved``, ``tests_status``; per run:
-  ``resolved_ids``, ``unresolved_ids``, ``error_ids``, ``empty_patch_ids`` …), so the
-  two harnesses can be checked against each other.
+  ``resolved_ids``, ``unresolved_ids``, ``error_ids``, ``empty_patch_ids`` …), counted
+  as the official harness counts them: totals over the whole suite, an empty patch is
+  ``""`` or ``null``, a patch that does not apply is an error instance — so the two
+  harnesses can be checked against each other.
 """
 
 from __future__ import annotations
@@ -32,8 +35,9 @@ class Prediction(BaseModel):
     model_config = ConfigDict(extra="allow")
 
     instance_id: str
-    model_name_or_path: str = "thinktank"
-    model_patch: str | None = None
+    model_name_or_path: str
+    model_patch: str | None
+    """The patch (``None``: no prediction was made)."""
 
 
 def read_predictions(path: str | Path) -> list[Prediction]:
@@ -60,6 +64,8 @@ def read_predictions(path: str | Path) -> list[Prediction]:
             rows = list(data.values()) if isinstance(data, dict) else list(data)
     except json.JSONDecodeError as exc:
         raise ConfigError(f"{p}:{exc.lineno}:{exc.colno}: not JSON ({exc.msg})") from None
+    if not rows:
+        raise ConfigError(f"{p} holds no predictions")
     out: list[Prediction] = []
     seen: set[str] = set()
     for i, row in enumerate(rows, 1):
@@ -149,6 +155,9 @@ def instance_report(
         return entry
     d = verdict.details
     entry["patch_successfully_applied"] = d.get("apply_method") is not None and "FAIL_TO_PASS" in d
+    if not entry["patch_successfully_applied"]:
+        # the official harness stops at a patch that does not apply: an error instance
+        entry["error"] = verdict.reason
     entry["resolved"] = bool(verdict.correct)
     if "FAIL_TO_PASS" in d:
         from thinktank.evals.swe.logs import PASSING
@@ -175,9 +184,7 @@ def run_report(
     predicted = {p.instance_id: p for p in predictions}
     resolved = sorted(i for i, r in per_instance.items() if r.get("resolved"))
     errors = sorted(i for i, r in per_instance.items() if r.get("error"))
-    empty = sorted(
-        i for i, p in predicted.items() if p.model_patch is None or not p.model_patch.strip()
-    )
+    empty = sorted(i for i, p in predicted.items() if not p.model_patch)  # None or ""
     completed = sorted(i for i in per_instance if i not in errors and i not in empty)
     unresolved = sorted(i for i in completed if i not in resolved)
     return {
@@ -223,8 +230,8 @@ async def judge_predictions(
     per_instance: dict[str, dict[str, Any]] = {}
 
     async def one(pred: Prediction) -> None:
-        if pred.model_patch is None or not pred.model_patch.strip():
-            entry = instance_report(None, pred)
+        if not pred.model_patch:
+            entry = {**instance_report(None, pred), "empty": True}
         else:
             async with gate:
                 try:
