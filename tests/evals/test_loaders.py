@@ -248,3 +248,21 @@ def test_task_files_and_format_detection(no_swebench: None) -> None:
     assert len(load_task_file(FIX / "aime.jsonl", format="math")) == 2
     with pytest.raises(ConfigError, match="unknown task file format"):
         load_task_file(FIX / "aime.jsonl", format="csv")
+
+
+def test_reading_specs_leaves_the_root_logger_alone() -> None:
+    import logging
+
+    # swebench 4 configures the root logger when imported; in a fresh interpreter (pytest's
+    # own log handlers would hide it here) the root logger is as it was
+    import subprocess
+
+    code = (
+        "import logging, json\n"
+        "from thinktank.evals.swe.specs import swebench_module\n"
+        "assert swebench_module('harness.constants') is not None\n"
+        "root = logging.getLogger()\n"
+        "print(json.dumps([root.level, len(root.handlers)]))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert json.loads(out.stdout.strip().splitlines()[-1]) == [logging.WARNING, 0]

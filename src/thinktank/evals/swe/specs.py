@@ -55,11 +55,23 @@ names are the same in ``swebench`` 4 and 5; instances may name another one)."""
 
 @cache
 def swebench_module(name: str = "") -> ModuleType | None:
-    """``swebench[.name]`` when the package is installed and imports, else ``None``."""
+    """``swebench[.name]`` when the package is installed and imports, else ``None``.
+
+    Importing ``swebench`` 4 configures the root logger (INFO, a stderr handler), which
+    would flood a user's console with every HTTP request; that is undone."""
+    import logging
+
+    root = logging.getLogger()
+    level, handlers = root.level, list(root.handlers)
     try:
         return importlib.import_module("swebench" + (f".{name}" if name else ""))
     except ImportError:
         return None
+    finally:
+        root.setLevel(level)
+        for h in root.handlers[:]:
+            if h not in handlers:
+                root.removeHandler(h)
 
 
 def swebench_version() -> str | None:
