@@ -209,24 +209,23 @@ def test_environment_requirements_from_specs(tmp_path: Path) -> None:
         "name: x\ndependencies:\n  - python=3.9\n  - numpy=1.19\n  - conda-forge::scipy>=1.5\n"
         "  - pip\n  - pip:\n    - hypothesis==6.0\n"
     )
-    inst = _inst()
     reqs, warnings = environment_requirements(
         SWESpec(source="swebench", packages="requirements.txt",
                 requirements_paths=["requirements/dev.txt", "missing.txt"],
                 pip_packages=["attrs==23.1"]),
-        inst, tmp_path, tmp_path,
+        tmp_path,
     )  # fmt: skip
     # includes inlined, the repository itself left out, a package gone from PyPI replaced
     assert reqs == ["click", "pytest>=6", "types-setuptools", "attrs==23.1"] and not warnings
     reqs, warnings = environment_requirements(
         SWESpec(source="swebench", packages="environment.yml", env_yml_paths=["environment.yml"]),
-        inst, tmp_path, tmp_path,
+        tmp_path,
     )  # fmt: skip
     assert reqs == ["numpy==1.19.*", "scipy>=1.5", "hypothesis==6.0"]
     assert "best effort" in warnings[0]
     reqs, _ = environment_requirements(
         SWESpec(source="swebench", packages="numpy 'scipy==1.5.2' python=3.9"),
-        inst, tmp_path, tmp_path,
+        tmp_path,
     )  # fmt: skip
     assert reqs == ["numpy", "scipy==1.5.2"]
     assert _conda_to_pip("numpy=1.19.2") == "numpy==1.19.2.*" and _conda_to_pip("pip") is None

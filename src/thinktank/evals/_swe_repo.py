@@ -49,8 +49,11 @@ class SWECase:
         return self.instance.instance_id
 
 
-def swe_case(item: Task | SWEInstance | dict[str, Any] | str) -> SWECase:
-    """An :class:`SWECase` from a ``swe`` task, an instance, a record or a bundled name."""
+def swe_case(item: SWECase | Task | SWEInstance | dict[str, Any] | str) -> SWECase:
+    """An :class:`SWECase` from a ``swe`` task, an instance, a record or a bundled name
+    (a case is returned as it is)."""
+    if isinstance(item, SWECase):
+        return item
     if isinstance(item, str):
         from thinktank.evals.suites.swe import load_instance
 

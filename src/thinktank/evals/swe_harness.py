@@ -161,7 +161,7 @@ class SWEHarness:
 
     async def prepare(self, item: Task | SWEInstance | SWECase) -> Prepared:
         """Make the instance's environment ready (build its image, check the official one)."""
-        case = item if isinstance(item, SWECase) else swe_case(item)
+        case = swe_case(item)
         if case.id in self._prepared:
             return self._prepared[case.id]
         lock = self._locks.setdefault(case.id, asyncio.Lock())
@@ -270,7 +270,7 @@ class SWEHarness:
 
     async def create_sandbox(self, item: Task | SWEInstance | SWECase) -> Sandbox:
         """A new sandbox of the instance's environment (not yet checked out)."""
-        case = item if isinstance(item, SWECase) else swe_case(item)
+        case = swe_case(item)
         prepared = await self.prepare(case)
         return await self.provider_for(prepared, case).create()
 
@@ -278,7 +278,7 @@ class SWEHarness:
 
     async def checkout(self, sandbox: Sandbox, item: Task | SWEInstance | SWECase) -> Checkout:
         """Put the instance's repository at its base commit into ``sandbox`` (and set it up)."""
-        case = item if isinstance(item, SWECase) else swe_case(item)
+        case = swe_case(item)
         prepared = await self.prepare(case)
         cfg = self.config
         layout = prepared.layout
@@ -362,7 +362,7 @@ class SWEHarness:
 
     async def evaluate(self, item: Task | SWEInstance | SWECase, patch: str | None) -> Verdict:
         """Judge ``patch`` in a fresh sandbox; ``correct`` iff the instance is resolved."""
-        case = item if isinstance(item, SWECase) else swe_case(item)
+        case = swe_case(item)
         if not case.instance.FAIL_TO_PASS:
             raise _config(
                 f"{case.id} lists no FAIL_TO_PASS tests, so no patch can be judged against it; "

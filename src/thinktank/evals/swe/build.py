@@ -200,9 +200,7 @@ def _git(source: Path, *args: str) -> subprocess.CompletedProcess[bytes]:
     return subprocess.run(["git", "-C", str(source), *args], capture_output=True, check=False)
 
 
-def environment_requirements(
-    spec: SWESpec, instance: SWEInstance, source: Path, tree: Path
-) -> tuple[list[str], list[str]]:
+def environment_requirements(spec: SWESpec, tree: Path) -> tuple[list[str], list[str]]:
     """(pip requirement lines, warnings) for the spec's ``packages`` and ``pip_packages``;
     ``tree`` holds the repository at its environment commit."""
     reqs: list[str] = []
@@ -418,7 +416,7 @@ class EnvBuilder:
             with tempfile.TemporaryDirectory(prefix="thinktank-env-") as tmp:
                 tree = Path(tmp) / "repo"
                 _export(source, commit, tree, instance)
-                reqs, more = environment_requirements(spec, instance, source, tree)
+                reqs, more = environment_requirements(spec, tree)
                 warnings += more
                 if "pytest" in spec.test_cmd and instance.repo != "pytest-dev/pytest":
                     if not any(re.match(r"^pytest([<>=!~ ;\[]|$)", r) for r in reqs):
