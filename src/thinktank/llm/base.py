@@ -17,7 +17,7 @@ from typing import Any
 from pydantic import BaseModel
 
 from thinktank.errors import BudgetExceeded, ModelError
-from thinktank.llm.budget import Reservation, reserve_all
+from thinktank.llm.budget import CallCost, Reservation, admit, output_lengths
 from thinktank.llm.cache import ResponseCache, request_key
 from thinktank.llm.ledger import CallRecord, current_scope
 from thinktank.llm.pricing import price_for
@@ -127,14 +127,28 @@ class ChatModel(ABC):
     async def generate_request(self, request: ChatRequest) -> list[Completion]:
         sc = current_scope()
         reservations: list[Reservation] = []
+        asked = request.max_tokens or self.default_max_tokens
+        clipped_from: int | None = None
+        waited_s = 0.0
         if sc.budgets:
-            prompt_est = estimate_prompt_tokens(request.messages, request.tools)
-            worst_out = (request.max_tokens or self.default_max_tokens) * request.n
             price = price_for(self.price_key)
-            usd = price.cost(prompt_est * request.n, worst_out)
-            reservations = reserve_all(
-                sc.budgets, tokens=prompt_est * request.n + worst_out, usd=usd, calls=request.n
+            role = sc.labels.get("role", "")
+            admission = await admit(
+                sc.budgets,
+                CallCost(
+                    prompt_tokens=estimate_prompt_tokens(request.messages, request.tools)
+                    * request.n,
+                    n=request.n,
+                    max_tokens=asked,
+                    min_tokens=output_lengths.min_tokens(self.model_id, role, asked),
+                    input_usd=price.input / 1_000_000,
+                    output_usd=price.output / 1_000_000,
+                ),
             )
+            reservations, waited_s = admission.reservations, admission.waited_s
+            if admission.clipped:
+                clipped_from = asked
+                request = request.model_copy(update={"max_tokens": admission.max_tokens})
         t0 = time.perf_counter()
         results: dict[int, Completion] = {}
         try:
@@ -167,12 +181,20 @@ class ChatModel(ABC):
                     labels=dict(sc.labels),
                     samples=request.n,
                     latency_s=time.perf_counter() - t0,
+                    budget_wait_s=waited_s,
                     error=f"{type(exc).__name__}: {exc}"[:500],
                 )
                 for ledger in sc.ledgers:
                     ledger.record(rec)
             raise
-        self._account(request, completions, reservations, time.perf_counter() - t0)
+        self._account(
+            request,
+            completions,
+            reservations,
+            time.perf_counter() - t0,
+            clipped_from=clipped_from,
+            waited_s=waited_s,
+        )
         return completions
 
     async def _checked(self, request: ChatRequest) -> list[Completion]:
@@ -187,8 +209,15 @@ class ChatModel(ABC):
         completions: list[Completion],
         reservations: list[Reservation],
         latency: float,
+        *,
+        clipped_from: int | None = None,
+        waited_s: float = 0.0,
     ) -> None:
         sc = current_scope()
+        role = sc.labels.get("role", "")
+        for c in completions:
+            if not c.usage.cached and c.finish_reason != "length":
+                output_lengths.observe(self.model_id, role, c.usage.completion_tokens)
         usage = Usage(
             prompt_tokens=sum(c.usage.prompt_tokens for c in completions),
             completion_tokens=sum(c.usage.completion_tokens for c in completions),
@@ -219,6 +248,9 @@ class ChatModel(ABC):
                 latency_s=latency,
                 cost_usd=cost,
                 spent_usd=spent,
+                max_tokens=request.max_tokens,
+                clipped_from=clipped_from,
+                budget_wait_s=waited_s,
             )
             for ledger in sc.ledgers:
                 ledger.record(rec)

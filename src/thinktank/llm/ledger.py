@@ -38,6 +38,12 @@ class CallRecord(BaseModel):
     """What the completions cost, cached or not (the experiment's true cost)."""
     spent_usd: float = 0.0
     """What was paid now: the cost of the completions that were not cache hits."""
+    max_tokens: int | None = None
+    """The ``max_tokens`` per sample the request was sent with."""
+    clipped_from: int | None = None
+    """The ``max_tokens`` asked for, when a budget clipped it to what it could still pay."""
+    budget_wait_s: float = 0.0
+    """Seconds the call waited for calls in flight to settle before a budget admitted it."""
     error: str | None = None
 
 
@@ -51,6 +57,9 @@ class UsageTotals(BaseModel):
     cost_usd: float = 0.0
     spent_usd: float = 0.0
     errors: int = 0
+    clipped: int = 0
+    """Calls whose ``max_tokens`` a budget clipped."""
+    budget_wait_s: float = 0.0
 
     def add(self, r: CallRecord) -> None:
         self.calls += 1
@@ -62,6 +71,8 @@ class UsageTotals(BaseModel):
         self.cost_usd += r.cost_usd
         self.spent_usd += r.spent_usd
         self.errors += r.error is not None
+        self.clipped += r.clipped_from is not None
+        self.budget_wait_s += r.budget_wait_s
 
     @property
     def total_tokens(self) -> int:
