@@ -10,6 +10,7 @@ import pytest
 from typer.testing import CliRunner
 
 from thinktank.cli.app import app
+from thinktank.evals.records import RunDatabase
 from thinktank.evals.task import Task, dump_tasks
 from thinktank.llm.pricing import reset_prices, set_price
 from thinktank.llm.simulator import SimulatorConfig, SimulatorServer, SyntheticConfig, TaskSet
@@ -96,11 +97,25 @@ def test_out_of_budget_stops_cleanly_and_reports(
         reset_prices()
     # answers cut at 64 tokens may not parse: such tasks are errors, and then the exit code is 3
     assert code == (3 if "task(s) errored, by cause:" in text else 0), text
-    assert "run budget is spent" in text and "--resume --budget-usd" in text
+    assert "run budget is spent" in text and "--resume and a larger --budget-usd" in text
     md = (out / "report.md").read_text()
     assert "run budget was spent" in md
     spent = float(re.search(r"spent: \$([0-9.]+)", md).group(1))  # type: ignore[union-attr]
     assert 0 < spent <= 0.05
+    # --budget-usd is the run's total: resuming with the same budget runs nothing more
+    set_price("sim", input=100.0, output=100.0)
+    try:
+        again = ["eval", "--suite", str(suite), "--graph", "single:max_tokens=64", "--model",
+                 sim[0], "--out", str(out), "-c", "1", "--resume", "--no-report"]  # fmt: skip
+        code, text = run(*again, "--budget-usd", "0.05")
+        assert "0 recorded" in text and "run budget is spent" in text, text
+        code, text = run(*again, "--budget-usd", "1")
+    finally:
+        reset_prices()
+    flat = " ".join(text.split())
+    assert "run budget is spent" not in flat and "of its $1 budget" in flat, text
+    with RunDatabase.open(out) as db:
+        assert db.count() == 6 and db.run_spent_usd() <= 1.0
 
 
 def test_run_answers_one_question_with_a_trace(sim: tuple[str, TaskSet]) -> None:

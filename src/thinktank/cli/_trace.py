@@ -23,16 +23,26 @@ def print_trace(
     """Print a :class:`~thinktank.graphs.compiler.RunResult` as a readable summary."""
     console = console or Console()
     totals = (res.usage or {}).get("totals") or {}
+    ran = f"{res.samples} answer sample(s)"
+    if res.samples_requested != res.samples:
+        ran = f"{res.samples} of {res.samples_requested} answer samples ran"
     head = [
         f"[bold]answer:[/bold] {_short(res.answer, 200)}",
         f"status {escape(res.status)} · graph {escape(label or res.graph)} · {res.rounds} round(s) · "
-        f"{res.samples} answer sample(s) · {totals.get('calls', 0)} calls · "
+        f"{ran} · {totals.get('calls', 0)} calls · "
         f"{totals.get('prompt_tokens', 0)}+{totals.get('completion_tokens', 0)} tokens · "
         f"${res.cost:.5f} · {res.latency_s:.2f}s",
     ]
     if verdict is not None:
         mark = "[green]correct[/green]" if verdict.correct else "[red]wrong[/red]"
         head.append(f"{mark} (expected {_short(verdict.expected)}; {escape(verdict.reason)})")
+    if res.truncated:
+        clipped = int(totals.get("clipped", 0))
+        head.append(
+            f"[yellow]truncated by its budget:[/yellow] {res.refused} sample(s) refused"
+            + (f", {clipped} call(s) with max_tokens clipped" if clipped else "")
+            + " — raise the budget (graph budget / --budget-usd) to run what the graph asks for"
+        )
     if res.error:
         head.append(f"[red]error:[/red] {_short(res.error, 300)}")
     console.print(Panel("\n".join(head), title="thinktank run", expand=False))

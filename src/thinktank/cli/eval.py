@@ -127,7 +127,11 @@ def eval_command(
     out: Path = typer.Option(..., "--out", help="Run directory (records, report)."),
     concurrency: int = typer.Option(8, "--concurrency", "-c", min=1, help="Tasks in parallel."),
     budget_usd: float | None = typer.Option(
-        None, "--budget-usd", min=0, help="Run budget; no task starts once it is spent."
+        None,
+        "--budget-usd",
+        min=0,
+        help="The run's budget in dollars, its total over all sessions (with --resume too); "
+        "no task starts once it is spent.",
     ),
     limit: int | None = typer.Option(None, "--limit", min=1, help="Only the first N tasks."),
     resume: bool = typer.Option(False, "--resume", help="Continue a run: skip finished tasks."),
@@ -368,12 +372,25 @@ def _print_summary(console: Any, summary: Any) -> None:
         f"{summary.recorded} recorded, {summary.skipped} already done, {summary.errors} errors, "
         + (f"{summary.degraded} degraded, " if summary.degraded else "")
         + f"spent ${summary.spent_usd:.4f} in {summary.wall_s:.1f}s"
+        + (
+            f" (the run: ${summary.spent_before_usd + summary.spent_usd:.4f} of its "
+            f"${summary.budget_usd:g} budget)"
+            if summary.budget_usd is not None and summary.spent_before_usd > 0
+            else ""
+        )
     )
     console.print(line)
+    if summary.truncated:
+        console.print(
+            f"[yellow]{summary.truncated} task(s) truncated[/yellow] by their graph's budget "
+            "(samples refused): their results are not what the graph gives unbounded; "
+            "the report marks them"
+        )
     if summary.stop_reason == "budget":
         console.print(
             f"[yellow]stopped: the run budget is spent[/yellow] ({summary.not_started} not started, "
-            f"{summary.interrupted} interrupted); continue with --resume --budget-usd MORE"
+            f"{summary.interrupted} interrupted); continue with --resume and a larger "
+            "--budget-usd (the run's total over all sessions, not an addition)"
         )
     if summary.errors:
         console.print(f"[yellow]{summary.errors} task(s) errored[/yellow], by cause:")

@@ -284,6 +284,8 @@ def _run(
         what = t.description or t.reason or ""
         line = f"  #{t.number} {t.status}{acc} (spent ${t.total_spent:.4f}) {what[:110]}"
         console.print(escape(line))
+        if t.status == "truncated":
+            console.print(escape(f"      not ranked: {t.reason}"))
 
     study = Study(
         space,

@@ -69,6 +69,8 @@ class GraphStats(BaseModel):
     latency_p50: float | None = None
     latency_p95: float | None = None
     statuses: dict[str, int] = Field(default_factory=dict)
+    truncated: int = 0
+    """Records a budget cut short (samples refused): the graph did not run as specified."""
     pass_at_k: dict[int, float] = Field(default_factory=dict)
     """pass@k over tasks with at least k judged candidates (k = 1, 2, 4, …)."""
 
@@ -105,6 +107,7 @@ def graph_stats(
         s.ci_low, s.ci_high = wilson(s.correct, s.judged)
         for r in recs:
             s.statuses[r.status] = s.statuses.get(r.status, 0) + 1
+        s.truncated = sum(r.truncated for r in done)
         if done:
             s.cost_total = sum(r.cost for r in done)
             s.cost_mean = s.cost_total / len(done)
@@ -128,6 +131,11 @@ def pass_at_ks(records: Iterable[TaskRecord]) -> dict[int, float]:
         k: mean_pass_at_k([(n, c) for n, c in pairs if n >= k], k)
         for k in _ks(max(n for n, _ in pairs))
     }
+
+
+def fmt_label(s: GraphStats) -> str:
+    """The graph's label, flagged when a budget truncated some of its tasks."""
+    return s.label + (f" ({s.truncated} truncated)" if s.truncated else "")
 
 
 def fmt_ci(s: GraphStats) -> str:

@@ -30,10 +30,11 @@ from pathlib import Path
 from typing import Any
 
 from thinktank.errors import UsageError
-from thinktank.evals.run_types import RunConfig, TaskRecord
+from thinktank.evals.run_types import EVALUATION_USAGE, RunConfig, TaskRecord
 
 DB_NAME = "records.sqlite"
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
+"""2 added ``samples_requested`` and ``refused`` to results (older files gain them, as 0, on open)."""
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -67,6 +68,8 @@ CREATE TABLE IF NOT EXISTS results (
     verdict TEXT,
     result TEXT,
     created_at REAL NOT NULL,
+    samples_requested INTEGER NOT NULL DEFAULT 0,
+    refused INTEGER NOT NULL DEFAULT 0,
     UNIQUE (graph, task_id)
 );
 CREATE TABLE IF NOT EXISTS retired AS SELECT * FROM results WHERE 0;
@@ -91,8 +94,12 @@ CREATE TABLE IF NOT EXISTS events (
 _COLUMNS = (
     "graph task_id task_index kind status error answer expected correct score reason "
     "prompt_tokens completion_tokens calls cost latency_s samples sample_correct attempt "
-    "verdict result created_at"
+    "verdict result created_at samples_requested refused"
 ).split()
+_ADDED = {  # columns added after schema 1, with their definitions (migrated on open)
+    "samples_requested": "INTEGER NOT NULL DEFAULT 0",
+    "refused": "INTEGER NOT NULL DEFAULT 0",
+}
 _LIGHT = [c for c in _COLUMNS if c not in ("result",)]
 
 
@@ -110,9 +117,18 @@ class RunDatabase:
         self.conn.execute("PRAGMA synchronous=NORMAL")
         self.conn.execute("PRAGMA busy_timeout=10000")
         self.conn.executescript(_SCHEMA)
+        self._migrate()
         self.conn.execute(
-            "INSERT OR IGNORE INTO meta VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),)
+            "INSERT OR REPLACE INTO meta VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),)
         )
+
+    def _migrate(self) -> None:
+        """Bring a file written by an older version to this schema (columns only added)."""
+        for table in ("results", "retired"):
+            have = {r[1] for r in self.conn.execute(f"PRAGMA table_info({table})")}
+            for col, definition in _ADDED.items():
+                if col not in have:
+                    self.conn.execute(f"ALTER TABLE {table} ADD COLUMN {col} {definition}")
 
     # --- opening -------------------------------------------------------------------------
 
@@ -203,6 +219,19 @@ class RunDatabase:
             float(self.conn.execute(q.format(t)).fetchone()[0]) for t in ("results", "retired")
         )
         return total + sum(float(e.get("cost") or 0) for e in self.events("interrupted"))
+
+    def run_spent_usd(self) -> float:
+        """What the run has spent over all its sessions: the larger of what its records
+        account for (results, retired results, interrupted jobs, judging) and what its
+        finished sessions reported (which also counts a hook's calls)."""
+        judging = 0.0
+        for (v,) in self.conn.execute("SELECT verdict FROM results WHERE verdict IS NOT NULL"):
+            usage = ((json.loads(v) or {}).get("details") or {}).get(EVALUATION_USAGE) or {}
+            judging += float(usage.get("cost", 0.0))
+        sessions = self.conn.execute(
+            "SELECT COALESCE(SUM(spent_usd), 0) FROM sessions WHERE ended_at IS NOT NULL"
+        ).fetchone()[0]
+        return max(self.spent_usd() + judging, float(sessions))
 
     def tally(self) -> tuple[int, int, float]:
         """(judged, correct, cost) over the recorded results that are not errors."""

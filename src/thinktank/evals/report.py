@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from thinktank.errors import UsageError
-from thinktank.evals.metrics import GraphStats, fmt_ci, fmt_s, fmt_usd, graph_stats
+from thinktank.evals.metrics import GraphStats, fmt_ci, fmt_label, fmt_s, fmt_usd, graph_stats
 from thinktank.evals.records import DB_NAME, RunDatabase
 from thinktank.evals.run_types import RunConfig, TaskRecord, group_causes
 
@@ -125,6 +125,14 @@ class ReportData:
                 f"{len(degraded)} record(s) are degraded: their selection could not use its "
                 "verifier, judge or fuser and fell back to a majority vote. " + _causes(degraded)
             )
+        for st in self.stats:
+            if st.truncated:
+                out.append(
+                    f"Graph {st.label}: {st.truncated} of {st.records - st.errors} task(s) were "
+                    "truncated by the graph's own budget (samples refused), so its accuracy and "
+                    "cost are those of a cut-down graph; raise `budget.max_usd` (or the call / "
+                    "token limits) to measure the graph as specified."
+                )
         if expected and len(self.records) < expected:
             out.append(f"{len(self.records)} of {expected} (task, graph) pairs have a record.")
         return out
@@ -137,7 +145,7 @@ def load_report_data(run_dir: str | Path, *, plots: bool = True) -> ReportData:
         records = db.records()
         sessions = db.sessions()
         events = db.events()
-        spent = db.spent_usd()
+        spent = db.run_spent_usd()
     order = {g.label: i for i, g in enumerate(config.graphs)}
     records.sort(key=lambda r: (r.task_index, order.get(r.graph, len(order)), r.graph))
     stats = graph_stats(records, config.graphs)
@@ -177,6 +185,7 @@ def _cell(r: TaskRecord | None) -> str:
     if r.status == "error":
         return "error"
     mark = " (degraded)" if r.status == "degraded" else ""
+    mark += " (truncated)" if r.truncated else ""
     return f"{'✓' if r.correct else '✗'} {md_text(r.answer or '—')}{mark}"
 
 
@@ -191,7 +200,7 @@ def render_markdown(data: ReportData) -> str:
         f"- models: {', '.join(f'{k}={v}' for k, v in c.models.items()) or '—'}",
         f"- seed: {c.seed} · memory: {c.memory or 'off'}",
         f"- spent: {fmt_usd(data.spent_usd)} over {len(data.sessions)} session(s)"
-        + (f"; latest run budget {fmt_usd(c.budget_usd)}" if c.budget_usd is not None else ""),
+        + (f"; run budget {fmt_usd(c.budget_usd)}" if c.budget_usd is not None else ""),
         "",
     ]
     lines += [f"> **Note:** {n}" for n in data.notes()]
@@ -204,7 +213,7 @@ def render_markdown(data: ReportData) -> str:
     ]
     for s in data.stats:
         lines.append(
-            f"| {md_text(s.label, 200)} | {fmt_ci(s)} | {s.judged} | {s.errors} | {fmt_usd(s.cost_mean)} | "
+            f"| {md_text(fmt_label(s), 200)} | {fmt_ci(s)} | {s.judged} | {s.errors} | {fmt_usd(s.cost_mean)} | "
             f"{fmt_usd(s.cost_total)} | {s.tokens_mean:.0f} | {s.samples_mean:.1f} | "
             f"{fmt_s(s.latency_p50)} | {fmt_s(s.latency_p95)} |"
         )

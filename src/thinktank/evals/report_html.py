@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from html import escape
 from typing import TYPE_CHECKING
 
-from thinktank.evals.metrics import fmt_ci, fmt_s, fmt_usd
+from thinktank.evals.metrics import fmt_ci, fmt_label, fmt_s, fmt_usd
 from thinktank.evals.records import RunDatabase
 from thinktank.evals.viewer import badge, render_run
 
@@ -80,7 +80,7 @@ JS = """
 def _summary(data: ReportData) -> str:
     rows = [
         [
-            f"<b>{escape(s.label)}</b>",
+            f"<b>{escape(fmt_label(s))}</b>",
             escape(fmt_ci(s)),
             s.judged,
             s.errors,

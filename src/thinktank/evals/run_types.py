@@ -126,6 +126,12 @@ class TaskRecord(BaseModel):
     cost: float = 0.0
     latency_s: float = 0.0
     samples: int = 0
+    """Answer samples that ran."""
+    samples_requested: int = 0
+    """Answer samples the graph started (``samples`` ran; a budget refused the rest)."""
+    refused: int = 0
+    """Samples of any role a budget cut short; a record with refusals (or status
+    ``budget_exhausted``) is *truncated*: it did less than its graph asks for."""
     sample_correct: list[bool] | None = None
     """Correctness of each final candidate, when cheap to judge (pass@k)."""
     attempt: int = 1
@@ -149,6 +155,11 @@ class TaskRecord(BaseModel):
     @property
     def finished(self) -> bool:
         return self.status in FINISHED_STATUSES
+
+    @property
+    def truncated(self) -> bool:
+        """A budget cut this task short: its result is not what its graph would give."""
+        return self.status == "budget_exhausted" or self.refused > 0
 
     def run_result(self) -> Any:
         """The :class:`~thinktank.graphs.compiler.RunResult` (``None`` when none was made)."""
@@ -197,6 +208,8 @@ class TaskRecord(BaseModel):
             None if self.verdict is None else json.dumps(self.verdict, default=str),
             self.result_json,
             self.created_at,
+            self.samples_requested,
+            self.refused,
         )
 
     @classmethod

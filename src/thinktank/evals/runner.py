@@ -10,10 +10,14 @@ appended to the run database in one transaction (:mod:`thinktank.evals.records`)
 so a killed run resumes (``resume=True``) without duplicates or losses.
 
 Budgets: each graph's ``GraphSpec.budget`` limits every task it runs; ``budget_usd``
-limits the run. Every model call reserves on the run budget, so spending never
-passes it (beyond the under-estimated prompt tokens of calls in flight); once it is
-spent no new job starts. A job whose calls the run budget refused is *interrupted*:
-not recorded, so it runs again when the run is resumed with more budget.
+limits the run — its total across sessions: a resumed run starts with what earlier
+sessions spent (:meth:`~thinktank.evals.records.RunDatabase.run_spent_usd`). Every
+model call is admitted by the run budget (:func:`~thinktank.llm.budget.admit`), so
+spending never passes it beyond the documented bound, and a run it stops has spent
+it to within one minimal call; once it is spent no new job starts. A job whose calls
+the run budget refused is *interrupted*: not recorded, so it runs again when the run
+is resumed with more budget. A job cut by its graph's own budget is recorded
+``budget_exhausted`` and counted as *truncated* in the summary and the report.
 
 Before anything starts, every model the run will call (the models given, model
 strings named by nodes, the judge, a hook's ``model``) is checked once per endpoint
@@ -91,10 +95,17 @@ class RunSummary(BaseModel):
     """Cause → how many degraded records gave it."""
     interrupted: int = 0
     """Jobs the run budget cut short (not recorded; they run again on resume)."""
+    truncated: int = 0
+    """Records written by this session that a budget cut short (``budget_exhausted``
+    or samples refused): they did less than their graph asks for."""
+    spent_before_usd: float = 0.0
+    """What earlier sessions of the run spent (``budget_usd`` is the run's total)."""
     not_started: int = 0
     stop_reason: Literal["completed", "budget", "cancelled", "failed"] = "completed"
     spent_usd: float = 0.0
     """Spent by this session, interrupted jobs included."""
+    budget_usd: float | None = None
+    """The run's total budget (all sessions)."""
     wall_s: float = 0.0
     accuracy: dict[str, float | None] = Field(default_factory=dict)
     """Per graph label, over all its judged records (``None`` with none)."""
@@ -256,6 +267,9 @@ class Runner:
             budget_usd=self.budget_usd,
             enabled=self.progress_enabled,
         ).start()
+        if self.run_budget is not None:
+            summary.spent_before_usd = self.run_budget.spent_usd = db.run_spent_usd()
+            summary.budget_usd = self.budget_usd
         self.session = db.start_session(
             {"budget_usd": self.budget_usd, "concurrency": self.concurrency, "jobs": len(jobs)}
         )
@@ -356,7 +370,10 @@ class Runner:
         return jobs, skipped
 
     def _spend(self) -> float:
-        return self.run_budget.spent_usd if self.run_budget is not None else self._spent
+        """What this session spent."""
+        if self.run_budget is None:
+            return self._spent
+        return self.run_budget.spent_usd - self._summary.spent_before_usd
 
     def _should_stop(self) -> bool:
         b = self.run_budget
@@ -422,13 +439,15 @@ class Runner:
             log.warning("a record for (%s, %s) exists already; kept it", job.graph, job.task.id)
             return False
         summary.recorded += 1
+        summary.truncated += rec.truncated
         if rec.status in ("error", "degraded"):
             causes = summary.error_causes if rec.status == "error" else summary.degraded_causes
             cause = cause_of(rec.error)
             causes[cause] = causes.get(cause, 0) + 1
         summary.errors += rec.status == "error"
         summary.degraded += rec.status == "degraded"
-        self.progress.update(rec, spent_usd=self._spend())
+        total = self.run_budget.spent_usd if self.run_budget is not None else self._spend()
+        self.progress.update(rec, spent_usd=total)
         return rec.status != "error"
 
     async def _hook(self, task: Task, rec: TaskRecord) -> None:

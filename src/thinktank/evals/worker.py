@@ -332,6 +332,8 @@ def _usage(result: RunResult) -> dict[str, Any]:
         "cost": float(result.cost),
         "latency_s": float(result.latency_s),
         "samples": result.samples,
+        "samples_requested": result.samples_requested,
+        "refused": result.refused,
     }
 
 

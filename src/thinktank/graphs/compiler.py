@@ -65,9 +65,30 @@ class RunResult(BaseModel):
     graph: str = ""
 
     @property
-    def samples(self) -> int:
-        """Answer-producing samples drawn."""
+    def samples_requested(self) -> int:
+        """Answer-producing samples the graph started (run or refused by a budget)."""
         return sum(1 for o in self.trace.get("outputs", []) if o.get("role") in ANSWER_ROLES)
+
+    @property
+    def samples(self) -> int:
+        """Answer-producing samples that ran (a budget refused none of their calls)."""
+        return sum(
+            1
+            for o in self.trace.get("outputs", [])
+            if o.get("role") in ANSWER_ROLES and o.get("status") != "budget_exhausted"
+        )
+
+    @property
+    def refused(self) -> int:
+        """Samples of any role cut short because a budget refused a call."""
+        return sum(
+            1 for o in self.trace.get("outputs", []) if o.get("status") == "budget_exhausted"
+        )
+
+    @property
+    def truncated(self) -> bool:
+        """A budget cut this run: it did less than its graph asks for."""
+        return self.status == "budget_exhausted" or self.refused > 0
 
 
 def _task_fields(task: Any) -> dict[str, Any]:

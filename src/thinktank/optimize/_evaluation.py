@@ -6,6 +6,11 @@ Before a rung runs, its predicted cost is checked against what the budget has le
 (an evaluation that would not fit is refused before it spends anything); while it
 runs, every model call reserves on the optimizer's budget, which refuses what
 would pass the limit (the task is then *interrupted*: not cached, the study stops).
+
+An evaluation in which the graph's own per-task budget cut a task short (samples
+refused: ``constraints.max_cost_per_task`` too small for the graph) ends
+``truncated`` at that rung: its accuracy and cost are of a cut-down graph, so it is
+recorded and shown but never ranked, and no more tasks are spent on it.
 """
 
 from __future__ import annotations
@@ -26,7 +31,7 @@ class Evaluation:
     """What evaluating one graph gave."""
 
     status: str
-    """complete, pruned, refused or interrupted."""
+    """complete, pruned, truncated, refused or interrupted."""
     reason: str | None = None
     accuracy: float | None = None
     cost: float | None = None
@@ -35,6 +40,8 @@ class Evaluation:
     tasks: int = 0
     fresh: int = 0
     spent: float = 0.0
+    truncated: int = 0
+    """Tasks the graph's own budget cut short (the evaluation is then ``truncated``)."""
     errors: list[str] = field(default_factory=list)
     """Errors of tasks that failed before their graph finished (endpoint down, bad model)."""
 
@@ -105,7 +112,8 @@ class Evaluations:
                         f"${max(left, 0.0):.6f} left of the budget"
                     )
                     return ev
-                outs = await self._run(spec, gkey, missing)
+                ran = await self._run(spec, gkey, missing)
+                outs = [o for o in ran if o is not None]
                 ev.fresh += len(outs)
                 ev.errors += [
                     o.error or "error" for o in outs if o.status == "error" and not o.cacheable
@@ -117,13 +125,21 @@ class Evaluations:
                     ev.reason = "the optimizer's budget refused a model call of this evaluation"
                     return ev
                 self.estimator.observe(spec, len(outs), spent)
-                done.update({k: o for (_, k), o in zip(missing, outs, strict=True)})
-            got = [done[k] for _, k in subset]
+                done.update({k: o for (_, k), o in zip(missing, ran, strict=True) if o is not None})
+            got = [done[k] for _, k in subset if k in done]
             ev.tasks = len(got)
             credit = [o.score if self.metric == "score" else float(o.correct) for o in got]
             ev.accuracy = sum(credit) / len(got)
             ev.cost = sum(o.cost for o in got) / len(got)
             ev.score = self.score(ev.accuracy, ev.cost)
+            ev.truncated = sum(o.truncated for o in got)
+            if ev.truncated:
+                ev.status = "truncated"
+                ev.reason = (
+                    f"{ev.truncated} of {len(got)} tasks cut short by the graph's per-task "
+                    "budget (samples refused): not the graph as specified, so not ranked"
+                )
+                return ev
             if prune is not None and size < len(self.keys) and prune(ev.score, size):
                 ev.status = "pruned"
                 ev.reason = f"pruned after {size} tasks (score {ev.score:.4f})"
@@ -132,12 +148,18 @@ class Evaluations:
 
     async def _run(
         self, spec: GraphSpec, gkey: str, jobs: Sequence[tuple[Task, str]]
-    ) -> list[TaskOutcome]:
+    ) -> list[TaskOutcome | None]:
+        """Run ``jobs``; once one is truncated the rest are not started (``None``): the
+        graph will not be ranked, so no more is spent on it."""
         sem = asyncio.Semaphore(self.concurrency)
         worst = self.estimator.worst_per_task(spec)
+        cut = False
 
-        async def one(task: Task, key: str) -> TaskOutcome:
+        async def one(task: Task, key: str) -> TaskOutcome | None:
+            nonlocal cut
             async with sem:
+                if cut:
+                    return None
                 hold = self.store.hold(self.study_id, worst, note=f"{gkey} {task.id}")
                 try:
                     out = await self.evaluator.run_task(spec, gkey, task, self.seed)
@@ -152,6 +174,7 @@ class Evaluations:
                     seed=self.seed,
                     outcome=out if out.cacheable else None,
                 )
+                cut = cut or out.truncated
                 return out
 
         return list(await asyncio.gather(*(one(t, k) for t, k in jobs)))

@@ -184,7 +184,11 @@ class Loop:
         trial = study.ask()
         trial.set_user_attr("index", index)
         a = assign(self.space, OptunaChooser(trial, derive_seed(c.seed, index, "edges")))
-        d = build(self.space, a, task_cost=self.est.per_task)
+        # the constraint is checked on the graph's expected cost once evaluations have
+        # calibrated it (the static estimate assumes full-length replies); before that, a
+        # graph too dear for its per-task budget shows as truncated and is not ranked
+        cost = self.est.expected if self.est.ratio is not None else self.est.per_task
+        d = build(self.space, a, task_cost=cost)
         rec = TrialRecord(number=trial.number, index=index, status="rejected", params=a.params)
         if d.spec is None or d.key is None:
             rec.reason = d.reason
@@ -217,7 +221,7 @@ class Loop:
         rec.fresh, rec.spent = ev.fresh, ev.spent
         self.refusals = self.refusals + 1 if ev.status == "refused" else 0
         self.interrupted = ev.status == "interrupted"
-        if ev.status in ("complete", "pruned"):
+        if ev.status in ("complete", "pruned", "truncated"):
             if gkey in self.evaluated:
                 # a graph seen before: a repeat (all cached), or the rest of a pruned one
                 rec.status = "cached" if ev.status == "complete" and not ev.fresh else ev.status
@@ -240,9 +244,10 @@ class Loop:
         if rec.status in ("complete", "cached"):
             values: Any = [rec.accuracy, rec.cost] if self.c.algo == "nsga2" else rec.score
             self.study.tell(trial, values)
-        elif rec.status == "rejected" and self.c.algo in ("tpe", "nsga2"):
+        elif rec.status in ("rejected", "truncated") and self.c.algo in ("tpe", "nsga2"):
             # model-based samplers ignore failed trials and would propose the same invalid
             # points again: they learn the invalid region from a score below any graph's
+            # (a truncated graph does not fit its per-task budget: as good as invalid)
             self.study.tell(trial, [REJECTED, 1e6] if self.c.algo == "nsga2" else REJECTED)
         else:
             state = TrialState.PRUNED if rec.status == "pruned" else TrialState.FAIL

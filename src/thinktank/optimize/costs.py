@@ -87,12 +87,18 @@ class CostEstimator:
                 total += calls * self._call(node.model, tokens_in, k * out)
         return total
 
-    def per_task(self, spec: GraphSpec) -> float:
-        """Predicted cost per task (static, scaled by what evaluations showed)."""
+    def expected(self, spec: GraphSpec) -> float:
+        """Predicted cost per task of the graph as specified (static, scaled by what
+        evaluations showed), its per-task budget ignored: what
+        ``constraints.max_cost_per_task`` is checked against."""
         base = self.static(spec)
         if self.ratio is not None:
             base *= min(1.0, self.ratio * self.margin)
-        return self._capped(spec, base)
+        return base
+
+    def per_task(self, spec: GraphSpec) -> float:
+        """Predicted spending per task: :meth:`expected`, capped by the graph's budget."""
+        return self._capped(spec, self.expected(spec))
 
     def worst_per_task(self, spec: GraphSpec) -> float:
         """Cost per task if every agent used all of its steps (capped by the graph's budget)."""

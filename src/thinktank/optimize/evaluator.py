@@ -53,6 +53,8 @@ class TaskOutcome(BaseModel):
     error: str | None = None
     cacheable: bool = True
     """False for results that must not be reused (interrupted, a crash before the graph ran)."""
+    truncated: bool = False
+    """The graph's own budget cut the task short (samples refused): not the graph as specified."""
 
 
 class Evaluator(ABC):
@@ -164,6 +166,7 @@ class RunnerEvaluator(Evaluator):
             answer=rec.answer,
             error=rec.error,
             cacheable=not interrupted and not (rec.status == "error" and _infrastructure(rec)),
+            truncated=not interrupted and rec.truncated,
         )
 
     async def aclose(self) -> None:

@@ -98,6 +98,19 @@ def render_markdown(result: StudyResult, baseline: StudyResult | None) -> str:
             "",
             "![Search vs random search](comparison.png)",
         ]
+    cut = [t for t in result.trials if t.status == "truncated" and t.evaluation is not None]
+    if cut:
+        lines += [
+            "",
+            "## Truncated graphs (not ranked)",
+            "",
+            f"{len(cut)} graph(s) could not run as specified within their per-task budget "
+            "(`constraints.max_cost_per_task`): a budget refused some of their samples, so "
+            "what they scored is that of a cut-down graph. They are left out of the best "
+            "graph and the Pareto front; raise the constraint to evaluate them.",
+            "",
+            *_table(cut),
+        ]
     lines += ["", "## Pareto front (accuracy vs cost per task)", "", *_table(result.pareto)]
     done = sorted(
         (t for t in result.trials if t.status in EVALUATED and t.evaluation is not None),

@@ -35,8 +35,9 @@ class TrialRecord(BaseModel):
     """Position in the search (proposals, rejected ones included)."""
     status: str
     """complete (evaluated now), cached (this graph was evaluated before), pruned,
-    rejected (not a valid graph), refused (the budget could not cover it),
-    interrupted (the budget ran out during it)."""
+    truncated (its per-task budget cut tasks short: shown, never ranked), rejected (not
+    a valid graph), refused (the budget could not cover it), interrupted (the budget
+    ran out during it)."""
     reason: str | None = None
     params: dict[str, Any] = Field(default_factory=dict)
     key: str | None = None
