@@ -184,6 +184,8 @@ class Runner:
         self.executor_options = dict(executor_options or {})
         self._stop: str | None = None
         self._spent = 0.0
+        self._job_costs: dict[str, list[float]] = {}
+        """Graph label → what its jobs recorded this session cost (pacing near the budget's end)."""
 
     # --- configuration ------------------------------------------------------------------
 
@@ -382,23 +384,52 @@ class Runner:
                 self._stop = "budget"
         return self._stop is not None
 
+    def _mean_cost(self, graph: str) -> float | None:
+        """What a job of ``graph`` costs on average (any graph's jobs before its own finish)."""
+        costs = self._job_costs.get(graph) or [c for cs in self._job_costs.values() for c in cs]
+        return sum(costs) / len(costs) if costs else None
+
+    def _affordable(self, job: TaskJob, in_flight: dict[int, str]) -> bool:
+        """Whether the run budget can pay for ``job`` on top of the jobs in flight, each
+        counted at its graph's mean cost. Near the budget's end this starts only jobs that
+        can finish (a job the budget cuts short is interrupted, its money spent for
+        nothing); with nothing in flight a job always starts, so the budget is used up."""
+        b = self.run_budget
+        if b is None or b.max_usd is None or not in_flight:
+            return True
+        mean = self._mean_cost(job.graph)
+        if mean is None:
+            return True
+        committed = b.spent_usd + sum(self._mean_cost(g) or 0.0 for g in in_flight.values())
+        return committed + mean <= b.max_usd
+
     async def _run_parallel(self, executor: Executor, jobs: list[TaskJob]) -> None:
         sem = asyncio.Semaphore(self.concurrency)
+        in_flight: dict[int, str] = {}
+        finished = asyncio.Condition()
 
         async def one(job: TaskJob) -> None:
             try:
                 rec = await executor.submit(job)
             finally:
                 sem.release()
+                in_flight.pop(id(job), None)
+                async with finished:
+                    finished.notify_all()
             if self._record(job, rec) and self.on_task_done is not None:
                 await self._hook(job.task, rec)
 
         async with asyncio.TaskGroup() as tg:
             for job in jobs:
                 await sem.acquire()
+                async with finished:
+                    await finished.wait_for(
+                        lambda job=job: self._should_stop() or self._affordable(job, in_flight)
+                    )
                 if self._should_stop():
                     sem.release()
                     break
+                in_flight[id(job)] = job.graph
                 tg.create_task(one(job))
 
     async def _run_stream(self, executor: Executor, jobs: list[TaskJob]) -> None:
@@ -440,6 +471,8 @@ class Runner:
             return False
         summary.recorded += 1
         summary.truncated += rec.truncated
+        if rec.status != "error":
+            self._job_costs.setdefault(job.graph, []).append(rec.cost + rec.evaluation_cost)
         if rec.status in ("error", "degraded"):
             causes = summary.error_causes if rec.status == "error" else summary.degraded_causes
             cause = cause_of(rec.error)
