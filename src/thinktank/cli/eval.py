@@ -282,6 +282,7 @@ def eval_command(
         f"({escape(', '.join(g.label for g in graphs))}) → {escape(str(out))}"
     )
     console.print(escape(describe_models(parse_models(model))))
+    console.print(escape(describe_reply_cap(parse_models(model))))
     interrupted = False
     try:
         summary = runner.run_sync()
@@ -335,6 +336,30 @@ def describe_models(models: dict[str, str] | str | None, flag: str = "--model") 
         first = next(iter(models))
         return f"models: {text} ({flag}; nodes without a model use {first})"
     return f"models: {text} ({flag})"
+
+
+def describe_reply_cap(models: dict[str, str] | str | None) -> str:
+    """The ``max_tokens`` replies get when a node sets none (budgets reserve it per call)."""
+    from thinktank.llm.config import default_model_spec, parse_model
+
+    specs = (
+        [models]
+        if isinstance(models, str)
+        else list(models.values())
+        if models
+        else [default_model_spec()]
+    )
+    caps = set()
+    for spec in specs:
+        try:
+            caps.add(parse_model(spec).default_max_tokens)
+        except Exception:  # a config file or an odd spec: the loader reports it later
+            continue
+    shown = "/".join(str(c) for c in sorted(caps)) or "1024"
+    return (
+        f"replies: max_tokens {shown} unless a node sets it; a budget near its end clips it to "
+        "what it can still pay"
+    )
 
 
 def _check_resumable(out: Path) -> None:
@@ -443,6 +468,7 @@ def run_command(
     except (ThinktankError, ValueError) as exc:
         _fail(str(exc))
     typer.echo(describe_models(parse_models(model)), err=True)  # stderr: --json stays JSON
+    typer.echo(describe_reply_cap(parse_models(model)), err=True)
 
     async def go() -> tuple[RunResult, Any]:
         from thinktank.evals.evaluators import evaluate
