@@ -68,7 +68,8 @@ def comparison_plot(
 
 
 def pareto_plot(result: StudyResult, path: str | Path) -> Path:
-    """Accuracy vs cost per task of every fully evaluated graph, the front as a line."""
+    """Accuracy vs cost per task of every fully evaluated graph, the front as a line;
+    graphs their per-task budget truncated are crosses, apart from the front."""
     plt = _pyplot()
     fig, ax = plt.subplots(figsize=(6.4, 4.4))
     seen: dict[str, TrialRecord] = {}
@@ -84,6 +85,16 @@ def pareto_plot(result: StudyResult, path: str | Path) -> Path:
         color="tab:gray",
         label="evaluated graphs",
     )
+    cut = {t.key: t for t in result.trials if t.status == "truncated" and t.accuracy is not None}
+    if cut:
+        ax.scatter(
+            [t.cost or 0.0 for t in cut.values()],
+            [t.accuracy or 0.0 for t in cut.values()],
+            marker="x",
+            s=30,
+            color="tab:orange",
+            label="truncated by its per-task budget (not ranked)",
+        )
     front = result.pareto
     ax.plot(
         [t.cost or 0.0 for t in front],
