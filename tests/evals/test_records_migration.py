@@ -308,3 +308,18 @@ def test_run_spent_usd_counts_every_kind_of_spending_of_a_migrated_run(tmp_path:
         db.append(TaskRecord(graph="single", task_id="t3", task_index=3, status="ok", cost=0.01))
         db.event(s, "interrupted", graph="single", task="t4", cost=0.003)
         assert db.run_spent_usd() == pytest.approx(RECORDS_TOTAL + 0.013)
+
+
+def test_a_file_from_a_newer_version_is_refused_not_rewritten(tmp_path: Path) -> None:
+    from thinktank.errors import UsageError
+
+    with RunDatabase(tmp_path / DB_NAME) as db:
+        db.conn.execute("UPDATE meta SET value = ? WHERE key = 'schema_version'", ("99",))
+    with pytest.raises(UsageError, match="newer thinktank"):
+        RunDatabase.open(tmp_path)
+    conn = sqlite3.connect(tmp_path / DB_NAME)
+    try:
+        row = conn.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
+    finally:
+        conn.close()
+    assert row == ("99",)

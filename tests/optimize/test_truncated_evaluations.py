@@ -153,12 +153,6 @@ class _PremiseBroken(Exception):
     below does not hide it)."""
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=AssertionError,
-    reason="src bug: a truncated graph proposed again runs more tasks (Evaluations.evaluate "
-    "does not stop on a cached truncated outcome)",
-)
 def test_a_truncated_graph_proposed_again_spends_nothing_more(
     tmp_path: Path, sim: tuple[SimulatorServer, dict[str, str]]
 ) -> None:

@@ -117,6 +117,13 @@ class RunDatabase:
         self.conn.execute("PRAGMA synchronous=NORMAL")
         self.conn.execute("PRAGMA busy_timeout=10000")
         self.conn.executescript(_SCHEMA)
+        row = self.conn.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
+        if row is not None and int(row[0]) > SCHEMA_VERSION:
+            self.conn.close()
+            raise UsageError(
+                f"{self.path} was written by a newer thinktank (run schema {row[0]}; this "
+                f"version reads up to {SCHEMA_VERSION}): upgrade thinktank to read it"
+            )
         self._migrate()
         self.conn.execute(
             "INSERT OR REPLACE INTO meta VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),)
@@ -128,7 +135,11 @@ class RunDatabase:
             have = {r[1] for r in self.conn.execute(f"PRAGMA table_info({table})")}
             for col, definition in _ADDED.items():
                 if col not in have:
-                    self.conn.execute(f"ALTER TABLE {table} ADD COLUMN {col} {definition}")
+                    try:
+                        self.conn.execute(f"ALTER TABLE {table} ADD COLUMN {col} {definition}")
+                    except sqlite3.OperationalError as exc:  # another reader migrated it first
+                        if "duplicate column" not in str(exc):
+                            raise
 
     # --- opening -------------------------------------------------------------------------
 

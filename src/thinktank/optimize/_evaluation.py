@@ -99,9 +99,13 @@ class Evaluations:
         if len(done) == len(self.keys):
             rungs = [len(self.keys)]  # nothing to run: score it on everything at once
         ev = Evaluation(status="complete")
+        if any(o.truncated for o in done.values()):
+            rungs = [len(self.keys)]  # truncated before: score what ran, spend nothing more
         for size in rungs:
             subset = list(zip(self.tasks[:size], self.keys[:size], strict=True))
             missing = [(t, k) for t, k in subset if k not in done]
+            if any(o.truncated for o in done.values()):
+                missing = []
             if missing:
                 left = self.remaining()
                 need = self.estimator.per_task(spec) * len(missing)
@@ -124,7 +128,8 @@ class Evaluations:
                     ev.status = INTERRUPTED
                     ev.reason = "the optimizer's budget refused a model call of this evaluation"
                     return ev
-                self.estimator.observe(spec, len(outs), spent)
+                if not any(o.truncated for o in outs):  # a truncated task's spend was capped
+                    self.estimator.observe(spec, len(outs), spent)
                 done.update({k: o for (_, k), o in zip(missing, ran, strict=True) if o is not None})
             got = [done[k] for _, k in subset if k in done]
             ev.tasks = len(got)
