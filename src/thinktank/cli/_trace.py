@@ -38,8 +38,11 @@ def print_trace(
         head.append(f"{mark} (expected {_short(verdict.expected)}; {escape(verdict.reason)})")
     if res.truncated:
         clipped = int(totals.get("clipped", 0))
+        refused = (
+            f"{res.refused} sample(s) refused" if res.refused else "no further sample could start"
+        )
         head.append(
-            f"[yellow]truncated by its budget:[/yellow] {res.refused} sample(s) refused"
+            f"[yellow]truncated by its budget:[/yellow] {refused}"
             + (f", {clipped} call(s) with max_tokens clipped" if clipped else "")
             + " — raise the budget (graph budget / --budget-usd) to run what the graph asks for"
         )
