@@ -23,8 +23,10 @@ truncated task.
 
 Admission guarantees ``spent ≥ limit − one minimal call``; the budgets here hold
 dozens of calls, so that is above 95 %. Jobs the run budget interrupts are counted
-(``interrupted``): once jobs have finished, the runner starts only jobs the budget can
-finish, but the first wave (before any job finished) starts ``concurrency`` jobs.
+(``interrupted``) with what they spent (``interrupted_usd``, money that bought no
+record): once jobs have finished, the runner starts only jobs the budget can finish;
+the first wave (before any job finished) starts ``concurrency`` jobs, and budget
+admission serves their calls in task order, so the later ones wait rather than spend.
 
 ``value`` = the lowest ``spent / limit`` over the points; ``ok`` needs it ≥ 0.95, no
 overshoot beyond the bound, and zero truncated results counted as complete.
@@ -81,6 +83,7 @@ async def run_eval(
     with RunDatabase.open(out) as db:
         records = db.records()
         spent = db.run_spent_usd()
+        lost = sum(float(e.get("cost") or 0) for e in db.events("interrupted"))
     stats = graph_stats(records)
     # a record is complete only when every sample its graph started ran
     miscounted = sum(
@@ -92,6 +95,7 @@ async def run_eval(
         "excess": b.excess_usd if b is not None else 0.0,
         "recorded": summary.recorded,
         "interrupted": summary.interrupted,
+        "interrupted_usd": lost,
         "stop": summary.stop_reason,
         "truncated": sum(s.truncated for s in stats),
         "miscounted": miscounted,
@@ -174,7 +178,8 @@ async def main_async(quick: bool) -> None:
                 print(
                     f"concurrency {conc:>2}, budget {f:.0%} of the suite (${limit:.4f}): spent "
                     f"${got['spent']:.4f} = {got['use']:.1%} · {got['recorded']} recorded, "
-                    f"{got['interrupted']} interrupted · {got['waited']} calls waited, "
+                    f"{got['interrupted']} interrupted (${got['interrupted_usd']:.4f} of it) · "
+                    f"{got['waited']} calls waited, "
                     f"{got['clipped']} clipped · excess ${got['excess']:.6f}"
                 )
                 points.append(got)
@@ -224,6 +229,7 @@ async def main_async(quick: bool) -> None:
                 "excess": round(p["excess"], 8),
                 "within_bound": p["within_bound"],
                 "interrupted": p["interrupted"],
+                "interrupted_usd": round(p["interrupted_usd"], 6),
                 "clipped": p["clipped"],
                 "recorded": p["recorded"],
             }

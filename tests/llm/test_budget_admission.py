@@ -145,3 +145,48 @@ async def test_time_limit_refuses_a_waiting_call() -> None:
         with pytest.raises(BudgetExceeded, match="time limit"):
             await m.generate(["b"], max_tokens=1024)  # waits for the first, then time is up
         await first
+
+
+async def test_waiting_calls_are_served_in_priority_order() -> None:
+    """Ten tasks' calls race for a budget that pays for about five: once calls wait, the
+    tasks with the lowest priority numbers (started first, in an eval) get through."""
+    m = _model("adm-e", out_tokens=100, delay=0.01)
+    per_call = (10 * 1.0 + 100 * 10.0) / 1e6
+    b = Budget(max_usd=5.5 * per_call, name="run")
+    ran: list[int] = []
+
+    async def task(i: int) -> None:
+        with scope(budget=b, priority=i):
+            try:
+                await m.generate(["q"], max_tokens=1024)
+                ran.append(i)
+            except BudgetExceeded:
+                pass
+
+    await asyncio.gather(*(task(i) for i in reversed(range(10))))  # the youngest asks first
+    # task 9 asked when nothing waited: it went; every later grant followed the order
+    assert ran[0] == 9 and ran[1:] == list(range(len(ran) - 1)) and len(ran) == 5, ran
+    assert b.spent_usd <= b.max_usd and not b._waiting
+
+
+async def test_a_call_waiting_for_its_own_task_budget_does_not_hold_up_others() -> None:
+    m = _model("adm-f", out_tokens=100, delay=0.05)
+    per_call = (13 * 1.0 + 200 * 10.0) / 1e6  # the worst case of a call asking 200 tokens
+    run = Budget(max_usd=100 * per_call, name="run")
+    small = Budget(max_usd=2.2 * per_call, name="task-a")  # two calls in flight fit
+    ledger = UsageLedger()
+
+    async def task_a() -> None:
+        with scope(budget=run, ledger=ledger), scope(budget=small, priority=0, task="a"):
+            await asyncio.gather(*(m.generate(["a"], max_tokens=200) for _ in range(3)))
+
+    async def task_b() -> None:
+        await asyncio.sleep(0.01)  # task a's third call is waiting for task a's budget
+        with scope(budget=run, ledger=ledger, priority=1, task="b"):
+            await m.generate(["b"], max_tokens=200)
+
+    await asyncio.gather(task_a(), task_b())
+    waits = {r.labels["task"]: r.budget_wait_s for r in ledger.records if r.labels["task"] == "b"}
+    assert waits == {"b": 0.0}  # the older waiter queues on task a's budget only
+    assert max(r.budget_wait_s for r in ledger.records if r.labels["task"] == "a") > 0
+    assert small.refused == 0 and run.refused == 0

@@ -422,10 +422,12 @@ class Runner:
         async with asyncio.TaskGroup() as tg:
             for job in jobs:
                 await sem.acquire()
+
+                def startable(job: TaskJob = job) -> bool:
+                    return self._should_stop() or self._affordable(job, in_flight)
+
                 async with finished:
-                    await finished.wait_for(
-                        lambda job=job: self._should_stop() or self._affordable(job, in_flight)
-                    )
+                    await finished.wait_for(startable)
                 if self._should_stop():
                     sem.release()
                     break

@@ -245,7 +245,9 @@ class TaskWorker:
             }
             token = _TASK_TOOLS.set({t.name: t for t in ctx.tools})
             try:
-                with scope(budget=self.run_budget):
+                # the task's index orders its calls' budget admission: near the run
+                # budget's end, the tasks started first finish first
+                with scope(budget=self.run_budget, priority=job.index):
                     result = await graph.run(payload, seed=job.seed, run_id=job.run_id)
             finally:
                 _TASK_TOOLS.reset(token)

@@ -144,6 +144,8 @@ class ChatModel(ABC):
                     input_usd=price.input / 1_000_000,
                     output_usd=price.output / 1_000_000,
                 ),
+                priority=sc.priority,
+                min_tokens=lambda: output_lengths.min_tokens(self.model_id, role, asked),
             )
             reservations, waited_s = admission.reservations, admission.waited_s
             if admission.clipped:

@@ -36,7 +36,8 @@ import math
 import threading
 import time
 from collections import deque
-from dataclasses import dataclass, field
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
 from typing import Any, Protocol
 
 from thinktank.errors import BudgetExceeded
@@ -112,6 +113,8 @@ class Budget:
     excess_tokens: int = 0
     """Tokens calls used beyond their reservations."""
     started: float = field(default_factory=time.monotonic)
+    _waiting: set[tuple[float, int]] = field(default_factory=set, repr=False, compare=False)
+    """Calls waiting for admission, by (priority, arrival): the oldest goes first."""
     shared: SharedBudget | None = field(default=None, repr=False, compare=False)
     """The authority when this budget is shared across processes (the totals above
     are then its mirror); ``None`` for a budget of this process alone."""
@@ -362,12 +365,23 @@ def _try_admit(
 ) -> tuple[str, int, tuple[Budget, str] | None]:
     """One admission decision (the caller holds ``_LOCK``): ``("grant", max_tokens, None)``,
     ``("wait", 0, None)`` or ``("refuse", 0, (budget, why))``."""
+    verdict, out, limit, _ = _decide(budgets, c)
+    return verdict, out, limit
+
+
+def _decide(
+    budgets: tuple[Budget, ...], c: CallCost
+) -> tuple[str, int, tuple[Budget, str] | None, list[Budget]]:
+    """:func:`_try_admit`, plus the budgets that cannot grant the full call now."""
     now, settled = c.max_tokens, c.max_tokens
     limit_now: tuple[Budget, str] | None = None
     limit_settled: tuple[Budget, str] | None = None
     in_flight = False
+    short: list[Budget] = []
     for b in budgets:
         k, why = b._afford(c, reserved=True)
+        if k < c.max_tokens:
+            short.append(b)
         if k < now:
             now, limit_now = k, (b, why)
         k, why = b._afford(c, reserved=False)
@@ -375,14 +389,14 @@ def _try_admit(
             settled, limit_settled = k, (b, why)
         in_flight = in_flight or bool(b.reserved_calls or b.reserved_usd > 0 or b.reserved_tokens)
     if now >= c.max_tokens:
-        return "grant", c.max_tokens, None
+        return "grant", c.max_tokens, None, short
     if in_flight and settled >= c.max_tokens:
-        return "wait", 0, None
+        return "wait", 0, None, short
     if now >= c.min_tokens:
-        return "grant", now, None
+        return "grant", now, None, short
     if in_flight and settled >= c.min_tokens:
-        return "wait", 0, None
-    return "refuse", 0, limit_settled or limit_now
+        return "wait", 0, None, short
+    return "refuse", 0, limit_settled or limit_now, short
 
 
 def _reserve_granted(budgets: tuple[Budget, ...], c: CallCost, out: int) -> list[Reservation] | str:
@@ -403,36 +417,70 @@ def _reserve_granted(budgets: tuple[Budget, ...], c: CallCost, out: int) -> list
     return done
 
 
+_ARRIVALS = iter(range(1, 1 << 62))
+
+
 async def admit(
-    budgets: tuple[Budget, ...], c: CallCost, *, poll_s: float = 0.002, max_poll_s: float = 0.025
+    budgets: tuple[Budget, ...],
+    c: CallCost,
+    *,
+    priority: float | None = None,
+    min_tokens: Callable[[], int] | None = None,
+    poll_s: float = 0.002,
+    max_poll_s: float = 0.025,
 ) -> Admission:
     """Admit a call on every budget (see the module docstring), waiting while calls in
     flight hold what it needs; raises :class:`~thinktank.errors.BudgetExceeded` when
-    not even its minimal useful output fits."""
+    not even its minimal useful output fits.
+
+    Waiting calls are served in order of ``priority`` (lower first, ``None`` last), then
+    arrival: a call that would fit still waits behind an older call waiting for room on
+    one of its budgets, so a large call is not starved by small ones and, in an eval,
+    the tasks started first finish first instead of every task being cut half-way. A
+    waiting call queues only on the budgets that hold it back (a task waiting for its
+    own task budget does not hold up other tasks on the run budget). ``min_tokens``, when
+    given, recomputes the call's minimal useful output each time it decides (the lengths
+    calls return while it waits refine it)."""
     t0 = time.monotonic()
+    with _LOCK:
+        key = (math.inf if priority is None else float(priority), next(_ARRIVALS))
     waited = False
     delay = poll_s
-    while True:
+    try:
+        while True:
+            if min_tokens is not None and waited:
+                c = replace(c, min_tokens=min(c.max_tokens, min_tokens()))
+            with _LOCK:
+                verdict, out, limit, short = _decide(budgets, c)
+                if verdict == "refuse":
+                    b, why = limit or (budgets[0], "no budget left")
+                    b.refused += 1
+                    raise BudgetExceeded(f"budget {b.name!r} exhausted: {why}", state=b.state())
+                older = any(w < key for b in budgets for w in b._waiting)
+                if verdict == "grant" and not older:
+                    got = _reserve_granted(budgets, c, out)
+                    if isinstance(got, list):
+                        clipped = out < c.max_tokens
+                        for b in budgets:
+                            b.clipped += clipped
+                            b.waited += waited
+                        wait_s = time.monotonic() - t0 if waited else 0.0
+                        return Admission(got, out, clipped, wait_s)
+                    # a shared authority saw more spending than this process's mirror:
+                    # the mirror is fresh now, so decide again after a pause
+                for b in budgets:  # queue where room is lacking, and only there
+                    if any(b is s for s in short):
+                        b._waiting.add(key)
+                    else:
+                        b._waiting.discard(key)
+            waited = True
+            await asyncio.sleep(delay)
+            delay = min(max_poll_s, delay * 1.5)
+            for b in budgets:  # a shared budget's mirror learns of other processes' settlements
+                refresh = getattr(b.shared, "refresh", None)
+                if refresh is not None:
+                    await refresh(b)
+    finally:
         with _LOCK:
-            verdict, out, limit = _try_admit(budgets, c)
-            if verdict == "refuse":
-                b, why = limit or (budgets[0], "no budget left")
-                b.refused += 1
-                raise BudgetExceeded(f"budget {b.name!r} exhausted: {why}", state=b.state())
-            if verdict == "grant":
-                got = _reserve_granted(budgets, c, out)
-                if isinstance(got, list):
-                    clipped = out < c.max_tokens
-                    for b in budgets:
-                        b.clipped += clipped
-                        b.waited += waited
-                    return Admission(got, out, clipped, time.monotonic() - t0 if waited else 0.0)
-                # a shared authority saw more spending than this process's mirror: the
-                # mirror is fresh now, so decide again after a pause
-        waited = True
-        await asyncio.sleep(delay)
-        delay = min(max_poll_s, delay * 1.5)
-        for b in budgets:  # a shared budget's mirror learns of other processes' settlements
-            refresh = getattr(b.shared, "refresh", None)
-            if refresh is not None:
-                await refresh(b)
+            for b in budgets:
+                b._waiting.discard(key)

@@ -118,6 +118,8 @@ class _Scope:
     budgets: tuple[Budget, ...] = ()
     ledgers: tuple[UsageLedger, ...] = ()
     labels: dict[str, str] = field(default_factory=dict)
+    priority: float | None = None
+    """Budget admission order: lower goes first (see :func:`thinktank.llm.budget.admit`)."""
 
 
 _EMPTY = _Scope()
@@ -137,9 +139,14 @@ def scope(
     budget: Budget | None = None,
     ledger: UsageLedger | None = None,
     budgets: Iterable[Budget] = (),
+    priority: float | None = None,
     **labels: Any,
 ) -> Iterator[_Scope]:
-    """Enter a budget / ledger / label scope for the model calls made inside."""
+    """Enter a budget / ledger / label scope for the model calls made inside.
+
+    ``priority`` orders calls waiting for the same budget (lower first; calls without
+    one come after, first come first served): the eval runner gives each job its task
+    index, so near a budget's end the jobs started first are finished first."""
     outer = _current.get()
     extra = tuple(budgets) + ((budget,) if budget is not None else ())
     new = _Scope(
@@ -147,6 +154,7 @@ def scope(
         ledgers=outer.ledgers
         + ((ledger,) if ledger is not None and ledger not in outer.ledgers else ()),
         labels={**outer.labels, **{k: str(v) for k, v in labels.items() if v is not None}},
+        priority=outer.priority if priority is None else priority,
     )
     token = _current.set(new)
     try:
