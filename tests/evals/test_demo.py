@@ -197,8 +197,8 @@ async def test_simulated_sweep_records_report_and_what_the_accuracies_imply(
         )
         for n in (2, 4)
     }  # fmt: skip
-    # Voting compares Game-of-24 expressions by their last number (the graph's answer
-    # kind comes from the task kind), so the vote is checked on the word problems.
+    # The vote's expectation is checked on the word problems; Game-of-24 hands (voted on
+    # whole expressions, their metadata says answer_kind: exact) count in the rates below.
     words = {i: x for i, x in p.items() if not i.startswith("game24")}
     voted = {
         n: check_expected(
