@@ -3,9 +3,7 @@
 import asyncio
 import os
 
-from thinktank.agents.agent import Agent
-from thinktank.llm import load_model
-from thinktank.tools import tool
+from thinktank import Agent, load_model, tool
 
 
 @tool

@@ -6,7 +6,7 @@ limits, and listwise judge selection, all written with the builder.
 
 import os
 
-from thinktank.graphs import Debater, Graph, Judge, compile
+from thinktank import Debater, Graph, Judge, compile
 
 g = Graph("debate-3x2")
 d = g.add(Debater(temperature=0.7), n=3)

@@ -10,7 +10,7 @@ set, the embedded model (a plumbing check, not a capable model).
 import os
 import tempfile
 
-from thinktank.evals import Task
+from thinktank import Task
 from thinktank.optimize import RunnerEvaluator, SearchSpace, Study, StudyConfig
 
 space = SearchSpace.from_yaml(

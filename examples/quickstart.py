@@ -6,7 +6,7 @@ with nothing set, the embedded model (a plumbing check, not a capable model).
 
 import os
 
-from thinktank.graphs import Graph, Solver, Verifier, compile
+from thinktank import Graph, Solver, Verifier, compile
 
 g = Graph("verified-best-of-8")
 s = g.add(Solver(temperature=0.8), n=8)

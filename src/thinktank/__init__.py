@@ -1,7 +1,91 @@
-"""thinktank: multi-agent, tool-using test-time scaling."""
+"""thinktank: multi-agent, tool-using test-time scaling.
+
+The public API, imported on first use (so ``import thinktank`` stays fast)::
+
+    from thinktank import Graph, Solver, Verifier, compile
+
+    g = Graph("verified-best-of-8")
+    s = g.add(Solver(temperature=0.8), n=8)
+    g.connect(s, g.add(Verifier()))
+    g.select("verifier")
+    result = compile(g.build(), models="openai:gpt-4o-mini").run_sync("What is 17 * 23?")
+
+* graphs — :class:`Graph` and the roles (:class:`Solver`, :class:`Verifier`,
+  :class:`Critic`, :class:`Refiner`, :class:`Fuser`, :class:`Judge`, :class:`Debater`,
+  :class:`CEO`), :class:`GraphSpec`, :func:`topology`, :func:`load_graph`,
+  :func:`compile`, :func:`run`, :class:`RunResult`;
+* agents and tools — :class:`Agent`, :func:`tool`;
+* models and budgets — :func:`load_model`, :class:`ChatModel`, :class:`Budget`,
+  :func:`scope`, :func:`set_price`;
+* sandboxes — :func:`open_sandbox`;
+* memory — :class:`SQLiteMemoryBank`;
+* evaluation — :class:`Task`, :func:`load_suite`, :class:`Runner`;
+* errors — :class:`ThinktankError` (every error the package raises on purpose).
+
+Test doubles (scripted models, the simulator) are in :mod:`thinktank.testing`.
+"""
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
+from thinktank._lazy import lazy_names
+
 __version__ = "0.1.0"
 
-__all__ = ["__version__"]
+if TYPE_CHECKING:
+    from thinktank.agents.agent import Agent
+    from thinktank.errors import ThinktankError
+    from thinktank.evals.runner import Runner
+    from thinktank.evals.suites import load_suite
+    from thinktank.evals.task import Task
+    from thinktank.graphs.builder import (
+        CEO,
+        Critic,
+        Debater,
+        Fuser,
+        Graph,
+        Judge,
+        Refiner,
+        Solver,
+        Verifier,
+    )
+    from thinktank.graphs.compiler import RunResult, compile, run
+    from thinktank.graphs.spec import GraphSpec
+    from thinktank.graphs.topologies import load_graph, topology
+    from thinktank.llm.base import ChatModel
+    from thinktank.llm.budget import Budget
+    from thinktank.llm.config import load_model
+    from thinktank.llm.ledger import scope
+    from thinktank.llm.pricing import set_price
+    from thinktank.memory.sqlite import SQLiteMemoryBank
+    from thinktank.sandboxes.provider import open_sandbox
+    from thinktank.tools.function import tool
+
+# public name -> module defining it
+_LAZY: dict[str, str] = {
+    "Agent": "thinktank.agents.agent",
+    "ThinktankError": "thinktank.errors",
+    "Runner": "thinktank.evals.runner",
+    "load_suite": "thinktank.evals.suites",
+    "Task": "thinktank.evals.task",
+    **dict.fromkeys(
+        ("CEO", "Critic", "Debater", "Fuser", "Graph", "Judge", "Refiner", "Solver", "Verifier"),
+        "thinktank.graphs.builder",
+    ),
+    **dict.fromkeys(("RunResult", "compile", "run"), "thinktank.graphs.compiler"),
+    "GraphSpec": "thinktank.graphs.spec",
+    **dict.fromkeys(("load_graph", "topology"), "thinktank.graphs.topologies"),
+    "ChatModel": "thinktank.llm.base",
+    "Budget": "thinktank.llm.budget",
+    "load_model": "thinktank.llm.config",
+    "scope": "thinktank.llm.ledger",
+    "set_price": "thinktank.llm.pricing",
+    "SQLiteMemoryBank": "thinktank.memory.sqlite",
+    "open_sandbox": "thinktank.sandboxes.provider",
+    "tool": "thinktank.tools.function",
+}
+
+__getattr__, __dir__ = lazy_names(__name__, _LAZY, globals())
+
+__all__ = ["__version__", *sorted(_LAZY)]
