@@ -50,3 +50,9 @@ def test_the_readme_example_runs_on_public_names() -> None:
 
     result = compile(g.build(), models=FunctionModel(reply)).run_sync("What is 17 * 23?")
     assert result.answer == "391" and len(result.candidates) == 3
+
+
+@pytest.mark.parametrize("module", [thinktank, thinktank.testing])
+def test_all_lists_exactly_the_lazy_names(module: object) -> None:
+    names = set(module.__all__) - {"__version__"}  # type: ignore[attr-defined]
+    assert names == set(module._LAZY)  # type: ignore[attr-defined]

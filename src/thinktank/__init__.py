@@ -88,4 +88,34 @@ _LAZY: dict[str, str] = {
 
 __getattr__, __dir__ = lazy_names(__name__, _LAZY, globals())
 
-__all__ = ["__version__", *sorted(_LAZY)]
+__all__ = [
+    "CEO",
+    "Agent",
+    "Budget",
+    "ChatModel",
+    "Critic",
+    "Debater",
+    "Fuser",
+    "Graph",
+    "GraphSpec",
+    "Judge",
+    "Refiner",
+    "RunResult",
+    "Runner",
+    "SQLiteMemoryBank",
+    "Solver",
+    "Task",
+    "ThinktankError",
+    "Verifier",
+    "__version__",
+    "compile",
+    "load_graph",
+    "load_model",
+    "load_suite",
+    "open_sandbox",
+    "run",
+    "scope",
+    "set_price",
+    "tool",
+    "topology",
+]

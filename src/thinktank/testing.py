@@ -49,4 +49,14 @@ _LAZY: dict[str, str] = {
 
 __getattr__, __dir__ = lazy_names(__name__, _LAZY, globals())
 
-__all__ = sorted(_LAZY)
+__all__ = [
+    "FunctionModel",
+    "LoopbackOnlyBackend",
+    "Question",
+    "ScriptedModel",
+    "SimulatorConfig",
+    "SimulatorProcess",
+    "SimulatorServer",
+    "SyntheticConfig",
+    "TaskSet",
+]
