@@ -68,10 +68,6 @@ class Submitted(ControlFlow):
         self.metadata = metadata or {}
 
 
-class StopRun(ControlFlow):
-    """A coordinator decided to end the run."""
-
-
 class ScriptExhausted(ThinktankError):
     """A scripted test model was asked for more replies than its script holds."""
 

@@ -16,11 +16,11 @@ from typing import Any
 from thinktank.graphs.answers import vote
 from thinktank.graphs.render import render
 from thinktank.graphs.select import answer_kind
-from thinktank.graphs.spec import ANSWER_ROLES, GraphSpec, NodeSpec
+from thinktank.graphs.spec import GraphSpec, NodeSpec
 from thinktank.graphs.state import NodeOutput, WorkItem
 from thinktank.graphs.stopping import settled, settled_probability
 
-__all__ = ["Plan", "Scheduler", "answer_nodes", "settled_probability"]
+__all__ = ["Plan", "Scheduler", "settled_probability"]
 
 
 @dataclass
@@ -325,7 +325,3 @@ class Scheduler:
         control["max_tokens"] = budget if budget > 0 else None
         stop = decision.get("action") == "stop"
         return {"stop": stop, "control": control, "for_round": r + 1}
-
-
-def answer_nodes(spec: GraphSpec) -> list[str]:
-    return [n.id for n in spec.nodes if n.role in ANSWER_ROLES]

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel
 
+from thinktank.evals.run_types import INTERRUPTED
 from thinktank.graphs.spec import GraphSpec
 from thinktank.optimize.costs import CallPrice
 
@@ -29,8 +30,7 @@ if TYPE_CHECKING:
     from thinktank.llm.base import ChatModel
     from thinktank.llm.budget import Budget
 
-INTERRUPTED = "interrupted"
-"""Status of a task the optimizer's budget cut short: not a result, never cached."""
+__all__ = ["INTERRUPTED", "Evaluator", "FunctionEvaluator", "RunnerEvaluator", "TaskOutcome"]
 
 
 class TaskOutcome(BaseModel):
@@ -147,12 +147,11 @@ class RunnerEvaluator(Evaluator):
         return await self.worker.run_job(job)
 
     async def run_task(self, spec: GraphSpec, label: str, task: Task, seed: int) -> TaskOutcome:
-        from thinktank.evals.run_types import INTERRUPTED as RUN_INTERRUPTED
         from thinktank.evals.worker import TaskJob
 
         job = TaskJob(graph=label, task=task, seed=seed, run_id=label)
         rec = await self.run_job(job, spec)
-        interrupted = rec.status == RUN_INTERRUPTED
+        interrupted = rec.status == INTERRUPTED  # the optimizer's budget refused a call
         return TaskOutcome(
             task_id=task.id,
             status=INTERRUPTED if interrupted else rec.status,

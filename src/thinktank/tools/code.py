@@ -126,8 +126,3 @@ class BashTool(Tool[BashArgs]):
     async def run(self, args: BashArgs) -> ToolResult:
         limit = min(args.timeout or self.timeout_s, self.timeout_s)
         return describe(await self.sandbox.exec(args.command, timeout=limit, cwd=self.cwd))
-
-
-def code_tools(sandbox: Sandbox, *, stateful_python: bool = False) -> list[Tool[Any]]:
-    """``python`` and ``bash`` bound to one sandbox."""
-    return [PythonTool(sandbox, stateful=stateful_python), BashTool(sandbox)]

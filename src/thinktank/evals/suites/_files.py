@@ -172,13 +172,3 @@ def parse_txtar(text: str) -> dict[str, str]:
     if current is not None:
         files[current] = "".join(lines)
     return files
-
-
-def format_txtar(files: dict[str, str], comment: str = "") -> str:
-    """The txtar text for ``files`` (each content must end with a newline or be empty)."""
-    out = [comment if not comment or comment.endswith("\n") else comment + "\n"]
-    for path, content in files.items():
-        if content and not content.endswith("\n"):
-            raise ConfigError(f"txtar: {path!r} must end with a newline")
-        out.append(f"-- {path} --\n{content}")
-    return "".join(out)

@@ -170,11 +170,6 @@ def build_repo(name: str, dest: str | Path, *, check: bool = True) -> str:
     return commit
 
 
-def load_swe_instances() -> list[SWEInstance]:
-    """Every bundled instance."""
-    return [load_instance(n) for n in instance_names()]
-
-
 def load_swe_suite() -> list[Task]:
     """The bundled SWE instances as ``swe`` tasks.
 
