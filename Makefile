@@ -44,6 +44,7 @@ lint: setup
 	@$(VENV)/bin/ruff check --quiet src tests bench examples
 	@$(VENV)/bin/ruff format --check --quiet src tests bench examples
 	@$(VENV)/bin/mypy --no-error-summary src/thinktank
+	@out=$$($(VENV)/bin/lint-imports 2>&1) || { echo "$$out"; exit 1; }
 
 # System packages the tests use: headless Chromium (the HTML report's browser tests)
 # and graphviz (`thinktank graph show --png`), from Debian. Idempotent and quiet.

@@ -15,8 +15,7 @@ import time
 
 from _common import emit, parser, percentile
 
-from thinktank.sandboxes import DockerSandboxConfig
-from thinktank.sandboxes._engine import docker_client
+from thinktank.sandboxes import DockerSandboxConfig, docker_client
 
 
 async def measure(rounds: int, per_round: int) -> dict[str, list[float]]:

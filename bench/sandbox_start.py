@@ -15,8 +15,7 @@ import time
 
 from _common import emit, parser
 
-from thinktank.sandboxes import DockerSandboxConfig, PoolConfig
-from thinktank.sandboxes._engine import docker_client
+from thinktank.sandboxes import DockerSandboxConfig, PoolConfig, docker_client
 from thinktank.sandboxes.image import default_image
 
 

@@ -19,7 +19,7 @@ import pytest
 from typer.testing import CliRunner
 
 from thinktank.cli.app import app
-from thinktank.evals.demo import SIM_GRAPHS, demo_graphs, demo_tasks, run_demo, run_simulated
+from thinktank.demo import SIM_GRAPHS, demo_graphs, demo_tasks, run_demo, run_simulated
 from thinktank.evals.records import RunDatabase
 from thinktank.evals.simulated import AccuracySpread, SuiteSimulation
 from thinktank.evals.suites import load_suite

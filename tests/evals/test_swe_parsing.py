@@ -9,7 +9,6 @@ from pathlib import Path
 import pytest
 
 from thinktank.errors import ConfigError
-from thinktank.evals._swe_repo import RepoCache, swe_case
 from thinktank.evals._swe_tests import (
     extract_patch,
     looks_like_patch,
@@ -25,6 +24,7 @@ from thinktank.evals.environments import (
 )
 from thinktank.evals.suites import load_suite
 from thinktank.evals.suites.loaders.swebench import SWEInstance
+from thinktank.evals.swe.repo import RepoCache, swe_case
 from thinktank.evals.task import Task
 
 PATCH = "diff --git a/a.py b/a.py\n--- a/a.py\n+++ b/a.py\n@@ -1 +1 @@\n-x = 1\n+x = 2\n"

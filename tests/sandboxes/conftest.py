@@ -49,8 +49,8 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     leaked = [c for c in recent if c["owner"] == me or owner_alive(c["owner"]) is False]
     if not leaked:
         return
+    from thinktank.sandboxes import docker_client
     from thinktank.sandboxes._cleanup import remove_container
-    from thinktank.sandboxes._engine import docker_client
 
     names = ", ".join(f"{c['name']} ({c['state']}, owner {c['owner']})" for c in leaked)
     reporter = session.config.pluginmanager.get_plugin("terminalreporter")

@@ -16,8 +16,8 @@ from thinktank.sandboxes import (
     ImageMissing,
     SandboxError,
     SandboxUnavailable,
+    docker_client,
 )
-from thinktank.sandboxes._engine import docker_client
 from thinktank.sandboxes.docker import DockerSandbox
 
 pytestmark = [

@@ -106,7 +106,7 @@ def test_cli_build_run_ls_gc() -> None:
 @pytest.mark.docker
 @pytest.mark.usefixtures("docker_required")
 def test_gc_images_removes_only_outdated_recipes() -> None:
-    from thinktank.sandboxes._engine import docker_client
+    from thinktank.sandboxes import docker_client
     from thinktank.sandboxes.gc import gc
     from thinktank.sandboxes.image import STABLE_TAG, image_exists
 

@@ -2,7 +2,7 @@
 
 Part 1 runs the bundled math suite through ``single``, a best-of-n sweep, adaptive
 self-consistency and best-of-n with a verifier against the loopback simulator
-serving that suite (see :func:`thinktank.evals.demo.run_simulated`), and writes
+serving that suite (see :func:`thinktank.demo.run_simulated`), and writes
 the report with its accuracy-vs-cost curves; every place it is shown says the model
 is simulated and the prices illustrative.
 
@@ -10,7 +10,7 @@ Part 2, on the configured endpoint (``THINKTANK_MODEL``), or the embedded SmolLM
 model when none is set (started here and stopped after), it runs one math task
 with the ``python`` tool, one SWE instance in a Docker sandbox and one web
 question over the loopback corpus, each with ``single`` and ``best_of_n`` + a
-verifier, with a memory bank in the run directory (see :mod:`thinktank.evals.demo`).
+verifier, with a memory bank in the run directory (see :mod:`thinktank.demo`).
 It prints which model it used, what each graph got, and where the report is. The
 embedded model is a plumbing check, and the output says so.
 """
@@ -65,8 +65,8 @@ def command(
     from rich.panel import Panel
     from rich.table import Table
 
+    from thinktank.demo import DemoResult, run_demo
     from thinktank.errors import ThinktankError
-    from thinktank.evals.demo import DemoResult, run_demo
     from thinktank.llm import local
     from thinktank.llm.config import default_model_spec, load_model
 
@@ -174,8 +174,8 @@ async def _simulated_part(console: Any, out: Path) -> None:
     from rich.panel import Panel
     from rich.table import Table
 
+    from thinktank.demo import SIM_GRAPHS, SIM_PRICE, run_simulated
     from thinktank.errors import ThinktankError
-    from thinktank.evals.demo import SIM_GRAPHS, SIM_PRICE, run_simulated
 
     console.rule("[bold]Part 1 — test-time scaling, on a SIMULATED model[/bold]")
     console.print(

@@ -64,10 +64,10 @@ def executor_options(
     executor: str, address: str | None, values: list[str] | None
 ) -> dict[str, Any]:
     """``--executor``, ``--ray-address`` and ``--ray-opt`` → the runner's executor options."""
-    from thinktank.evals.runner import EXECUTORS
+    from thinktank.evals.runner import executor_names
 
-    if executor not in EXECUTORS:
-        _fail(f"unknown executor {executor!r}; valid executors: {', '.join(EXECUTORS)}")
+    if executor not in executor_names():
+        _fail(f"unknown executor {executor!r}; valid executors: {', '.join(executor_names())}")
     if executor != "ray":
         if address is not None or values:
             _fail("--ray-address and --ray-opt go with --executor ray")
@@ -530,9 +530,11 @@ def report_command(
 ) -> None:
     """Write report.md and a self-contained report.html for a run directory."""
     from thinktank.errors import ThinktankError
-    from thinktank.evals.report import write_report
+    from thinktank.evals.report import run_kind, write_report
 
     try:
+        if run_kind(run_dir) == "optimize":
+            import thinktank.optimize.report  # noqa: F401  (registers the optimizer's writer)
         paths = write_report(run_dir, html=html, max_trajectories=trajectories)
     except ThinktankError as exc:
         _fail(str(exc))

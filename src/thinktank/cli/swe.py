@@ -285,7 +285,7 @@ def build(
 
     from thinktank._sync import run_sync
     from thinktank.errors import ThinktankError
-    from thinktank.evals._swe_repo import swe_case
+    from thinktank.evals.swe.repo import swe_case
 
     options = _gather("build", repos, None, None)
     console = Console(stderr=True)

@@ -76,7 +76,7 @@ class Cluster:
 def docker_available() -> bool:
     """Whether a Docker engine answers on this machine (for a private cluster's resources)."""
     try:
-        from thinktank.sandboxes._engine import docker_client
+        from thinktank.sandboxes import docker_client
 
         docker_client(timeout=5.0).ping()
         return True

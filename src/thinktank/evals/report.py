@@ -57,17 +57,12 @@ def run_kind(run_dir: str | Path) -> str:
     )
 
 
-_WRITER_MODULES: dict[str, str] = {"optimize": "thinktank.optimize.report"}
-"""Kinds whose writer module registers itself on import (imported on first use)."""
-
-
 def write_report(run_dir: str | Path, **options: Any) -> list[Path]:
-    """Write the report of any kind of run directory; returns the files written."""
-    kind = run_kind(run_dir)
-    if kind not in _KINDS and kind in _WRITER_MODULES:
-        import importlib
+    """Write the report of any kind of run directory; returns the files written.
 
-        importlib.import_module(_WRITER_MODULES[kind])
+    Kinds other than ``eval`` register their writer when their package is imported
+    (``import thinktank.optimize`` for optimizer runs; ``thinktank report`` does it)."""
+    kind = run_kind(run_dir)
     if kind not in _KINDS:
         raise UsageError(
             f"no report writer for runs of kind {kind!r}; known kinds: {', '.join(sorted(_KINDS))}"

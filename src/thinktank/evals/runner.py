@@ -70,7 +70,28 @@ log = logging.getLogger(__name__)
 TaskHook = Callable[[Task, Any, Any], Any]
 """``on_task_done(task, run_result, verdict)``; sync or async."""
 
-EXECUTORS = ("local", "ray")
+EXECUTOR_GROUP = "thinktank.executors"
+"""Entry-point group of executors: ``NAME = "module:Factory"``, where ``Factory(worker, *,
+models, concurrency, options)`` returns an :class:`~thinktank.evals.worker.Executor`
+(the ``ray`` executor is ``thinktank.cluster:RayExecutor``). The runner finds them by
+name, so executors live above the runner without the runner importing them."""
+
+
+def executor_names() -> tuple[str, ...]:
+    """``local`` and every installed executor plugin."""
+    from importlib.metadata import entry_points
+
+    return ("local", *sorted({ep.name for ep in entry_points(group=EXECUTOR_GROUP)}))
+
+
+def _executor_factory(name: str) -> Any:
+    from importlib.metadata import entry_points
+
+    for ep in entry_points(group=EXECUTOR_GROUP, name=name):
+        return ep.load()
+    raise ConfigError(f"unknown executor {name!r}; valid executors: {', '.join(executor_names())}")
+
+
 """``local``: this process's event loop; ``ray``: a Ray cluster (:mod:`thinktank.cluster`)."""
 
 
@@ -176,9 +197,9 @@ class Runner:
         self.run_budget = (
             Budget(max_usd=budget_usd, name=RUN_BUDGET_NAME) if budget_usd is not None else None
         )
-        if isinstance(executor, str) and executor not in EXECUTORS:
+        if isinstance(executor, str) and executor not in executor_names():
             raise ConfigError(
-                f"unknown executor {executor!r}; valid executors: {', '.join(EXECUTORS)}"
+                f"unknown executor {executor!r}; valid executors: {', '.join(executor_names())}"
             )
         self._executor_arg = executor
         self.executor_options = dict(executor_options or {})
@@ -334,16 +355,16 @@ class Runner:
     def _make_executor(self, worker: TaskWorker) -> Executor:
         if not isinstance(self._executor_arg, str):
             return self._executor_arg
-        if self._executor_arg == "ray":
-            from thinktank.cluster import RayExecutor
-
-            return RayExecutor(
-                worker,
-                models=self.models,
-                concurrency=self.concurrency,
-                options=self.executor_options,
-            )
-        return LocalExecutor(worker)
+        if self._executor_arg == "local":
+            return LocalExecutor(worker)
+        factory = _executor_factory(self._executor_arg)
+        executor: Executor = factory(
+            worker,
+            models=self.models,
+            concurrency=self.concurrency,
+            options=self.executor_options,
+        )
+        return executor
 
     def _plan(self, db: RunDatabase, run_id: str) -> tuple[list[TaskJob], int]:
         keys = db.keys()

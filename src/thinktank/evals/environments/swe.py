@@ -19,12 +19,12 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from thinktank.evals._swe_repo import swe_case
 from thinktank.evals._swe_tests import extract_patch
 from thinktank.evals.environment import TaskContext, TaskEnvironment
 from thinktank.evals.environments._sandbox import ProviderOption, resolve_provider
 from thinktank.evals.environments._workspaces import Workspaces
 from thinktank.evals.evaluators import Verdict
+from thinktank.evals.swe.repo import swe_case
 from thinktank.evals.swe_harness import Checkout, SWEHarness, SWEHarnessConfig
 from thinktank.evals.task import Task
 from thinktank.sandboxes.provider import SandboxProvider
@@ -51,7 +51,7 @@ class SWEEnvironment(TaskEnvironment):
             for Docker with its secure defaults). Public SWE-bench images need
             ``read_only_root=False`` and usually a network for installs.
         harness: :class:`SWEHarnessConfig` fields (``repo_dir``, ``repos``, timeouts, …).
-        repos: host folder of local clones for public instances (see ``_swe_repo``).
+        repos: host folder of local clones for public instances (see :mod:`thinktank.evals.swe.repo`).
         log_dir: write each judged instance's patch, logs and report there.
         bash: give the agents ``bash`` besides the editing tools.
         bash_timeout_s: limit per ``bash`` command.

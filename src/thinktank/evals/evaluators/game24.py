@@ -15,7 +15,7 @@ from pydantic import BaseModel, ConfigDict
 from thinktank.errors import ConfigError
 from thinktank.evals.evaluators.base import EvalContext, Evaluator, Verdict, no_answer
 from thinktank.evals.suites.game24 import TARGET, check_expression, normalize_expression
-from thinktank.graphs.answers._latex import final_segment
+from thinktank.graphs.answers.latex import final_segment
 
 if TYPE_CHECKING:
     from thinktank.evals.task import Task

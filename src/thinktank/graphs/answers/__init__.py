@@ -7,7 +7,6 @@ One module per concern: :mod:`.numbers`, :mod:`.choice`, :mod:`.text`,
 
 from __future__ import annotations
 
-from thinktank.graphs.answers._latex import final_segment
 from thinktank.graphs.answers.choice import canonical_choice, extract_choice, format_options
 from thinktank.graphs.answers.code import (
     TestRunner,
@@ -24,6 +23,7 @@ from thinktank.graphs.answers.judge import (
     judge_equivalence,
     judge_keys,
 )
+from thinktank.graphs.answers.latex import final_segment
 from thinktank.graphs.answers.numbers import (
     NumberAnswer,
     canonical_number,

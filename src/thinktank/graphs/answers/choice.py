@@ -15,7 +15,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping, Sequence
 
-from thinktank.graphs.answers._latex import final_segment, strip_text_commands, unbox
+from thinktank.graphs.answers.latex import final_segment, strip_text_commands, unbox
 from thinktank.graphs.answers.text import normalize_text
 
 DEFAULT_LETTERS = "ABCDEFGHIJ"

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from fractions import Fraction
 
-from thinktank.graphs.answers._latex import clean_latex, final_segment
+from thinktank.graphs.answers.latex import clean_latex, final_segment
 
 _THOUSANDS = r"\d{1,3}(?:,\d{3})+(?!\d)"
 _NUM = re.compile(

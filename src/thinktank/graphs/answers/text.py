@@ -16,7 +16,7 @@ import re
 import unicodedata
 from collections import Counter
 
-from thinktank.graphs.answers._latex import final_segment, strip_text_commands, unbox
+from thinktank.graphs.answers.latex import final_segment, strip_text_commands, unbox
 
 ARTICLES = frozenset({"a", "an", "the"})
 """Words removed by :func:`normalize_text`."""

@@ -21,7 +21,7 @@ from pydantic import AliasChoices, BaseModel, ConfigDict, Field, field_validator
 from thinktank.evals.evaluators import NumericConfig, StringConfig
 from thinktank.evals.suites._files import Source, parse_records
 from thinktank.evals.task import Task
-from thinktank.graphs.answers._latex import last_boxed
+from thinktank.graphs.answers.latex import last_boxed
 from thinktank.graphs.answers.numbers import parse_number
 
 
