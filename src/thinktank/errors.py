@@ -58,6 +58,12 @@ class BudgetExceeded(ControlFlow):
         super().__init__(message)
         self.state = state or {}
 
+    @property
+    def budget(self) -> str | None:
+        """The name of the budget that refused (how callers tell a run's from a task's)."""
+        name = self.state.get("name")
+        return str(name) if name is not None else None
+
 
 class Submitted(ControlFlow):
     """A tool ended the agent's work with a final submission (e.g. an SWE patch)."""

@@ -128,6 +128,7 @@ class Agent:
                 await self._loop(messages, traj, schemas, seed, max_tokens or self.max_tokens)
             except BudgetExceeded as exc:
                 traj.status, traj.error = "budget_exhausted", str(exc)
+                traj.refused_by = exc.budget
             except Submitted as sub:
                 traj.status, traj.output = "submitted", sub.value
         traj.messages = messages

@@ -50,6 +50,8 @@ class Trajectory(BaseModel):
     """The final output: text, or a typed output as a dict."""
     status: AgentStatus = "ok"
     error: str | None = None
+    refused_by: str | None = None
+    """The name of the budget that refused a call (status ``budget_exhausted``)."""
     memory_ids: list[str] = Field(default_factory=list)
     """Ids of memory items shown to the agent."""
     duration_s: float = 0.0

@@ -41,7 +41,6 @@ log = logging.getLogger(__name__)
 
 RUN_BUDGET_NAME = "run budget"
 """Name of the run-wide budget; refusals by it mark a task as interrupted."""
-RUN_BUDGET_MARKER = f"budget {RUN_BUDGET_NAME!r}"
 
 _CHEAP_EVALUATORS = frozenset({"numeric", "string", "choice", "game24"})
 _COMPILED_CACHE = 64
@@ -262,7 +261,7 @@ class TaskWorker:
                         task, result.answer, ctx, output=_winner_output(result)
                     )
             except BudgetExceeded as exc:
-                if self.run_budget is not None and RUN_BUDGET_MARKER in str(exc):
+                if self.run_budget is not None and exc.budget == RUN_BUDGET_NAME:
                     return TaskRecord(**base, status=INTERRUPTED, **_usage(result))
                 raise
             spent = judging.totals()
@@ -340,9 +339,7 @@ def _usage(result: RunResult) -> dict[str, Any]:
 
 
 def _refused_by_run_budget(result: RunResult) -> bool:
-    if result.error and RUN_BUDGET_MARKER in result.error:
-        return True
-    return any(RUN_BUDGET_MARKER in (o.get("error") or "") for o in result.trace.get("outputs", []))
+    return RUN_BUDGET_NAME in result.refusing_budgets
 
 
 def _winner_output(result: RunResult) -> Any:

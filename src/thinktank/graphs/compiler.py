@@ -63,6 +63,14 @@ class RunResult(BaseModel):
     trace: dict[str, Any] = Field(default_factory=dict)
     """``events`` (scheduling, skips, waves, decisions) and ``outputs`` (every sample with its trajectory)."""
     graph: str = ""
+    refused_by: str | None = None
+    """The budget that refused the run itself (before any sample), if one did."""
+
+    @property
+    def refusing_budgets(self) -> set[str]:
+        """Names of every budget that refused a call of this run."""
+        names = {o.get("refused_by") for o in self.trace.get("outputs", [])} | {self.refused_by}
+        return {n for n in names if n}
 
     @property
     def samples_requested(self) -> int:
@@ -334,6 +342,7 @@ class CompiledGraph:
                 sample=sample,
                 status="budget_exhausted" if failed else "error",
                 error=str(exc) if failed else f"{type(exc).__name__}: {exc}",
+                refused_by=exc.budget if isinstance(exc, BudgetExceeded) else None,
                 finished_at=time.time(),
             )
         output = traj.output
@@ -360,6 +369,7 @@ class CompiledGraph:
             inputs=list(item.get("inputs") or []),
             status="ok" if traj.status in ("ok", "submitted") else traj.status,
             error=traj.error,
+            refused_by=traj.refused_by,
             finished_at=time.time(),
             usage={"prompt_tokens": u.prompt_tokens, "completion_tokens": u.completion_tokens},
             trajectory=traj.model_dump(mode="json"),
@@ -455,6 +465,7 @@ class CompiledGraph:
                     "task": fields,
                     "status": "budget_exhausted",
                     "error": str(exc),
+                    "refused_by": exc.budget,
                     "outputs": [],
                 }
         return self._result(final, ledger, b, time.perf_counter() - t0)
@@ -476,6 +487,7 @@ class CompiledGraph:
             answer=res.answer if res else None,
             status=str(final.get("status") or "ok"),
             error=final.get("error"),
+            refused_by=final.get("refused_by"),
             candidates=res.candidates if res else [],
             verdicts=[
                 {"verifier": o["id"], "target": o.get("target"), **(o.get("output") or {})}

@@ -38,6 +38,8 @@ class NodeOutput(BaseModel):
     """Ids of the outputs this sample was shown, in the order shown (judges pick by number)."""
     status: str = "ok"
     error: str | None = None
+    refused_by: str | None = None
+    """The name of the budget that refused this sample's call (status ``budget_exhausted``)."""
     finished_at: float = 0.0
     """Wall-clock finish time (first-finish selection)."""
     usage: dict[str, Any] = Field(default_factory=dict)
