@@ -49,7 +49,7 @@ from thinktank.evals.simulated import simulator_config
 from thinktank.evals.suites import load_suite
 from thinktank.evals.sweep import expand_graphs
 from thinktank.graphs.topologies import topology, with_budget
-from thinktank.llm.budget import output_lengths
+from thinktank.llm.admission import output_lengths
 from thinktank.llm.pricing import set_price
 from thinktank.llm.simulator import SimulatorProcess
 

@@ -18,8 +18,8 @@ from thinktank.graphs import compile
 from thinktank.graphs.compiler import RunResult
 from thinktank.graphs.topologies import topology, with_budget
 from thinktank.llm import set_price
+from thinktank.llm.admission import DEFAULT_MIN_TOKENS, output_lengths
 from thinktank.llm.base import estimate_prompt_tokens
-from thinktank.llm.budget import DEFAULT_MIN_TOKENS, output_lengths
 from thinktank.llm.pricing import reset_prices
 from thinktank.llm.simulator import SimulatorConfig, SimulatorServer, SyntheticConfig, TaskSet
 from thinktank.llm.testing import FunctionModel, prompt_tokens

@@ -9,7 +9,7 @@ import pytest
 
 from thinktank.errors import BudgetExceeded
 from thinktank.llm import Budget, scope, set_price
-from thinktank.llm.budget import (
+from thinktank.llm.admission import (
     DEFAULT_MIN_TOKENS,
     CallCost,
     OutputLengths,

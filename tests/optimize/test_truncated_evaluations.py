@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from tests.optimize import landscape as L
-from thinktank.llm.budget import output_lengths
+from thinktank.llm.admission import output_lengths
 from thinktank.llm.simulator import SimulatorServer
 from thinktank.optimize import (
     EvalStore,

@@ -17,7 +17,8 @@ from typing import Any
 from pydantic import BaseModel
 
 from thinktank.errors import BudgetExceeded, ModelError
-from thinktank.llm.budget import CallCost, Reservation, admit, output_lengths
+from thinktank.llm.admission import CallCost, admit, output_lengths
+from thinktank.llm.budget import Reservation
 from thinktank.llm.cache import ResponseCache, request_key
 from thinktank.llm.ledger import CallRecord, current_scope
 from thinktank.llm.pricing import price_for

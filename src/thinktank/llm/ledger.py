@@ -119,7 +119,7 @@ class _Scope:
     ledgers: tuple[UsageLedger, ...] = ()
     labels: dict[str, str] = field(default_factory=dict)
     priority: float | None = None
-    """Budget admission order: lower goes first (see :func:`thinktank.llm.budget.admit`)."""
+    """Budget admission order: lower goes first (see :func:`thinktank.llm.admission.admit`)."""
 
 
 _EMPTY = _Scope()
