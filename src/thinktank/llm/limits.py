@@ -18,6 +18,8 @@ installed (the default) :func:`endpoint_slot` costs next to nothing.
 
 from __future__ import annotations
 
+import asyncio
+import weakref
 from contextlib import AbstractAsyncContextManager
 from types import TracebackType
 from typing import Protocol
@@ -72,3 +74,19 @@ def endpoint_slot(endpoint: str, limit: int) -> AbstractAsyncContextManager[obje
 
 
 __all__ = ["EndpointLimiter", "endpoint_slot", "get_endpoint_limiter", "set_endpoint_limiter"]
+
+
+# One in-flight limit per (event loop, endpoint), shared by every model object on it.
+_LIMITS: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[str, asyncio.Semaphore]] = (
+    weakref.WeakKeyDictionary()
+)
+
+
+def endpoint_semaphore(base_url: str, concurrency: int) -> asyncio.Semaphore:
+    """The one in-flight limit of this process for ``base_url`` in the running loop."""
+    loop = asyncio.get_running_loop()
+    per_loop = _LIMITS.setdefault(loop, {})
+    sem = per_loop.get(base_url)
+    if sem is None:
+        sem = per_loop[base_url] = asyncio.Semaphore(concurrency)
+    return sem

@@ -12,10 +12,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import ipaddress
 import logging
 import os
-import socket
 import time
 import weakref
 from typing import Any
@@ -38,25 +36,17 @@ from thinktank.errors import (
 from thinktank.llm import toolcall_text
 from thinktank.llm.base import Capabilities, ChatModel
 from thinktank.llm.cache import ResponseCache
-from thinktank.llm.limits import endpoint_slot
+from thinktank.llm.connection import (
+    cause_chain,
+    describe_connection_failure,
+    is_loopback_url,
+    is_refused,
+)
+from thinktank.llm.limits import endpoint_semaphore, endpoint_slot
 from thinktank.llm.retry import RETRYABLE_STATUS, RetryableError, RetryPolicy, call_with_retries
 from thinktank.llm.types import ChatRequest, Completion, ToolCall, Usage
 
 log = logging.getLogger(__name__)
-
-# One in-flight limit per (event loop, endpoint), shared by every model object on it.
-_LIMITS: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[str, asyncio.Semaphore]] = (
-    weakref.WeakKeyDictionary()
-)
-
-
-def _endpoint_semaphore(base_url: str, concurrency: int) -> asyncio.Semaphore:
-    loop = asyncio.get_running_loop()
-    per_loop = _LIMITS.setdefault(loop, {})
-    sem = per_loop.get(base_url)
-    if sem is None:
-        sem = per_loop[base_url] = asyncio.Semaphore(concurrency)
-    return sem
 
 
 def _drop_http(http: httpx.AsyncClient) -> None:
@@ -69,60 +59,6 @@ def _drop_http(http: httpx.AsyncClient) -> None:
     if connector is not None and not connector.closed and close_now is not None:
         with contextlib.suppress(Exception):
             close_now()
-
-
-def is_loopback_url(url: str) -> bool:
-    host = urlsplit(url).hostname or ""
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
-
-
-def _chain(exc: BaseException) -> list[BaseException]:
-    """``exc`` and what caused it (``__cause__``, ``__context__`` and aiohttp's
-    ``os_error``), outermost first."""
-    out: list[BaseException] = []
-    todo: list[BaseException | None] = [exc]
-    while todo:
-        e = todo.pop(0)
-        if e is None or any(e is seen for seen in out):
-            continue
-        out.append(e)
-        todo += [e.__cause__, e.__context__, getattr(e, "os_error", None)]
-    return out
-
-
-def is_refused(exc: BaseException) -> bool:
-    """True when ``exc`` comes from a refused connection (nothing listens at the address).
-
-    The transports wrap it differently (httpx_aiohttp even maps it to a connect
-    *timeout*), so the whole cause chain is searched for the operating system's error.
-    """
-    return any(isinstance(e, ConnectionRefusedError) for e in _chain(exc))
-
-
-def describe_connection_failure(exc: BaseException, base_url: str, timeout: httpx.Timeout) -> str:
-    """What went wrong reaching ``base_url``, in words: refused, unknown host, or which timeout."""
-    chain = _chain(exc)
-    if is_refused(exc):
-        return f"connection refused by {base_url}: nothing is listening at that address"
-    if any(isinstance(e, socket.gaierror) for e in chain):
-        host = urlsplit(base_url).hostname
-        return f"cannot resolve the host {host!r} of {base_url}"
-    if any(isinstance(e, (httpx.ReadTimeout, httpx.WriteTimeout)) for e in chain):
-        return f"{base_url} did not answer within the {timeout.read:g} s read timeout"
-    if any(isinstance(e, httpx.PoolTimeout) for e in chain):
-        return f"no free connection to {base_url} within {timeout.pool:g} s"
-    oserr = next((e for e in chain if isinstance(e, OSError) and e.errno), None)
-    if oserr is not None:
-        return f"cannot connect to {base_url}: {oserr.strerror or oserr}"
-    if any(isinstance(e, (httpx.ConnectTimeout, TimeoutError)) for e in chain):
-        return f"no connection to {base_url} within the {timeout.connect:g} s connect timeout"
-    inner = chain[-1]
-    return f"cannot reach {base_url}: {type(inner).__name__}: {inner}"
 
 
 def _context_length_error(exc: openai.APIStatusError) -> bool:
@@ -270,7 +206,7 @@ class OpenAICompatModel(ChatModel):
                 if exc.status_code in (401, 403):
                     raise self._translate_status(exc) from exc
             except (openai.APITimeoutError, openai.APIConnectionError) as exc:
-                if any(isinstance(e, httpx.ReadTimeout) for e in _chain(exc)):
+                if any(isinstance(e, httpx.ReadTimeout) for e in cause_chain(exc)):
                     return  # connected; the server is busy, not gone
                 raise RetryableError(exc, refused=is_refused(exc)) from exc
 
@@ -337,7 +273,7 @@ class OpenAICompatModel(ChatModel):
     ) -> list[Completion]:
         kw = self._kwargs(request, n, index, text_tools)
         client = self._sdk()
-        sem = _endpoint_semaphore(self.base_url, self.concurrency)
+        sem = endpoint_semaphore(self.base_url, self.concurrency)
         t0 = time.perf_counter()
         attempts = 0
 

@@ -131,7 +131,7 @@ class OpenAIEmbedder:
             )
         self._key = key or "not-needed"
         if os.environ.get("THINKTANK_LOOPBACK_ONLY") == "1" and http_client is None:
-            from thinktank.llm.openai import is_loopback_url
+            from thinktank.llm.connection import is_loopback_url
 
             if not is_loopback_url(self.base_url):
                 raise UsageError(
