@@ -68,7 +68,7 @@ NO_PYTHON = {"math": {"python": False}}
 
 def math_tasks(n: int) -> list[Any]:
     """``t{i}``: "What is i plus i?" (the simulator answers; ``expected`` is a constant)."""
-    from thinktank.evals.task import Task
+    from thinktank.evals.tasks.task import Task
 
     return [
         Task(id=f"t{i}", kind="math", prompt=f"What is {i} plus {i}?", expected=42)

@@ -45,9 +45,9 @@ from _common import NO_PYTHON, emit, parser
 from thinktank.evals.metrics import graph_stats
 from thinktank.evals.records import RunDatabase
 from thinktank.evals.runner import Runner
-from thinktank.evals.simulated import simulator_config
-from thinktank.evals.suites import load_suite
 from thinktank.evals.sweep import expand_graphs
+from thinktank.evals.tasks.simulated import simulator_config
+from thinktank.evals.tasks.suites import load_suite
 from thinktank.graphs.topologies import topology, with_budget
 from thinktank.llm.admission import output_lengths
 from thinktank.llm.pricing import set_price

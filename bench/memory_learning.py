@@ -45,7 +45,7 @@ from _common import NO_PYTHON, emit, parser
 
 from thinktank.evals.records import RunDatabase
 from thinktank.evals.runner import Runner
-from thinktank.evals.task import Task
+from thinktank.evals.tasks.task import Task
 from thinktank.llm.openai import OpenAICompatModel
 from thinktank.llm.pricing import set_price
 from thinktank.llm.simulator import SimulatorConfig, SimulatorProcess, TaskSet

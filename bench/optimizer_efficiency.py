@@ -27,7 +27,7 @@ from functools import lru_cache
 
 from _common import emit, parser
 
-from thinktank.evals.task import Task
+from thinktank.evals.tasks.task import Task
 from thinktank.graphs.spec import GraphSpec
 from thinktank.optimize import (
     FunctionEvaluator,

@@ -25,7 +25,7 @@ from thinktank.cluster import RayExecutor
 from thinktank.cluster.connect import start_local
 from thinktank.evals.runner import Runner
 from thinktank.evals.sweep import expand_graphs
-from thinktank.evals.task import Task
+from thinktank.evals.tasks.task import Task
 from thinktank.evals.worker import TaskWorker
 from thinktank.llm.simulator import Latency, SimulatorConfig, SimulatorProcess
 

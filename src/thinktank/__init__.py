@@ -37,8 +37,8 @@ if TYPE_CHECKING:
     from thinktank.agents.agent import Agent
     from thinktank.errors import ThinktankError
     from thinktank.evals.runner import Runner
-    from thinktank.evals.suites import load_suite
-    from thinktank.evals.task import Task
+    from thinktank.evals.tasks.suites import load_suite
+    from thinktank.evals.tasks.task import Task
     from thinktank.graphs.builder import (
         CEO,
         Critic,
@@ -50,7 +50,8 @@ if TYPE_CHECKING:
         Solver,
         Verifier,
     )
-    from thinktank.graphs.compiler import RunResult, compile, run
+    from thinktank.graphs.compiler import compile, run
+    from thinktank.graphs.result import RunResult
     from thinktank.graphs.spec import GraphSpec
     from thinktank.graphs.topologies import load_graph, topology
     from thinktank.llm.base import ChatModel
@@ -67,13 +68,14 @@ _LAZY: dict[str, str] = {
     "Agent": "thinktank.agents.agent",
     "ThinktankError": "thinktank.errors",
     "Runner": "thinktank.evals.runner",
-    "load_suite": "thinktank.evals.suites",
-    "Task": "thinktank.evals.task",
+    "load_suite": "thinktank.evals.tasks.suites",
+    "Task": "thinktank.evals.tasks.task",
     **dict.fromkeys(
         ("CEO", "Critic", "Debater", "Fuser", "Graph", "Judge", "Refiner", "Solver", "Verifier"),
         "thinktank.graphs.builder",
     ),
-    **dict.fromkeys(("RunResult", "compile", "run"), "thinktank.graphs.compiler"),
+    **dict.fromkeys(("compile", "run"), "thinktank.graphs.compiler"),
+    "RunResult": "thinktank.graphs.result",
     "GraphSpec": "thinktank.graphs.spec",
     **dict.fromkeys(("load_graph", "topology"), "thinktank.graphs.topologies"),
     "ChatModel": "thinktank.llm.base",

@@ -32,7 +32,7 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
-from thinktank.evals.task import Task
+from thinktank.evals.tasks.task import Task
 from thinktank.graphs.spec import ANSWER_ROLES, GraphSpec
 from thinktank.llm.base import ChatModel
 
@@ -72,7 +72,7 @@ class DemoResult(BaseModel):
 
 def demo_tasks() -> list[Task]:
     """The demo's three tasks (math, SWE, web), in that order."""
-    from thinktank.evals.suites import load_suite
+    from thinktank.evals.tasks.suites import load_suite
 
     math = next(t for t in load_suite("math", game24=0) if t.id == DEMO_TASKS["math"])
     swe = next(t for t in load_suite("swe") if t.metadata.get("bundled") == DEMO_TASKS["swe"])
@@ -235,7 +235,7 @@ async def run_simulated(
 ) -> SimulatedResult:
     """Run the ``math`` suite through ``graphs`` against the simulator serving it.
 
-    ``simulation`` is a :class:`~thinktank.evals.simulated.SuiteSimulation` (default:
+    ``simulation`` is a :class:`~thinktank.evals.tasks.simulated.SuiteSimulation` (default:
     the seeded default spread); the simulator runs in its own process for the run.
     """
     import asyncio
@@ -244,9 +244,9 @@ async def run_simulated(
     from thinktank.evals.records import RunDatabase
     from thinktank.evals.report import write_report
     from thinktank.evals.runner import Runner
-    from thinktank.evals.simulated import SuiteSimulation, describe, simulator_config
-    from thinktank.evals.suites import load_suite
     from thinktank.evals.sweep import expand_graphs
+    from thinktank.evals.tasks.simulated import SuiteSimulation, describe, simulator_config
+    from thinktank.evals.tasks.suites import load_suite
     from thinktank.llm.pricing import set_price
     from thinktank.llm.simulator import SimulatorProcess
 

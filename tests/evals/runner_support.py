@@ -8,7 +8,7 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-from thinktank.evals.task import Task
+from thinktank.evals.tasks.task import Task
 from thinktank.llm.testing import FunctionModel
 from thinktank.llm.types import ChatRequest
 from thinktank.tools import tool

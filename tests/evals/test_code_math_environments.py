@@ -10,9 +10,9 @@ from typing import Any
 import pytest
 
 from thinktank.evals.environments import CodeEnvironment, MathEnvironment
-from thinktank.evals.suites import load_suite
-from thinktank.evals.suites.bundled import code_records
-from thinktank.evals.task import Task
+from thinktank.evals.tasks.suites import load_suite
+from thinktank.evals.tasks.suites.bundled import code_records
+from thinktank.evals.tasks.task import Task
 from thinktank.graphs.compiler import compile
 from thinktank.graphs.topologies.single import single
 from thinktank.llm.testing import FunctionModel

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from thinktank.evals.suites import load_suite
-from thinktank.evals.suites.bundled import code_records
+from thinktank.evals.tasks.suites import load_suite
+from thinktank.evals.tasks.suites.bundled import code_records
 
 RECORDS = code_records()
 

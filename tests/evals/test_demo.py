@@ -21,8 +21,8 @@ from typer.testing import CliRunner
 from thinktank.cli.app import app
 from thinktank.demo import SIM_GRAPHS, demo_graphs, demo_tasks, run_demo, run_simulated
 from thinktank.evals.records import RunDatabase
-from thinktank.evals.simulated import AccuracySpread, SuiteSimulation
-from thinktank.evals.suites import load_suite
+from thinktank.evals.tasks.simulated import AccuracySpread, SuiteSimulation
+from thinktank.evals.tasks.suites import load_suite
 from thinktank.llm.testing import FunctionModel
 from thinktank.llm.types import ChatRequest
 from thinktank.sandboxes.testing import require_docker

@@ -9,7 +9,7 @@ from pydantic import ValidationError
 
 from thinktank.errors import ConfigError, UsageError
 from thinktank.evals import EvalContext, Task, evaluate, mean_pass_at_k, pass_at_k
-from thinktank.evals.evaluators import (
+from thinktank.evals.tasks.evaluators import (
     ChoiceConfig,
     CodeTestsConfig,
     LLMMatchConfig,
@@ -20,9 +20,9 @@ from thinktank.evals.evaluators import (
     evaluator_for,
     sandbox_runner,
 )
-from thinktank.evals.passk import pass_at_k_from_outcomes
-from thinktank.evals.suites import load_suite
-from thinktank.evals.task import dump_tasks
+from thinktank.evals.tasks.passk import pass_at_k_from_outcomes
+from thinktank.evals.tasks.suites import load_suite
+from thinktank.evals.tasks.task import dump_tasks
 from thinktank.graphs.answers import behaviour_keys, vote_keys
 from thinktank.llm.testing import ScriptedModel
 from thinktank.sandboxes.base import Sandbox

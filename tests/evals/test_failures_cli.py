@@ -19,7 +19,7 @@ from thinktank.cli.app import app
 from thinktank.errors import ModelUnavailable
 from thinktank.evals.records import RunDatabase
 from thinktank.evals.runner import Runner
-from thinktank.evals.task import Task, dump_tasks
+from thinktank.evals.tasks.task import Task, dump_tasks
 from thinktank.llm.simulator import SimulatorServer
 
 cli = CliRunner()

@@ -13,7 +13,7 @@ from typer.testing import CliRunner, Result
 from thinktank.cli.app import app
 from thinktank.cli.eval import describe_models
 from thinktank.errors import ConfigError
-from thinktank.evals.task import Task, dump_tasks
+from thinktank.evals.tasks.task import Task, dump_tasks
 from thinktank.graphs.spec import GraphSpec
 from thinktank.llm.pricing import reset_prices
 from thinktank.llm.simulator import SimulatorConfig, SimulatorServer, SyntheticConfig, TaskSet

@@ -14,9 +14,10 @@ import pytest
 
 from thinktank.errors import ConfigError, MissingDependency
 from thinktank.evals import evaluate
-from thinktank.evals.evaluators import NumericConfig, StringConfig
-from thinktank.evals.suites import load_suite
-from thinktank.evals.suites.loaders import (
+from thinktank.evals.swe.specs import swebench_module
+from thinktank.evals.tasks.evaluators import NumericConfig, StringConfig
+from thinktank.evals.tasks.suites import load_suite
+from thinktank.evals.tasks.suites.loaders import (
     SWEInstance,
     detect_format,
     load_gaia,
@@ -28,7 +29,6 @@ from thinktank.evals.suites.loaders import (
     load_task_file,
     swebench_spec,
 )
-from thinktank.evals.swe.specs import swebench_module
 
 FIX = Path(__file__).parent / "fixtures"
 

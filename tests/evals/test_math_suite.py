@@ -9,10 +9,10 @@ from itertools import product
 import pytest
 
 from thinktank.errors import ConfigError
-from thinktank.evals.evaluators import evaluate
-from thinktank.evals.suites import load_suite
-from thinktank.evals.suites.bundled import load_word_problems
-from thinktank.evals.suites.game24 import check_expression, generate_hands, solve
+from thinktank.evals.tasks.evaluators import evaluate
+from thinktank.evals.tasks.suites import load_suite
+from thinktank.evals.tasks.suites.bundled import load_word_problems
+from thinktank.evals.tasks.suites.game24 import check_expression, generate_hands, solve
 from thinktank.graphs.answers.numbers import to_number
 
 

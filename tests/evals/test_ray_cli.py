@@ -18,8 +18,8 @@ from tests.optimize import landscape as L
 from thinktank.cli.app import app
 from thinktank.evals.records import RunDatabase
 from thinktank.evals.runner import Runner
-from thinktank.evals.suites import load_suite
-from thinktank.evals.task import Task, dump_tasks
+from thinktank.evals.tasks.suites import load_suite
+from thinktank.evals.tasks.task import Task, dump_tasks
 from thinktank.llm.simulator import Latency, SimulatorConfig, SimulatorServer, SyntheticConfig
 from thinktank.llm.simulator import TaskSet as SimTasks
 

@@ -20,8 +20,8 @@ import pytest
 from thinktank.errors import ConfigError
 from thinktank.evals.records import RunDatabase
 from thinktank.evals.runner import Runner, RunSummary
-from thinktank.evals.suites import load_suite
-from thinktank.evals.task import Task
+from thinktank.evals.tasks.suites import load_suite
+from thinktank.evals.tasks.task import Task
 from thinktank.llm.openai import OpenAICompatModel
 from thinktank.llm.pricing import reset_prices, set_price
 from thinktank.llm.simulator import (

@@ -38,7 +38,7 @@ def prices() -> Iterator[None]:
 
 
 async def test_simulator_eval_end_to_end(tmp_path: Path) -> None:
-    from thinktank.evals.task import Task
+    from thinktank.evals.tasks.task import Task
 
     qs = TaskSet.generate(10, seed=3, p_correct=[0.95, 0.6, 0.3])
     tasks = [Task(id=q.id, kind="math", prompt=q.question, expected=q.answer) for q in qs.questions]
@@ -288,8 +288,8 @@ def test_progress_display_counts_and_draws_on_a_terminal() -> None:
 
 
 def _paraphrase_tasks(n: int) -> list[Any]:
-    from thinktank.evals.evaluators import LLMMatchConfig
-    from thinktank.evals.task import Task
+    from thinktank.evals.tasks.evaluators import LLMMatchConfig
+    from thinktank.evals.tasks.task import Task
 
     return [
         Task(

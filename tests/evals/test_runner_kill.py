@@ -15,9 +15,9 @@ from pathlib import Path
 from thinktank.evals.records import RunDatabase
 from thinktank.evals.report import load_report_data
 from thinktank.evals.runner import Runner
-from thinktank.evals.suites import load_suite
 from thinktank.evals.sweep import expand_graphs
-from thinktank.evals.task import Task, dump_tasks
+from thinktank.evals.tasks.suites import load_suite
+from thinktank.evals.tasks.task import Task, dump_tasks
 from thinktank.llm.simulator import (
     Latency,
     SimulatorConfig,

@@ -20,15 +20,15 @@ import httpx
 import pytest
 
 from thinktank.errors import ConfigError
-from thinktank.evals.evaluators import evaluate
-from thinktank.evals.simulated import (
+from thinktank.evals.tasks.evaluators import evaluate
+from thinktank.evals.tasks.simulated import (
     AccuracySpread,
     SuiteSimulation,
     describe,
     load_accuracies,
     simulator_config,
 )
-from thinktank.evals.suites import load_suite
+from thinktank.evals.tasks.suites import load_suite
 from thinktank.llm.simulator import SimulatorConfig, extract_answer, normalize_answer
 
 

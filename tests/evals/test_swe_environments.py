@@ -19,10 +19,10 @@ from typing import Any
 import pytest
 
 from thinktank.errors import ConfigError, InfrastructureError
-from thinktank.evals.suites.loaders.swebench import SWEInstance, SWESpec, swe_task
 from thinktank.evals.swe.envs import official_image
 from thinktank.evals.swe_harness import SWEHarness, validate_gold
-from thinktank.evals.task import Task
+from thinktank.evals.tasks.suites.loaders.swebench import SWEInstance, SWESpec, swe_task
+from thinktank.evals.tasks.task import Task
 from thinktank.sandboxes import DockerSandboxConfig, SandboxProvider
 from thinktank.sandboxes.testing import require_docker
 

@@ -10,7 +10,6 @@ from pathlib import Path
 import pytest
 
 from thinktank.errors import ConfigError
-from thinktank.evals.suites.loaders.swebench import SWEInstance, SWESpec
 from thinktank.evals.swe.build import _conda_to_pip, build_requirements, environment_requirements
 from thinktank.evals.swe.envs import official_image, resolve_mode
 from thinktank.evals.swe.logs import grade, parse_pytest_rA, read_test_log
@@ -22,6 +21,7 @@ from thinktank.evals.swe.predictions import (
     write_predictions,
 )
 from thinktank.evals.swe.scripts import HEREDOC, TEST_PATCH_FAILED, Layout, eval_script
+from thinktank.evals.tasks.suites.loaders.swebench import SWEInstance, SWESpec
 
 PYTEST_LOG = """\
 ============================= test session starts ==============================
@@ -271,7 +271,7 @@ def test_predictions_both_ways(tmp_path: Path) -> None:
 
 
 def test_official_report_fields() -> None:
-    from thinktank.evals.evaluators.base import Verdict
+    from thinktank.evals.tasks.evaluators.base import Verdict
 
     pred = Prediction(instance_id="a__b-1", model_name_or_path="m", model_patch="diff")
     verdict = Verdict.of(

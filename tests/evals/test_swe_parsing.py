@@ -22,10 +22,10 @@ from thinktank.evals.environments import (
     SWEEnvironment,
     WebEnvironment,
 )
-from thinktank.evals.suites import load_suite
-from thinktank.evals.suites.loaders.swebench import SWEInstance
 from thinktank.evals.swe.repo import RepoCache, swe_case
-from thinktank.evals.task import Task
+from thinktank.evals.tasks.suites import load_suite
+from thinktank.evals.tasks.suites.loaders.swebench import SWEInstance
+from thinktank.evals.tasks.task import Task
 
 PATCH = "diff --git a/a.py b/a.py\n--- a/a.py\n+++ b/a.py\n@@ -1 +1 @@\n-x = 1\n+x = 2\n"
 

@@ -12,8 +12,8 @@ from urllib.parse import quote
 import pytest
 
 from thinktank.evals.environments.web import WebEnvironment
-from thinktank.evals.suites import load_suite
-from thinktank.evals.task import Task
+from thinktank.evals.tasks.suites import load_suite
+from thinktank.evals.tasks.task import Task
 from thinktank.graphs.compiler import compile
 from thinktank.graphs.topologies.single import single
 from thinktank.llm.testing import FunctionModel

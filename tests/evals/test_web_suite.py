@@ -5,8 +5,8 @@ from __future__ import annotations
 import html
 import re
 
-from thinktank.evals.suites import load_suite
-from thinktank.evals.suites.bundled import load_web_questions, web_corpus_dir
+from thinktank.evals.tasks.suites import load_suite
+from thinktank.evals.tasks.suites.bundled import load_web_questions, web_corpus_dir
 
 
 def page_text(rel: str) -> str:

@@ -8,7 +8,7 @@ from typing import Any
 
 from thinktank.evals.records import RunDatabase
 from thinktank.evals.runner import Runner, RunSummary
-from thinktank.evals.task import Task
+from thinktank.evals.tasks.task import Task
 from thinktank.llm.simulator import SimulatorConfig, TaskSet
 from thinktank.memory import LearnerConfig, MemoryLearner, SQLiteMemoryBank
 

@@ -14,8 +14,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from thinktank.evals.evaluators import evaluate
-from thinktank.evals.task import Task
+from thinktank.evals.tasks.evaluators import evaluate
+from thinktank.evals.tasks.task import Task
 from thinktank.graphs import compile, topology
 from thinktank.llm.testing import FunctionModel
 from thinktank.llm.types import ChatRequest

@@ -17,7 +17,7 @@ from thinktank.cli.app import app
 from thinktank.errors import ConfigError
 from thinktank.evals.records import RunDatabase
 from thinktank.evals.runner import Runner
-from thinktank.evals.task import Task, dump_tasks
+from thinktank.evals.tasks.task import Task, dump_tasks
 from thinktank.graphs import topology
 from thinktank.llm.simulator import SimulatorServer, TaskSet
 from thinktank.llm.testing import FunctionModel

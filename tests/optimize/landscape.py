@@ -16,7 +16,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from thinktank.evals.task import Task
+from thinktank.evals.tasks.task import Task
 from thinktank.llm.pricing import reset_prices, set_price
 from thinktank.llm.simulator import (
     ModelProfile,

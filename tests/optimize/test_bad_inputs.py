@@ -10,7 +10,7 @@ from typer.testing import CliRunner
 from tests.optimize import landscape as L
 from thinktank.cli.app import app
 from thinktank.errors import ConfigError, UsageError
-from thinktank.evals.task import Task
+from thinktank.evals.tasks.task import Task
 from thinktank.graphs.spec import GraphSpec
 from thinktank.llm.simulator import SimulatorServer
 from thinktank.optimize import (

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from tests.optimize import landscape as L
-from thinktank.evals.task import Task
+from thinktank.evals.tasks.task import Task
 from thinktank.graphs.spec import GraphSpec
 from thinktank.llm.pricing import Price
 from thinktank.optimize import (
@@ -106,7 +106,7 @@ def test_pending_charges_of_a_killed_session_stay_charged_at_their_worst_case(
 
 
 def test_judge_calls_count_in_the_spend_not_in_a_graphs_cost(tmp_path: Path) -> None:
-    from thinktank.evals.evaluators import LLMMatchConfig
+    from thinktank.evals.tasks.evaluators import LLMMatchConfig
     from thinktank.llm.pricing import reset_prices, set_price
     from thinktank.llm.testing import FunctionModel
 

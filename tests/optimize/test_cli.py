@@ -10,7 +10,7 @@ from typer.testing import CliRunner
 
 from tests.optimize import landscape as L
 from thinktank.cli.app import app
-from thinktank.evals.task import dump_tasks
+from thinktank.evals.tasks.task import dump_tasks
 from thinktank.graphs.spec import GraphSpec
 
 

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import optuna
 
-from thinktank.evals.task import Task
+from thinktank.evals.tasks.task import Task
 from thinktank.graphs.spec import GraphSpec
 from thinktank.llm.testing import ScriptedModel
 from thinktank.optimize import (

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from tests.optimize.test_reinforce import SPACE, TASKS, evaluator
-from thinktank.evals.task import Task
+from thinktank.evals.tasks.task import Task
 from thinktank.optimize import Study, StudyConfig, load_result
 
 

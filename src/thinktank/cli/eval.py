@@ -204,8 +204,8 @@ def eval_command(
 
     from thinktank.errors import ThinktankError
     from thinktank.evals.runner import Runner
-    from thinktank.evals.suites import load_suite
     from thinktank.evals.sweep import expand_graphs
+    from thinktank.evals.tasks.suites import load_suite
     from thinktank.llm.pricing import load_env_prices
 
     console = Console()
@@ -452,7 +452,7 @@ def run_command(
     from thinktank.cli._trace import print_trace
     from thinktank.errors import ThinktankError
     from thinktank.evals.sweep import expand_graph
-    from thinktank.evals.task import TASK_KINDS, Task
+    from thinktank.evals.tasks.task import TASK_KINDS, Task
     from thinktank.graphs.compiler import RunResult
     from thinktank.llm.budget import Budget
     from thinktank.llm.pricing import load_env_prices
@@ -471,7 +471,7 @@ def run_command(
     typer.echo(describe_reply_cap(parse_models(model)), err=True)
 
     async def go() -> tuple[RunResult, Any]:
-        from thinktank.evals.evaluators import evaluate
+        from thinktank.evals.tasks.evaluators import evaluate
         from thinktank.graphs import compile
         from thinktank.llm.config import load_model
 

@@ -245,14 +245,14 @@ def _suite_config(
     from pydantic import ValidationError
 
     from thinktank.errors import ThinktankError
-    from thinktank.evals.simulated import (
+    from thinktank.evals.tasks.simulated import (
         AccuracySpread,
         SuiteSimulation,
         describe,
         load_accuracies,
         simulator_config,
     )
-    from thinktank.evals.suites import load_suite
+    from thinktank.evals.tasks.suites import load_suite
 
     options: dict[str, Any] = {}
     for item in suite_opt or []:

@@ -124,7 +124,7 @@ def command(
     from rich.console import Console
 
     from thinktank.errors import ThinktankError
-    from thinktank.evals.suites import load_suite
+    from thinktank.evals.tasks.suites import load_suite
     from thinktank.llm.config import load_model
     from thinktank.llm.pricing import load_env_prices, load_prices
     from thinktank.optimize import ReinforceConfig, SearchSpace, StudyConfig

@@ -130,7 +130,7 @@ def provider_from_file(sandbox: Path | None) -> Any:
 
 def _tasks(suite: str, instances: list[str] | None) -> list[Any]:
     from thinktank.errors import ConfigError
-    from thinktank.evals.suites import load_suite
+    from thinktank.evals.tasks.suites import load_suite
 
     tasks = [t for t in load_suite(suite) if t.kind == "swe"]
     if not tasks:

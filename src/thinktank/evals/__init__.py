@@ -5,10 +5,16 @@ See README.md in this folder.
 
 from __future__ import annotations
 
-from thinktank.evals.evaluators import EvalContext, Evaluator, Verdict, evaluate, evaluator_for
-from thinktank.evals.passk import mean_pass_at_k, pass_at_k
-from thinktank.evals.suites import load_suite, suite_names
-from thinktank.evals.task import TASK_KINDS, Task, TaskKind
+from thinktank.evals.tasks.evaluators import (
+    EvalContext,
+    Evaluator,
+    Verdict,
+    evaluate,
+    evaluator_for,
+)
+from thinktank.evals.tasks.passk import mean_pass_at_k, pass_at_k
+from thinktank.evals.tasks.suites import load_suite, suite_names
+from thinktank.evals.tasks.task import TASK_KINDS, Task, TaskKind
 
 __all__ = [
     "TASK_KINDS",

@@ -17,8 +17,8 @@ from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
 from thinktank.errors import ConfigError
-from thinktank.evals.evaluators import EvalContext, Verdict, evaluate
-from thinktank.evals.task import Task
+from thinktank.evals.tasks.evaluators import EvalContext, Verdict, evaluate
+from thinktank.evals.tasks.task import Task
 from thinktank.tools.base import Tool
 
 

@@ -14,9 +14,9 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
-from thinktank.evals.passk import mean_pass_at_k
 from thinktank.evals.run_types import TaskRecord
 from thinktank.evals.sweep import GraphEntry
+from thinktank.evals.tasks.passk import mean_pass_at_k
 
 
 def wilson(correct: int, n: int, z: float = 1.959964) -> tuple[float, float]:

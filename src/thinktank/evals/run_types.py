@@ -171,9 +171,9 @@ class TaskRecord(BaseModel):
         return self._live["result"]
 
     def verdict_obj(self) -> Any:
-        """The :class:`~thinktank.evals.evaluators.Verdict` (``None`` when not judged)."""
+        """The :class:`~thinktank.evals.tasks.evaluators.Verdict` (``None`` when not judged)."""
         if "verdict" not in self._live:
-            from thinktank.evals.evaluators import Verdict
+            from thinktank.evals.tasks.evaluators import Verdict
 
             self._live["verdict"] = Verdict.model_validate(self.verdict) if self.verdict else None
         return self._live["verdict"]

@@ -52,7 +52,7 @@ from thinktank.evals.progress import Progress
 from thinktank.evals.records import RunDatabase, lock_run_dir
 from thinktank.evals.run_types import INTERRUPTED, RunConfig, TaskRecord, cause_of
 from thinktank.evals.sweep import GraphEntry, entries_from
-from thinktank.evals.task import Task
+from thinktank.evals.tasks.task import Task
 from thinktank.evals.worker import (
     RUN_BUDGET_NAME,
     Executor,

@@ -25,10 +25,10 @@ from pydantic import BaseModel
 
 from thinktank.errors import BudgetExceeded
 from thinktank.evals.environment import TaskEnvironment, environment_for
-from thinktank.evals.evaluators import Verdict, evaluate
 from thinktank.evals.run_types import EVALUATION_USAGE, INTERRUPTED, TaskRecord
 from thinktank.evals.sweep import GraphEntry
-from thinktank.evals.task import Task
+from thinktank.evals.tasks.evaluators import Verdict, evaluate
+from thinktank.evals.tasks.task import Task
 from thinktank.graphs.compiler import CompiledGraph, RunResult, compile
 from thinktank.graphs.spec import ANSWER_ROLES, GraphSpec
 from thinktank.llm.base import ChatModel

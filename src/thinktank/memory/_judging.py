@@ -1,7 +1,7 @@
 """Helpers of the memory learner: verdicts for a run and its samples, the task's budget.
 
 * The run's verdict is ground truth when an evaluator gave one (an evals
-  :class:`~thinktank.evals.evaluators.Verdict`, a memory
+  :class:`~thinktank.evals.tasks.evaluators.Verdict`, a memory
   :class:`~thinktank.memory.trajectory.Verdict` or a bool), else the LLM self-judge.
 * A sample other than the winner shares the winner's verdict when it gave the same
   answer; otherwise the task's evaluator judges it when that is cheap (exact
@@ -89,7 +89,7 @@ async def sample_verdicts(
             out.append(winner_verdict)
             continue
         if cheap:
-            from thinktank.evals.evaluators import evaluate
+            from thinktank.evals.tasks.evaluators import evaluate
 
             try:
                 v = await evaluate(task, answer)  # type: ignore[arg-type]

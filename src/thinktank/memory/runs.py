@@ -35,7 +35,7 @@ def _answer_roles() -> frozenset[str]:
 
 
 class TaskLike(Protocol):
-    """What the adapter reads of a task (an evals :class:`~thinktank.evals.task.Task` fits)."""
+    """What the adapter reads of a task (an evals :class:`~thinktank.evals.tasks.task.Task` fits)."""
 
     @property
     def id(self) -> str: ...

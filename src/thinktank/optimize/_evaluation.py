@@ -19,7 +19,7 @@ import asyncio
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
-from thinktank.evals.task import Task
+from thinktank.evals.tasks.task import Task
 from thinktank.graphs.spec import GraphSpec
 from thinktank.optimize.costs import CostEstimator
 from thinktank.optimize.evaluator import INTERRUPTED, Evaluator, TaskOutcome

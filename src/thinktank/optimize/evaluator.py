@@ -25,7 +25,7 @@ from thinktank.optimize.costs import CallPrice
 
 if TYPE_CHECKING:
     from thinktank.evals.run_types import TaskRecord
-    from thinktank.evals.task import Task
+    from thinktank.evals.tasks.task import Task
     from thinktank.evals.worker import TaskJob
     from thinktank.llm.base import ChatModel
     from thinktank.llm.budget import Budget

@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING
 from thinktank.optimize.evaluator import TaskOutcome
 
 if TYPE_CHECKING:
-    from thinktank.evals.task import Task
+    from thinktank.evals.tasks.task import Task
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS outcomes (

@@ -28,7 +28,7 @@ import optuna
 from pydantic import BaseModel, ConfigDict, Field
 
 from thinktank.errors import ConfigError, UsageError
-from thinktank.evals.task import Task
+from thinktank.evals.tasks.task import Task
 from thinktank.graphs.spec import GraphSpec
 from thinktank.llm.base import ChatModel
 from thinktank.llm.budget import Budget

@@ -8,7 +8,7 @@ from collections.abc import Iterator
 import pytest
 
 from thinktank.evals import EvalContext, Task, evaluate
-from thinktank.evals.evaluators import LLMMatchConfig
+from thinktank.evals.tasks.evaluators import LLMMatchConfig
 from thinktank.graphs.answers import canonical_key, judge_equivalence, judge_keys, vote
 from thinktank.llm import ChatModel, load_model
 from thinktank.llm.simulator import SimulatorConfig, SimulatorServer, SyntheticConfig, TaskSet

@@ -14,7 +14,7 @@ from pydantic import BaseModel
 
 from thinktank.errors import ConfigError
 from thinktank.evals.environment import TaskContext, TaskEnvironment
-from thinktank.evals.task import Task
+from thinktank.evals.tasks.task import Task
 from thinktank.sandboxes.base import Sandbox
 from thinktank.sandboxes.provider import SandboxProvider, provider_from_config
 from thinktank.tools.base import Tool, ToolResult

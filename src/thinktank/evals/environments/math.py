@@ -12,8 +12,8 @@ from typing import Any
 
 from thinktank.evals.environment import TaskContext
 from thinktank.evals.environments._sandbox import PythonToolEnvironment
-from thinktank.evals.evaluators import EvalContext, Verdict, evaluate
-from thinktank.evals.task import Task
+from thinktank.evals.tasks.evaluators import EvalContext, Verdict, evaluate
+from thinktank.evals.tasks.task import Task
 
 
 class MathEnvironment(PythonToolEnvironment):

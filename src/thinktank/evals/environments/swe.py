@@ -23,10 +23,10 @@ from thinktank.evals._swe_tests import extract_patch
 from thinktank.evals.environment import TaskContext, TaskEnvironment
 from thinktank.evals.environments._sandbox import ProviderOption, resolve_provider
 from thinktank.evals.environments._workspaces import Workspaces
-from thinktank.evals.evaluators import Verdict
 from thinktank.evals.swe.repo import swe_case
 from thinktank.evals.swe_harness import Checkout, SWEHarness, SWEHarnessConfig
-from thinktank.evals.task import Task
+from thinktank.evals.tasks.evaluators import Verdict
+from thinktank.evals.tasks.task import Task
 from thinktank.sandboxes.provider import SandboxProvider
 
 SWE_PROMPT = """\

@@ -1,7 +1,7 @@
 """The ``web`` environment: ``web_search`` and ``fetch_page`` over a corpus served on loopback.
 
 Started once per run: the corpus (by default the bundled fictional one,
-:func:`~thinktank.evals.suites.bundled.web_corpus_dir`) is indexed and served by
+:func:`~thinktank.evals.tasks.suites.bundled.web_corpus_dir`) is indexed and served by
 :func:`~thinktank.tools.web.serve.serve_corpus` on ``127.0.0.1`` with a
 SearxNG-compatible search endpoint; ``web_search`` queries it and ``fetch_page`` may
 fetch exactly that server (its SSRF allowlist). Every task gets the same two tools.
@@ -20,8 +20,8 @@ from pathlib import Path
 from typing import Any
 
 from thinktank.evals.environment import TaskContext, TaskEnvironment
-from thinktank.evals.evaluators import EvalContext, Verdict, evaluate
-from thinktank.evals.task import Task
+from thinktank.evals.tasks.evaluators import EvalContext, Verdict, evaluate
+from thinktank.evals.tasks.task import Task
 from thinktank.tools.base import Tool
 from thinktank.tools.web.fetch import FetchConfig, PageFetcher
 from thinktank.tools.web.search import WebSearch, WebSearchConfig
@@ -75,7 +75,7 @@ class WebEnvironment(TaskEnvironment):
             return
         search_cfg, fetch_cfg = self.search_config, self.fetch_config
         if search_cfg is None:
-            from thinktank.evals.suites.bundled import web_corpus_dir
+            from thinktank.evals.tasks.suites.bundled import web_corpus_dir
 
             corpus = self.corpus or web_corpus_dir()
             index = self.index_path

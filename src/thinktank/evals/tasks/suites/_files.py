@@ -21,14 +21,14 @@ from thinktank.errors import ConfigError
 T = TypeVar("T")
 M = TypeVar("M", bound=BaseModel)
 
-DATA_PACKAGE = "thinktank.evals.suites"
+DATA_PACKAGE = "thinktank.evals.tasks.suites"
 
 Source = str | Path | Traversable
 """A task file: a path, or a file inside package data."""
 
 
 def data_root() -> Traversable:
-    """The bundled data folder (``thinktank/evals/suites/data``)."""
+    """The bundled data folder (``thinktank/evals/tasks/suites/data``)."""
     return resources.files(DATA_PACKAGE) / "data"
 
 

@@ -26,9 +26,9 @@ from pathlib import Path
 from typing import Any
 
 from thinktank.errors import ConfigError, InfrastructureError
-from thinktank.evals.suites._files import data_file, parse_txtar
-from thinktank.evals.suites.loaders.swebench import SWEInstance, SWESpec, swe_task
-from thinktank.evals.task import Task
+from thinktank.evals.tasks.suites._files import data_file, parse_txtar
+from thinktank.evals.tasks.suites.loaders.swebench import SWEInstance, SWESpec, swe_task
+from thinktank.evals.tasks.task import Task
 
 TEST_CMD = "python -m pytest -rA -p no:cacheprovider"
 """How the bundled repos run their tests (test ids are appended)."""

@@ -24,11 +24,11 @@ from typing import TYPE_CHECKING, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from thinktank.errors import ConfigError
-from thinktank.evals.evaluators.base import EvalContext, Evaluator, Verdict, no_answer
+from thinktank.evals.tasks.evaluators.base import EvalContext, Evaluator, Verdict, no_answer
 from thinktank.graphs.answers.code import TestRunner, extract_code
 
 if TYPE_CHECKING:
-    from thinktank.evals.task import Task
+    from thinktank.evals.tasks.task import Task
     from thinktank.sandboxes.base import Sandbox
     from thinktank.sandboxes.types import ExecResult
 

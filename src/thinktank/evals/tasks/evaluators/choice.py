@@ -12,12 +12,12 @@ from typing import TYPE_CHECKING, Literal
 from pydantic import BaseModel, ConfigDict
 
 from thinktank.errors import ConfigError
-from thinktank.evals.evaluators.base import EvalContext, Evaluator, Verdict, no_answer
+from thinktank.evals.tasks.evaluators.base import EvalContext, Evaluator, Verdict, no_answer
 from thinktank.graphs.answers.choice import DEFAULT_LETTERS, extract_choice
 from thinktank.graphs.answers.text import normalize_text
 
 if TYPE_CHECKING:
-    from thinktank.evals.task import Task
+    from thinktank.evals.tasks.task import Task
 
 
 class ChoiceConfig(BaseModel):

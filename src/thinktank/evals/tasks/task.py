@@ -5,7 +5,7 @@ agents, the expected answer, free metadata (tests for code, the SWE-bench
 instance for SWE, the hand for Game of 24, source pages for web questions) and an
 optional evaluator config. Suites and loaders produce lists of tasks; the runner
 hands each to a graph and judges the result with
-:func:`thinktank.evals.evaluators.evaluate`.
+:func:`thinktank.evals.tasks.evaluators.evaluate`.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from typing import Any, Literal, get_args
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from thinktank.evals.evaluators import EvaluatorConfig, default_evaluator_config
+from thinktank.evals.tasks.evaluators import EvaluatorConfig, default_evaluator_config
 
 TaskKind = Literal["math", "choice", "text", "code", "swe", "web"]
 """What a task asks for; decides the default evaluator and how answers are voted on."""

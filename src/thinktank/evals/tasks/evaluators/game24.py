@@ -2,7 +2,7 @@
 
 The expression is read from the reply's final-answer marker (``Answer: ...`` or
 ``\\boxed{...}``), else its last non-empty line, and validated by
-:func:`thinktank.evals.suites.game24.check_expression` (safe ``ast`` parsing,
+:func:`thinktank.evals.tasks.suites.game24.check_expression` (safe ``ast`` parsing,
 exact arithmetic, each number used once). The hand is ``task.metadata["numbers"]``.
 """
 
@@ -13,12 +13,12 @@ from typing import TYPE_CHECKING, Literal
 from pydantic import BaseModel, ConfigDict
 
 from thinktank.errors import ConfigError
-from thinktank.evals.evaluators.base import EvalContext, Evaluator, Verdict, no_answer
-from thinktank.evals.suites.game24 import TARGET, check_expression, normalize_expression
+from thinktank.evals.tasks.evaluators.base import EvalContext, Evaluator, Verdict, no_answer
+from thinktank.evals.tasks.suites.game24 import TARGET, check_expression, normalize_expression
 from thinktank.graphs.answers.latex import final_segment
 
 if TYPE_CHECKING:
-    from thinktank.evals.task import Task
+    from thinktank.evals.tasks.task import Task
 
 
 class Game24Config(BaseModel):

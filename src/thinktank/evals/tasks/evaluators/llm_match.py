@@ -2,7 +2,7 @@
 
 The cheap check runs first: if the normalised answer equals an accepted answer, it
 is correct without a model call. Otherwise the judge model (from
-:class:`~thinktank.evals.evaluators.base.EvalContext`) compares the candidate with
+:class:`~thinktank.evals.tasks.evaluators.base.EvalContext`) compares the candidate with
 the reference through :func:`thinktank.graphs.answers.judge.judge_equivalence`
 in its *reference* framing. The judge's reason is kept in the verdict.
 """
@@ -14,13 +14,13 @@ from typing import TYPE_CHECKING, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from thinktank.errors import OutputParseError
-from thinktank.evals.evaluators.base import EvalContext, Evaluator, Verdict, no_answer
-from thinktank.evals.evaluators.string import accepted_answers
+from thinktank.evals.tasks.evaluators.base import EvalContext, Evaluator, Verdict, no_answer
+from thinktank.evals.tasks.evaluators.string import accepted_answers
 from thinktank.graphs.answers.judge import judge_equivalence
 from thinktank.graphs.answers.text import extract_text, normalize_text
 
 if TYPE_CHECKING:
-    from thinktank.evals.task import Task
+    from thinktank.evals.tasks.task import Task
 
 
 class LLMMatchConfig(BaseModel):

@@ -4,7 +4,7 @@
 * :mod:`.gaia` — GAIA-style web research questions (JSONL/JSON);
 * :mod:`.code_jsonl` — HumanEval and MBPP JSONL;
 * :mod:`.math_jsonl` — AIME / MATH-style JSONL (answers extracted from solutions);
-* :func:`load_task_file` — any of the above or plain :class:`~thinktank.evals.task.Task`
+* :func:`load_task_file` — any of the above or plain :class:`~thinktank.evals.tasks.task.Task`
   JSONL, recognised from the first record's fields.
 
 Malformed files raise :class:`~thinktank.errors.ConfigError` naming the line and
@@ -13,11 +13,11 @@ the field.
 
 from __future__ import annotations
 
-from thinktank.evals.suites.loaders.autodetect import FORMATS, detect_format, load_task_file
-from thinktank.evals.suites.loaders.code_jsonl import load_humaneval, load_mbpp
-from thinktank.evals.suites.loaders.gaia import load_gaia
-from thinktank.evals.suites.loaders.math_jsonl import load_math
-from thinktank.evals.suites.loaders.swebench import (
+from thinktank.evals.tasks.suites.loaders.autodetect import FORMATS, detect_format, load_task_file
+from thinktank.evals.tasks.suites.loaders.code_jsonl import load_humaneval, load_mbpp
+from thinktank.evals.tasks.suites.loaders.gaia import load_gaia
+from thinktank.evals.tasks.suites.loaders.math_jsonl import load_math
+from thinktank.evals.tasks.suites.loaders.swebench import (
     SWEInstance,
     SWESpec,
     load_swebench,

@@ -1,6 +1,6 @@
 """Task suites: the bundled ones and loaders for public benchmarks.
 
-``load_suite(name)`` returns a list of :class:`~thinktank.evals.task.Task`:
+``load_suite(name)`` returns a list of :class:`~thinktank.evals.tasks.task.Task`:
 
 ==========  ==============================================================
 ``math``    60 word/arithmetic problems with exact answers + 10 Game-of-24 hands
@@ -11,7 +11,7 @@
 ==========  ==============================================================
 
 A path to a ``.jsonl``/``.json`` file is loaded with
-:func:`~thinktank.evals.suites.loaders.load_task_file` (Task, SWE-bench, HumanEval,
+:func:`~thinktank.evals.tasks.suites.loaders.load_task_file` (Task, SWE-bench, HumanEval,
 MBPP, GAIA or AIME/MATH records, recognised from their fields). Suite modules are
 imported on first use.
 """
@@ -27,15 +27,15 @@ from typing import TYPE_CHECKING, Any
 from thinktank.errors import ConfigError
 
 if TYPE_CHECKING:
-    from thinktank.evals.task import Task
+    from thinktank.evals.tasks.task import Task
 
 
 SUITES: dict[str, tuple[str, str]] = {
-    "math": ("thinktank.evals.suites.bundled", "load_math_suite"),
-    "game24": ("thinktank.evals.suites.bundled", "game24_tasks"),
-    "code": ("thinktank.evals.suites.bundled", "load_code_suite"),
-    "swe": ("thinktank.evals.suites.swe", "load_swe_suite"),
-    "web": ("thinktank.evals.suites.bundled", "load_web_suite"),
+    "math": ("thinktank.evals.tasks.suites.bundled", "load_math_suite"),
+    "game24": ("thinktank.evals.tasks.suites.bundled", "game24_tasks"),
+    "code": ("thinktank.evals.tasks.suites.bundled", "load_code_suite"),
+    "swe": ("thinktank.evals.tasks.suites.swe", "load_swe_suite"),
+    "web": ("thinktank.evals.tasks.suites.bundled", "load_web_suite"),
 }
 """Bundled suite names → (module, loader function), imported on first use."""
 
@@ -79,7 +79,7 @@ def load_suite(name: str, **options: Any) -> list[Task]:
         return loader(**options)
     path = Path(name)
     if path.suffix in (".jsonl", ".json", ".parquet") or path.exists():
-        from thinktank.evals.suites.loaders import load_task_file
+        from thinktank.evals.tasks.suites.loaders import load_task_file
 
         if options:
             return load_task_file(path, **options)

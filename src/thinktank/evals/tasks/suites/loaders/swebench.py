@@ -23,8 +23,8 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from thinktank.errors import ConfigError, MissingDependency
-from thinktank.evals.suites._files import describe_validation, parse_records
-from thinktank.evals.task import Task
+from thinktank.evals.tasks.suites._files import describe_validation, parse_records
+from thinktank.evals.tasks.task import Task
 
 SWEBENCH_DATASETS = {
     "lite": "princeton-nlp/SWE-bench_Lite",

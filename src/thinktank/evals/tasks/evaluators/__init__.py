@@ -22,21 +22,21 @@ from typing import TYPE_CHECKING, Annotated
 from pydantic import Field
 
 from thinktank.errors import ConfigError
-from thinktank.evals.evaluators.base import EvalContext, Evaluator, Verdict
-from thinktank.evals.evaluators.choice import ChoiceConfig, ChoiceEvaluator
-from thinktank.evals.evaluators.code import (
+from thinktank.evals.tasks.evaluators.base import EvalContext, Evaluator, Verdict
+from thinktank.evals.tasks.evaluators.choice import ChoiceConfig, ChoiceEvaluator
+from thinktank.evals.tasks.evaluators.code import (
     CodeTestsConfig,
     CodeTestsEvaluator,
     build_program,
     sandbox_runner,
 )
-from thinktank.evals.evaluators.game24 import Game24Config, Game24Evaluator
-from thinktank.evals.evaluators.llm_match import LLMMatchConfig, LLMMatchEvaluator
-from thinktank.evals.evaluators.numeric import NumericConfig, NumericEvaluator
-from thinktank.evals.evaluators.string import StringConfig, StringEvaluator
+from thinktank.evals.tasks.evaluators.game24 import Game24Config, Game24Evaluator
+from thinktank.evals.tasks.evaluators.llm_match import LLMMatchConfig, LLMMatchEvaluator
+from thinktank.evals.tasks.evaluators.numeric import NumericConfig, NumericEvaluator
+from thinktank.evals.tasks.evaluators.string import StringConfig, StringEvaluator
 
 if TYPE_CHECKING:
-    from thinktank.evals.task import Task
+    from thinktank.evals.tasks.task import Task
 
 EvaluatorConfig = Annotated[
     NumericConfig | StringConfig | ChoiceConfig | LLMMatchConfig | CodeTestsConfig | Game24Config,

@@ -1,7 +1,7 @@
 """The evaluator contract: :class:`Evaluator`, :class:`Verdict`, :class:`EvalContext`.
 
 An evaluator decides whether a run's final answer solves a
-:class:`~thinktank.evals.task.Task`. Implementations write one method,
+:class:`~thinktank.evals.tasks.task.Task`. Implementations write one method,
 :meth:`Evaluator.evaluate`; resources some evaluators need (an LLM judge, a
 sandbox to run tests in) arrive through an :class:`EvalContext`, so configs stay
 plain data. Every evaluator returns a :class:`Verdict` and never raises for a
@@ -22,7 +22,7 @@ from thinktank._sync import run_sync
 from thinktank.errors import UsageError
 
 if TYPE_CHECKING:
-    from thinktank.evals.task import Task
+    from thinktank.evals.tasks.task import Task
     from thinktank.llm.base import ChatModel
     from thinktank.sandboxes.base import Sandbox
 

@@ -39,7 +39,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 from thinktank.errors import ConfigError
 
 if TYPE_CHECKING:
-    from thinktank.evals.task import Task
+    from thinktank.evals.tasks.task import Task
     from thinktank.llm.simulator import SimulatorConfig, TaskSet
 
 DEFAULT_SPREAD = "beta:2,1.25"
@@ -289,7 +289,7 @@ def _game24_solution(task: Task) -> str | None:
     solution = task.metadata.get("solution")
     if isinstance(solution, str) and solution:
         return solution
-    from thinktank.evals.suites.game24 import solve
+    from thinktank.evals.tasks.suites.game24 import solve
 
     numbers = task.metadata.get("numbers")
     if not isinstance(numbers, list):
@@ -366,7 +366,7 @@ def _fraction_slips(answer: str) -> list[str]:
 
 def _game24_slips(task: Task, solution: str) -> list[str]:
     """The solution with one operator changed, where the result is no longer the target."""
-    from thinktank.evals.suites.game24 import check_expression
+    from thinktank.evals.tasks.suites.game24 import check_expression
 
     numbers = task.metadata.get("numbers") or []
     target = int(task.expected or 24)

@@ -17,8 +17,8 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from thinktank.evals.suites._files import Source, parse_records
-from thinktank.evals.task import Task
+from thinktank.evals.tasks.suites._files import Source, parse_records
+from thinktank.evals.tasks.task import Task
 
 HUMANEVAL_INSTRUCTION = (
     "Complete the following Python function. Reply with the complete function "

@@ -7,8 +7,8 @@ from pathlib import Path
 from typing import Any
 
 from thinktank.errors import ConfigError
-from thinktank.evals.suites._files import parse_records, read_records
-from thinktank.evals.task import Task
+from thinktank.evals.tasks.suites._files import parse_records, read_records
+from thinktank.evals.tasks.task import Task
 
 FORMATS = ("task", "swebench", "humaneval", "mbpp", "gaia", "math")
 """Formats :func:`load_task_file` reads."""
@@ -33,10 +33,10 @@ def detect_format(record: dict[str, Any]) -> str | None:
 
 
 def _loaders() -> dict[str, Callable[[Path], list[Task]]]:
-    from thinktank.evals.suites.loaders.code_jsonl import load_humaneval, load_mbpp
-    from thinktank.evals.suites.loaders.gaia import load_gaia
-    from thinktank.evals.suites.loaders.math_jsonl import load_math
-    from thinktank.evals.suites.loaders.swebench import load_swebench
+    from thinktank.evals.tasks.suites.loaders.code_jsonl import load_humaneval, load_mbpp
+    from thinktank.evals.tasks.suites.loaders.gaia import load_gaia
+    from thinktank.evals.tasks.suites.loaders.math_jsonl import load_math
+    from thinktank.evals.tasks.suites.loaders.swebench import load_swebench
 
     return {
         "task": lambda p: parse_records(p, Task.model_validate),
