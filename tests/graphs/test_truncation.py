@@ -15,7 +15,7 @@ from typer.testing import CliRunner
 from thinktank.cli._trace import print_trace
 from thinktank.cli.app import app
 from thinktank.graphs import compile
-from thinktank.graphs.compiler import RunResult
+from thinktank.graphs.result import RunResult
 from thinktank.graphs.topologies import topology, with_budget
 from thinktank.llm import set_price
 from thinktank.llm.admission import DEFAULT_MIN_TOKENS, output_lengths

@@ -23,8 +23,10 @@ if TYPE_CHECKING:
         Solver,
         Verifier,
     )
-    from thinktank.graphs.compiler import CompiledGraph, RunResult, compile, run
+    from thinktank.graphs.compiler import CompiledGraph, compile, run
     from thinktank.graphs.execution import SandboxExecutor
+    from thinktank.graphs.nodes import NodeRuntime
+    from thinktank.graphs.result import RunResult
     from thinktank.graphs.spec import (
         BudgetSpec,
         EdgeSpec,
@@ -42,7 +44,9 @@ _LAZY: dict[str, str] = {
         ("CEO", "Critic", "Debater", "Fuser", "Graph", "Judge", "Refiner", "Solver", "Verifier"),
         "thinktank.graphs.builder",
     ),
-    **dict.fromkeys(("CompiledGraph", "RunResult", "compile", "run"), "thinktank.graphs.compiler"),
+    **dict.fromkeys(("CompiledGraph", "compile", "run"), "thinktank.graphs.compiler"),
+    "RunResult": "thinktank.graphs.result",
+    "NodeRuntime": "thinktank.graphs.nodes",
     "SandboxExecutor": "thinktank.graphs.execution",
     **dict.fromkeys(
         (
@@ -75,6 +79,7 @@ __all__ = [
     "Graph",
     "GraphSpec",
     "Judge",
+    "NodeRuntime",
     "NodeSpec",
     "Refiner",
     "RoundSpec",

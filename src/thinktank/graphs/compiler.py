@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
-import inspect
 import time
 import uuid
 from collections.abc import Mapping, Sequence
@@ -22,81 +21,20 @@ from typing import Any, Literal
 from langchain_core.runnables import RunnableConfig
 from langgraph.graph import END, START, StateGraph
 from langgraph.types import Send
-from pydantic import BaseModel, Field
 
-from thinktank.agents.agent import Agent
 from thinktank.errors import BudgetExceeded, ConfigError
 from thinktank.graphs._runnable import check_runnable
+from thinktank.graphs.nodes import NodeRuntime
+from thinktank.graphs.result import RunResult
 from thinktank.graphs.runtime import RunContext, current_run, run_context
 from thinktank.graphs.schedule import Scheduler
-from thinktank.graphs.select import Candidate, SelectionResult, answer_kind, select
-from thinktank.graphs.spec import ANSWER_ROLES, GraphSpec, NodeSpec
+from thinktank.graphs.select import SelectionResult, select
+from thinktank.graphs.spec import GraphSpec, NodeSpec
 from thinktank.graphs.state import GraphState, NodeOutput, WorkItem
 from thinktank.llm.base import ChatModel
 from thinktank.llm.budget import Budget
-from thinktank.llm.config import load_model
 from thinktank.llm.ledger import UsageLedger, scope
 from thinktank.tools.base import Tool
-
-
-class RunResult(BaseModel):
-    """Everything one run produced; JSON-ready."""
-
-    task_id: str
-    answer: str | None
-    status: str
-    """ok, budget_exhausted, stopped_by_ceo, max_rounds, degraded or error.
-
-    ``degraded``: the run finished, but selection could not use the node it scores
-    with (every verifier / judge / fuser call failed), so the answer is the
-    majority vote; ``error`` says why."""
-    error: str | None = None
-    candidates: list[Candidate] = Field(default_factory=list)
-    verdicts: list[dict[str, Any]] = Field(default_factory=list)
-    decisions: list[dict[str, Any]] = Field(default_factory=list)
-    selection: SelectionResult | None = None
-    rounds: int = 0
-    usage: dict[str, Any] = Field(default_factory=dict)
-    cost: float = 0.0
-    latency_s: float = 0.0
-    budget: dict[str, Any] = Field(default_factory=dict)
-    trace: dict[str, Any] = Field(default_factory=dict)
-    """``events`` (scheduling, skips, waves, decisions) and ``outputs`` (every sample with its trajectory)."""
-    graph: str = ""
-    refused_by: str | None = None
-    """The budget that refused the run itself (before any sample), if one did."""
-
-    @property
-    def refusing_budgets(self) -> set[str]:
-        """Names of every budget that refused a call of this run."""
-        names = {o.get("refused_by") for o in self.trace.get("outputs", [])} | {self.refused_by}
-        return {n for n in names if n}
-
-    @property
-    def samples_requested(self) -> int:
-        """Answer-producing samples the graph started (run or refused by a budget)."""
-        return sum(1 for o in self.trace.get("outputs", []) if o.get("role") in ANSWER_ROLES)
-
-    @property
-    def samples(self) -> int:
-        """Answer-producing samples that ran (a budget refused none of their calls)."""
-        return sum(
-            1
-            for o in self.trace.get("outputs", [])
-            if o.get("role") in ANSWER_ROLES and o.get("status") != "budget_exhausted"
-        )
-
-    @property
-    def refused(self) -> int:
-        """Samples of any role cut short because a budget refused a call."""
-        return sum(
-            1 for o in self.trace.get("outputs", []) if o.get("status") == "budget_exhausted"
-        )
-
-    @property
-    def truncated(self) -> bool:
-        """A budget cut this run: it did less than its graph asks for."""
-        return self.status == "budget_exhausted" or self.refused > 0
 
 
 def _task_fields(task: Any) -> dict[str, Any]:
@@ -133,10 +71,6 @@ def _task_fields(task: Any) -> dict[str, Any]:
     }
 
 
-def _seed(*parts: Any) -> int:
-    return int(hashlib.sha256(":".join(map(str, parts)).encode()).hexdigest()[:8], 16) & 0x7FFFFFFF
-
-
 class CompiledGraph:
     """A spec bound to its backends; :meth:`run` executes it on one task."""
 
@@ -151,39 +85,16 @@ class CompiledGraph:
         checkpointer: Any = None,
     ) -> None:
         self.spec = spec
-        self.models = self._models(models)
-        spec.validate_models(set(self.models))
+        self.nodes = NodeRuntime(spec, models=models, tools=tools, memory=memory)
+        self.models, self.tools, self.memory = self.nodes.models, self.nodes.tools, memory
         check_runnable(spec)
-        self.tools = dict(tools) if isinstance(tools, Mapping) else {t.name: t for t in tools}
-        for n in spec.nodes:
-            missing = [t for t in n.tools if t not in self.tools]
-            if missing:
-                raise ConfigError(
-                    f"node {n.id!r} asks for tools {missing} that were not given; given: {sorted(self.tools)}"
-                )
-        self.memory = memory
         self.executor = executor
         self.checkpointer = checkpointer
         self.scheduler = Scheduler(spec)
         self.graph = self._build().compile(checkpointer=checkpointer)
 
-    @staticmethod
-    def _models(
-        models: Mapping[str, ChatModel | str] | ChatModel | str | None,
-    ) -> dict[str, ChatModel]:
-        if models is None or isinstance(models, (ChatModel, str)):
-            return {"default": load_model(models)}
-        out = {k: load_model(v) for k, v in models.items()}
-        if "default" not in out and out:
-            out["default"] = next(iter(out.values()))
-        return out
-
     def model_for(self, node: NodeSpec) -> ChatModel:
-        if node.model in self.models:
-            return self.models[node.model]
-        model = load_model(node.model)
-        self.models[node.model] = model
-        return model
+        return self.nodes.model_for(node)
 
     # --- the LangGraph graph -------------------------------------------------------------
 
@@ -257,127 +168,12 @@ class CompiledGraph:
     def _worker(self, node: NodeSpec) -> Any:
         async def work(item: dict[str, Any]) -> dict[str, Any]:
             if "batch" in item:
-                done = await asyncio.gather(*(self._run_item(node, i) for i in item["batch"]))
+                done = await asyncio.gather(*(self.nodes.run(node, i) for i in item["batch"]))
                 return {"outputs": [o for outs in done for o in outs]}
-            return {"outputs": await self._run_item(node, item)}
+            return {"outputs": await self.nodes.run(node, item)}
 
         work.__name__ = f"work_{node.id}"
         return work
-
-    async def _run_item(self, node: NodeSpec, item: WorkItem) -> list[dict[str, Any]]:
-        ctx = current_run()
-        task = ctx.task if ctx else {}
-        items = await self._memory_items(node, task)
-        samples: list[int] = list(item["samples"])
-        keep = int(item.get("keep") or len(samples))
-        coros = [self._one(node, item, s, items, ctx) for s in samples]
-        if keep >= len(coros):
-            return [o.model_dump() for o in await asyncio.gather(*coros)]
-        # first-m: keep the first `keep` samples to finish, cancel the rest
-        tasks = [asyncio.ensure_future(c) for c in coros]
-        done: list[NodeOutput] = []
-        try:
-            for fut in asyncio.as_completed(tasks):
-                out = await fut
-                done.append(out)
-                if len([d for d in done if d.status == "ok"]) >= keep:
-                    break
-        finally:
-            for t in tasks:
-                t.cancel()
-            await asyncio.gather(*tasks, return_exceptions=True)
-        return [o.model_dump() for o in done]
-
-    async def _memory_items(self, node: NodeSpec, task: dict[str, Any]) -> list[Any]:
-        if not node.memory or self.memory is None or node.memory_k == 0:
-            return []
-        got = self.memory.retrieve(task.get("prompt", ""), node.memory_k)
-        return list(await got) if inspect.isawaitable(got) else list(got)
-
-    async def _one(
-        self, node: NodeSpec, item: WorkItem, sample: int, memory: list[Any], ctx: RunContext | None
-    ) -> NodeOutput:
-        r = int(item["round"])
-        target = item.get("target")
-        oid = f"{node.id}:{r}:{sample}" + (
-            f"@{target}" if node.role == "verifier" and target else ""
-        )
-        instructions = None
-        if node.instructions:
-            instructions = node.instructions
-        elif node.aspect:
-            from thinktank.agents.roles import load_prompt
-
-            instructions = f"{load_prompt(node.role)}\nFocus only on this aspect: {node.aspect}"
-        agent = Agent(
-            node.role,
-            self.model_for(node),
-            instructions=instructions,
-            tools=[self.tools[t] for t in node.tools],
-            max_steps=node.max_steps,
-            memory=memory,
-            name=node.id,
-            temperature=node.temperature,
-            max_tokens=item.get("max_tokens") or node.max_tokens,
-        )
-        seed = _seed(
-            ctx.seed if ctx else 0,
-            ctx.task.get("id") if ctx else "",
-            node.id,
-            r,
-            sample,
-            target or "",
-        )
-        try:
-            traj = await agent.run(str(item["prompt"]), seed=seed)
-        except Exception as exc:
-            # a budget refusal outside the agent loop (e.g. by memory), or a model
-            # endpoint that failed after its retries: a failed sample, not a failed run
-            failed = isinstance(exc, BudgetExceeded)
-            return NodeOutput(
-                id=oid,
-                node=node.id,
-                role=node.role,
-                round=r,
-                sample=sample,
-                status="budget_exhausted" if failed else "error",
-                error=str(exc) if failed else f"{type(exc).__name__}: {exc}",
-                refused_by=exc.budget if isinstance(exc, BudgetExceeded) else None,
-                finished_at=time.time(),
-            )
-        output = traj.output
-        answer = None
-        if node.role in ANSWER_ROLES and isinstance(output, dict):
-            answer = output.get("answer")
-        elif node.role in ANSWER_ROLES and isinstance(output, str):
-            answer = output
-        if answer is not None and self._code_kind(ctx):
-            # a program does not fit on an "Answer:" line: the answer is the code block
-            from thinktank.graphs.execution import code_answer
-
-            answer = code_answer(traj, answer)
-        u = traj.usage
-        return NodeOutput(
-            id=oid,
-            node=node.id,
-            role=node.role,
-            round=r,
-            sample=sample,
-            answer=answer,
-            output=output,
-            target=target if node.role in ("verifier", "refiner") else None,
-            inputs=list(item.get("inputs") or []),
-            status="ok" if traj.status in ("ok", "submitted") else traj.status,
-            error=traj.error,
-            refused_by=traj.refused_by,
-            finished_at=time.time(),
-            usage={"prompt_tokens": u.prompt_tokens, "completion_tokens": u.completion_tokens},
-            trajectory=traj.model_dump(mode="json"),
-        )
-
-    def _code_kind(self, ctx: RunContext | None) -> bool:
-        task = ctx.task if ctx else {}
-        return answer_kind(self.spec, task.get("kind"), task.get("metadata")) == "code"
 
     async def _select(self, state: dict[str, Any]) -> dict[str, Any]:
         outs = [NodeOutput.model_validate(o) for o in state.get("outputs") or []]

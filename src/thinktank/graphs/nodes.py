@@ -1,0 +1,187 @@
+"""The node runtime: how one work item of a node runs — its model, the memory items
+it is shown, its tools, and the agent that produces each sample's :class:`NodeOutput`.
+
+:class:`~thinktank.graphs.compiler.CompiledGraph` builds the LangGraph graph and
+hands every node's work items to a :class:`NodeRuntime`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import inspect
+import time
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from thinktank.agents.agent import Agent
+from thinktank.errors import BudgetExceeded, ConfigError
+from thinktank.graphs.runtime import RunContext, current_run
+from thinktank.graphs.select import answer_kind
+from thinktank.graphs.spec import ANSWER_ROLES, GraphSpec, NodeSpec
+from thinktank.graphs.state import NodeOutput, WorkItem
+from thinktank.llm.base import ChatModel
+from thinktank.llm.config import load_model
+from thinktank.tools.base import Tool
+
+
+def _seed(*parts: Any) -> int:
+    return int(hashlib.sha256(":".join(map(str, parts)).encode()).hexdigest()[:8], 16) & 0x7FFFFFFF
+
+
+class NodeRuntime:
+    """Runs the nodes of one spec with its models, tools and memory."""
+
+    def __init__(
+        self,
+        spec: GraphSpec,
+        *,
+        models: Mapping[str, ChatModel | str] | ChatModel | str | None,
+        tools: Mapping[str, Tool[Any]] | Sequence[Tool[Any]] = (),
+        memory: Any = None,
+    ) -> None:
+        self.spec = spec
+        self.models = self._load(models)
+        spec.validate_models(set(self.models))
+        self.tools = dict(tools) if isinstance(tools, Mapping) else {t.name: t for t in tools}
+        for n in spec.nodes:
+            missing = [t for t in n.tools if t not in self.tools]
+            if missing:
+                raise ConfigError(
+                    f"node {n.id!r} asks for tools {missing} that were not given; given: {sorted(self.tools)}"
+                )
+        self.memory = memory
+
+    @staticmethod
+    def _load(
+        models: Mapping[str, ChatModel | str] | ChatModel | str | None,
+    ) -> dict[str, ChatModel]:
+        if models is None or isinstance(models, (ChatModel, str)):
+            return {"default": load_model(models)}
+        out = {k: load_model(v) for k, v in models.items()}
+        if "default" not in out and out:
+            out["default"] = next(iter(out.values()))
+        return out
+
+    def model_for(self, node: NodeSpec) -> ChatModel:
+        if node.model in self.models:
+            return self.models[node.model]
+        model = load_model(node.model)
+        self.models[node.model] = model
+        return model
+
+    async def run(self, node: NodeSpec, item: WorkItem) -> list[dict[str, Any]]:
+        """Run one work item of ``node`` (its samples; first-m keeps the first to finish)."""
+        ctx = current_run()
+        task = ctx.task if ctx else {}
+        items = await self._memory_items(node, task)
+        samples: list[int] = list(item["samples"])
+        keep = int(item.get("keep") or len(samples))
+        coros = [self._one(node, item, s, items, ctx) for s in samples]
+        if keep >= len(coros):
+            return [o.model_dump() for o in await asyncio.gather(*coros)]
+        # first-m: keep the first `keep` samples to finish, cancel the rest
+        tasks = [asyncio.ensure_future(c) for c in coros]
+        done: list[NodeOutput] = []
+        try:
+            for fut in asyncio.as_completed(tasks):
+                out = await fut
+                done.append(out)
+                if len([d for d in done if d.status == "ok"]) >= keep:
+                    break
+        finally:
+            for t in tasks:
+                t.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+        return [o.model_dump() for o in done]
+
+    async def _memory_items(self, node: NodeSpec, task: dict[str, Any]) -> list[Any]:
+        if not node.memory or self.memory is None or node.memory_k == 0:
+            return []
+        got = self.memory.retrieve(task.get("prompt", ""), node.memory_k)
+        return list(await got) if inspect.isawaitable(got) else list(got)
+
+    async def _one(
+        self, node: NodeSpec, item: WorkItem, sample: int, memory: list[Any], ctx: RunContext | None
+    ) -> NodeOutput:
+        r = int(item["round"])
+        target = item.get("target")
+        oid = f"{node.id}:{r}:{sample}" + (
+            f"@{target}" if node.role == "verifier" and target else ""
+        )
+        instructions = None
+        if node.instructions:
+            instructions = node.instructions
+        elif node.aspect:
+            from thinktank.agents.roles import load_prompt
+
+            instructions = f"{load_prompt(node.role)}\nFocus only on this aspect: {node.aspect}"
+        agent = Agent(
+            node.role,
+            self.model_for(node),
+            instructions=instructions,
+            tools=[self.tools[t] for t in node.tools],
+            max_steps=node.max_steps,
+            memory=memory,
+            name=node.id,
+            temperature=node.temperature,
+            max_tokens=item.get("max_tokens") or node.max_tokens,
+        )
+        seed = _seed(
+            ctx.seed if ctx else 0,
+            ctx.task.get("id") if ctx else "",
+            node.id,
+            r,
+            sample,
+            target or "",
+        )
+        try:
+            traj = await agent.run(str(item["prompt"]), seed=seed)
+        except Exception as exc:
+            # a budget refusal outside the agent loop (e.g. by memory), or a model
+            # endpoint that failed after its retries: a failed sample, not a failed run
+            failed = isinstance(exc, BudgetExceeded)
+            return NodeOutput(
+                id=oid,
+                node=node.id,
+                role=node.role,
+                round=r,
+                sample=sample,
+                status="budget_exhausted" if failed else "error",
+                error=str(exc) if failed else f"{type(exc).__name__}: {exc}",
+                refused_by=exc.budget if isinstance(exc, BudgetExceeded) else None,
+                finished_at=time.time(),
+            )
+        output = traj.output
+        answer = None
+        if node.role in ANSWER_ROLES and isinstance(output, dict):
+            answer = output.get("answer")
+        elif node.role in ANSWER_ROLES and isinstance(output, str):
+            answer = output
+        if answer is not None and self._code_kind(ctx):
+            # a program does not fit on an "Answer:" line: the answer is the code block
+            from thinktank.graphs.execution import code_answer
+
+            answer = code_answer(traj, answer)
+        u = traj.usage
+        return NodeOutput(
+            id=oid,
+            node=node.id,
+            role=node.role,
+            round=r,
+            sample=sample,
+            answer=answer,
+            output=output,
+            target=target if node.role in ("verifier", "refiner") else None,
+            inputs=list(item.get("inputs") or []),
+            status="ok" if traj.status in ("ok", "submitted") else traj.status,
+            error=traj.error,
+            refused_by=traj.refused_by,
+            finished_at=time.time(),
+            usage={"prompt_tokens": u.prompt_tokens, "completion_tokens": u.completion_tokens},
+            trajectory=traj.model_dump(mode="json"),
+        )
+
+    def _code_kind(self, ctx: RunContext | None) -> bool:
+        task = ctx.task if ctx else {}
+        return answer_kind(self.spec, task.get("kind"), task.get("metadata")) == "code"
