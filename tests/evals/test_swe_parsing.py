@@ -15,13 +15,13 @@ from thinktank.evals._swe_tests import (
     parse_apply_log,
     touched_files,
 )
-from thinktank.evals.environment import TaskContext, environment_for
 from thinktank.evals.environments import (
     CodeEnvironment,
     MathEnvironment,
     SWEEnvironment,
     WebEnvironment,
 )
+from thinktank.evals.environments.base import TaskContext, environment_for
 from thinktank.evals.swe.repo import RepoCache, swe_case
 from thinktank.evals.tasks.suites import load_suite
 from thinktank.evals.tasks.suites.loaders.swebench import SWEInstance

@@ -24,7 +24,7 @@ from typing import Any, Protocol
 from pydantic import BaseModel
 
 from thinktank.errors import BudgetExceeded
-from thinktank.evals.environment import TaskEnvironment, environment_for
+from thinktank.evals.environments.base import TaskEnvironment, environment_for
 from thinktank.evals.run_types import EVALUATION_USAGE, INTERRUPTED, TaskRecord
 from thinktank.evals.sweep import GraphEntry
 from thinktank.evals.tasks.evaluators import Verdict, evaluate

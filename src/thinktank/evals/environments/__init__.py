@@ -11,7 +11,7 @@ kind        per task                                  judged by
 ``math``    a ``python`` tool (sandbox on first use)   the task's evaluator (``numeric``)
 ==========  =====================================================================
 
-:func:`thinktank.evals.environment.environment_for` imports this package, so
+:func:`thinktank.evals.environments.base.environment_for` imports this package, so
 ``environment_for("swe", provider=..., repos=...)`` finds them. Options are keyword
 arguments of each class; every one takes ``judge`` and sandbox-using ones take
 ``provider`` (a :class:`~thinktank.sandboxes.SandboxProvider` or a sandbox config).
@@ -19,7 +19,7 @@ arguments of each class; every one takes ``judge`` and sandbox-using ones take
 
 from __future__ import annotations
 
-from thinktank.evals.environment import register_environment
+from thinktank.evals.environments.base import register_environment
 from thinktank.evals.environments.code import CodeEnvironment
 from thinktank.evals.environments.math import MathEnvironment
 from thinktank.evals.environments.swe import SWE_PROMPT, SWEEnvironment

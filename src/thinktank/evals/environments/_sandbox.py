@@ -13,7 +13,7 @@ from typing import Any
 from pydantic import BaseModel
 
 from thinktank.errors import ConfigError
-from thinktank.evals.environment import TaskContext, TaskEnvironment
+from thinktank.evals.environments.base import TaskContext, TaskEnvironment
 from thinktank.evals.tasks.task import Task
 from thinktank.sandboxes.base import Sandbox
 from thinktank.sandboxes.provider import SandboxProvider, provider_from_config

@@ -10,8 +10,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from thinktank.evals.environment import TaskContext
 from thinktank.evals.environments._sandbox import PythonToolEnvironment
+from thinktank.evals.environments.base import TaskContext
 from thinktank.evals.tasks.evaluators import EvalContext, Verdict, evaluate
 from thinktank.evals.tasks.task import Task
 from thinktank.graphs.answers.code import extract_code

@@ -20,9 +20,9 @@ from pathlib import Path
 from typing import Any
 
 from thinktank.evals._swe_tests import extract_patch
-from thinktank.evals.environment import TaskContext, TaskEnvironment
 from thinktank.evals.environments._sandbox import ProviderOption, resolve_provider
 from thinktank.evals.environments._workspaces import Workspaces
+from thinktank.evals.environments.base import TaskContext, TaskEnvironment
 from thinktank.evals.swe.repo import swe_case
 from thinktank.evals.swe_harness import Checkout, SWEHarness, SWEHarnessConfig
 from thinktank.evals.tasks.evaluators import Verdict

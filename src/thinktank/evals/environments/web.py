@@ -19,7 +19,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from thinktank.evals.environment import TaskContext, TaskEnvironment
+from thinktank.evals.environments.base import TaskContext, TaskEnvironment
 from thinktank.evals.tasks.evaluators import EvalContext, Verdict, evaluate
 from thinktank.evals.tasks.task import Task
 from thinktank.tools.base import Tool
