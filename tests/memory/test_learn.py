@@ -10,13 +10,13 @@ import pytest
 from thinktank.errors import ModelError, UsageError
 from thinktank.llm.testing import ScriptedModel
 from thinktank.memory import (
+    Attempt,
+    AttemptStep,
     Cheatsheet,
     ItemLimits,
+    Judgement,
     MemoryItem,
     SQLiteMemoryBank,
-    Step,
-    Trajectory,
-    Verdict,
     curate,
     extract_contrastive,
     extract_items,
@@ -33,7 +33,7 @@ PAGE = (
 )
 
 
-def _traj(**kw: object) -> Trajectory:
+def _traj(**kw: object) -> Attempt:
     base: dict[str, object] = {
         "task": "When was the Eiffel Tower completed?",
         "task_id": "t-1",
@@ -41,13 +41,13 @@ def _traj(**kw: object) -> Trajectory:
         "domain": "web",
         "steps": [
             "I should search for the completion date.",
-            Step(kind="action", text='web_search("Eiffel Tower completed year")'),
-            Step(kind="observation", text=PAGE),
+            AttemptStep(kind="action", text='web_search("Eiffel Tower completed year")'),
+            AttemptStep(kind="observation", text=PAGE),
         ],
         "final_answer": "1889",
     }
     base.update(kw)
-    return Trajectory.model_validate(base)
+    return Attempt.model_validate(base)
 
 
 def _items(*items: dict[str, str]) -> str:
@@ -68,7 +68,9 @@ async def test_self_judge_parses_and_survives_garbage() -> None:
         ]
     )
     got = await self_judge(model, _traj())
-    assert got.verdict == Verdict(outcome="success", judge="self_judge", rationale="1889 is right.")
+    assert got.verdict == Judgement(
+        outcome="success", judge="self_judge", rationale="1889 is right."
+    )
     req = model.requests[0]
     assert "judge whether an agent solved" in req.messages[0]["content"]
     assert "Final answer: 1889" in req.messages[1]["content"]
@@ -80,7 +82,7 @@ async def test_self_judge_parses_and_survives_garbage() -> None:
 async def test_extraction_from_a_success_keeps_three_strategies() -> None:
     reply = _items(ITEM_A, ITEM_B, {**ITEM_A, "title": "Third"}, {**ITEM_B, "title": "Fourth"})
     model = ScriptedModel([reply])
-    res = await extract_items(model, _traj(), Verdict(outcome="success", judge="ground_truth"))
+    res = await extract_items(model, _traj(), Judgement(outcome="success", judge="ground_truth"))
     assert [i.title for i in res.items] == [ITEM_A["title"], ITEM_B["title"], "Third"]
     assert all(i.kind == "strategy" and i.domain == "web" for i in res.items)
     p = res.items[0].provenance
@@ -97,7 +99,7 @@ async def test_extraction_from_a_success_keeps_three_strategies() -> None:
 
 async def test_extraction_from_a_failure_writes_pitfalls() -> None:
     model = ScriptedModel([_items({**ITEM_A, "kind": "strategy"})])
-    verdict = Verdict(outcome="failure", judge="self_judge", rationale="answered 1887")
+    verdict = Judgement(outcome="failure", judge="self_judge", rationale="answered 1887")
     res = await extract_items(model, _traj(final_answer="1887"), verdict)
     assert [i.kind for i in res.items] == ["pitfall"]
     assert res.items[0].provenance.judge == "self_judge"
@@ -115,7 +117,7 @@ async def test_extraction_from_a_failure_writes_pitfalls() -> None:
 )
 async def test_unparseable_extraction_reply_skips_items(reply: str, warning: str) -> None:
     res = await extract_items(
-        ScriptedModel([reply]), _traj(), Verdict(outcome="success", judge="ground_truth")
+        ScriptedModel([reply]), _traj(), Judgement(outcome="success", judge="ground_truth")
     )
     assert res.items == [] and warning in res.warnings[0]
 
@@ -131,7 +133,7 @@ async def test_bad_items_are_skipped_one_by_one() -> None:
     res = await extract_items(
         ScriptedModel([reply]),
         _traj(),
-        Verdict(outcome="success", judge="ground_truth"),
+        Judgement(outcome="success", judge="ground_truth"),
         limits=ItemLimits(max_content_chars=200),
     )
     assert [i.title for i in res.items] == [ITEM_A["title"], ITEM_B["title"]]
@@ -149,7 +151,7 @@ async def test_verbatim_guard_rejects_copied_tool_output() -> None:
     res = await extract_items(
         ScriptedModel([_items(copied, short_quote, from_action)]),
         _traj(),
-        Verdict(outcome="success", judge="ground_truth"),
+        Judgement(outcome="success", judge="ground_truth"),
     )
     assert [i.title for i in res.items] == ["Check the fair", "Search query shape"]
     assert "repeats 34 consecutive words of a tool output" in res.warnings[0]
@@ -174,15 +176,15 @@ async def test_parallel_matts_contrasts_attempts() -> None:
         await extract_contrastive(model, attempts[:1])
     with pytest.raises(UsageError, match="2 verdicts for 3 attempts"):
         await extract_contrastive(
-            model, attempts, [Verdict(outcome="success", judge="self_judge")] * 2
+            model, attempts, [Judgement(outcome="success", judge="self_judge")] * 2
         )
 
 
 async def test_sequential_matts_learns_from_the_progression() -> None:
     chain = [_traj(final_answer="1887"), _traj(final_answer="1889")]
     verdicts = [
-        Verdict(outcome="failure", judge="self_judge"),
-        Verdict(outcome="success", judge="self_judge"),
+        Judgement(outcome="failure", judge="self_judge"),
+        Judgement(outcome="success", judge="self_judge"),
     ]
     model = ScriptedModel([_items(dict(ITEM_B, kind="pitfall"), dict(ITEM_A, kind="insight"))])
     res = await extract_sequential(model, chain, verdicts)
@@ -200,7 +202,7 @@ async def test_learn_judges_extracts_and_stores(tmp_path: Path) -> None:
     # a known outcome is ground truth: no judge call
     model = ScriptedModel([_items(ITEM_B)])
     res = await learn(model, _traj(outcome="success"), bank=bank)
-    assert res.verdict == Verdict(outcome="success", judge="ground_truth") and model.consumed == 1
+    assert res.verdict == Judgement(outcome="success", judge="ground_truth") and model.consumed == 1
     assert await bank.count() == 2
     # a judge reply that does not parse: nothing learned, no crash, one call spent
     model = ScriptedModel(["maybe?", _items(ITEM_B)])

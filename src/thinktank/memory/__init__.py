@@ -10,6 +10,7 @@ memory into agents before a task and learns from the judged run after it.
 
 from __future__ import annotations
 
+from thinktank.memory.attempt import Attempt, AttemptStep, Judgement
 from thinktank.memory.base import (
     KINDS,
     ConsolidationReport,
@@ -74,12 +75,13 @@ from thinktank.memory.runner_hook import (
 )
 from thinktank.memory.sheets import InMemorySheetStore, SheetStore, SQLiteSheetStore
 from thinktank.memory.sqlite import SQLiteMemoryBank
-from thinktank.memory.trajectory import Step, Trajectory, Verdict
 from thinktank.memory.views import CumulativeSheetView, SynthesisView
 
 __all__ = [
     "KINDS",
     "LEARN_MODES",
+    "Attempt",
+    "AttemptStep",
     "Cheatsheet",
     "CheatsheetResult",
     "ConsolidationPolicy",
@@ -95,6 +97,7 @@ __all__ = [
     "InMemorySheetStore",
     "ItemLimits",
     "ItemNotFound",
+    "Judgement",
     "Kind",
     "LearnMode",
     "LearnResult",
@@ -120,13 +123,10 @@ __all__ = [
     "SQLiteSheetStore",
     "SchemaTooNew",
     "SheetStore",
-    "Step",
     "SynthesisView",
     "TaskLearning",
-    "Trajectory",
     "UsageStats",
     "VerbatimGuard",
-    "Verdict",
     "curate",
     "default_memory_path",
     "extract_contrastive",

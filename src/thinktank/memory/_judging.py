@@ -2,7 +2,7 @@
 
 * The run's verdict is ground truth when an evaluator gave one (an evals
   :class:`~thinktank.evals.tasks.evaluators.Verdict`, a memory
-  :class:`~thinktank.memory.trajectory.Verdict` or a bool), else the LLM self-judge.
+  :class:`~thinktank.memory.attempt.Judgement` or a bool), else the LLM self-judge.
 * A sample other than the winner shares the winner's verdict when it gave the same
   answer; otherwise the task's evaluator judges it when that is cheap (exact
   answers: numeric, string, choice, game24), otherwise the self-judge if allowed,
@@ -19,9 +19,9 @@ from typing import Any
 
 from thinktank.llm.base import ChatModel
 from thinktank.llm.budget import Budget
+from thinktank.memory.attempt import Judgement
 from thinktank.memory.learn import self_judge
 from thinktank.memory.runs import TaskLike, agent_trajectory
-from thinktank.memory.trajectory import Verdict
 
 log = logging.getLogger("thinktank.memory.learner")
 
@@ -29,18 +29,18 @@ CHEAP_EVALUATORS = frozenset({"numeric", "string", "choice", "game24"})
 """Evaluators that judge an answer without a model call or a sandbox."""
 
 
-def ground_truth(verdict: Any) -> Verdict | None:
+def ground_truth(verdict: Any) -> Judgement | None:
     """A memory verdict from what an evaluator returned (``None`` for none)."""
     if verdict is None:
         return None
-    if isinstance(verdict, Verdict):
+    if isinstance(verdict, Judgement):
         return verdict
     if isinstance(verdict, bool):
-        return Verdict.from_ground_truth(verdict)
+        return Judgement.from_ground_truth(verdict)
     correct = getattr(verdict, "correct", None)
     if correct is None:
         return None
-    return Verdict.from_ground_truth(bool(correct), str(getattr(verdict, "reason", "") or ""))
+    return Judgement.from_ground_truth(bool(correct), str(getattr(verdict, "reason", "") or ""))
 
 
 def _norm(answer: Any) -> str:
@@ -63,12 +63,12 @@ async def sample_verdicts(
     task: TaskLike,
     samples: list[dict[str, Any]],
     winner: dict[str, Any] | None,
-    winner_verdict: Verdict,
+    winner_verdict: Judgement,
     *,
     keys: dict[str, str | None],
     self_judge_unknown: bool,
     warnings: list[str],
-) -> list[Verdict | None]:
+) -> list[Judgement | None]:
     """One verdict per sample (``None`` when unknown), by the rules in the module docstring.
 
     ``keys`` maps sample ids to canonical voting keys, when selection computed them.
@@ -77,7 +77,7 @@ async def sample_verdicts(
     win_key = keys.get(win_id) if win_id else None
     win_answer = _norm((winner or {}).get("answer"))
     cheap = cheap_evaluator(task)
-    out: list[Verdict | None] = []
+    out: list[Judgement | None] = []
     for s in samples:
         sid, answer = s.get("id"), s.get("answer")
         key = keys.get(sid) if sid else None
@@ -93,7 +93,7 @@ async def sample_verdicts(
 
             try:
                 v = await evaluate(task, answer)  # type: ignore[arg-type]
-                out.append(Verdict.from_ground_truth(v.correct, v.reason))
+                out.append(Judgement.from_ground_truth(v.correct, v.reason))
                 continue
             except Exception as exc:  # an evaluator that cannot read this task
                 log.debug("evaluating sample %s failed: %s", sid, exc)

@@ -23,9 +23,9 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from thinktank.llm.base import ChatModel
 from thinktank.memory import prompts
+from thinktank.memory.attempt import Attempt, Judgement
 from thinktank.memory.base import MemoryBank
 from thinktank.memory.learn import VerbatimGuard, record_warning
-from thinktank.memory.trajectory import Trajectory, Verdict
 from thinktank.memory.types import MemoryFilter, MemoryItem, utcnow
 
 _TAGGED = re.compile(r"<cheatsheet>(.*?)(?:</cheatsheet>|\Z)", re.DOTALL | re.IGNORECASE)
@@ -122,8 +122,8 @@ async def _curator(model: ChatModel, system: str, user: str, temperature: float 
 async def curate(
     model: ChatModel,
     sheet: Cheatsheet,
-    trajectory: Trajectory,
-    verdict: Verdict | None = None,
+    trajectory: Attempt,
+    verdict: Judgement | None = None,
     *,
     verbatim_words: int = 12,
     temperature: float | None = None,

@@ -28,9 +28,9 @@ from thinktank.llm.base import ChatModel
 from thinktank.llm.structured import extract_json, schema_format
 from thinktank.memory import prompts
 from thinktank.memory._text import longest_shared_run, shingles
+from thinktank.memory.attempt import Attempt, Judgement
 from thinktank.memory.base import MemoryBank
 from thinktank.memory.errors import MemoryItemTooLarge
-from thinktank.memory.trajectory import Trajectory, Verdict
 from thinktank.memory.types import ItemLimits, JudgeKind, Kind, MemoryItem, Outcome, Provenance
 
 log = logging.getLogger("thinktank.memory.learn")
@@ -43,7 +43,7 @@ class LearnResult(BaseModel):
     """Items that passed parsing, the size caps and the verbatim guard."""
     warnings: list[str] = Field(default_factory=list)
     """Why replies or items were skipped."""
-    verdict: Verdict | None = None
+    verdict: Judgement | None = None
     """The verdict used (or produced, for :func:`self_judge`)."""
 
 
@@ -186,7 +186,7 @@ def parse_items(
 
 
 async def self_judge(
-    model: ChatModel, trajectory: Trajectory, *, temperature: float | None = 0.0
+    model: ChatModel, trajectory: Attempt, *, temperature: float | None = 0.0
 ) -> LearnResult:
     """An LLM verdict (success/failure + rationale); ``verdict`` is None when the reply does not parse."""
     warnings: list[str] = []
@@ -196,12 +196,12 @@ async def self_judge(
     except (ValueError, ValidationError):
         record_warning(warnings, f"self-judge reply did not parse; no verdict: {_excerpt(reply)}")
         return LearnResult(warnings=warnings)
-    verdict = Verdict(outcome=parsed.outcome, judge="self_judge", rationale=parsed.rationale)
+    verdict = Judgement(outcome=parsed.outcome, judge="self_judge", rationale=parsed.rationale)
     return LearnResult(verdict=verdict, warnings=warnings)
 
 
 def _provenance(
-    t: Trajectory, outcome: Outcome | None, judge: JudgeKind | None, method: str
+    t: Attempt, outcome: Outcome | None, judge: JudgeKind | None, method: str
 ) -> Provenance:
     return Provenance(
         task_id=t.task_id, outcome=outcome, judge=judge, run_id=t.run_id, method=method
@@ -210,8 +210,8 @@ def _provenance(
 
 async def extract_items(
     model: ChatModel,
-    trajectory: Trajectory,
-    verdict: Verdict,
+    trajectory: Attempt,
+    verdict: Judgement,
     *,
     max_items: int = 3,
     limits: ItemLimits | None = None,
@@ -236,8 +236,8 @@ async def extract_items(
 
 
 def _labelled(
-    attempts: Sequence[Trajectory], verdicts: Sequence[Verdict | None] | None
-) -> list[Verdict | None]:
+    attempts: Sequence[Attempt], verdicts: Sequence[Judgement | None] | None
+) -> list[Judgement | None]:
     if verdicts is not None:
         if len(verdicts) != len(attempts):
             raise UsageError(
@@ -245,15 +245,15 @@ def _labelled(
             )
         return list(verdicts)
     return [
-        Verdict(outcome=a.outcome, judge="ground_truth") if a.outcome else None for a in attempts
+        Judgement(outcome=a.outcome, judge="ground_truth") if a.outcome else None for a in attempts
     ]
 
 
 async def _multi(
     model: ChatModel,
     system: str,
-    attempts: Sequence[Trajectory],
-    verdicts: Sequence[Verdict | None] | None,
+    attempts: Sequence[Attempt],
+    verdicts: Sequence[Judgement | None] | None,
     *,
     method: str,
     max_items: int,
@@ -290,8 +290,8 @@ async def _multi(
 
 async def extract_contrastive(
     model: ChatModel,
-    attempts: Sequence[Trajectory],
-    verdicts: Sequence[Verdict | None] | None = None,
+    attempts: Sequence[Attempt],
+    verdicts: Sequence[Judgement | None] | None = None,
     *,
     max_items: int = 5,
     limits: ItemLimits | None = None,
@@ -309,8 +309,8 @@ async def extract_contrastive(
 
 async def extract_sequential(
     model: ChatModel,
-    attempts: Sequence[Trajectory],
-    verdicts: Sequence[Verdict | None] | None = None,
+    attempts: Sequence[Attempt],
+    verdicts: Sequence[Judgement | None] | None = None,
     *,
     max_items: int = 3,
     limits: ItemLimits | None = None,
@@ -327,9 +327,9 @@ async def extract_sequential(
 
 async def learn(
     model: ChatModel,
-    trajectory: Trajectory,
+    trajectory: Attempt,
     *,
-    verdict: Verdict | None = None,
+    verdict: Judgement | None = None,
     bank: MemoryBank | None = None,
     max_items: int = 3,
     verbatim_words: int = 12,
@@ -340,7 +340,7 @@ async def learn(
     """
     warnings: list[str] = []
     if verdict is None and trajectory.outcome is not None:
-        verdict = Verdict(outcome=trajectory.outcome, judge="ground_truth")
+        verdict = Judgement(outcome=trajectory.outcome, judge="ground_truth")
     if verdict is None:
         judged = await self_judge(model, trajectory)
         warnings += judged.warnings

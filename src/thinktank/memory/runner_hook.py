@@ -55,6 +55,7 @@ from thinktank.memory._learner_types import (
     LearnMode,
     TaskLearning,
 )
+from thinktank.memory.attempt import Judgement
 from thinktank.memory.base import MemoryBank
 from thinktank.memory.cheatsheet import curate
 from thinktank.memory.learn import (
@@ -66,7 +67,6 @@ from thinktank.memory.learn import (
     self_judge,
 )
 from thinktank.memory.sheets import SheetStore, sheet_store_for
-from thinktank.memory.trajectory import Verdict
 from thinktank.memory.views import CumulativeSheetView, SynthesisView
 
 __all__ = ["LEARN_MODES", "LearnMode", "LearnerConfig", "MemoryLearner", "TaskLearning"]
@@ -214,9 +214,9 @@ class MemoryLearner:
             report.items = await self.bank.add(got.items)
 
     async def _labelled(
-        self, task: runs.TaskLike, result: Any, samples: list[dict[str, Any]], v: Verdict,
+        self, task: runs.TaskLike, result: Any, samples: list[dict[str, Any]], v: Judgement,
         report: TaskLearning,
-    ) -> list[Verdict | None]:  # fmt: skip
+    ) -> list[Judgement | None]:  # fmt: skip
         keys = {c.id: c.key for c in (result.candidates if result is not None else [])}
         labels = await sample_verdicts(
             self.model, task, samples, runs.winner_output(result), v, keys=keys,
@@ -227,7 +227,7 @@ class MemoryLearner:
         return labels
 
     async def _contrast(
-        self, task: runs.TaskLike, result: Any, v: Verdict, report: TaskLearning
+        self, task: runs.TaskLike, result: Any, v: Judgement, report: TaskLearning
     ) -> LearnResult | None:
         samples = runs.candidate_outputs(result)[: self.config.max_attempts]
         if len(samples) < 2:
@@ -242,7 +242,7 @@ class MemoryLearner:
         )  # fmt: skip
 
     async def _sequence(
-        self, task: runs.TaskLike, result: Any, v: Verdict, report: TaskLearning
+        self, task: runs.TaskLike, result: Any, v: Judgement, report: TaskLearning
     ) -> LearnResult | None:
         chain = runs.refinement_chain(result, max_len=self.config.max_attempts)
         if len(chain) < 2:
@@ -257,7 +257,7 @@ class MemoryLearner:
         )  # fmt: skip
 
     async def _curate(
-        self, task: runs.TaskLike, result: Any, v: Verdict, report: TaskLearning
+        self, task: runs.TaskLike, result: Any, v: Judgement, report: TaskLearning
     ) -> None:
         cfg = self.config
         trajectory = runs.winner_trajectory(task, result)

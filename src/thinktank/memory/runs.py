@@ -3,7 +3,7 @@
 Agents record :class:`thinktank.agents.trajectory.Trajectory` objects (model turns,
 tool calls with their results); a graph's :class:`~thinktank.graphs.compiler.RunResult`
 keeps them, as JSON, in ``trace["outputs"]``. The learners take the plain
-:class:`~thinktank.memory.trajectory.Trajectory`. This module converts one into the
+:class:`~thinktank.memory.attempt.Attempt`. This module converts one into the
 other — a turn's text becomes a ``thought``, a tool call an ``action`` and its
 result an ``observation`` (so the verbatim-copy guard knows what items must not
 quote) — and reads from a run what the memory learner needs:
@@ -20,7 +20,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any, Protocol
 
-from thinktank.memory.trajectory import Step, Trajectory
+from thinktank.memory.attempt import Attempt, AttemptStep
 
 SHEET_ID_PREFIX = "cheatsheet:"
 """Ids of cheatsheets shown to agents start with this; a synthesized sheet's id lists
@@ -54,23 +54,23 @@ def outputs(result: Any) -> list[dict[str, Any]]:
     return list((getattr(result, "trace", None) or {}).get("outputs", []) or [])
 
 
-def _steps(output: dict[str, Any]) -> list[Step]:
-    steps: list[Step] = []
+def _steps(output: dict[str, Any]) -> list[AttemptStep]:
+    steps: list[AttemptStep] = []
     for s in (output.get("trajectory") or {}).get("steps", []) or []:
         if (s.get("text") or "").strip():
-            steps.append(Step(kind="thought", text=s["text"]))
+            steps.append(AttemptStep(kind="thought", text=s["text"]))
         for c in s.get("tool_calls", []) or []:
-            steps.append(Step(kind="action", text=f"{c['name']}({c.get('arguments', '')})"))
-            steps.append(Step(kind="observation", text=str(c.get("content", ""))))
+            steps.append(AttemptStep(kind="action", text=f"{c['name']}({c.get('arguments', '')})"))
+            steps.append(AttemptStep(kind="observation", text=str(c.get("content", ""))))
     return steps
 
 
 def agent_trajectory(
     task: TaskLike, output: dict[str, Any] | None, *, final_answer: str | None = None
-) -> Trajectory:
+) -> Attempt:
     """One sample of a run as a learner trajectory (an empty one for ``None``)."""
     answer = final_answer if final_answer is not None else (output or {}).get("answer")
-    return Trajectory(
+    return Attempt(
         task=task.prompt,
         steps=_steps(output or {}),
         final_answer=str(answer or ""),
@@ -88,7 +88,7 @@ def winner_output(result: Any) -> dict[str, Any] | None:
     return chosen or next((o for o in outs if o.get("role") in roles), None)
 
 
-def winner_trajectory(task: TaskLike, result: Any) -> Trajectory:
+def winner_trajectory(task: TaskLike, result: Any) -> Attempt:
     """The winning sample's trajectory, with the run's final answer."""
     answer = str(result.answer or "") if result is not None else ""
     return agent_trajectory(task, winner_output(result), final_answer=answer)

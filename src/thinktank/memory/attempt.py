@@ -1,4 +1,7 @@
-"""Plain, serialisable inputs of the learners: a trajectory and a verdict on it.
+"""Plain, serialisable inputs of the learners: an :class:`Attempt` at a task and the
+:class:`Judgement` on it (named apart from an agent's
+:class:`~thinktank.agents.trajectory.Trajectory` and an evaluator's
+:class:`~thinktank.evals.tasks.evaluators.Verdict`, which they are made from).
 
 Learners never see agent objects: whatever ran the task (a graph, a script, a
 replayed record) hands over the task prompt, the steps as text, the final answer
@@ -15,29 +18,29 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from thinktank.memory.types import JudgeKind, Outcome
 
-StepKind = Literal["thought", "action", "observation"]
+AttemptStepKind = Literal["thought", "action", "observation"]
 
 
-class Step(BaseModel):
+class AttemptStep(BaseModel):
     """One step of a trajectory."""
 
     model_config = ConfigDict(extra="forbid")
 
-    kind: StepKind = "thought"
+    kind: AttemptStepKind = "thought"
     """``thought`` (reasoning), ``action`` (a tool call or code the agent wrote) or
     ``observation`` (what a tool, sandbox or web page returned)."""
     text: str
     """The step as text."""
 
 
-class Trajectory(BaseModel):
+class Attempt(BaseModel):
     """What happened on one attempt at a task."""
 
     model_config = ConfigDict(extra="forbid")
 
     task: str
     """The task prompt."""
-    steps: list[Step] = Field(default_factory=list)
+    steps: list[AttemptStep] = Field(default_factory=list)
     """Steps in order; plain strings are accepted as thoughts."""
     final_answer: str = ""
     """The answer the attempt submitted."""
@@ -71,7 +74,7 @@ class Trajectory(BaseModel):
         return _clip("\n".join(lines), max_chars)
 
 
-class Verdict(BaseModel):
+class Judgement(BaseModel):
     """Whether an attempt succeeded, and who said so."""
 
     model_config = ConfigDict(extra="forbid")
@@ -84,7 +87,7 @@ class Verdict(BaseModel):
     """Why (the evaluator's detail or the judge's reasoning)."""
 
     @classmethod
-    def from_ground_truth(cls, passed: bool, rationale: str = "") -> Verdict:
+    def from_ground_truth(cls, passed: bool, rationale: str = "") -> Judgement:
         """A verdict from an evaluator."""
         return cls(
             outcome="success" if passed else "failure", judge="ground_truth", rationale=rationale
