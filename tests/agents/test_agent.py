@@ -8,7 +8,14 @@ import pytest
 
 from thinktank.agents.agent import Agent
 from thinktank.agents.context import elide_old_observations
-from thinktank.agents.roles import AnswerOutput, Critique, Decision, Selection, Verdict, load_prompt
+from thinktank.agents.roles import (
+    AnswerOutput,
+    Critique,
+    Decision,
+    Selection,
+    Verification,
+    load_prompt,
+)
 from thinktank.agents.trajectory import Trajectory
 from thinktank.errors import ConfigError, OutputParseError, Submitted
 from thinktank.llm import Budget, scope
@@ -168,7 +175,7 @@ def test_old_observations_are_elided_past_the_threshold() -> None:
 
 def test_role_outputs_parse_json_and_plain_text() -> None:
     assert AnswerOutput.from_text("work\n\\boxed{\\frac{1}{2}}").answer == "\\frac{1}{2}"
-    assert Verdict.from_text("Verdict: incorrect\nScore: 0.2").score == 0.2
+    assert Verification.from_text("Verdict: incorrect\nScore: 0.2").score == 0.2
     assert Critique.from_text('{"issues": ["sign error"], "suggestions": ["recheck"]}').issues == [
         "sign error"
     ]

@@ -91,7 +91,7 @@ class AnswerOutput(RoleOutput):
         return cls(answer=ans, reasoning=text.strip())
 
 
-class Verdict(RoleOutput):
+class Verification(RoleOutput):
     """A verifier's judgement of one candidate."""
 
     verdict: bool
@@ -119,7 +119,7 @@ class Verdict(RoleOutput):
         return out
 
     @classmethod
-    def _from_plain(cls, text: str) -> Verdict | None:
+    def _from_plain(cls, text: str) -> Verification | None:
         m = re.search(
             r"verdict\W{0,3}\s*(correct|incorrect|true|false|yes|no|approve|reject)", text, re.I
         )
@@ -238,7 +238,7 @@ class RoleSpec(BaseModel):
 
 ROLES: dict[str, RoleSpec] = {
     "solver": RoleSpec(name="solver", output=AnswerOutput, uses_tools=True),
-    "verifier": RoleSpec(name="verifier", output=Verdict, uses_tools=True, reads="answers"),
+    "verifier": RoleSpec(name="verifier", output=Verification, uses_tools=True, reads="answers"),
     "critic": RoleSpec(name="critic", output=Critique, reads="answers"),
     "refiner": RoleSpec(name="refiner", output=AnswerOutput, uses_tools=True),
     "fuser": RoleSpec(name="fuser", output=AnswerOutput, reads="answers"),
