@@ -27,13 +27,13 @@ from typing import Any
 
 from _common import emit, parser
 
-from thinktank.evals._swe_tests import parse_apply_log
 from thinktank.evals.swe.envs import layout_for
+from thinktank.evals.swe.harness import SWEHarness
 from thinktank.evals.swe.logs import grade, read_test_log
+from thinktank.evals.swe.patches import parse_apply_log
 from thinktank.evals.swe.repo import SWECase, swe_case
 from thinktank.evals.swe.scripts import MODEL_APPLY_SCRIPT, eval_script
-from thinktank.evals.swe_harness import SWEHarness
-from thinktank.evals.tasks.suites.swe import instance_names
+from thinktank.evals.swe.suite import instance_names
 from thinktank.sandboxes import DockerSandboxConfig, docker_client
 from thinktank.sandboxes.image import default_image
 

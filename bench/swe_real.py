@@ -25,9 +25,9 @@ from typing import Any
 
 from _common import emit, parser
 
+from thinktank.evals.swe.harness import SWEHarness
 from thinktank.evals.swe.logs import PASSING
 from thinktank.evals.swe.repo import swe_case
-from thinktank.evals.swe_harness import SWEHarness
 from thinktank.evals.tasks.suites import load_suite
 from thinktank.sandboxes import DockerSandboxConfig
 

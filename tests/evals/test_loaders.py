@@ -14,20 +14,22 @@ import pytest
 
 from thinktank.errors import ConfigError, MissingDependency
 from thinktank.evals import evaluate
+from thinktank.evals.swe.loader import (
+    SWEInstance,
+    load_swebench,
+    load_swebench_instances,
+    swebench_spec,
+)
 from thinktank.evals.swe.specs import swebench_module
 from thinktank.evals.tasks.evaluators import NumericConfig, StringConfig
 from thinktank.evals.tasks.suites import load_suite
 from thinktank.evals.tasks.suites.loaders import (
-    SWEInstance,
     detect_format,
     load_gaia,
     load_humaneval,
     load_math,
     load_mbpp,
-    load_swebench,
-    load_swebench_instances,
     load_task_file,
-    swebench_spec,
 )
 
 FIX = Path(__file__).parent / "fixtures"

@@ -12,7 +12,7 @@ import pytest
 from typer.testing import CliRunner
 
 from thinktank.cli.app import app
-from thinktank.evals.tasks.suites.swe import load_instance
+from thinktank.evals.swe.suite import load_instance
 from thinktank.llm.simulator import ScriptStep, SimulatorConfig, SimulatorServer
 from thinktank.sandboxes.testing import require_docker
 

@@ -12,6 +12,7 @@ import pytest
 from thinktank.errors import ConfigError
 from thinktank.evals.swe.build import _conda_to_pip, build_requirements, environment_requirements
 from thinktank.evals.swe.envs import official_image, resolve_mode
+from thinktank.evals.swe.loader import SWEInstance, SWESpec
 from thinktank.evals.swe.logs import grade, parse_pytest_rA, read_test_log
 from thinktank.evals.swe.predictions import (
     Prediction,
@@ -21,7 +22,6 @@ from thinktank.evals.swe.predictions import (
     write_predictions,
 )
 from thinktank.evals.swe.scripts import HEREDOC, TEST_PATCH_FAILED, Layout, eval_script
-from thinktank.evals.tasks.suites.loaders.swebench import SWEInstance, SWESpec
 
 PYTEST_LOG = """\
 ============================= test session starts ==============================

@@ -17,10 +17,10 @@ from typing import Any
 import pytest
 
 from thinktank.evals.environments.swe import SWEEnvironment
-from thinktank.evals.swe_harness import SWEHarness, validate_gold
+from thinktank.evals.swe.harness import SWEHarness, validate_gold
+from thinktank.evals.swe.loader import SWEInstance, SWESpec, swe_task
+from thinktank.evals.swe.suite import load_instance
 from thinktank.evals.tasks.suites import load_suite
-from thinktank.evals.tasks.suites.loaders.swebench import SWEInstance, SWESpec, swe_task
-from thinktank.evals.tasks.suites.swe import load_instance
 from thinktank.evals.tasks.task import Task
 from thinktank.graphs.compiler import RunResult, compile
 from thinktank.graphs.topologies.best_of_n import best_of_n

@@ -9,12 +9,6 @@ from pathlib import Path
 import pytest
 
 from thinktank.errors import ConfigError
-from thinktank.evals._swe_tests import (
-    extract_patch,
-    looks_like_patch,
-    parse_apply_log,
-    touched_files,
-)
 from thinktank.evals.environments import (
     CodeEnvironment,
     MathEnvironment,
@@ -22,9 +16,15 @@ from thinktank.evals.environments import (
     WebEnvironment,
 )
 from thinktank.evals.environments.base import TaskContext, environment_for
+from thinktank.evals.swe.loader import SWEInstance
+from thinktank.evals.swe.patches import (
+    extract_patch,
+    looks_like_patch,
+    parse_apply_log,
+    touched_files,
+)
 from thinktank.evals.swe.repo import RepoCache, swe_case
 from thinktank.evals.tasks.suites import load_suite
-from thinktank.evals.tasks.suites.loaders.swebench import SWEInstance
 from thinktank.evals.tasks.task import Task
 
 PATCH = "diff --git a/a.py b/a.py\n--- a/a.py\n+++ b/a.py\n@@ -1 +1 @@\n-x = 1\n+x = 2\n"

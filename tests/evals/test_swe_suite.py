@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from thinktank.errors import ConfigError, InfrastructureError
-from thinktank.evals.tasks.suites.swe import (
+from thinktank.evals.swe.suite import (
     TEST_CMD,
     TEST_ENV,
     build_repo,
@@ -129,7 +129,7 @@ def test_parse_pytest_report() -> None:
 
 
 def test_mismatched_commit_is_reported(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    import thinktank.evals.tasks.suites.swe as swe
+    import thinktank.evals.swe.suite as swe
 
     original = swe.load_instance
 

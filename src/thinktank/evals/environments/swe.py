@@ -4,7 +4,7 @@ Per task, :meth:`SWEEnvironment.open` starts a sandbox with the instance's
 repository at its base commit (:meth:`SWEHarness.checkout`) and hands the graph the
 SWE tools (``view``, ``grep``, ``str_replace``, ``insert``, ``create``,
 ``undo_edit``, ``submit``) and ``bash``, routed so each agent run works in its own
-checkout (:mod:`._workspaces`). The prompt shows the issue and says how to submit.
+checkout (:mod:`thinktank.evals.swe.workspaces`). The prompt shows the issue and says how to submit.
 
 :meth:`SWEEnvironment.evaluate` takes the patch from the winning candidate (a
 ``submit`` call's diff, or a diff written in the reply); when no candidate holds a
@@ -19,12 +19,12 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from thinktank.evals._swe_tests import extract_patch
 from thinktank.evals.environments._sandbox import ProviderOption, resolve_provider
-from thinktank.evals.environments._workspaces import Workspaces
 from thinktank.evals.environments.base import TaskContext, TaskEnvironment
+from thinktank.evals.swe.harness import Checkout, SWEHarness, SWEHarnessConfig
+from thinktank.evals.swe.patches import extract_patch
 from thinktank.evals.swe.repo import swe_case
-from thinktank.evals.swe_harness import Checkout, SWEHarness, SWEHarnessConfig
+from thinktank.evals.swe.workspaces import Workspaces
 from thinktank.evals.tasks.evaluators import Verdict
 from thinktank.evals.tasks.task import Task
 from thinktank.sandboxes.provider import SandboxProvider

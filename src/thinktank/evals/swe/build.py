@@ -51,7 +51,7 @@ from pathlib import Path
 from typing import Any
 
 from thinktank.errors import ConfigError, InfrastructureError
-from thinktank.evals.tasks.suites.loaders.swebench import SWEInstance, SWESpec
+from thinktank.evals.swe.loader import SWEInstance, SWESpec
 
 BUILDER_VERSION = 2
 IMAGE_REPO = "thinktank/swe-env"

@@ -1,7 +1,7 @@
 """Where an SWE instance's repository comes from, on the host, before it enters a sandbox.
 
 * **Bundled** instances (``metadata['bundled']``) are built with
-  :func:`~thinktank.evals.tasks.suites.swe.build_repo`: deterministic, offline, the commit
+  :func:`~thinktank.evals.swe.suite.build_repo`: deterministic, offline, the commit
   equals the recorded ``base_commit``.
 * **Public** instances (SWE-bench) need a local clone: cloning from GitHub is not
   attempted (sandboxes have no network and evaluations must be reproducible).
@@ -30,8 +30,8 @@ from pathlib import Path
 from typing import Any
 
 from thinktank.errors import ConfigError, InfrastructureError
-from thinktank.evals.tasks.suites.loaders.swebench import SWEInstance, SWESpec, swebench_spec
-from thinktank.evals.tasks.suites.swe import build_repo, bundled_spec, git_env, instance_names
+from thinktank.evals.swe.loader import SWEInstance, SWESpec, swebench_spec
+from thinktank.evals.swe.suite import build_repo, bundled_spec, git_env, instance_names
 from thinktank.evals.tasks.task import Task
 
 
@@ -55,7 +55,7 @@ def swe_case(item: SWECase | Task | SWEInstance | dict[str, Any] | str) -> SWECa
     if isinstance(item, SWECase):
         return item
     if isinstance(item, str):
-        from thinktank.evals.tasks.suites.swe import load_instance
+        from thinktank.evals.swe.suite import load_instance
 
         inst = load_instance(item)
         name = item if item in instance_names() else _bundled_name(inst)

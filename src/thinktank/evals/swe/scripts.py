@@ -16,8 +16,8 @@ import shlex
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from thinktank.evals.swe.loader import SWEInstance, SWESpec
 from thinktank.evals.swe.logs import END, EXIT_MARK, START
-from thinktank.evals.tasks.suites.loaders.swebench import SWEInstance, SWESpec
 
 HEREDOC = "EOF_114329324912"
 OFFICIAL_ACTIVATE = ("source /opt/miniconda3/bin/activate", "conda activate testbed")

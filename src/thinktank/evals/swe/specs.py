@@ -27,7 +27,7 @@ from functools import cache
 from types import ModuleType
 from typing import Any
 
-from thinktank.evals.tasks.suites.loaders.swebench import SWEInstance, SWESpec, fallback_spec
+from thinktank.evals.swe.loader import SWEInstance, SWESpec, fallback_spec
 
 REPO_PARSERS = {
     "astropy/astropy": "parse_log_astropy",

@@ -34,7 +34,7 @@ SUITES: dict[str, tuple[str, str]] = {
     "math": ("thinktank.evals.tasks.suites.bundled", "load_math_suite"),
     "game24": ("thinktank.evals.tasks.suites.bundled", "game24_tasks"),
     "code": ("thinktank.evals.tasks.suites.bundled", "load_code_suite"),
-    "swe": ("thinktank.evals.tasks.suites.swe", "load_swe_suite"),
+    "swe": ("thinktank.evals.swe.suite", "load_swe_suite"),
     "web": ("thinktank.evals.tasks.suites.bundled", "load_web_suite"),
 }
 """Bundled suite names → (module, loader function), imported on first use."""

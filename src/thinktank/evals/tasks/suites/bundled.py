@@ -32,7 +32,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from thinktank.errors import ConfigError
 from thinktank.evals.tasks.evaluators.game24 import Game24Config
 from thinktank.evals.tasks.evaluators.string import StringConfig
-from thinktank.evals.tasks.suites._files import data_file, parse_records, read_records
+from thinktank.evals.tasks.suites.files import data_file, parse_records, read_records
 from thinktank.evals.tasks.suites.game24 import TARGET, generate_hands, prompt_for, solve
 from thinktank.evals.tasks.suites.loaders.code_jsonl import load_humaneval
 from thinktank.evals.tasks.task import Task

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from thinktank.errors import ConfigError
-from thinktank.evals.tasks.suites._files import parse_records, read_records
+from thinktank.evals.tasks.suites.files import parse_records, read_records
 from thinktank.evals.tasks.task import Task
 
 FORMATS = ("task", "swebench", "humaneval", "mbpp", "gaia", "math")
@@ -32,20 +33,24 @@ def detect_format(record: dict[str, Any]) -> str | None:
     return None
 
 
-def _loaders() -> dict[str, Callable[[Path], list[Task]]]:
-    from thinktank.evals.tasks.suites.loaders.code_jsonl import load_humaneval, load_mbpp
-    from thinktank.evals.tasks.suites.loaders.gaia import load_gaia
-    from thinktank.evals.tasks.suites.loaders.math_jsonl import load_math
-    from thinktank.evals.tasks.suites.loaders.swebench import load_swebench
+LOADERS: dict[str, tuple[str, str]] = {
+    "swebench": ("thinktank.evals.swe.loader", "load_swebench"),
+    "humaneval": ("thinktank.evals.tasks.suites.loaders.code_jsonl", "load_humaneval"),
+    "mbpp": ("thinktank.evals.tasks.suites.loaders.code_jsonl", "load_mbpp"),
+    "gaia": ("thinktank.evals.tasks.suites.loaders.gaia", "load_gaia"),
+    "math": ("thinktank.evals.tasks.suites.loaders.math_jsonl", "load_math"),
+}
+"""Formats besides ``task`` → (module, loader function), imported on first use (as
+:data:`~thinktank.evals.tasks.suites.SUITES`; SWE-bench's loader lives with the SWE code)."""
 
-    return {
-        "task": lambda p: parse_records(p, Task.model_validate),
-        "swebench": lambda p: load_swebench(p),
-        "humaneval": lambda p: load_humaneval(p),
-        "mbpp": lambda p: load_mbpp(p),
-        "gaia": lambda p: load_gaia(p),
-        "math": lambda p: load_math(p),
+
+def _loaders() -> dict[str, Callable[[Path], list[Task]]]:
+    loaders: dict[str, Callable[[Path], list[Task]]] = {
+        "task": lambda p: parse_records(p, Task.model_validate)
     }
+    for name, (module, attr) in LOADERS.items():
+        loaders[name] = getattr(importlib.import_module(module), attr)
+    return loaders
 
 
 def load_task_file(path: str | Path, *, format: str = "auto") -> list[Task]:

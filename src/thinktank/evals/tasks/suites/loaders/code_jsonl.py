@@ -17,7 +17,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from thinktank.evals.tasks.suites._files import Source, parse_records
+from thinktank.evals.tasks.suites.files import Source, parse_records
 from thinktank.evals.tasks.task import Task
 
 HUMANEVAL_INSTRUCTION = (

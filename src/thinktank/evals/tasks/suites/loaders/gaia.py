@@ -19,7 +19,7 @@ from typing import Any
 from pydantic import AliasChoices, BaseModel, ConfigDict, Field, field_validator
 
 from thinktank.evals.tasks.evaluators import NumericConfig, StringConfig
-from thinktank.evals.tasks.suites._files import Source, parse_records
+from thinktank.evals.tasks.suites.files import Source, parse_records
 from thinktank.evals.tasks.task import Task
 from thinktank.graphs.answers.numbers import parse_number
 

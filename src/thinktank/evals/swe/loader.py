@@ -23,7 +23,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from thinktank.errors import ConfigError, MissingDependency
-from thinktank.evals.tasks.suites._files import describe_validation, parse_records
+from thinktank.evals.tasks.suites.files import describe_validation, parse_records
 from thinktank.evals.tasks.task import Task
 
 SWEBENCH_DATASETS = {

@@ -1,6 +1,6 @@
 """The bundled ``swe`` suite: small Python repositories with real-looking bugs.
 
-Each instance lives in ``data/swe/<name>/``:
+Each instance lives in ``data/<name>/`` (next to this module):
 
 * ``repo.txtar`` — the repository's files at the base commit, as plain text
   (txtar: ``-- path --`` headers), so the package ships no nested git repository;
@@ -22,12 +22,14 @@ import json
 import os
 import subprocess
 from datetime import UTC, datetime
+from importlib import resources
+from importlib.abc import Traversable
 from pathlib import Path
 from typing import Any
 
 from thinktank.errors import ConfigError, InfrastructureError
-from thinktank.evals.tasks.suites._files import data_file, parse_txtar
-from thinktank.evals.tasks.suites.loaders.swebench import SWEInstance, SWESpec, swe_task
+from thinktank.evals.swe.loader import SWEInstance, SWESpec, swe_task
+from thinktank.evals.tasks.suites.files import parse_txtar
 from thinktank.evals.tasks.task import Task
 
 TEST_CMD = "python -m pytest -rA -p no:cacheprovider"
@@ -45,9 +47,17 @@ GIT_IDENTITY = {
 }
 
 
+def data_file(*parts: str) -> Traversable:
+    """A file or folder under the bundled instances' ``data/`` folder."""
+    node = resources.files("thinktank.evals.swe") / "data"
+    for p in parts:
+        node = node / p
+    return node
+
+
 def instance_names() -> list[str]:
     """Names of the bundled instances (folder names), sorted."""
-    root = data_file("swe")
+    root = data_file()
     return sorted(p.name for p in root.iterdir() if p.is_dir() and (p / "instance.json").is_file())
 
 
@@ -56,11 +66,11 @@ def _folder(name: str) -> Any:
     if name not in names:
         by_id = {n: n for n in names}
         for n in names:
-            by_id[json.loads((data_file("swe", n, "instance.json")).read_text())["instance_id"]] = n
+            by_id[json.loads((data_file(n, "instance.json")).read_text())["instance_id"]] = n
         if name not in by_id:
             raise ConfigError(f"unknown SWE instance {name!r}; valid: {', '.join(names)}")
         name = by_id[name]
-    return data_file("swe", name)
+    return data_file(name)
 
 
 def repo_files(name: str) -> dict[str, str]:

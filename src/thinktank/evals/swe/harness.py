@@ -37,7 +37,6 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from thinktank.evals._swe_tests import looks_like_patch, parse_apply_log, tail
 from thinktank.evals.swe.envs import (
     OFFICIAL_IMAGE,
     Prepared,
@@ -47,12 +46,13 @@ from thinktank.evals.swe.envs import (
     official_image,
     resolve_mode,
 )
+from thinktank.evals.swe.loader import SWEInstance
 from thinktank.evals.swe.logs import PASSING, grade, read_test_log
+from thinktank.evals.swe.patches import looks_like_patch, parse_apply_log, tail
 from thinktank.evals.swe.repo import RepoCache, SWECase, swe_case
 from thinktank.evals.swe.scripts import MODEL_APPLY_SCRIPT, TEST_PATCH_FAILED, eval_script
 from thinktank.evals.swe.specs import spec_summary
 from thinktank.evals.tasks.evaluators.base import Verdict
-from thinktank.evals.tasks.suites.loaders.swebench import SWEInstance
 from thinktank.evals.tasks.task import Task
 from thinktank.sandboxes.base import Sandbox
 from thinktank.sandboxes.provider import SandboxProvider
