@@ -43,9 +43,9 @@ from typing import Any
 from _common import NO_PYTHON, emit, parser
 
 from thinktank.evals.metrics import graph_stats
-from thinktank.evals.records import RunDatabase
-from thinktank.evals.runner import Runner
-from thinktank.evals.sweep import expand_graphs
+from thinktank.evals.runs.records import RunDatabase
+from thinktank.evals.runs.runner import Runner
+from thinktank.evals.runs.sweep import expand_graphs
 from thinktank.evals.tasks.simulated import simulator_config
 from thinktank.evals.tasks.suites import load_suite
 from thinktank.graphs.topologies import topology, with_budget

@@ -43,8 +43,8 @@ from typing import Any
 
 from _common import NO_PYTHON, emit, parser
 
-from thinktank.evals.records import RunDatabase
-from thinktank.evals.runner import Runner
+from thinktank.evals.runs.records import RunDatabase
+from thinktank.evals.runs.runner import Runner
 from thinktank.evals.tasks.task import Task
 from thinktank.llm.openai import OpenAICompatModel
 from thinktank.llm.pricing import set_price

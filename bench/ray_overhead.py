@@ -23,10 +23,10 @@ from _common import NO_PYTHON, emit, math_tasks, parser, sim_model
 
 from thinktank.cluster import RayExecutor
 from thinktank.cluster.connect import start_local
-from thinktank.evals.runner import Runner
-from thinktank.evals.sweep import expand_graphs
+from thinktank.evals.runs.runner import Runner
+from thinktank.evals.runs.sweep import expand_graphs
+from thinktank.evals.runs.worker import TaskWorker
 from thinktank.evals.tasks.task import Task
-from thinktank.evals.worker import TaskWorker
 from thinktank.llm.simulator import Latency, SimulatorConfig, SimulatorProcess
 
 N = 500

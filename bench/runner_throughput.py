@@ -25,7 +25,7 @@ import time
 from _common import NO_PYTHON, emit, math_tasks, parser, sim_model
 
 from thinktank.agents.roles import load_prompt
-from thinktank.evals.runner import Runner
+from thinktank.evals.runs.runner import Runner
 from thinktank.evals.tasks.task import Task
 from thinktank.llm.simulator import SimulatorConfig, SimulatorProcess
 

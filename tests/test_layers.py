@@ -32,11 +32,11 @@ def test_the_import_contract_holds_and_catches_an_upward_import(tmp_path: Path) 
     assert "1 kept, 0 broken" in ok.stdout
     # a model-layer module reaching up into the eval runner breaks the contract
     (src / "thinktank" / "llm" / "upward.py").write_text(
-        "from thinktank.evals.runner import Runner\n"
+        "from thinktank.evals.runs.runner import Runner\n"
     )
     bad = _lint(src)
     assert bad.returncode != 0
-    assert "thinktank.llm.upward -> thinktank.evals.runner" in bad.stdout, bad.stdout
+    assert "thinktank.llm.upward -> thinktank.evals.runs.runner" in bad.stdout, bad.stdout
 
 
 def test_no_package_imports_another_packages_private_module() -> None:

@@ -36,7 +36,7 @@ __version__ = "0.1.0"
 if TYPE_CHECKING:
     from thinktank.agents.agent import Agent
     from thinktank.errors import ThinktankError
-    from thinktank.evals.runner import Runner
+    from thinktank.evals.runs.runner import Runner
     from thinktank.evals.tasks.suites import load_suite
     from thinktank.evals.tasks.task import Task
     from thinktank.graphs.builder import (
@@ -67,7 +67,7 @@ if TYPE_CHECKING:
 _LAZY: dict[str, str] = {
     "Agent": "thinktank.agents.agent",
     "ThinktankError": "thinktank.errors",
-    "Runner": "thinktank.evals.runner",
+    "Runner": "thinktank.evals.runs.runner",
     "load_suite": "thinktank.evals.tasks.suites",
     "Task": "thinktank.evals.tasks.task",
     **dict.fromkeys(

@@ -4,7 +4,7 @@ Three tasks from the bundled suites — a math problem (agents get the ``python`
 tool), an SWE instance (a repository in a Docker sandbox, the SWE tools, judged by
 the harness in a fresh sandbox) and a web question (the fictional corpus served on
 loopback) — each through two graphs: ``single`` and ``best_of_n`` with a verifier.
-The :class:`~thinktank.evals.runner.Runner` records every result in the run
+The :class:`~thinktank.evals.runs.runner.Runner` records every result in the run
 directory and streams tasks in order; solvers read a SQLite memory bank in the run
 directory and, after each task is judged, a :class:`~thinktank.memory.MemoryLearner`
 records which lessons were used and has the model distil new ones (ReasoningBank
@@ -119,7 +119,7 @@ async def run_demo(
 ) -> DemoResult:
     """Run the demo set with ``model`` into ``out_dir`` and write its report."""
     from thinktank.evals.report import write_report
-    from thinktank.evals.runner import Runner
+    from thinktank.evals.runs.runner import Runner
     from thinktank.memory import LearnerConfig, MemoryLearner, SQLiteMemoryBank
     from thinktank.sandboxes import DockerSandboxConfig
 
@@ -169,7 +169,7 @@ async def _report(write: Any, out: Path) -> list[Path]:
 
 
 def _rows(out: Path) -> list[dict[str, Any]]:
-    from thinktank.evals.records import RunDatabase
+    from thinktank.evals.runs.records import RunDatabase
 
     db = RunDatabase(out / "records.sqlite")
     try:
@@ -241,10 +241,10 @@ async def run_simulated(
     import asyncio
 
     from thinktank.evals.metrics import graph_stats
-    from thinktank.evals.records import RunDatabase
     from thinktank.evals.report import write_report
-    from thinktank.evals.runner import Runner
-    from thinktank.evals.sweep import expand_graphs
+    from thinktank.evals.runs.records import RunDatabase
+    from thinktank.evals.runs.runner import Runner
+    from thinktank.evals.runs.sweep import expand_graphs
     from thinktank.evals.tasks.simulated import SuiteSimulation, describe, simulator_config
     from thinktank.evals.tasks.suites import load_suite
     from thinktank.llm.pricing import set_price

@@ -87,7 +87,7 @@ async def add(a: int, b: int) -> int:
 def make_rich_run(out: Path) -> Path:
     """A small finished run with everything the viewer shows: tool calls, verifier
     verdicts, CEO decisions, a wrong answer, an answer written as HTML, an error."""
-    from thinktank.evals.runner import Runner
+    from thinktank.evals.runs.runner import Runner
 
     Runner(
         arith_tasks(5, kind="text"),

@@ -20,7 +20,7 @@ from typer.testing import CliRunner
 
 from thinktank.cli.app import app
 from thinktank.demo import SIM_GRAPHS, demo_graphs, demo_tasks, run_demo, run_simulated
-from thinktank.evals.records import RunDatabase
+from thinktank.evals.runs.records import RunDatabase
 from thinktank.evals.tasks.simulated import AccuracySpread, SuiteSimulation
 from thinktank.evals.tasks.suites import load_suite
 from thinktank.llm.testing import FunctionModel

@@ -17,8 +17,8 @@ from tests.net import closed_port
 from tests.optimize import landscape as L
 from thinktank.cli.app import app
 from thinktank.errors import ModelUnavailable
-from thinktank.evals.records import RunDatabase
-from thinktank.evals.runner import Runner
+from thinktank.evals.runs.records import RunDatabase
+from thinktank.evals.runs.runner import Runner
 from thinktank.evals.tasks.task import Task, dump_tasks
 from thinktank.llm.simulator import SimulatorServer
 

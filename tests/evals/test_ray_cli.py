@@ -16,8 +16,8 @@ from typer.testing import CliRunner
 
 from tests.optimize import landscape as L
 from thinktank.cli.app import app
-from thinktank.evals.records import RunDatabase
-from thinktank.evals.runner import Runner
+from thinktank.evals.runs.records import RunDatabase
+from thinktank.evals.runs.runner import Runner
 from thinktank.evals.tasks.suites import load_suite
 from thinktank.evals.tasks.task import Task, dump_tasks
 from thinktank.llm.simulator import Latency, SimulatorConfig, SimulatorServer, SyntheticConfig

@@ -18,8 +18,8 @@ from typing import Any
 import pytest
 
 from thinktank.errors import ConfigError
-from thinktank.evals.records import RunDatabase
-from thinktank.evals.runner import Runner, RunSummary
+from thinktank.evals.runs.records import RunDatabase
+from thinktank.evals.runs.runner import Runner, RunSummary
 from thinktank.evals.tasks.suites import load_suite
 from thinktank.evals.tasks.task import Task
 from thinktank.llm.openai import OpenAICompatModel

@@ -12,10 +12,10 @@ from pathlib import Path
 
 import pytest
 
-from thinktank.evals.records import DB_NAME, SCHEMA_VERSION, RunDatabase
 from thinktank.evals.report import load_report_data, render_markdown
-from thinktank.evals.run_types import EVALUATION_USAGE, RunConfig, TaskRecord
-from thinktank.evals.sweep import expand_graph
+from thinktank.evals.runs.records import DB_NAME, SCHEMA_VERSION, RunDatabase
+from thinktank.evals.runs.run_types import EVALUATION_USAGE, RunConfig, TaskRecord
+from thinktank.evals.runs.sweep import expand_graph
 
 # the schema as schema-1 code wrote it (results without samples_requested / refused)
 SCHEMA_1 = """

@@ -20,7 +20,7 @@ from thinktank.evals.report import (
     run_kind,
     write_report,
 )
-from thinktank.evals.run_types import TaskRecord
+from thinktank.evals.runs.run_types import TaskRecord
 
 from .runner_support import EVIL, make_rich_run
 

@@ -11,9 +11,9 @@ from typing import Any
 import pytest
 
 from thinktank.errors import ConfigError, UsageError
-from thinktank.evals.records import ConfigMismatch, RunDatabase
-from thinktank.evals.runner import Runner
-from thinktank.evals.sweep import expand_graph, expand_graphs
+from thinktank.evals.runs.records import ConfigMismatch, RunDatabase
+from thinktank.evals.runs.runner import Runner
+from thinktank.evals.runs.sweep import expand_graph, expand_graphs
 from thinktank.llm.pricing import reset_prices, set_price
 from thinktank.llm.simulator import SimulatorConfig, SimulatorServer, SyntheticConfig, TaskSet
 
@@ -227,7 +227,7 @@ async def test_duplicate_records_are_impossible(tmp_path: Path) -> None:
 
 
 async def test_a_second_live_runner_on_the_same_directory_is_refused(tmp_path: Path) -> None:
-    from thinktank.evals.records import lock_run_dir
+    from thinktank.evals.runs.records import lock_run_dir
 
     held = lock_run_dir(tmp_path)
     try:
@@ -268,8 +268,8 @@ def test_progress_display_counts_and_draws_on_a_terminal() -> None:
 
     from rich.console import Console
 
-    from thinktank.evals.progress import Progress
-    from thinktank.evals.run_types import TaskRecord
+    from thinktank.evals.runs.progress import Progress
+    from thinktank.evals.runs.run_types import TaskRecord
 
     buf = io.StringIO()
     console = Console(file=buf, force_terminal=True, width=120)

@@ -10,7 +10,7 @@ import pytest
 from typer.testing import CliRunner
 
 from thinktank.cli.app import app
-from thinktank.evals.records import RunDatabase
+from thinktank.evals.runs.records import RunDatabase
 from thinktank.evals.tasks.task import Task, dump_tasks
 from thinktank.llm.pricing import reset_prices, set_price
 from thinktank.llm.simulator import SimulatorConfig, SimulatorServer, SyntheticConfig, TaskSet

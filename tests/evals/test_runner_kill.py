@@ -12,10 +12,10 @@ import sys
 import time
 from pathlib import Path
 
-from thinktank.evals.records import RunDatabase
 from thinktank.evals.report import load_report_data
-from thinktank.evals.runner import Runner
-from thinktank.evals.sweep import expand_graphs
+from thinktank.evals.runs.records import RunDatabase
+from thinktank.evals.runs.runner import Runner
+from thinktank.evals.runs.sweep import expand_graphs
 from thinktank.evals.tasks.suites import load_suite
 from thinktank.evals.tasks.task import Task, dump_tasks
 from thinktank.llm.simulator import (

@@ -6,8 +6,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from thinktank.evals.records import RunDatabase
-from thinktank.evals.runner import Runner, RunSummary
+from thinktank.evals.runs.records import RunDatabase
+from thinktank.evals.runs.runner import Runner, RunSummary
 from thinktank.evals.tasks.task import Task
 from thinktank.llm.simulator import SimulatorConfig, TaskSet
 from thinktank.memory import LearnerConfig, MemoryLearner, SQLiteMemoryBank

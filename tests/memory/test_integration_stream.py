@@ -18,7 +18,7 @@ from tests.memory._stream import (
     sim_config,
     stream_run,
 )
-from thinktank.evals.records import RunDatabase
+from thinktank.evals.runs.records import RunDatabase
 from thinktank.llm.simulator import SimulatorServer, TaskSet
 from thinktank.memory import SQLiteMemoryBank, SQLiteSheetStore
 

@@ -15,8 +15,8 @@ from typer.testing import CliRunner
 from tests.memory._stream import NO_PYTHON, eval_tasks, family_stream, reports, sim_config
 from thinktank.cli.app import app
 from thinktank.errors import ConfigError
-from thinktank.evals.records import RunDatabase
-from thinktank.evals.runner import Runner
+from thinktank.evals.runs.records import RunDatabase
+from thinktank.evals.runs.runner import Runner
 from thinktank.evals.tasks.task import Task, dump_tasks
 from thinktank.graphs import topology
 from thinktank.llm.simulator import SimulatorServer, TaskSet

@@ -64,7 +64,7 @@ def executor_options(
     executor: str, address: str | None, values: list[str] | None
 ) -> dict[str, Any]:
     """``--executor``, ``--ray-address`` and ``--ray-opt`` → the runner's executor options."""
-    from thinktank.evals.runner import executor_names
+    from thinktank.evals.runs.runner import executor_names
 
     if executor not in executor_names():
         _fail(f"unknown executor {executor!r}; valid executors: {', '.join(executor_names())}")
@@ -203,8 +203,8 @@ def eval_command(
     from rich.console import Console
 
     from thinktank.errors import ThinktankError
-    from thinktank.evals.runner import Runner
-    from thinktank.evals.sweep import expand_graphs
+    from thinktank.evals.runs.runner import Runner
+    from thinktank.evals.runs.sweep import expand_graphs
     from thinktank.evals.tasks.suites import load_suite
     from thinktank.llm.pricing import load_env_prices
 
@@ -364,7 +364,7 @@ def describe_reply_cap(models: dict[str, str] | str | None) -> str:
 
 def _check_resumable(out: Path) -> None:
     """``--resume`` continues a run: a directory holding none is a mistake, not a new run."""
-    from thinktank.evals.records import DB_NAME
+    from thinktank.evals.runs.records import DB_NAME
 
     if not out.exists():
         _fail(
@@ -451,7 +451,7 @@ def run_command(
     """
     from thinktank.cli._trace import print_trace
     from thinktank.errors import ThinktankError
-    from thinktank.evals.sweep import expand_graph
+    from thinktank.evals.runs.sweep import expand_graph
     from thinktank.evals.tasks.task import TASK_KINDS, Task
     from thinktank.graphs.compiler import RunResult
     from thinktank.llm.budget import Budget
@@ -507,7 +507,7 @@ def _print_run_failure(res: Any) -> None:
     """Why a run ended ``error`` or ``degraded``, and its failed calls grouped by cause (stderr)."""
     from rich.console import Console
 
-    from thinktank.evals.run_types import group_causes
+    from thinktank.evals.runs.run_types import group_causes
 
     console = Console(stderr=True, soft_wrap=True)
     console.print(f"[red]{escape(res.status)}:[/red] {escape(res.error or 'no answer')}")

@@ -1,6 +1,6 @@
 """The worker actor: one process of the cluster running :class:`TaskJob` s.
 
-A :class:`TaskActor` holds a :class:`~thinktank.evals.worker.TaskWorker` built from a
+A :class:`TaskActor` holds a :class:`~thinktank.evals.runs.worker.TaskWorker` built from a
 :class:`WorkerSpec` (graphs, models, environment options…), so compiled graphs,
 task environments (its node's Docker engine, its warm sandbox pool) and model
 connections are reused by every job it runs. Jobs and records cross the wire as
@@ -19,8 +19,8 @@ import os
 from dataclasses import dataclass, field
 from typing import Any
 
-from thinktank.evals.run_types import INTERRUPTED, TaskRecord
-from thinktank.evals.worker import TaskJob, TaskWorker
+from thinktank.evals.runs.run_types import INTERRUPTED, TaskRecord
+from thinktank.evals.runs.worker import TaskJob, TaskWorker
 from thinktank.graphs.spec import GraphSpec
 from thinktank.llm.budget import Budget
 

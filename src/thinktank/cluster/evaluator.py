@@ -19,8 +19,8 @@ from collections.abc import Mapping
 from typing import Any
 
 from thinktank.cluster.pool import RayOptions, WorkerPool
-from thinktank.evals.run_types import TaskRecord
-from thinktank.evals.worker import TaskJob
+from thinktank.evals.runs.run_types import TaskRecord
+from thinktank.evals.runs.worker import TaskJob
 from thinktank.graphs.spec import GraphSpec
 from thinktank.llm.base import ChatModel
 from thinktank.llm.budget import Budget

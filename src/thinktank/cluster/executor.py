@@ -21,8 +21,8 @@ from collections.abc import Mapping
 from typing import Any
 
 from thinktank.cluster.pool import RayOptions, WorkerPool
-from thinktank.evals.run_types import TaskRecord
-from thinktank.evals.worker import TaskJob, TaskWorker
+from thinktank.evals.runs.run_types import TaskRecord
+from thinktank.evals.runs.worker import TaskJob, TaskWorker
 
 
 class RayExecutor:

@@ -39,8 +39,8 @@ from thinktank.cluster.connect import (
 )
 from thinktank.cluster.shared import BudgetActor, BudgetClient, LimiterActor, budget_limits
 from thinktank.errors import ConfigError
-from thinktank.evals.run_types import TaskRecord
-from thinktank.evals.worker import TaskJob, TaskWorker
+from thinktank.evals.runs.run_types import TaskRecord
+from thinktank.evals.runs.worker import TaskJob, TaskWorker
 from thinktank.graphs.spec import GraphSpec
 from thinktank.llm.budget import Budget
 from thinktank.memory import SQLiteMemoryBank

@@ -14,8 +14,8 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
-from thinktank.evals.run_types import TaskRecord
-from thinktank.evals.sweep import GraphEntry
+from thinktank.evals.runs.run_types import TaskRecord
+from thinktank.evals.runs.sweep import GraphEntry
 from thinktank.evals.tasks.passk import mean_pass_at_k
 
 

@@ -22,8 +22,8 @@ from typing import Any
 
 from thinktank.errors import UsageError
 from thinktank.evals.metrics import GraphStats, fmt_ci, fmt_label, fmt_s, fmt_usd, graph_stats
-from thinktank.evals.records import DB_NAME, RunDatabase
-from thinktank.evals.run_types import RunConfig, TaskRecord, group_causes
+from thinktank.evals.runs.records import DB_NAME, RunDatabase
+from thinktank.evals.runs.run_types import RunConfig, TaskRecord, group_causes
 
 ReportWriter = Callable[..., list[Path]]
 """``writer(run_dir, **options) -> written paths``."""

@@ -14,12 +14,12 @@ from html import escape
 from typing import TYPE_CHECKING
 
 from thinktank.evals.metrics import fmt_ci, fmt_label, fmt_s, fmt_usd
-from thinktank.evals.records import RunDatabase
+from thinktank.evals.runs.records import RunDatabase
 from thinktank.evals.viewer import badge, render_run
 
 if TYPE_CHECKING:
     from thinktank.evals.report import ReportData
-    from thinktank.evals.run_types import TaskRecord
+    from thinktank.evals.runs.run_types import TaskRecord
 
 CSS = """
 body{font:14px/1.45 system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:0;color:#1d2330;background:#f6f7f9}

@@ -15,7 +15,7 @@ from html import escape
 from typing import Any
 
 from thinktank.evals.metrics import fmt_s
-from thinktank.evals.run_types import TaskRecord
+from thinktank.evals.runs.run_types import TaskRecord
 
 MAX_TEXT = 8000
 """Characters of one message shown before it is cut (the rest is counted)."""

@@ -19,14 +19,14 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel
 
-from thinktank.evals.run_types import INTERRUPTED
+from thinktank.evals.runs.run_types import INTERRUPTED
 from thinktank.graphs.spec import GraphSpec
 from thinktank.optimize.costs import CallPrice
 
 if TYPE_CHECKING:
-    from thinktank.evals.run_types import TaskRecord
+    from thinktank.evals.runs.run_types import TaskRecord
+    from thinktank.evals.runs.worker import TaskJob
     from thinktank.evals.tasks.task import Task
-    from thinktank.evals.worker import TaskJob
     from thinktank.llm.base import ChatModel
     from thinktank.llm.budget import Budget
 
@@ -91,7 +91,7 @@ class Evaluator(ABC):
 
 
 class RunnerEvaluator(Evaluator):
-    """Evaluates with the eval runner's :class:`~thinktank.evals.worker.TaskWorker`.
+    """Evaluates with the eval runner's :class:`~thinktank.evals.runs.worker.TaskWorker`.
 
     Args:
         models: the model pool, alias → model (a ChatModel or a model string).
@@ -108,7 +108,7 @@ class RunnerEvaluator(Evaluator):
         memory: Any = None,
         environment_options: Mapping[str, Mapping[str, Any]] | None = None,
     ) -> None:
-        from thinktank.evals.worker import TaskWorker
+        from thinktank.evals.runs.worker import TaskWorker
 
         self._aliases = list(models)
         self.worker = TaskWorker(
@@ -147,7 +147,7 @@ class RunnerEvaluator(Evaluator):
         return await self.worker.run_job(job)
 
     async def run_task(self, spec: GraphSpec, label: str, task: Task, seed: int) -> TaskOutcome:
-        from thinktank.evals.worker import TaskJob
+        from thinktank.evals.runs.worker import TaskJob
 
         job = TaskJob(graph=label, task=task, seed=seed, run_id=label)
         rec = await self.run_job(job, spec)

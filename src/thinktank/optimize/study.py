@@ -268,7 +268,7 @@ class Study:
                 os.close(lock)
 
     async def _run(self) -> StudyResult:
-        from thinktank.evals.worker import RUN_BUDGET_NAME
+        from thinktank.evals.runs.worker import RUN_BUDGET_NAME
         from thinktank.optimize._evaluation import Evaluations
         from thinktank.optimize.store import EvalStore
 

@@ -90,7 +90,7 @@ def run_predictions(
     With several graphs in the run, ``graph`` picks one (each graph's predictions are
     a separate submission); ``model_name`` defaults to ``thinktank/<graph>``.
     """
-    from thinktank.evals.records import RunDatabase
+    from thinktank.evals.runs.records import RunDatabase
 
     folder = Path(run_dir)
     if not (folder / "records.sqlite").is_file():

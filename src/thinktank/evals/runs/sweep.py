@@ -153,7 +153,7 @@ def expand_graphs(args: Iterable[str]) -> list[GraphEntry]:
 
 
 def entries_from(graphs: Any) -> list[GraphEntry]:
-    """Normalise what :class:`~thinktank.evals.runner.Runner` accepts: a mapping label →
+    """Normalise what :class:`~thinktank.evals.runs.runner.Runner` accepts: a mapping label →
     GraphSpec / topology string, or a sequence of entries, specs or ``--graph`` strings."""
     if isinstance(graphs, dict):
         return [

@@ -10,7 +10,7 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from thinktank.evals.run_types import TaskRecord
+from thinktank.evals.runs.run_types import TaskRecord
 
 
 class Progress:

@@ -16,7 +16,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr
 
-from thinktank.evals.sweep import GraphEntry
+from thinktank.evals.runs.sweep import GraphEntry
 
 FINISHED_STATUSES = frozenset(
     {"ok", "budget_exhausted", "stopped_by_ceo", "max_rounds", "degraded"}

@@ -6,12 +6,12 @@
 
 Jobs are (task, graph) pairs in task order (every graph sees the same tasks when a
 budget stops the run early). Up to ``concurrency`` run at once; each finished job is
-appended to the run database in one transaction (:mod:`thinktank.evals.records`),
+appended to the run database in one transaction (:mod:`thinktank.evals.runs.records`),
 so a killed run resumes (``resume=True``) without duplicates or losses.
 
 Budgets: each graph's ``GraphSpec.budget`` limits every task it runs; ``budget_usd``
 limits the run — its total across sessions: a resumed run starts with what earlier
-sessions spent (:meth:`~thinktank.evals.records.RunDatabase.run_spent_usd`). Every
+sessions spent (:meth:`~thinktank.evals.runs.records.RunDatabase.run_spent_usd`). Every
 model call is admitted by the run budget (:func:`~thinktank.llm.budget.admit`), so
 spending never passes it beyond the documented bound, and a run it stops has spent
 it to within one minimal call; once it is spent no new job starts. A job whose calls
@@ -48,18 +48,18 @@ from typing import Any, Literal
 from pydantic import BaseModel, Field
 
 from thinktank.errors import ConfigError
-from thinktank.evals.progress import Progress
-from thinktank.evals.records import RunDatabase, lock_run_dir
-from thinktank.evals.run_types import INTERRUPTED, RunConfig, TaskRecord, cause_of
-from thinktank.evals.sweep import GraphEntry, entries_from
-from thinktank.evals.tasks.task import Task
-from thinktank.evals.worker import (
+from thinktank.evals.runs.progress import Progress
+from thinktank.evals.runs.records import RunDatabase, lock_run_dir
+from thinktank.evals.runs.run_types import INTERRUPTED, RunConfig, TaskRecord, cause_of
+from thinktank.evals.runs.sweep import GraphEntry, entries_from
+from thinktank.evals.runs.worker import (
     RUN_BUDGET_NAME,
     Executor,
     LocalExecutor,
     TaskJob,
     TaskWorker,
 )
+from thinktank.evals.tasks.task import Task
 from thinktank.graphs.spec import GraphSpec
 from thinktank.llm.base import ChatModel
 from thinktank.llm.budget import Budget
@@ -72,7 +72,7 @@ TaskHook = Callable[[Task, Any, Any], Any]
 
 EXECUTOR_GROUP = "thinktank.executors"
 """Entry-point group of executors: ``NAME = "module:Factory"``, where ``Factory(worker, *,
-models, concurrency, options)`` returns an :class:`~thinktank.evals.worker.Executor`
+models, concurrency, options)`` returns an :class:`~thinktank.evals.runs.worker.Executor`
 (the ``ray`` executor is ``thinktank.cluster:RayExecutor``). The runner finds them by
 name, so executors live above the runner without the runner importing them."""
 
@@ -111,7 +111,7 @@ class RunSummary(BaseModel):
     degraded: int = 0
     """Of those, ``degraded`` records (selection fell back to a vote)."""
     error_causes: dict[str, int] = Field(default_factory=dict)
-    """Cause (:func:`~thinktank.evals.run_types.cause_of`) → how many error records gave it."""
+    """Cause (:func:`~thinktank.evals.runs.run_types.cause_of`) → how many error records gave it."""
     degraded_causes: dict[str, int] = Field(default_factory=dict)
     """Cause → how many degraded records gave it."""
     interrupted: int = 0

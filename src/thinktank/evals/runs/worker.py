@@ -1,7 +1,7 @@
 """Run one task through one graph and judge it: the unit of work of every executor.
 
 :meth:`TaskWorker.run_job` takes a :class:`TaskJob` (plain data: graph label, task,
-seed) and returns a :class:`~thinktank.evals.run_types.TaskRecord` (plain data). It
+seed) and returns a :class:`~thinktank.evals.runs.run_types.TaskRecord` (plain data). It
 owns what that needs — loaded models, compiled graphs, task environments started
 once — and writes nothing: the driver alone appends records to the run database.
 An executor decides *where* ``run_job`` runs: :class:`LocalExecutor` calls it in the
@@ -25,8 +25,8 @@ from pydantic import BaseModel
 
 from thinktank.errors import BudgetExceeded
 from thinktank.evals.environments.base import TaskEnvironment, environment_for
-from thinktank.evals.run_types import EVALUATION_USAGE, INTERRUPTED, TaskRecord
-from thinktank.evals.sweep import GraphEntry
+from thinktank.evals.runs.run_types import EVALUATION_USAGE, INTERRUPTED, TaskRecord
+from thinktank.evals.runs.sweep import GraphEntry
 from thinktank.evals.tasks.evaluators import Verdict, evaluate
 from thinktank.evals.tasks.task import Task
 from thinktank.graphs.compiler import CompiledGraph, RunResult, compile

@@ -30,7 +30,7 @@ from pathlib import Path
 from typing import Any
 
 from thinktank.errors import UsageError
-from thinktank.evals.run_types import EVALUATION_USAGE, RunConfig, TaskRecord
+from thinktank.evals.runs.run_types import EVALUATION_USAGE, RunConfig, TaskRecord
 
 DB_NAME = "records.sqlite"
 SCHEMA_VERSION = 2

@@ -1,0 +1,4 @@
+"""Runs: many tasks through many graphs, each job run by a worker and recorded.
+
+See README.md in this folder.
+"""
