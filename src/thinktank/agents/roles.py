@@ -218,8 +218,17 @@ class Decision(RoleOutput):
         )
 
 
+RoleAct = Literal["answer", "refine", "score", "critique", "select", "fuse", "decide"]
+"""What a role does for its graph. ``answer``: writes a candidate answer to the task;
+``refine``: rewrites one candidate (an answer too); ``score``: judges each candidate it
+reads, one run per candidate; ``critique``: comments on the answers it reads;
+``select``: picks one of the answers it reads; ``fuse``: writes one answer from all it
+reads; ``decide``: coordinates rounds (stop, continue, recruit)."""
+
+
 class RoleSpec(BaseModel):
-    """A role: name, default prompt, output type."""
+    """A role: name, default prompt, output type, and what it does for the graph —
+    the scheduler, compiler, selection, diagram and optimizer read these, not names."""
 
     name: str
     output: type[RoleOutput]
@@ -229,6 +238,18 @@ class RoleSpec(BaseModel):
     """What the role works on. ``task``: the task itself (plus whatever edges bring).
     ``answers``: other nodes' answers (it verifies, critiques, judges or fuses them),
     so it never runs unless an edge brings it answers; graphs are checked for that."""
+    does: RoleAct = "answer"
+    """What it does for the graph (see :data:`RoleAct`)."""
+
+    @property
+    def answers(self) -> bool:
+        """Its outputs are candidate answers (answer, refine, fuse)."""
+        return self.does in ("answer", "refine", "fuse")
+
+    @property
+    def targets_one(self) -> bool:
+        """Each run works on one candidate (``score`` judges it, ``refine`` rewrites it)."""
+        return self.does in ("score", "refine")
 
     _prompts: ClassVar[dict[str, str]] = {}
 
@@ -238,16 +259,29 @@ class RoleSpec(BaseModel):
 
 ROLES: dict[str, RoleSpec] = {
     "solver": RoleSpec(name="solver", output=AnswerOutput, uses_tools=True),
-    "verifier": RoleSpec(name="verifier", output=Verification, uses_tools=True, reads="answers"),
-    "critic": RoleSpec(name="critic", output=Critique, reads="answers"),
-    "refiner": RoleSpec(name="refiner", output=AnswerOutput, uses_tools=True),
-    "fuser": RoleSpec(name="fuser", output=AnswerOutput, reads="answers"),
-    "judge": RoleSpec(name="judge", output=Selection, reads="answers"),
+    "verifier": RoleSpec(
+        name="verifier", output=Verification, uses_tools=True, reads="answers", does="score"
+    ),
+    "critic": RoleSpec(name="critic", output=Critique, reads="answers", does="critique"),
+    "refiner": RoleSpec(name="refiner", output=AnswerOutput, uses_tools=True, does="refine"),
+    "fuser": RoleSpec(name="fuser", output=AnswerOutput, reads="answers", does="fuse"),
+    "judge": RoleSpec(name="judge", output=Selection, reads="answers", does="select"),
     "debater": RoleSpec(name="debater", output=AnswerOutput, uses_tools=True),
-    "ceo": RoleSpec(name="ceo", output=Decision),
+    "ceo": RoleSpec(name="ceo", output=Decision, does="decide"),
 }
 ROLES["aggregator"] = ROLES["fuser"].model_copy(update={"name": "fuser"})
 ROLES["selector"] = ROLES["judge"].model_copy(update={"name": "judge"})
+
+
+def role_does(name: str) -> RoleAct | None:
+    """What the role ``name`` does (``None`` for a name that is no role)."""
+    spec = ROLES.get(name)
+    return spec.does if spec is not None else None
+
+
+def roles_doing(*acts: RoleAct) -> frozenset[str]:
+    """Names (aliases included) of the roles that do any of ``acts``."""
+    return frozenset(n for n, r in ROLES.items() if r.does in acts)
 
 
 def lookup_role(name: str) -> RoleSpec:

@@ -15,7 +15,7 @@ import subprocess
 from pathlib import Path
 
 from thinktank.errors import MissingDependency
-from thinktank.graphs.spec import EdgeSpec, GraphSpec, NodeSpec
+from thinktank.graphs.spec import SELECTION_NEEDS, EdgeSpec, GraphSpec, NodeSpec
 
 _SELECT_ID = "select_step"
 
@@ -65,10 +65,8 @@ def _scorers(spec: GraphSpec) -> list[str]:
     sel = spec.selection
     if sel.by:
         return [sel.by]
-    role = {"verifier": "verifier", "mav": "verifier", "judge": "judge", "fuser": "fuser"}.get(
-        sel.method
-    )
-    return [n.id for n in spec.nodes if n.role == role]
+    act = SELECTION_NEEDS.get(sel.method)
+    return [n.id for n in spec.nodes if act is not None and n.does == act]
 
 
 def _esc(text: str) -> str:

@@ -98,8 +98,8 @@ def program_with(code: str, test: str, metadata: dict[str, Any]) -> str:
 
 def llm_scores(spec: GraphSpec, outputs: Sequence[NodeOutput]) -> dict[str, float]:
     """Execution-free scores in [0, 1]: mean verifier score, else a judge's share of picks."""
-    verifiers = {n.id for n in spec.nodes if n.role == "verifier"}
-    judges = {n.id for n in spec.nodes if n.role == "judge"}
+    verifiers = {n.id for n in spec.nodes if n.does == "score"}
+    judges = {n.id for n in spec.nodes if n.does == "select"}
     if spec.selection.by:
         verifiers &= {spec.selection.by}
         judges &= {spec.selection.by}

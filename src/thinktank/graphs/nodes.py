@@ -106,9 +106,7 @@ class NodeRuntime:
     ) -> NodeOutput:
         r = int(item["round"])
         target = item.get("target")
-        oid = f"{node.id}:{r}:{sample}" + (
-            f"@{target}" if node.role == "verifier" and target else ""
-        )
+        oid = f"{node.id}:{r}:{sample}" + (f"@{target}" if node.does == "score" and target else "")
         instructions = None
         if node.instructions:
             instructions = node.instructions
@@ -172,7 +170,7 @@ class NodeRuntime:
             sample=sample,
             answer=answer,
             output=output,
-            target=target if node.role in ("verifier", "refiner") else None,
+            target=target if node.does in ("score", "refine") else None,
             inputs=list(item.get("inputs") or []),
             status="ok" if traj.status in ("ok", "submitted") else traj.status,
             error=traj.error,

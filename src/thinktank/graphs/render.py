@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from thinktank.agents.roles import role_does
 from thinktank.graphs.state import NodeOutput
 
 
@@ -24,11 +25,12 @@ def _answer_block(o: NodeOutput, max_chars: int = 2_000) -> str:
 
 def _feedback_block(o: NodeOutput) -> str:
     out = o.output if isinstance(o.output, dict) else {}
-    if o.role == "critic":
+    does = role_does(o.role)
+    if does == "critique":
         issues = "\n".join(f"- {i}" for i in out.get("issues", []))
         sugg = "\n".join(f"- {s}" for s in out.get("suggestions", []))
         return f"Issues:\n{issues or '- none'}\nSuggestions:\n{sugg or '- none'}"
-    if o.role == "verifier":
+    if does == "score":
         verdict = "correct" if out.get("verdict") else "incorrect"
         return (
             f"Verifier says {verdict} (score {out.get('score', 0):.2f}): {out.get('rationale', '')}"
@@ -52,18 +54,19 @@ def render(
 ) -> str:
     """The user message for one sample of a node."""
     parts = [f"Task:\n{task.strip()}"]
-    if role == "verifier" and target is not None:
+    does = role_does(role)
+    if does == "score" and target is not None:
         parts.append(f"Candidate solution:\n{_answer_block(target)}")
         if aspect:
             parts.append(f"Check only this aspect: {aspect}")
         parts.append(f"Candidate answer: {target.answer if target.answer is not None else ''}")
-    elif role in ("judge", "fuser"):
+    elif does in ("select", "fuse"):
         parts.append(numbered([i for i in inputs if i.answer is not None]))
-    elif role == "critic":
+    elif does == "critique":
         parts.append(
             "Proposed solutions:\n\n" + numbered([i for i in inputs if i.answer is not None])
         )
-    elif role == "refiner":
+    elif does == "refine":
         answers = [i for i in inputs if i.answer is not None]
         feedback = [i for i in inputs if i.answer is None]
         if target is not None:
@@ -72,7 +75,7 @@ def render(
             parts.append("Previous answers:\n\n" + numbered(answers))
         if feedback:
             parts.append("Feedback:\n" + "\n\n".join(_feedback_block(f) for f in feedback))
-    elif role == "ceo":
+    elif does == "decide":
         lines = [f"Discussion of round {round_no}:"]
         for i in inputs:
             lines.append(f"[{i.node} #{i.sample + 1} ({i.role})]\n{_feedback_block(i)}")

@@ -218,7 +218,7 @@ class Scheduler:
         direction = str(control.get("direction") or "")
         max_tokens = control.get("max_tokens") or node.max_tokens
         base: dict[str, Any] = {"node": node.id, "round": r, "max_tokens": max_tokens}
-        if node.role == "verifier":
+        if node.does == "score":
             # a same-round edge from a node that did not run this round shows its last
             # outputs again; a verifier checks each candidate once
             checked = {o.target for o in outs if o.node == node.id and o.round < r}
@@ -230,14 +230,14 @@ class Scheduler:
                     "target": t.id,
                     "inputs": [t.id],
                     "prompt": render(
-                        "verifier", task, inputs, direction=direction, target=t, aspect=node.aspect
+                        node.role, task, inputs, direction=direction, target=t, aspect=node.aspect
                     ),
                 }
                 for t in targets
                 for s in samples
             ]
         answers = [o for o in inputs if o.answer is not None]
-        if node.role == "refiner" and answers:
+        if node.does == "refine" and answers:
             fb = [o for o in inputs if o.answer is None]
             return [
                 {
@@ -246,17 +246,17 @@ class Scheduler:
                     "target": answers[s % len(answers)].id,
                     "inputs": [answers[s % len(answers)].id, *(f.id for f in fb)],
                     "prompt": render(
-                        "refiner", task, fb, direction=direction, target=answers[s % len(answers)]
+                        node.role, task, fb, direction=direction, target=answers[s % len(answers)]
                     ),
                 }
                 for s in samples
             ]
-        if node.role in ("judge", "fuser", "critic") and not answers:
+        if node.does in ("select", "fuse", "critique") and not answers:
             return []
         prompt = render(node.role, task, inputs, direction=direction, round_no=r)
         shown = (
             [o.id for o in inputs if o.answer is not None]
-            if node.role in ("judge", "fuser")
+            if node.does in ("select", "fuse")
             else [o.id for o in inputs]
         )
         if node.sampling.mode == "first_m":
@@ -315,7 +315,7 @@ class Scheduler:
     def _apply(self, decision: dict[str, Any], r: int) -> dict[str, Any]:
         """Turn a Decision into next round's controls (what is enforced)."""
         control: dict[str, Any] = {"direction": str(decision.get("direction") or "")}
-        critics = [n for n in self.spec.nodes if n.role == "critic"]
+        critics = [n for n in self.spec.nodes if n.does == "critique"]
         active: dict[str, int] = {}
         recruit = int(decision.get("recruit") or 0)
         for c in critics:

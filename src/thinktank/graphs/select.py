@@ -172,9 +172,9 @@ def select(
         by_nodes = (
             {sel.by}
             if sel.by
-            else {n.id for n in spec.nodes if n.role == "verifier"}
+            else {n.id for n in spec.nodes if n.does == "score"}
             if method == "mav"
-            else {next(n.id for n in spec.nodes if n.role == "verifier")}
+            else {next(n.id for n in spec.nodes if n.does == "score")}
         )
         scores: dict[str, list[float]] = defaultdict(list)
         approvals: dict[str, int] = defaultdict(int)
@@ -198,7 +198,7 @@ def select(
             if w is not None:
                 answer, winner = a, w
     elif method == "judge":
-        by = sel.by or next(n.id for n in spec.nodes if n.role == "judge")
+        by = sel.by or next(n.id for n in spec.nodes if n.does == "select")
         picks: dict[str, int] = defaultdict(int)
         for o in outputs:
             if o.node == by and isinstance(o.output, dict) and o.inputs:
@@ -215,7 +215,7 @@ def select(
                 detail["degraded"] = degraded
         detail["judge_picks"] = dict(picks)
     elif method == "fuser":
-        by = sel.by or next(n.id for n in spec.nodes if n.role == "fuser")
+        by = sel.by or next(n.id for n in spec.nodes if n.does == "fuse")
         fused = [o for o in outputs if o.node == by and o.answer is not None]
         if fused:
             last = max(o.round for o in fused)

@@ -29,7 +29,7 @@ from pydantic import (
     model_validator,
 )
 
-from thinktank.agents.roles import ROLES
+from thinktank.agents.roles import ROLES, RoleAct, role_does, roles_doing
 from thinktank.errors import ConfigError
 
 if TYPE_CHECKING:
@@ -109,6 +109,11 @@ class NodeSpec(_Strict):
     last_round: int | None = Field(default=None, ge=1)
     """The node runs up to this round (``None``: every round); e.g. drafts only in round 1."""
 
+    @property
+    def does(self) -> RoleAct | None:
+        """What this node's role does for the graph (``None`` for an unknown role)."""
+        return role_does(self.role)
+
 
 class EdgeSpec(_Strict):
     """``target`` reads ``source``'s outputs."""
@@ -162,7 +167,16 @@ _UNCHECKED = "thinktank.graphs.unchecked"
 """Validation context key: skip the graph-level checks (the caller runs them itself)."""
 
 RESERVED_IDS = frozenset({"schedule", "select", "__start__", "__end__"})
-ANSWER_ROLES = frozenset({"solver", "refiner", "fuser", "debater"})
+ANSWER_ROLES = roles_doing("answer", "refine", "fuse")
+"""Roles whose outputs are candidate answers (their aliases included)."""
+
+SELECTION_NEEDS: dict[str, RoleAct] = {
+    "verifier": "score",
+    "mav": "score",
+    "judge": "select",
+    "fuser": "fuse",
+}
+"""Selection method → what the node it selects with does (by default, the first such node)."""
 
 
 class GraphSpec(_Strict):
@@ -256,7 +270,7 @@ class GraphSpec(_Strict):
             c = self.node(self.rounds.controller) if self.rounds.controller in known else None
             if c is None:
                 out.append((where, f"rounds.controller {self.rounds.controller!r} is not a node"))
-            elif c.role != "ceo":
+            elif c.does != "decide":
                 out.append(
                     (where, f"rounds.controller {c.id!r} must have role 'ceo', not {c.role!r}")
                 )
@@ -273,10 +287,10 @@ class GraphSpec(_Strict):
                     "the selection step has no candidates: add a solver/refiner/fuser/debater node or list selection.candidates",
                 )
             )
-        need_by = {"verifier": "verifier", "mav": "verifier", "judge": "judge", "fuser": "fuser"}
-        if sel.method in need_by:
-            role = need_by[sel.method]
-            by = sel.by or next((n.id for n in self.nodes if n.role == role), None)
+        if sel.method in SELECTION_NEEDS:
+            act = SELECTION_NEEDS[sel.method]
+            role = sel.method if sel.method in ("judge", "fuser") else "verifier"
+            by = sel.by or next((n.id for n in self.nodes if n.does == act), None)
             if by is None or by not in known:
                 out.append(
                     (

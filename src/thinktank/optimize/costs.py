@@ -72,7 +72,7 @@ class CostEstimator:
                 inputs = [e for e in spec.inputs_of(node.id) if not e.feedback or r > 1]
                 read = sum(by_id[e.source].n * self._out(spec, e.source) for e in inputs)
                 out = self._out(spec, node.id)
-                if node.role == "verifier":
+                if node.does == "score":
                     targets = sum(
                         by_id[e.source].n for e in inputs if by_id[e.source].role in ANSWER_ROLES
                     )

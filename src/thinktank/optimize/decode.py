@@ -21,9 +21,10 @@ from typing import Any, Protocol, TypeVar
 
 from pydantic import ValidationError
 
+from thinktank.agents.roles import role_does
 from thinktank.errors import ConfigError
 from thinktank.graphs.spec import ANSWER_ROLES, GraphSpec
-from thinktank.optimize.space import NEEDS_ROLE, READERS, SELECTORS, EdgeChoice, SearchSpace
+from thinktank.optimize.space import NEEDS_ACT, READERS, SELECTORS, EdgeChoice, SearchSpace
 
 T = TypeVar("T")
 NODE_DIMS = ("n", "model", "temperature", "memory", "copies")
@@ -171,10 +172,10 @@ def assign(space: SearchSpace, chooser: Chooser) -> Assignment:
     method = pick("selection", space.selection)
     pick("rounds", space.rounds)
     pick("stop_on_agreement", space.stop_on_agreement)
-    need = NEEDS_ROLE.get(method)
+    need = NEEDS_ACT.get(method)
     forced = next(
-        (n.id for n in space.nodes if n.role == need and True in n.present),
-        next((n.id for n in space.nodes if n.role == need), None),
+        (n.id for n in space.nodes if role_does(n.role) == need and True in n.present),
+        next((n.id for n in space.nodes if role_does(n.role) == need), None),
     )
     present: set[str] = set()
     for node in space.nodes:
@@ -220,7 +221,7 @@ def nominal_calls(spec: GraphSpec) -> int:
         for node in spec.nodes:
             if node.first_round > r or (node.last_round is not None and r > node.last_round):
                 continue
-            if node.role == "verifier":
+            if node.does == "score":
                 targets = sum(
                     by_id[e.source].n
                     for e in spec.inputs_of(node.id)
@@ -247,7 +248,7 @@ def build(
     rounds = int(v["rounds"])
     stop = v["stop_on_agreement"]
     present = [n for n in space.nodes if v.get(f"{n.id}.present")]
-    ceos = [n for n in present if n.role == "ceo"]
+    ceos = [n for n in present if role_does(n.role) == "decide"]
     if len(ceos) > 1 or any(int(v[f"{n.id}.copies"]) > 1 for n in ceos):
         out.reason = "more than one coordinator (ceo) node: a graph has at most one controller"
         return out
@@ -256,10 +257,10 @@ def build(
     incoming = {e.target for e in space.edges if v.get(e.key)}
     nodes: list[dict[str, Any]] = []
     for n in present:
-        if n.role in READERS and n.id not in incoming:
+        if role_does(n.role) in READERS and n.id not in incoming:
             out.reason = f"{n.id} ({n.role}) is present but reads no node: no edge into it is on"
             return out
-        policy = n.rounds or ("last" if n.role in SELECTORS and not looped else "all")
+        policy = n.rounds or ("last" if role_does(n.role) in SELECTORS and not looped else "all")
         for i, nid in enumerate(copies[n.id]):
             data: dict[str, Any] = {
                 **n.fields,
@@ -290,8 +291,12 @@ def build(
         for t in copies[e.target]
     ]
     method = v["selection"]
-    need = NEEDS_ROLE.get(method)
-    by = next((copies[n.id][0] for n in present if n.role == need), None) if need else None
+    need = NEEDS_ACT.get(method)
+    by = (
+        next((copies[n.id][0] for n in present if role_does(n.role) == need), None)
+        if need
+        else None
+    )
     c = space.constraints
     data = {
         "name": space.name,

@@ -34,27 +34,32 @@ from typing import TYPE_CHECKING, Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from thinktank.agents.roles import ROLES
+from thinktank.agents.roles import ROLES, RoleAct, role_does
 from thinktank.errors import ConfigError
-from thinktank.graphs.spec import SelectMethod
+from thinktank.graphs.spec import ANSWER_ROLES, SELECTION_NEEDS, SelectMethod
 
 if TYPE_CHECKING:
     from thinktank._configfile import Document
 
-NEEDS_ROLE: dict[str, str] = {
-    "verifier": "verifier",
-    "mav": "verifier",
-    "judge": "judge",
-    "fuser": "fuser",
-    "ceo": "ceo",
+NEEDS_ACT: dict[str, RoleAct] = {**SELECTION_NEEDS, "ceo": "decide"}
+"""Selection methods that need a node doing something (that node is switched on)."""
+
+ACT_EXAMPLE: dict[RoleAct, str] = {
+    "score": "verifier",
+    "select": "judge",
+    "fuse": "fuser",
+    "decide": "ceo",
+    "critique": "critic",
+    "refine": "refiner",
+    "answer": "solver",
 }
-"""Selection methods that need a node of some role (that node is switched on)."""
+"""A built-in role doing each act (for messages)."""
 
-READERS = frozenset({"verifier", "critic", "judge", "fuser", "refiner"})
-"""Roles that only make sense reading another node's output."""
+READERS: frozenset[RoleAct] = frozenset({"score", "critique", "select", "fuse", "refine"})
+"""What roles do that only makes sense reading another node's output."""
 
-SELECTORS = frozenset({"verifier", "judge", "fuser"})
-"""Roles that run in the final round only by default (when the round count is fixed)."""
+SELECTORS: frozenset[RoleAct] = frozenset({"score", "select", "fuse"})
+"""What roles do that runs in the final round only by default (round count fixed)."""
 
 
 _NONE: float | None = None
@@ -289,16 +294,15 @@ class SearchSpace(_Strict):
                         f"edge {e.source} -> {e.target} is a feedback edge (always on), but "
                         f"rounds offers only {self.rounds}: add a round count of 2 or more"
                     )
-        roles = {n.role for n in self.nodes}
+        acts = {role_does(n.role) for n in self.nodes}
         for method in self.selection:
-            need = NEEDS_ROLE.get(method)
-            if need is not None and need not in roles:
+            need = NEEDS_ACT.get(method)
+            if need is not None and need not in acts:
                 out.append(
-                    f"selection {method!r} is offered but no node has role {need!r}: add one, "
-                    f"or drop {method!r} from selection"
+                    f"selection {method!r} is offered but no node has role "
+                    f"{ACT_EXAMPLE[need]!r}: add one, or drop {method!r} from selection"
                 )
-        answer_roles = {"solver", "refiner", "fuser", "debater"}
-        if not any(n.role in answer_roles and True in n.present for n in self.nodes):
+        if not any(n.role in ANSWER_ROLES and True in n.present for n in self.nodes):
             out.append(
                 "no answer-producing node (solver, debater, refiner, fuser) can be present: "
                 "every proposal would have nothing to select from"
@@ -310,7 +314,7 @@ class SearchSpace(_Strict):
         return node is not None and False not in node.present
 
     def _may_have_ceo(self) -> bool:
-        return any(n.role == "ceo" and True in n.present for n in self.nodes)
+        return any(role_does(n.role) == "decide" and True in n.present for n in self.nodes)
 
     def node(self, node_id: str) -> NodeChoice:
         for n in self.nodes:
