@@ -42,7 +42,7 @@ from typing import Any
 
 from _common import NO_PYTHON, emit, parser
 
-from thinktank.evals.metrics import graph_stats
+from thinktank.evals.reports.metrics import graph_stats
 from thinktank.evals.runs.records import RunDatabase
 from thinktank.evals.runs.runner import Runner
 from thinktank.evals.runs.sweep import expand_graphs

@@ -118,7 +118,7 @@ async def run_demo(
     progress: bool | None = None,
 ) -> DemoResult:
     """Run the demo set with ``model`` into ``out_dir`` and write its report."""
-    from thinktank.evals.report import write_report
+    from thinktank.evals.reports.report import write_report
     from thinktank.evals.runs.runner import Runner
     from thinktank.memory import LearnerConfig, MemoryLearner, SQLiteMemoryBank
     from thinktank.sandboxes import DockerSandboxConfig
@@ -240,8 +240,8 @@ async def run_simulated(
     """
     import asyncio
 
-    from thinktank.evals.metrics import graph_stats
-    from thinktank.evals.report import write_report
+    from thinktank.evals.reports.metrics import graph_stats
+    from thinktank.evals.reports.report import write_report
     from thinktank.evals.runs.records import RunDatabase
     from thinktank.evals.runs.runner import Runner
     from thinktank.evals.runs.sweep import expand_graphs

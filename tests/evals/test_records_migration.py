@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from thinktank.evals.report import load_report_data, render_markdown
+from thinktank.evals.reports.report import load_report_data, render_markdown
 from thinktank.evals.runs.records import DB_NAME, SCHEMA_VERSION, RunDatabase
 from thinktank.evals.runs.run_types import EVALUATION_USAGE, RunConfig, TaskRecord
 from thinktank.evals.runs.sweep import expand_graph

@@ -12,8 +12,8 @@ from typing import ClassVar
 import pytest
 
 from thinktank.errors import UsageError
-from thinktank.evals.metrics import graph_stats, pass_at_ks, percentile, wilson
-from thinktank.evals.report import (
+from thinktank.evals.reports.metrics import graph_stats, pass_at_ks, percentile, wilson
+from thinktank.evals.reports.report import (
     load_report_data,
     register_report_kind,
     render_markdown,
@@ -111,7 +111,7 @@ def test_trajectory_cap_keeps_wrong_runs_first(run_dir: Path) -> None:
 
 
 def test_plots_are_pngs(run_dir: Path) -> None:
-    from thinktank.evals.plots import accuracy_plot
+    from thinktank.evals.reports.plots import accuracy_plot
 
     data = load_report_data(run_dir, plots=False)
     png, xlabel = accuracy_plot(data.stats, "cost") or (b"", "")

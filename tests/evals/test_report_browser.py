@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from thinktank.evals.report import write_report
+from thinktank.evals.reports.report import write_report
 
 from .chromium import Chromium, Page, chromium_binary
 from .runner_support import make_rich_run

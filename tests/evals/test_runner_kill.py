@@ -12,7 +12,7 @@ import sys
 import time
 from pathlib import Path
 
-from thinktank.evals.report import load_report_data
+from thinktank.evals.reports.report import load_report_data
 from thinktank.evals.runs.records import RunDatabase
 from thinktank.evals.runs.runner import Runner
 from thinktank.evals.runs.sweep import expand_graphs

@@ -309,7 +309,7 @@ def eval_command(
                 f"added, {st.used} item uses recorded, {st.warnings} warnings"
             )
     if report and (out / "records.sqlite").is_file():
-        from thinktank.evals.report import write_report
+        from thinktank.evals.reports.report import write_report
 
         paths = write_report(out, max_trajectories=trajectories)
         console.print(f"report: {next(p for p in paths if p.name == 'report.html')}")
@@ -530,7 +530,7 @@ def report_command(
 ) -> None:
     """Write report.md and a self-contained report.html for a run directory."""
     from thinktank.errors import ThinktankError
-    from thinktank.evals.report import run_kind, write_report
+    from thinktank.evals.reports.report import run_kind, write_report
 
     try:
         if run_kind(run_dir) == "optimize":

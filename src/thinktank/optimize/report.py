@@ -15,7 +15,7 @@ import os
 from pathlib import Path
 from typing import Any
 
-from thinktank.evals.report import register_report_kind
+from thinktank.evals.reports.report import register_report_kind
 from thinktank.optimize.plots import progress_points
 from thinktank.optimize.results import EVALUATED, StudyResult, TrialRecord, load_result
 

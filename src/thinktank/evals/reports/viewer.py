@@ -14,7 +14,7 @@ from collections.abc import Iterable, Mapping
 from html import escape
 from typing import Any
 
-from thinktank.evals.metrics import fmt_s
+from thinktank.evals.reports.metrics import fmt_s
 from thinktank.evals.runs.run_types import TaskRecord
 
 MAX_TEXT = 8000

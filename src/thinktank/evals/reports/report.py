@@ -21,7 +21,14 @@ from pathlib import Path
 from typing import Any
 
 from thinktank.errors import UsageError
-from thinktank.evals.metrics import GraphStats, fmt_ci, fmt_label, fmt_s, fmt_usd, graph_stats
+from thinktank.evals.reports.metrics import (
+    GraphStats,
+    fmt_ci,
+    fmt_label,
+    fmt_s,
+    fmt_usd,
+    graph_stats,
+)
 from thinktank.evals.runs.records import DB_NAME, RunDatabase
 from thinktank.evals.runs.run_types import RunConfig, TaskRecord, group_causes
 
@@ -151,7 +158,7 @@ def load_report_data(run_dir: str | Path, *, plots: bool = True) -> ReportData:
         Path(run_dir), config, records, stats, sessions, events, list(seen.items()), spent_usd=spent
     )
     if plots:
-        from thinktank.evals.plots import accuracy_plot
+        from thinktank.evals.reports.plots import accuracy_plot
 
         for name, x in PLOTS.items():
             made = accuracy_plot(stats, x)
@@ -266,7 +273,7 @@ def write_eval_report(
             written.append(_write(d / "plots" / f"{name}.png", png))
     written.append(_write(d / "report.md", render_markdown(data)))
     if html:
-        from thinktank.evals.report_html import render_html
+        from thinktank.evals.reports.html import render_html
 
         written.append(
             _write(d / "report.html", render_html(data, max_trajectories=max_trajectories))

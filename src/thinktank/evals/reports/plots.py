@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from thinktank.errors import MissingDependency
-from thinktank.evals.metrics import GraphStats
+from thinktank.evals.reports.metrics import GraphStats
 
 
 def _pyplot() -> Any:

@@ -13,12 +13,12 @@ from collections.abc import Sequence
 from html import escape
 from typing import TYPE_CHECKING
 
-from thinktank.evals.metrics import fmt_ci, fmt_label, fmt_s, fmt_usd
+from thinktank.evals.reports.metrics import fmt_ci, fmt_label, fmt_s, fmt_usd
+from thinktank.evals.reports.viewer import badge, render_run
 from thinktank.evals.runs.records import RunDatabase
-from thinktank.evals.viewer import badge, render_run
 
 if TYPE_CHECKING:
-    from thinktank.evals.report import ReportData
+    from thinktank.evals.reports.report import ReportData
     from thinktank.evals.runs.run_types import TaskRecord
 
 CSS = """
