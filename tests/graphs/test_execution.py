@@ -1,4 +1,4 @@
-"""SandboxExecutor: hybrid_verify and test_vote select code by running it (local sandbox; Docker marked)."""
+"""ExecutionScorer: hybrid_verify and test_vote select code by running it (local sandbox; Docker marked)."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from thinktank.graphs import compile
-from thinktank.graphs.execution import SandboxExecutor, generated_tests, program_with
+from thinktank.graphs.execution import ExecutionScorer, generated_tests, program_with
 from thinktank.graphs.topologies import hybrid_verify, test_vote
 from thinktank.llm.types import ChatRequest
 from thinktank.sandboxes import LocalSandboxConfig, open_sandbox
@@ -54,13 +54,13 @@ async def test_test_vote_cross_runs_generated_tests(sandbox: Any) -> None:
     good2 = GOOD2 + "\n```tests\nassert add(0, 5) == 5\nassert add(2, 2) == 4\n```"
     bad = BAD + "\n```tests\nassert add(3, 1) == 2\n```"  # passes only its own wrong test
     model = by_role({"solver": replies(bad, good, bad, good2)})
-    executor = SandboxExecutor(sandbox)
-    res = await compile(test_vote(n=4), models=model, executor=executor).run(TASK)
+    scorer = ExecutionScorer(sandbox)
+    res = await compile(test_vote(n=4), models=model, scorer=scorer).run(TASK)
     assert res.status == "ok"
     assert "return a + b" in (res.answer or "") or "total = x + y" in (res.answer or "")
     scores = sorted((c.score or 0.0) for c in res.candidates)
     assert scores == pytest.approx([1 / 3, 1 / 3, 2 / 3, 2 / 3])
-    assert executor.runs == 3 * 3  # distinct programs x distinct tests
+    assert scorer.runs == 3 * 3  # distinct programs x distinct tests
 
 
 @pytest.mark.parametrize(("weight", "winner"), [(0.5, "a + b"), (0.0, "a - b")])
@@ -100,14 +100,14 @@ def _program(req: ChatRequest) -> str:
 
 async def test_hidden_tests_can_be_excluded(sandbox: Any) -> None:
     model = by_role({"solver": replies(GOOD, BAD)})
-    executor = SandboxExecutor(sandbox, hidden_tests=False)
+    scorer = ExecutionScorer(sandbox, hidden_tests=False)
     spec = hybrid_verify(n=2, exec_weight=1.0)
-    res = await compile(spec, models=model, executor=executor).run(TASK)
-    assert executor.runs == 0  # no public tests and no generated ones
+    res = await compile(spec, models=model, scorer=scorer).run(TASK)
+    assert scorer.runs == 0  # no public tests and no generated ones
     assert {c.score for c in res.candidates} == {0.0}
 
 
-async def test_executor_opens_and_closes_a_sandbox_from_a_config() -> None:
+async def test_the_scorer_opens_and_closes_a_sandbox_from_a_config() -> None:
     model = by_role({"solver": replies(GOOD + "\n```tests\nassert add(1, 1) == 2\n```")})
     res = await compile(test_vote(n=2), models=model, sandbox=LocalSandboxConfig()).run(TASK)
     assert res.status == "ok" and [c.score for c in res.candidates] == [1.0, 1.0]

@@ -24,7 +24,7 @@ if TYPE_CHECKING:
         Verifier,
     )
     from thinktank.graphs.compiler import CompiledGraph, compile, run
-    from thinktank.graphs.execution import SandboxExecutor
+    from thinktank.graphs.execution import ExecutionScorer
     from thinktank.graphs.nodes import NodeRuntime
     from thinktank.graphs.result import RunResult
     from thinktank.graphs.spec import (
@@ -47,7 +47,7 @@ _LAZY: dict[str, str] = {
     **dict.fromkeys(("CompiledGraph", "compile", "run"), "thinktank.graphs.compiler"),
     "RunResult": "thinktank.graphs.result",
     "NodeRuntime": "thinktank.graphs.nodes",
-    "SandboxExecutor": "thinktank.graphs.execution",
+    "ExecutionScorer": "thinktank.graphs.execution",
     **dict.fromkeys(
         (
             "BudgetSpec",
@@ -75,6 +75,7 @@ __all__ = [
     "Critic",
     "Debater",
     "EdgeSpec",
+    "ExecutionScorer",
     "Fuser",
     "Graph",
     "GraphSpec",
@@ -85,7 +86,6 @@ __all__ = [
     "RoundSpec",
     "RunResult",
     "SamplingSpec",
-    "SandboxExecutor",
     "SelectionSpec",
     "Solver",
     "Verifier",

@@ -5,7 +5,7 @@ sample, or a first-m batch), a ``schedule`` node that plans each step with
 :class:`~thinktank.graphs.schedule.Scheduler` and fans work out with ``Send``, and
 a ``select`` node that picks the final answer. State lists are append-only
 reducers, so samples finishing in parallel never overwrite each other. Backends
-(models, tools, memory, code executor, checkpointer) are injected; LangGraph is
+(models, tools, memory, execution scorer, checkpointer) are injected; LangGraph is
 used through its public API only.
 """
 
@@ -81,14 +81,14 @@ class CompiledGraph:
         models: Mapping[str, ChatModel | str] | ChatModel | str | None,
         tools: Mapping[str, Tool[Any]] | Sequence[Tool[Any]] = (),
         memory: Any = None,
-        executor: Any = None,
+        scorer: Any = None,
         checkpointer: Any = None,
     ) -> None:
         self.spec = spec
         self.nodes = NodeRuntime(spec, models=models, tools=tools, memory=memory)
         self.models, self.tools, self.memory = self.nodes.models, self.nodes.tools, memory
         check_runnable(spec)
-        self.executor = executor
+        self.scorer = scorer
         self.checkpointer = checkpointer
         self.scheduler = Scheduler(spec)
         self.graph = self._build().compile(checkpointer=checkpointer)
@@ -180,11 +180,11 @@ class CompiledGraph:
         kind = (state.get("task") or {}).get("kind")
         exec_scores = None
         if self.spec.selection.method in ("hybrid", "test_vote"):
-            if self.executor is None:
+            if self.scorer is None:
                 raise ConfigError(
-                    f"selection {self.spec.selection.method!r} needs an executor (compile(..., executor=...))"
+                    f"selection {self.spec.selection.method!r} needs an execution scorer (compile(..., sandbox=...) or scorer=...)"
                 )
-            exec_scores = await self.executor.scores(self.spec, outs, state.get("task") or {})
+            exec_scores = await self.scorer.scores(self.spec, outs, state.get("task") or {})
         res = select(
             self.spec,
             outs,
@@ -309,27 +309,27 @@ def compile(
     tools: Mapping[str, Tool[Any]] | Sequence[Tool[Any]] = (),
     sandbox: Any = None,
     memory: Any = None,
-    executor: Any = None,
+    scorer: Any = None,
     checkpointer: Any = None,
 ) -> CompiledGraph:
     """Bind ``spec`` to its backends and compile it to LangGraph.
 
     ``models`` maps aliases used by nodes to models (a single model is alias
     ``default``); ``tools`` are the tools nodes may name; ``memory`` is a memory
-    bank nodes with ``memory=True`` read from; ``executor`` scores candidates by
+    bank nodes with ``memory=True`` read from; ``scorer`` scores candidates by
     execution (``hybrid``/``test_vote``; built from ``sandbox`` when not given);
     ``checkpointer`` is a LangGraph checkpointer (e.g. the SQLite saver) for resume.
     """
-    if executor is None and sandbox is not None:
-        from thinktank.graphs.execution import SandboxExecutor
+    if scorer is None and sandbox is not None:
+        from thinktank.graphs.execution import ExecutionScorer
 
-        executor = SandboxExecutor(sandbox)
+        scorer = ExecutionScorer(sandbox)
     return CompiledGraph(
         spec,
         models=models,
         tools=tools,
         memory=memory,
-        executor=executor,
+        scorer=scorer,
         checkpointer=checkpointer,
     )
 

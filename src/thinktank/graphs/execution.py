@@ -1,6 +1,6 @@
 """Execution-based scores for code candidates (``hybrid`` and ``test_vote`` selection).
 
-:class:`SandboxExecutor` runs candidate programs in a sandbox and returns one
+:class:`ExecutionScorer` runs candidate programs in a sandbox and returns one
 score per candidate id, which :func:`thinktank.graphs.select.select` ranks by:
 
 * ``test_vote`` (CodeMonkeys, S*): every candidate also wrote tests; every
@@ -124,7 +124,7 @@ def llm_scores(spec: GraphSpec, outputs: Sequence[NodeOutput]) -> dict[str, floa
     return out
 
 
-class SandboxExecutor:
+class ExecutionScorer:
     """Scores code candidates by running tests in a sandbox.
 
     Args:

@@ -11,7 +11,7 @@ Methods (``SelectionSpec.method``):
 * ``fuser`` — the fuser's synthesized answer.
 * ``first_finish`` / ``short_m_at_k`` — vote over the first m candidates to finish.
 * ``ceo`` — the coordinator's final answer, else a vote.
-* ``hybrid`` / ``test_vote`` — execution-based scores supplied by an executor
+* ``hybrid`` / ``test_vote`` — execution-based scores supplied by an execution scorer
   (see :mod:`thinktank.graphs.execution`), combined with judge scores for hybrid.
 
 Ties in score are broken by the size of the candidate's answer group, then order.

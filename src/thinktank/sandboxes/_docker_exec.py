@@ -78,7 +78,7 @@ class _Frames:
         del buf[:pos]
 
 
-class DockerExecutor:
+class ContainerExec:
     """Runs execs in one container as one user."""
 
     def __init__(

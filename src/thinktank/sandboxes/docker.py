@@ -21,7 +21,7 @@ import uuid
 from typing import TYPE_CHECKING, Any
 
 from thinktank.sandboxes import _cleanup
-from thinktank.sandboxes._docker_exec import SPAWN, DockerExecutor, parse_oom
+from thinktank.sandboxes._docker_exec import SPAWN, ContainerExec, parse_oom
 from thinktank.sandboxes._engine import (
     EXECUTOR,
     docker_client,
@@ -64,7 +64,7 @@ class DockerChannel:
     """A long-lived exec with stdin attached; a reader thread feeds an asyncio stream."""
 
     def __init__(
-        self, executor: DockerExecutor, sock: socket.socket, leftover: bytes, mark: str
+        self, executor: ContainerExec, sock: socket.socket, leftover: bytes, mark: str
     ) -> None:
         self._x, self._sock, self._mark = executor, sock, mark
         self._loop = asyncio.get_running_loop()
@@ -144,7 +144,7 @@ class DockerSandbox(Sandbox):
         self.container_id = container_id
         self.name = name
         self._client = client
-        self._x = DockerExecutor(client, container_id, config.user, unix_socket_path(client))
+        self._x = ContainerExec(client, container_id, config.user, unix_socket_path(client))
 
     async def _exec(
         self,

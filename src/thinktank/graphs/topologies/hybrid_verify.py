@@ -4,13 +4,13 @@ Follows R2E-Gym's hybrid verifier (FIELD.md, "Verification"): for code and SWE
 tasks, an execution-based verifier (tests run in a sandbox) and an
 execution-free one (an LLM judging the code) each saturate on their own, and a
 weighted combination beats both. Here the solvers write programs (plus a few
-tests of their own); a :class:`~thinktank.graphs.execution.SandboxExecutor` runs
+tests of their own); a :class:`~thinktank.graphs.execution.ExecutionScorer` runs
 the task's tests — or, when the task has none, the generated ones — and the
 selection step ranks candidates by
 ``exec_weight * pass_rate + (1 - exec_weight) * llm_score``, where the LLM score
 is a verifier's mean score (or a listwise judge's share of picks).
 
-Compile it with ``sandbox=...`` or ``executor=...``.
+Compile it with ``sandbox=...`` or ``scorer=...``.
 """
 
 from __future__ import annotations

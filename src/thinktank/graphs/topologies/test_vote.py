@@ -7,7 +7,7 @@ passes the most tests wins, ties going to the larger group of equivalent
 programs. Tests written by one sample check the others, so a program that only
 passes its own (possibly wrong) tests does not win.
 
-Compile it with ``sandbox=...`` or ``executor=...``.
+Compile it with ``sandbox=...`` or ``scorer=...``.
 """
 
 from __future__ import annotations
