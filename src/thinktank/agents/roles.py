@@ -284,6 +284,18 @@ def roles_doing(*acts: RoleAct) -> frozenset[str]:
     return frozenset(n for n, r in ROLES.items() if r.does in acts)
 
 
+ANSWER_ROLES = roles_doing("answer", "refine", "fuse")
+"""Roles whose outputs are candidate answers (their aliases included)."""
+
+SELECTION_NEEDS: dict[str, RoleAct] = {
+    "verifier": "score",
+    "mav": "score",
+    "judge": "select",
+    "fuser": "fuse",
+}
+"""Selection method → what the node it selects with does (by default, the first such node)."""
+
+
 def lookup_role(name: str) -> RoleSpec:
     """Look up a role; unknown names list the valid ones."""
     try:

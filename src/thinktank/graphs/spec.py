@@ -29,7 +29,7 @@ from pydantic import (
     model_validator,
 )
 
-from thinktank.agents.roles import ROLES, RoleAct, role_does, roles_doing
+from thinktank.agents.roles import ANSWER_ROLES, ROLES, SELECTION_NEEDS, RoleAct, role_does
 from thinktank.errors import ConfigError
 
 if TYPE_CHECKING:
@@ -167,16 +167,6 @@ _UNCHECKED = "thinktank.graphs.unchecked"
 """Validation context key: skip the graph-level checks (the caller runs them itself)."""
 
 RESERVED_IDS = frozenset({"schedule", "select", "__start__", "__end__"})
-ANSWER_ROLES = roles_doing("answer", "refine", "fuse")
-"""Roles whose outputs are candidate answers (their aliases included)."""
-
-SELECTION_NEEDS: dict[str, RoleAct] = {
-    "verifier": "score",
-    "mav": "score",
-    "judge": "select",
-    "fuser": "fuse",
-}
-"""Selection method → what the node it selects with does (by default, the first such node)."""
 
 
 class GraphSpec(_Strict):
