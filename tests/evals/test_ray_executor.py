@@ -19,7 +19,8 @@ import pytest
 
 from thinktank.errors import ConfigError
 from thinktank.evals.runs.records import RunDatabase
-from thinktank.evals.runs.runner import Runner, RunSummary
+from thinktank.evals.runs.run_types import RunSummary
+from thinktank.evals.runs.runner import Runner
 from thinktank.evals.tasks.suites import load_suite
 from thinktank.evals.tasks.task import Task
 from thinktank.llm.openai import OpenAICompatModel

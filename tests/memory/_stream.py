@@ -7,7 +7,8 @@ from pathlib import Path
 from typing import Any
 
 from thinktank.evals.runs.records import RunDatabase
-from thinktank.evals.runs.runner import Runner, RunSummary
+from thinktank.evals.runs.run_types import RunSummary
+from thinktank.evals.runs.runner import Runner
 from thinktank.evals.tasks.task import Task
 from thinktank.llm.simulator import SimulatorConfig, TaskSet
 from thinktank.memory import LearnerConfig, MemoryLearner, SQLiteMemoryBank

@@ -64,7 +64,7 @@ def executor_options(
     executor: str, address: str | None, values: list[str] | None
 ) -> dict[str, Any]:
     """``--executor``, ``--ray-address`` and ``--ray-opt`` → the runner's executor options."""
-    from thinktank.evals.runs.runner import executor_names
+    from thinktank.evals.runs.executors import executor_names
 
     if executor not in executor_names():
         _fail(f"unknown executor {executor!r}; valid executors: {', '.join(executor_names())}")

@@ -356,3 +356,11 @@ def lock_run_dir(out_dir: str | Path) -> RunDirLock:
             "new directory with --out DIR"
         ) from None
     return RunDirLock(fd)
+
+
+def write_run_json(out_dir: Path, config: RunConfig) -> None:
+    """``run.json``, a readable copy of the config; ``kind`` tells ``thinktank report``
+    what ran here."""
+    tmp = out_dir / "run.json.tmp"
+    tmp.write_text(config.model_dump_json(indent=2), encoding="utf-8")
+    tmp.replace(out_dir / "run.json")

@@ -1,6 +1,7 @@
-"""Data of a run: its :class:`RunConfig` and one :class:`TaskRecord` per (graph, task).
+"""Data of a run: its :class:`RunConfig`, one :class:`TaskRecord` per (graph, task), and
+the :class:`RunSummary` of each session.
 
-Both are plain pydantic data, so a record made by a remote worker travels to the
+All are plain pydantic data, so a record made by a remote worker travels to the
 driver as JSON and the driver alone writes it to the run database.
 """
 
@@ -222,3 +223,45 @@ class TaskRecord(BaseModel):
         if data.get("correct") is not None:
             data["correct"] = bool(data["correct"])
         return cls.model_validate(data)
+
+
+class RunSummary(BaseModel):
+    """What one session of a run did (:meth:`~thinktank.evals.runs.runner.Runner.run`)."""
+
+    out_dir: str
+    run_id: str
+    total: int
+    """Jobs (task × graph) in the run."""
+    skipped: int = 0
+    """Already recorded before this session."""
+    recorded: int = 0
+    """Records written by this session."""
+    errors: int = 0
+    """Of those, ``error`` records (retry with ``retry_errors``)."""
+    degraded: int = 0
+    """Of those, ``degraded`` records (selection fell back to a vote)."""
+    error_causes: dict[str, int] = Field(default_factory=dict)
+    """Cause (:func:`cause_of`) → how many error records gave it."""
+    degraded_causes: dict[str, int] = Field(default_factory=dict)
+    """Cause → how many degraded records gave it."""
+    interrupted: int = 0
+    """Jobs the run budget cut short (not recorded; they run again on resume)."""
+    truncated: int = 0
+    """Records written by this session that a budget cut short (``budget_exhausted``
+    or samples refused): they did less than their graph asks for."""
+    spent_before_usd: float = 0.0
+    """What earlier sessions of the run spent (``budget_usd`` is the run's total)."""
+    not_started: int = 0
+    stop_reason: Literal["completed", "budget", "cancelled", "failed"] = "completed"
+    spent_usd: float = 0.0
+    """Spent by this session, interrupted jobs included."""
+    budget_usd: float | None = None
+    """The run's total budget (all sessions)."""
+    wall_s: float = 0.0
+    accuracy: dict[str, float | None] = Field(default_factory=dict)
+    """Per graph label, over all its judged records (``None`` with none)."""
+
+    @property
+    def complete(self) -> bool:
+        """Every job has a record."""
+        return self.skipped + self.recorded >= self.total

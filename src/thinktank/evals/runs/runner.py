@@ -12,9 +12,10 @@ so a killed run resumes (``resume=True``) without duplicates or losses.
 Budgets: each graph's ``GraphSpec.budget`` limits every task it runs; ``budget_usd``
 limits the run — its total across sessions: a resumed run starts with what earlier
 sessions spent (:meth:`~thinktank.evals.runs.records.RunDatabase.run_spent_usd`). Every
-model call is admitted by the run budget (:func:`~thinktank.llm.budget.admit`), so
+model call is admitted by the run budget (:func:`~thinktank.llm.admission.admit`), so
 spending never passes it beyond the documented bound, and a run it stops has spent
-it to within one minimal call; once it is spent no new job starts. A job whose calls
+it to within one minimal call; once it is spent no new job starts, and near its end
+only jobs it can pay for start (:mod:`thinktank.evals.runs.pacing`). A job whose calls
 the run budget refused is *interrupted*: not recorded, so it runs again when the run
 is resumed with more budget. A job cut by its graph's own budget is recorded
 ``budget_exhausted`` and counted as *truncated* in the summary and the report.
@@ -43,22 +44,16 @@ import logging
 import time
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
-from typing import Any, Literal
-
-from pydantic import BaseModel, Field
+from typing import Any
 
 from thinktank.errors import ConfigError
+from thinktank.evals.runs.executors import Executor, check_executor_name, make_executor
+from thinktank.evals.runs.pacing import Pacer, plan_jobs
 from thinktank.evals.runs.progress import Progress
-from thinktank.evals.runs.records import RunDatabase, lock_run_dir
-from thinktank.evals.runs.run_types import INTERRUPTED, RunConfig, TaskRecord, cause_of
+from thinktank.evals.runs.records import RunDatabase, lock_run_dir, write_run_json
+from thinktank.evals.runs.run_types import INTERRUPTED, RunConfig, RunSummary, TaskRecord, cause_of
 from thinktank.evals.runs.sweep import GraphEntry, entries_from
-from thinktank.evals.runs.worker import (
-    RUN_BUDGET_NAME,
-    Executor,
-    LocalExecutor,
-    TaskJob,
-    TaskWorker,
-)
+from thinktank.evals.runs.worker import RUN_BUDGET_NAME, TaskJob, TaskWorker
 from thinktank.evals.tasks.task import Task
 from thinktank.graphs.spec import GraphSpec
 from thinktank.llm.base import ChatModel
@@ -69,72 +64,6 @@ log = logging.getLogger(__name__)
 
 TaskHook = Callable[[Task, Any, Any], Any]
 """``on_task_done(task, run_result, verdict)``; sync or async."""
-
-EXECUTOR_GROUP = "thinktank.executors"
-"""Entry-point group of executors: ``NAME = "module:Factory"``, where ``Factory(worker, *,
-models, concurrency, options)`` returns an :class:`~thinktank.evals.runs.worker.Executor`
-(the ``ray`` executor is ``thinktank.cluster:RayExecutor``). The runner finds them by
-name, so executors live above the runner without the runner importing them."""
-
-
-def executor_names() -> tuple[str, ...]:
-    """``local`` and every installed executor plugin."""
-    from importlib.metadata import entry_points
-
-    return ("local", *sorted({ep.name for ep in entry_points(group=EXECUTOR_GROUP)}))
-
-
-def _executor_factory(name: str) -> Any:
-    from importlib.metadata import entry_points
-
-    for ep in entry_points(group=EXECUTOR_GROUP, name=name):
-        return ep.load()
-    raise ConfigError(f"unknown executor {name!r}; valid executors: {', '.join(executor_names())}")
-
-
-"""``local``: this process's event loop; ``ray``: a Ray cluster (:mod:`thinktank.cluster`)."""
-
-
-class RunSummary(BaseModel):
-    """What one :meth:`Runner.run` did."""
-
-    out_dir: str
-    run_id: str
-    total: int
-    """Jobs (task × graph) in the run."""
-    skipped: int = 0
-    """Already recorded before this session."""
-    recorded: int = 0
-    """Records written by this session."""
-    errors: int = 0
-    """Of those, ``error`` records (retry with ``retry_errors``)."""
-    degraded: int = 0
-    """Of those, ``degraded`` records (selection fell back to a vote)."""
-    error_causes: dict[str, int] = Field(default_factory=dict)
-    """Cause (:func:`~thinktank.evals.runs.run_types.cause_of`) → how many error records gave it."""
-    degraded_causes: dict[str, int] = Field(default_factory=dict)
-    """Cause → how many degraded records gave it."""
-    interrupted: int = 0
-    """Jobs the run budget cut short (not recorded; they run again on resume)."""
-    truncated: int = 0
-    """Records written by this session that a budget cut short (``budget_exhausted``
-    or samples refused): they did less than their graph asks for."""
-    spent_before_usd: float = 0.0
-    """What earlier sessions of the run spent (``budget_usd`` is the run's total)."""
-    not_started: int = 0
-    stop_reason: Literal["completed", "budget", "cancelled", "failed"] = "completed"
-    spent_usd: float = 0.0
-    """Spent by this session, interrupted jobs included."""
-    budget_usd: float | None = None
-    """The run's total budget (all sessions)."""
-    wall_s: float = 0.0
-    accuracy: dict[str, float | None] = Field(default_factory=dict)
-    """Per graph label, over all its judged records (``None`` with none)."""
-
-    @property
-    def complete(self) -> bool:
-        """Every job has a record."""
-        return self.skipped + self.recorded >= self.total
 
 
 class Runner:
@@ -197,16 +126,12 @@ class Runner:
         self.run_budget = (
             Budget(max_usd=budget_usd, name=RUN_BUDGET_NAME) if budget_usd is not None else None
         )
-        if isinstance(executor, str) and executor not in executor_names():
-            raise ConfigError(
-                f"unknown executor {executor!r}; valid executors: {', '.join(executor_names())}"
-            )
+        if isinstance(executor, str):
+            check_executor_name(executor)
         self._executor_arg = executor
         self.executor_options = dict(executor_options or {})
-        self._stop: str | None = None
         self._spent = 0.0
-        self._job_costs: dict[str, list[float]] = {}
-        """Graph label → what its jobs recorded this session cost (pacing near the budget's end)."""
+        self.pacer = Pacer(self.run_budget)
 
     # --- configuration ------------------------------------------------------------------
 
@@ -257,7 +182,13 @@ class Runner:
         try:
             if self.check_models:
                 await self._check_models(worker)
-            executor = self.executor = self._make_executor(worker)
+            executor = self.executor = make_executor(
+                self._executor_arg,
+                worker,
+                models=self.models,
+                concurrency=self.concurrency,
+                options=self.executor_options,
+            )
         except BaseException:
             await worker.close()
             raise
@@ -275,8 +206,15 @@ class Runner:
             await worker.close()
             raise
         self.db = db
-        _write_run_json(self.out_dir, config)
-        jobs, skipped = self._plan(db, config.fingerprint())
+        write_run_json(self.out_dir, config)
+        jobs, skipped = plan_jobs(
+            self.tasks,
+            self.graphs,
+            db.keys(),
+            seed=self.seed,
+            run_id=config.fingerprint(),
+            retry_errors=self.retry_errors,
+        )
         summary = RunSummary(
             out_dir=str(self.out_dir), run_id=config.fingerprint(), total=len(jobs) + skipped
         )
@@ -318,7 +256,7 @@ class Runner:
             summary.stop_reason = (
                 status  # type: ignore[assignment]
                 if status in ("cancelled", "failed")
-                else ("budget" if self._stop == "budget" else "completed")
+                else ("budget" if self.pacer.stop == "budget" else "completed")
             )
             summary.not_started = (
                 summary.total - summary.skipped - summary.recorded - summary.interrupted
@@ -352,77 +290,11 @@ class Runner:
             models["on_task_done"] = hook_model
         await check_models(models, hint=self.check_hint or DEFAULT_HINT)
 
-    def _make_executor(self, worker: TaskWorker) -> Executor:
-        if not isinstance(self._executor_arg, str):
-            return self._executor_arg
-        if self._executor_arg == "local":
-            return LocalExecutor(worker)
-        factory = _executor_factory(self._executor_arg)
-        executor: Executor = factory(
-            worker,
-            models=self.models,
-            concurrency=self.concurrency,
-            options=self.executor_options,
-        )
-        return executor
-
-    def _plan(self, db: RunDatabase, run_id: str) -> tuple[list[TaskJob], int]:
-        keys = db.keys()
-        jobs: list[TaskJob] = []
-        skipped = 0
-        for i, task in enumerate(self.tasks):
-            for g in self.graphs:
-                seen = keys.get((g.label, task.id))
-                if seen is None:
-                    attempt = 1
-                elif seen[0] == "error" and self.retry_errors:
-                    attempt = seen[1] + 1
-                else:
-                    skipped += 1
-                    continue
-                jobs.append(
-                    TaskJob(
-                        graph=g.label,
-                        task=task,
-                        index=i,
-                        seed=self.seed,
-                        run_id=run_id,
-                        attempt=attempt,
-                    )
-                )
-        return jobs, skipped
-
     def _spend(self) -> float:
         """What this session spent."""
         if self.run_budget is None:
             return self._spent
         return self.run_budget.spent_usd - self._summary.spent_before_usd
-
-    def _should_stop(self) -> bool:
-        b = self.run_budget
-        if self._stop is None and b is not None and b.max_usd is not None:
-            if b.spent_usd >= b.max_usd or b.exhausted:
-                self._stop = "budget"
-        return self._stop is not None
-
-    def _mean_cost(self, graph: str) -> float | None:
-        """What a job of ``graph`` costs on average (any graph's jobs before its own finish)."""
-        costs = self._job_costs.get(graph) or [c for cs in self._job_costs.values() for c in cs]
-        return sum(costs) / len(costs) if costs else None
-
-    def _affordable(self, job: TaskJob, in_flight: dict[int, str]) -> bool:
-        """Whether the run budget can pay for ``job`` on top of the jobs in flight, each
-        counted at its graph's mean cost. Near the budget's end this starts only jobs that
-        can finish (a job the budget cuts short is interrupted, its money spent for
-        nothing); with nothing in flight a job always starts, so the budget is used up."""
-        b = self.run_budget
-        if b is None or b.max_usd is None or not in_flight:
-            return True
-        mean = self._mean_cost(job.graph)
-        if mean is None:
-            return True
-        committed = b.spent_usd + sum(self._mean_cost(g) or 0.0 for g in in_flight.values())
-        return committed + mean <= b.max_usd
 
     async def _run_parallel(self, executor: Executor, jobs: list[TaskJob]) -> None:
         sem = asyncio.Semaphore(self.concurrency)
@@ -445,11 +317,11 @@ class Runner:
                 await sem.acquire()
 
                 def startable(job: TaskJob = job) -> bool:
-                    return self._should_stop() or self._affordable(job, in_flight)
+                    return self.pacer.should_stop() or self.pacer.affordable(job, in_flight)
 
                 async with finished:
                     await finished.wait_for(startable)
-                if self._should_stop():
+                if self.pacer.should_stop():
                     sem.release()
                     break
                 in_flight[id(job)] = job.graph
@@ -463,13 +335,13 @@ class Runner:
 
         async def one(job: TaskJob) -> TaskRecord | None:
             async with sem:
-                if self._should_stop():
+                if self.pacer.should_stop():
                     return None
                 rec = await executor.submit(job)
             return rec if self._record(job, rec) else None
 
         for index in sorted(groups):
-            if self._should_stop():
+            if self.pacer.should_stop():
                 break
             group = groups[index]
             recs = await asyncio.gather(*(one(job) for job in group))
@@ -484,7 +356,7 @@ class Runner:
         self._spent += rec.cost + rec.evaluation_cost
         if rec.status == INTERRUPTED:
             summary.interrupted += 1
-            self._stop = "budget"
+            self.pacer.stop = "budget"
             self.db.event(
                 self.session, "interrupted", graph=job.graph, task=job.task.id, cost=rec.cost
             )
@@ -495,7 +367,7 @@ class Runner:
         summary.recorded += 1
         summary.truncated += rec.truncated
         if rec.status != "error":
-            self._job_costs.setdefault(job.graph, []).append(rec.cost + rec.evaluation_cost)
+            self.pacer.record_cost(job.graph, rec.cost + rec.evaluation_cost)
         if rec.status in ("error", "degraded"):
             causes = summary.error_causes if rec.status == "error" else summary.degraded_causes
             cause = cause_of(rec.error)
@@ -520,10 +392,3 @@ class Runner:
             self.db.event(
                 self.session, "hook_error", task=task.id, error=f"{type(exc).__name__}: {exc}"
             )
-
-
-def _write_run_json(out_dir: Path, config: RunConfig) -> None:
-    """A readable copy of the config; ``kind`` tells ``thinktank report`` what ran here."""
-    tmp = out_dir / "run.json.tmp"
-    tmp.write_text(config.model_dump_json(indent=2), encoding="utf-8")
-    tmp.replace(out_dir / "run.json")

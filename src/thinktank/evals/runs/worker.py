@@ -4,9 +4,9 @@
 seed) and returns a :class:`~thinktank.evals.runs.run_types.TaskRecord` (plain data). It
 owns what that needs — loaded models, compiled graphs, task environments started
 once — and writes nothing: the driver alone appends records to the run database.
-An executor decides *where* ``run_job`` runs: :class:`LocalExecutor` calls it in the
-driver's event loop; a remote executor (e.g. Ray actors, each holding a
-``TaskWorker``) sends jobs out and records back as JSON.
+An executor (:mod:`thinktank.evals.runs.executors`) decides *where* ``run_job`` runs:
+the local one calls it in the driver's event loop; a remote executor (e.g. Ray actors,
+each holding a ``TaskWorker``) sends jobs out and records back as JSON.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ import time
 import traceback
 from collections import OrderedDict
 from collections.abc import Mapping, Sequence
-from typing import Any, Protocol
+from typing import Any
 
 from pydantic import BaseModel
 
@@ -92,16 +92,6 @@ class TaskJob(BaseModel):
     run_id: str = ""
     attempt: int = 1
     """1, or more when an errored record is retried."""
-
-
-class Executor(Protocol):
-    """Where jobs run. ``submit`` may run remotely; records come back as data."""
-
-    async def start(self) -> None: ...
-
-    async def submit(self, job: TaskJob) -> TaskRecord: ...
-
-    async def close(self) -> None: ...
 
 
 def load_models(
@@ -306,22 +296,6 @@ class TaskWorker:
             **_usage(result),
         )
         return rec.attach(result, verdict)
-
-
-class LocalExecutor:
-    """Runs jobs in this process's event loop (the default)."""
-
-    def __init__(self, worker: TaskWorker) -> None:
-        self.worker = worker
-
-    async def start(self) -> None:
-        return None
-
-    async def submit(self, job: TaskJob) -> TaskRecord:
-        return await self.worker.run_job(job)
-
-    async def close(self) -> None:
-        await self.worker.close()
 
 
 def _usage(result: RunResult) -> dict[str, Any]:
