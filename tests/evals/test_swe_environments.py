@@ -20,7 +20,8 @@ import pytest
 
 from thinktank.errors import ConfigError, InfrastructureError
 from thinktank.evals.swe.envs import official_image
-from thinktank.evals.swe.harness import SWEHarness, validate_gold
+from thinktank.evals.swe.gold import validate_gold
+from thinktank.evals.swe.harness import SWEHarness
 from thinktank.evals.swe.loader import SWEInstance, SWESpec, swe_task
 from thinktank.evals.tasks.task import Task
 from thinktank.sandboxes import DockerSandboxConfig, SandboxProvider

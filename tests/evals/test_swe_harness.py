@@ -17,7 +17,8 @@ from typing import Any
 import pytest
 
 from thinktank.evals.environments.swe import SWEEnvironment
-from thinktank.evals.swe.harness import SWEHarness, validate_gold
+from thinktank.evals.swe.gold import validate_gold
+from thinktank.evals.swe.harness import SWEHarness
 from thinktank.evals.swe.loader import SWEInstance, SWESpec, swe_task
 from thinktank.evals.swe.suite import load_instance
 from thinktank.evals.tasks.suites import load_suite

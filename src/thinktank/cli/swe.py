@@ -9,7 +9,7 @@
 
 Every command takes the environment options (``--swe-env``, ``--repos``,
 ``--swe-image``, ``--swe-data``, ``--sandbox``); :func:`harness_options` turns them
-into a :class:`~thinktank.evals.swe.harness.SWEHarnessConfig`, for ``thinktank eval``
+into a :class:`~thinktank.evals.swe.config.SWEHarnessConfig`, for ``thinktank eval``
 too. :func:`run_gold` is ``gold`` as a function.
 """
 
@@ -146,7 +146,8 @@ def _tasks(suite: str, instances: list[str] | None) -> list[Any]:
 
 
 def _harness(options: dict[str, Any], sandbox: Path | None, progress: Any = None) -> Any:
-    from thinktank.evals.swe.harness import SWEHarness, SWEHarnessConfig
+    from thinktank.evals.swe.config import SWEHarnessConfig
+    from thinktank.evals.swe.harness import SWEHarness
 
     return SWEHarness(provider_from_file(sandbox), SWEHarnessConfig(**options), progress=progress)
 
@@ -168,7 +169,8 @@ def run_gold(
 
     from thinktank._sync import run_sync
     from thinktank.errors import ThinktankError
-    from thinktank.evals.swe.harness import SWEHarnessConfig, validate_gold
+    from thinktank.evals.swe.config import SWEHarnessConfig
+    from thinktank.evals.swe.gold import validate_gold
 
     console = Console(stderr=as_json)
     try:

@@ -21,7 +21,8 @@ from typing import Any
 
 from thinktank.evals.environments._sandbox import ProviderOption, resolve_provider
 from thinktank.evals.environments.base import TaskContext, TaskEnvironment
-from thinktank.evals.swe.harness import Checkout, SWEHarness, SWEHarnessConfig
+from thinktank.evals.swe.config import Checkout, SWEHarnessConfig
+from thinktank.evals.swe.harness import SWEHarness
 from thinktank.evals.swe.patches import extract_patch
 from thinktank.evals.swe.repo import swe_case
 from thinktank.evals.swe.workspaces import Workspaces

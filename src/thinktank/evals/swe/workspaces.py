@@ -18,7 +18,7 @@ import asyncio
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from thinktank.evals.swe.harness import Checkout
+from thinktank.evals.swe.config import Checkout
 from thinktank.llm.ledger import current_scope
 from thinktank.tools.base import Tool, ToolResult
 from thinktank.tools.code import BashArgs, BashTool
