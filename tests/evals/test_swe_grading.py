@@ -10,7 +10,11 @@ from pathlib import Path
 import pytest
 
 from thinktank.errors import ConfigError
-from thinktank.evals.swe.build import _conda_to_pip, build_requirements, environment_requirements
+from thinktank.evals.swe.build_wheels import (
+    _conda_to_pip,
+    build_requirements,
+    environment_requirements,
+)
 from thinktank.evals.swe.envs import official_image, resolve_mode
 from thinktank.evals.swe.loader import SWEInstance, SWESpec
 from thinktank.evals.swe.logs import grade, parse_pytest_rA, read_test_log

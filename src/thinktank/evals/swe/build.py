@@ -3,23 +3,25 @@
 An instance's environment is built from its :class:`SWESpec` on top of the sandbox
 image, entirely offline inside Docker:
 
-1. **Python.** The sandbox image's own Python when it is the spec's version; else the
-   version is looked for on the host: an interpreter ``uv``
-   manages or can install (``uv python find/install``), then ``pythonX.Y`` on the
-   ``PATH`` and pyenv's versions. A self-contained one (its own prefix, not ``/usr``)
-   is copied into the image at the same path. When none is found the sandbox image's
-   own Python is used and the image records a warning that every verdict repeats.
-2. **Wheelhouse.** On the host, with an interpreter of the same version, ``pip wheel``
-   resolves and builds everything the environment needs: the spec's ``packages``
-   (the repository's requirement files at its environment commit, a conda
-   ``environment.yml``'s dependencies, or a package list), its ``pip_packages``, the
-   repository's own dependencies and, in ``build/``, its build backend. Only the
-   host talks to the package index.
-3. **Image.** A container of the sandbox image with no network gets the wheelhouse
-   (baked into ``/wheelhouse``) and creates the virtual environment ``/opt/testbed``
-   from it; the result is committed as ``thinktank/swe-env:<repo>-<version>-<hash>``,
-   the hash covering everything that went in, so it is built once and reused by every
-   instance of that repository and version (a cached build takes well under a second).
+1. **Python** (:mod:`~thinktank.evals.swe.build_python`). The sandbox image's own
+   Python when it is the spec's version; else the version is looked for on the host:
+   an interpreter ``uv`` manages or can install (``uv python find/install``), then
+   ``pythonX.Y`` on the ``PATH`` and pyenv's versions. A self-contained one (its own
+   prefix, not ``/usr``) is copied into the image at the same path. When none is found
+   the sandbox image's own Python is used and the image records a warning that every
+   verdict repeats.
+2. **Wheelhouse** (:mod:`~thinktank.evals.swe.build_wheels`). On the host, with an
+   interpreter of the same version, ``pip wheel`` resolves and builds everything the
+   environment needs: the spec's ``packages`` (the repository's requirement files at
+   its environment commit, a conda ``environment.yml``'s dependencies, or a package
+   list), its ``pip_packages``, the repository's own dependencies and, in ``build/``,
+   its build backend. Only the host talks to the package index.
+3. **Image** (:class:`EnvBuilder`, here). A container of the sandbox image with no
+   network gets the wheelhouse (baked into ``/wheelhouse``) and creates the virtual
+   environment ``/opt/testbed`` from it; the result is committed as
+   ``thinktank/swe-env:<repo>-<version>-<hash>``, the hash covering everything that
+   went in, so it is built once and reused by every instance of that repository and
+   version (a cached build takes well under a second).
 
 Per instance, the harness uploads the repository at its base commit to ``/testbed``
 (owned by the sandbox user) and runs the spec's install commands with
@@ -38,19 +40,25 @@ import os
 import re
 import shlex
 import shutil
-import subprocess
 import sys
 import tarfile
 import tempfile
 import threading
 import time
-import tomllib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from thinktank.errors import ConfigError, InfrastructureError
+from thinktank.errors import InfrastructureError
+from thinktank.evals.swe.build_python import PythonFound, find_python
+from thinktank.evals.swe.build_wheels import (
+    environment_requirements,
+    export_tree,
+    fill_wheelhouse,
+    install_extras,
+    release_version,
+)
 from thinktank.evals.swe.loader import SWEInstance, SWESpec
 
 BUILDER_VERSION = 2
@@ -72,86 +80,6 @@ def cache_root() -> Path:
     return base / "thinktank" / "swe"
 
 
-@dataclass(frozen=True)
-class PythonFound:
-    """A host interpreter of the wanted version."""
-
-    executable: str
-    prefix: str
-    version: str
-    """``X.Y.Z``."""
-    source: str
-    """``uv``, ``PATH`` or ``pyenv``."""
-
-    @property
-    def relocatable(self) -> bool:
-        """Its prefix is its own folder, so it can be copied into an image as it is."""
-        return self.prefix not in ("/", "/usr", "/usr/local") and not self.prefix.startswith(
-            ("/usr/lib", "/System")
-        )
-
-
-def _probe(candidate: str) -> tuple[str, str, str] | None:
-    code = "import sys; print(sys.executable); print(sys.base_prefix); print('%d.%d.%d' % sys.version_info[:3])"
-    try:
-        proc = subprocess.run(
-            [candidate, "-c", code], capture_output=True, text=True, timeout=30, check=False
-        )
-    except (OSError, subprocess.TimeoutExpired):
-        return None
-    lines = proc.stdout.split()
-    if proc.returncode != 0 or len(lines) != 3:
-        return None
-    return lines[0], lines[1], lines[2]
-
-
-def _uv() -> str | None:
-    return shutil.which("uv") or shutil.which("uv", path=str(Path(sys.executable).parent))
-
-
-def find_python(version: str, *, allow_download: bool = True) -> PythonFound | None:
-    """A host interpreter of ``version`` (``"3.9"``): uv's, then ``PATH``, then pyenv's."""
-    candidates: list[tuple[str, str]] = []
-    uv = _uv()
-    if uv:
-        for args in (["python", "find", "--no-project", version],) + (
-            (["python", "install", version],) if allow_download else ()
-        ):
-            try:
-                proc = subprocess.run(
-                    [uv, *args], capture_output=True, text=True, timeout=120, check=False
-                )
-            except (OSError, subprocess.TimeoutExpired):
-                continue
-            if args[1] == "find" and proc.returncode == 0 and proc.stdout.strip():
-                candidates.append((proc.stdout.strip().splitlines()[-1], "uv"))
-                break
-            if args[1] == "install" and proc.returncode == 0:
-                again = subprocess.run(
-                    [uv, "python", "find", "--no-project", version],
-                    capture_output=True,
-                    text=True,
-                    check=False,
-                )
-                if again.returncode == 0 and again.stdout.strip():
-                    candidates.append((again.stdout.strip().splitlines()[-1], "uv"))
-    which = shutil.which(f"python{version}")
-    if which:
-        candidates.append((which, "PATH"))
-    pyenv = Path(os.environ.get("PYENV_ROOT", Path.home() / ".pyenv")) / "versions"
-    if pyenv.is_dir():
-        for d in sorted(pyenv.glob(f"{version}.*"), reverse=True):
-            if (d / "bin" / f"python{version}").exists():
-                candidates.append((str(d / "bin" / f"python{version}"), "pyenv"))
-    for path, source in candidates:
-        got = _probe(path)
-        if got and ".".join(got[2].split(".")[:2]) == version:
-            found = PythonFound(got[0], got[1], got[2], source)
-            if found.relocatable:
-                return found
-    return None
-
-
 @dataclass
 class EnvImage:
     """A built (or reused) environment image."""
@@ -164,117 +92,6 @@ class EnvImage:
     seconds: float = 0.0
     log: str | None = None
     """The build log on the host."""
-
-
-def _conda_to_pip(spec: str) -> str | None:
-    """A conda package spec as a pip requirement (``None`` for what pip cannot install)."""
-    spec = spec.strip().strip("'\"")
-    if "::" in spec:
-        spec = spec.split("::", 1)[1]
-    m = re.match(r"^([A-Za-z0-9_.\-]+)\s*(.*)$", spec)
-    if not m or m.group(1) in ("python", "pip"):
-        return None
-    name, rest = m.group(1), m.group(2).replace(" ", "")
-    if rest.startswith("=") and not rest.startswith("=="):  # conda's "=1.2" is "1.2.*"
-        version = rest[1:]
-        rest = "==" + (version if version.endswith("*") else version + ".*")
-    return name + rest
-
-
-def _env_yml_requirements(text: str) -> list[str]:
-    import yaml
-
-    data = yaml.safe_load(text) or {}
-    out: list[str] = []
-    for dep in data.get("dependencies") or []:
-        if isinstance(dep, str):
-            req = _conda_to_pip(dep)
-            if req:
-                out.append(req)
-        elif isinstance(dep, dict):
-            out.extend(str(x) for x in dep.get("pip") or [])
-    return out
-
-
-def _git(source: Path, *args: str) -> subprocess.CompletedProcess[bytes]:
-    return subprocess.run(["git", "-C", str(source), *args], capture_output=True, check=False)
-
-
-def environment_requirements(spec: SWESpec, tree: Path) -> tuple[list[str], list[str]]:
-    """(pip requirement lines, warnings) for the spec's ``packages`` and ``pip_packages``;
-    ``tree`` holds the repository at its environment commit."""
-    reqs: list[str] = []
-    warnings: list[str] = []
-    packages = spec.packages.strip()
-    if packages == "requirements.txt":
-        found = [p for p in spec.requirements_paths if (tree / p).is_file()]
-        if not found:
-            warnings.append(f"none of the requirement files {spec.requirements_paths} exists")
-        for p in found[:1]:  # the first that exists, as the official harness reads it
-            reqs += requirement_lines(tree / p)
-    elif packages == "environment.yml":
-        found = [p for p in spec.env_yml_paths if (tree / p).is_file()]
-        if not found:
-            warnings.append(f"none of the environment files {spec.env_yml_paths} exists")
-        for p in found[:1]:
-            reqs += _env_yml_requirements((tree / p).read_text(encoding="utf-8"))
-            warnings.append(f"conda environment {p} installed with pip (best effort)")
-    elif packages:
-        for word in shlex.split(packages):
-            req = _conda_to_pip(word)
-            if req:
-                reqs.append(req)
-    reqs += spec.pip_packages
-    return reqs, warnings
-
-
-REPLACED_REQUIREMENTS = {"types-pkg_resources": "types-setuptools"}
-"""Packages gone from PyPI that old requirement files name, and what stands in for them
-(the official harness makes the same replacement)."""
-
-
-def requirement_lines(path: Path, *, depth: int = 0) -> list[str]:
-    """A requirement file's requirements, its ``-r`` includes inlined, the repository
-    itself (``-e .``, ``.[test]``) and comments left out, gone packages replaced."""
-    out: list[str] = []
-    for raw in path.read_text(encoding="utf-8", errors="replace").splitlines():
-        line = raw.strip()
-        if not line or line.startswith(("#", "-e .", ".[", "-e.")):
-            continue
-        if line.startswith(("-r", "--requirement")):
-            name = line.split(None, 1)[1] if " " in line else line[2:]
-            inner = path.parent / name.strip()
-            if depth < 3 and inner.is_file():
-                out += requirement_lines(inner, depth=depth + 1)
-            continue
-        m = re.match(r"^([A-Za-z0-9_.\-]+)", line)
-        if m and m.group(1) in REPLACED_REQUIREMENTS:
-            line = REPLACED_REQUIREMENTS[m.group(1)]
-        out.append(line)
-    return out
-
-
-def install_extras(spec: SWESpec) -> str:
-    """The extras the spec's install command asks for (``pip install -e .[test]`` → ``[test]``)."""
-    for command in spec.install:
-        m = re.search(r"-e\s+['\"]?\.(\[[^\]]+\])", command)
-        if m:
-            return m.group(1)
-    return ""
-
-
-def build_requirements(tree: Path) -> list[str]:
-    """The repository's build backend requirements (PEP 518; setuptools and wheel by default)."""
-    pyproject = tree / "pyproject.toml"
-    if pyproject.is_file():
-        try:
-            data = tomllib.loads(pyproject.read_text(encoding="utf-8"))
-        except (tomllib.TOMLDecodeError, UnicodeDecodeError):
-            data = {}
-        requires = (data.get("build-system") or {}).get("requires")
-        if isinstance(requires, list) and requires:
-            return [str(r) for r in requires] + ["setuptools", "wheel"]
-    return ["setuptools>=40.8.0", "wheel"]
 
 
 class EnvBuilder:
@@ -415,15 +232,15 @@ class EnvBuilder:
             commit = instance.environment_setup_commit or instance.base_commit
             with tempfile.TemporaryDirectory(prefix="thinktank-env-") as tmp:
                 tree = Path(tmp) / "repo"
-                _export(source, commit, tree, instance)
+                export_tree(source, commit, tree, instance)
                 reqs, more = environment_requirements(spec, tree)
                 warnings += more
                 if "pytest" in spec.test_cmd and instance.repo != "pytest-dev/pytest":
                     if not any(re.match(r"^pytest([<>=!~ ;\[]|$)", r) for r in reqs):
                         reqs.append("pytest")
                 host_py = python.executable if python else _host_python_for_sandbox()
-                version_hint = _release_version(source, commit)
-                project = self._wheelhouse(
+                version_hint = release_version(source, commit)
+                project = fill_wheelhouse(
                     host_py, reqs, tree, wheels, record, version_hint, install_extras(spec)
                 )
             say(f"{instance.repo} {instance.version}: building the image (no network)")
@@ -457,45 +274,6 @@ class EnvBuilder:
                 )  # fmt: skip
             self._sandbox_python[image_id] = bytes(out).decode().strip()
         return self._sandbox_python[image_id]
-
-    def _wheelhouse(
-        self,
-        host_py: str,
-        reqs: list[str],
-        tree: Path,
-        wheels: Path,
-        record: Callable[[str], None],
-        version_hint: str,
-        extras: str = "",
-    ) -> str | None:
-        """Fill ``wheels`` (and ``wheels/build``); return the repository's project name."""
-        req_file = wheels.parent / "requirements.txt"
-        req_file.write_text("\n".join(reqs) + "\n", encoding="utf-8")
-        env = {**os.environ, "PIP_DISABLE_PIP_VERSION_CHECK": "1", "PIP_NO_INPUT": "1"}
-        # the exported tree has no .git: version tools get the release the commit belongs to
-        env["SETUPTOOLS_SCM_PRETEND_VERSION"] = version_hint
-        own = wheels.parent / "own"
-        _run(
-            [host_py, "-m", "pip", "wheel", "--use-pep517", "--no-deps", "-w", str(own), str(tree)],
-            record, env, "build the repository's own wheel (for its name)",
-        )  # fmt: skip
-        built = sorted(own.glob("*.whl"))
-        project = built[0].name.split("-")[0].lower() if built else None
-        _run(
-            [host_py, "-m", "pip", "wheel", "--use-pep517", "-w", str(wheels), "-r", str(req_file),
-             f"{tree}{extras}"],
-            record, env, "resolve and build the environment's wheels",
-        )  # fmt: skip
-        if project:
-            for whl in wheels.glob("*.whl"):
-                if whl.name.split("-")[0].lower() == project:
-                    whl.unlink()
-        _run(
-            [host_py, "-m", "pip", "download", "-d", str(wheels / "build"),
-             *build_requirements(tree)],
-            record, env, "download the build backend",
-        )  # fmt: skip
-        return project
 
     def _image(
         self,
@@ -577,46 +355,6 @@ class EnvBuilder:
 def _host_python_for_sandbox() -> str:
     """A host interpreter of the sandbox Python's minor version (this one: same Debian)."""
     return sys.executable
-
-
-def _run(argv: list[str], record: Callable[[str], None], env: dict[str, str], what: str) -> None:
-    record("$ " + " ".join(shlex.quote(a) for a in argv))
-    proc = subprocess.run(argv, capture_output=True, text=True, env=env, check=False)
-    record(proc.stdout + proc.stderr)
-    if proc.returncode != 0:
-        tail = "\n".join((proc.stdout + proc.stderr).strip().splitlines()[-12:])
-        raise InfrastructureError(f"could not {what} (exit {proc.returncode}):\n{tail}")
-
-
-def _release_version(source: Path, commit: str) -> str:
-    """The release ``commit`` belongs to (``git describe --tags``), as a version string."""
-    out = _git(source, "describe", "--tags", "--abbrev=0", commit)
-    tag = out.stdout.decode(errors="replace").strip() if out.returncode == 0 else ""
-    m = re.search(r"(\d+(?:\.\d+)*(?:[._-]?(?:a|b|rc|dev|post)\.?\d*)*)", tag)
-    return m.group(1).replace("-", ".").replace("_", ".") if m else "0.0.0"
-
-
-def _export(source: Path, commit: str, dest: Path, instance: SWEInstance) -> None:
-    dest.mkdir(parents=True)
-    archive = _git(source, "archive", "--format=tar", commit)
-    if archive.returncode != 0:
-        raise ConfigError(
-            f"{instance.instance_id}: commit {commit} is not in the clone at {source} "
-            f"({archive.stderr.decode(errors='replace').strip()}); run `git -C {source} fetch` "
-            "to bring it up to date"
-        )
-    with tarfile.open(fileobj=io.BytesIO(archive.stdout)) as tar:
-        tar.extractall(dest, filter="data")
-    # a one-commit repository with the release tag: version tools read it as a checkout
-    env = {**os.environ, "GIT_AUTHOR_NAME": "thinktank", "GIT_AUTHOR_EMAIL": "swe@thinktank.invalid",
-           "GIT_COMMITTER_NAME": "thinktank", "GIT_COMMITTER_EMAIL": "swe@thinktank.invalid"}  # fmt: skip
-    for args in (
-        ["init", "-q"],
-        ["add", "-A", "-f"],
-        ["-c", "commit.gpgsign=false", "commit", "-q", "--no-verify", "-m", commit],
-        ["tag", "v" + _release_version(source, commit)],
-    ):
-        subprocess.run(["git", *args], cwd=dest, env=env, capture_output=True, check=False)
 
 
 _STDLIB_SKIP = {"test", "idlelib", "turtledemo"}

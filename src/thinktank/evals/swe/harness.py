@@ -257,7 +257,7 @@ class SWEHarness:
 
     async def _top_up(self, co: Checkout, missing: list[str]) -> str:
         """Fetch the base commit's own dependencies on the host; upload them; their folder."""
-        from thinktank.evals.swe.build import find_python
+        from thinktank.evals.swe.build_python import find_python
 
         host, _ = await self.cache.get(co.case)
         py = co.prepared.python if co.prepared else None
@@ -266,7 +266,7 @@ class SWEHarness:
         )
         exe = found.executable if found else sys.executable
         folder = Path(tempfile.mkdtemp(prefix="thinktank-topup-"))
-        from thinktank.evals.swe.build import install_extras
+        from thinktank.evals.swe.build_wheels import install_extras
 
         proc = await asyncio.create_subprocess_exec(
             exe, "-m", "pip", "wheel", "--use-pep517", "-q", "-w", str(folder),
