@@ -108,7 +108,7 @@ async def run_eval(
 async def optimizer_study(url: str, tasks: list[Any], root: Path) -> dict[str, Any]:
     """A grid study where n=8 does not fit ``max_cost_per_task``: is anything truncated ranked?"""
     from thinktank.optimize import SearchSpace, Study, StudyConfig
-    from thinktank.optimize.evaluator import RunnerEvaluator
+    from thinktank.optimize.objective import RunnerObjective
     from thinktank.optimize.results import EVALUATED
     from thinktank.optimize.store import EvalStore
 
@@ -124,7 +124,7 @@ selection: [vote]
 constraints: {{max_cost_per_task: {one * 4:.8f}}}
 """
     )
-    evaluator = RunnerEvaluator({"sim": f"openai:sim@{url}"}, environment_options=NO_PYTHON)
+    evaluator = RunnerObjective({"sim": f"openai:sim@{url}"}, environment_options=NO_PYTHON)
     study = Study(
         space,
         tasks[:16],

@@ -30,7 +30,7 @@ from _common import emit, parser
 from thinktank.evals.tasks.task import Task
 from thinktank.graphs.spec import GraphSpec
 from thinktank.optimize import (
-    FunctionEvaluator,
+    FunctionObjective,
     ReinforceConfig,
     SearchSpace,
     Study,
@@ -182,7 +182,7 @@ def evals_to_reach(
             study.stop()
 
     study = Study(
-        SPACE, DEV, FunctionEvaluator(outcome, aliases=POOL), config, on_trial=check, plots=False
+        SPACE, DEV, FunctionObjective(outcome, aliases=POOL), config, on_trial=check, plots=False
     )
     result = study.run_sync()
     return reached[0] if reached else (cap, len(result.trials))

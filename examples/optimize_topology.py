@@ -11,7 +11,7 @@ import os
 import tempfile
 
 from thinktank import Task
-from thinktank.optimize import RunnerEvaluator, SearchSpace, Study, StudyConfig
+from thinktank.optimize import RunnerObjective, SearchSpace, Study, StudyConfig
 
 space = SearchSpace.from_yaml(
     """
@@ -29,7 +29,7 @@ dev = [
     Task(id="sq", kind="math", prompt="What is 12 * 12 - 4?", expected="140"),
 ]
 pool = {"default": os.environ.get("THINKTANK_MODEL") or "local:smollm2"}
-evaluator = RunnerEvaluator(pool, environment_options={"math": {"python": False}})
+evaluator = RunnerObjective(pool, environment_options={"math": {"python": False}})
 
 with tempfile.TemporaryDirectory() as out:
     result = Study(

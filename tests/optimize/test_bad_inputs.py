@@ -14,8 +14,8 @@ from thinktank.evals.tasks.task import Task
 from thinktank.graphs.spec import GraphSpec
 from thinktank.llm.simulator import SimulatorServer
 from thinktank.optimize import (
-    FunctionEvaluator,
-    RunnerEvaluator,
+    FunctionObjective,
+    RunnerObjective,
     SearchSpace,
     SpaceError,
     Study,
@@ -32,8 +32,8 @@ def ok(spec: GraphSpec, task: Task, seed: int) -> TaskOutcome:
     return TaskOutcome(task_id=task.id, status="ok", correct=True)
 
 
-def evaluator() -> FunctionEvaluator:
-    return FunctionEvaluator(ok, aliases=["m"])
+def evaluator() -> FunctionObjective:
+    return FunctionObjective(ok, aliases=["m"])
 
 
 def test_a_dev_set_too_small_for_the_pruner_says_the_minimum() -> None:
@@ -53,7 +53,7 @@ def test_an_empty_dev_set_and_an_empty_pool() -> None:
     with pytest.raises(ConfigError, match="the dev set is empty"):
         Study(SPACE, [], evaluator()).run_sync()
     with pytest.raises(SpaceError, match="the model pool is empty"):
-        Study(SPACE, TASKS, FunctionEvaluator(ok)).run_sync()
+        Study(SPACE, TASKS, FunctionObjective(ok)).run_sync()
 
 
 def test_constraints_no_graph_can_meet_are_explained() -> None:
@@ -82,7 +82,7 @@ def test_a_model_the_endpoint_does_not_serve_stops_the_study_at_the_first_evalua
     with SimulatorServer(cfg) as sim:
         pool = {"cheap": f"openai:no-such-model@{sim.base_url}"}
         space = SearchSpace.from_yaml("nodes: [{id: s, role: solver}]")
-        study = Study(space, L.tasks(2), RunnerEvaluator(pool, environment_options=L.NO_TOOLS))
+        study = Study(space, L.tasks(2), RunnerObjective(pool, environment_options=L.NO_TOOLS))
         with pytest.raises(EvaluationFailed, match="every task of the first evaluation failed"):
             study.run_sync()
 

@@ -16,8 +16,8 @@ from thinktank.optimize import (
     BudgetTooSmall,
     CallPrice,
     EvalStore,
-    FunctionEvaluator,
-    RunnerEvaluator,
+    FunctionObjective,
+    RunnerObjective,
     SearchSpace,
     Study,
     StudyConfig,
@@ -35,7 +35,7 @@ def test_the_budget_is_never_exceeded(tmp_path: Path) -> None:
         result = Study(
             SearchSpace.from_yaml(STRONG_ONLY),
             L.tasks(),
-            RunnerEvaluator({"strong": pool["strong"]}, environment_options=L.NO_TOOLS),
+            RunnerObjective({"strong": pool["strong"]}, environment_options=L.NO_TOOLS),
             StudyConfig(algo="random", seed=5, max_evals=9, budget_usd=budget),
             out_dir=tmp_path,
             plots=False,
@@ -54,7 +54,7 @@ def test_a_budget_too_small_for_one_evaluation_refuses_before_spending(tmp_path:
         study = Study(
             L.space(),
             L.tasks(),
-            RunnerEvaluator(pool, environment_options=L.NO_TOOLS),
+            RunnerObjective(pool, environment_options=L.NO_TOOLS),
             StudyConfig(algo="tpe", budget_usd=0.0005, prune=False),
             out_dir=tmp_path,
             plots=False,
@@ -78,7 +78,7 @@ def test_an_evaluation_the_hard_limit_cuts_short_is_not_cached_and_ends_the_stud
     study = Study(
         space,
         tasks,
-        FunctionEvaluator(_pricey, prices=cheap),
+        FunctionObjective(_pricey, prices=cheap),
         StudyConfig(algo="random", max_evals=4, budget_usd=0.03, concurrency=1),
     )
     result = study.run_sync()
@@ -132,7 +132,7 @@ def test_judge_calls_count_in_the_spend_not_in_a_graphs_cost(tmp_path: Path) -> 
     ]
     set_price("pricey-judge", input=50.0, output=200.0)
     try:
-        evaluator = RunnerEvaluator(
+        evaluator = RunnerObjective(
             {"m": FunctionModel(solve, model_id="free-solver")},
             judge=FunctionModel(judge, model_id="pricey-judge"),
         )

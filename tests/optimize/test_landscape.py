@@ -23,7 +23,7 @@ from thinktank.llm.types import ChatRequest
 from thinktank.optimize import (
     EvalStore,
     ReinforceConfig,
-    RunnerEvaluator,
+    RunnerObjective,
     Study,
     StudyConfig,
     StudyResult,
@@ -44,7 +44,7 @@ def sweep(
     study = Study(
         L.space(),
         L.tasks(),
-        RunnerEvaluator(sim, environment_options=L.NO_TOOLS),
+        RunnerObjective(sim, environment_options=L.NO_TOOLS),
         StudyConfig(algo="grid", max_evals=None, cost_weight=L.COST_WEIGHT, concurrency=8),
         out_dir=out,
         plots=False,
@@ -92,7 +92,7 @@ def test_each_algorithm_finds_the_best_graph_within_its_budget(
     result = Study(
         L.space(),
         L.tasks(),
-        RunnerEvaluator(sim, environment_options=L.NO_TOOLS),
+        RunnerObjective(sim, environment_options=L.NO_TOOLS),
         config,
         out_dir=tmp_path,
         cache_path=cache,
@@ -125,7 +125,7 @@ def test_llm_proposed_edits_reach_the_best_graph(
     result = Study(
         L.space(),
         L.tasks(),
-        RunnerEvaluator(sim, environment_options=L.NO_TOOLS),
+        RunnerObjective(sim, environment_options=L.NO_TOOLS),
         StudyConfig(algo="llm", seed=2, max_evals=5, cost_weight=L.COST_WEIGHT, startup_trials=2),
         out_dir=tmp_path,
         cache_path=cache,

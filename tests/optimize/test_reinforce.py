@@ -12,7 +12,7 @@ from thinktank.evals.tasks.task import Task
 from thinktank.graphs.spec import GraphSpec
 from thinktank.llm.testing import ScriptedModel
 from thinktank.optimize import (
-    FunctionEvaluator,
+    FunctionObjective,
     Policy,
     ReinforceConfig,
     SearchSpace,
@@ -49,8 +49,8 @@ def outcome(spec: GraphSpec, task: Task, seed: int) -> TaskOutcome:
     return TaskOutcome(task_id=task.id, status="ok", correct=correct, cost=0.0)
 
 
-def evaluator() -> FunctionEvaluator:
-    return FunctionEvaluator(outcome, aliases=["small", "large"])
+def evaluator() -> FunctionObjective:
+    return FunctionObjective(outcome, aliases=["small", "large"])
 
 
 def test_an_update_moves_probability_toward_rewarded_options() -> None:

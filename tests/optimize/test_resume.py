@@ -13,7 +13,7 @@ from pathlib import Path
 import optuna
 
 from tests.optimize import landscape as L
-from thinktank.optimize import EvalStore, RunnerEvaluator, Study, StudyConfig
+from thinktank.optimize import EvalStore, RunnerObjective, Study, StudyConfig
 
 ROOT = Path(__file__).resolve().parents[2]
 CONFIG = StudyConfig(algo="tpe", seed=7, max_evals=7, startup_trials=3, prune=False, concurrency=2)
@@ -21,7 +21,7 @@ CONFIG = StudyConfig(algo="tpe", seed=7, max_evals=7, startup_trials=3, prune=Fa
 
 def study(out: str | Path, pool: dict[str, str]) -> Study:
     """The study both processes run (same settings, so the second resumes the first)."""
-    evaluator = RunnerEvaluator(pool, environment_options=L.NO_TOOLS)
+    evaluator = RunnerObjective(pool, environment_options=L.NO_TOOLS)
     return Study(L.space(), L.tasks(), evaluator, CONFIG, out_dir=out, plots=False)
 
 

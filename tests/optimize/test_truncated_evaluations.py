@@ -19,7 +19,7 @@ from thinktank.llm.admission import output_lengths
 from thinktank.llm.simulator import SimulatorServer
 from thinktank.optimize import (
     EvalStore,
-    RunnerEvaluator,
+    RunnerObjective,
     SearchSpace,
     Study,
     StudyConfig,
@@ -66,7 +66,7 @@ def _fresh_lengths() -> Iterator[None]:
 def study(
     sim: tuple[SimulatorServer, dict[str, str]], n: str, out: Path, **config: object
 ) -> StudyResult:
-    evaluator = RunnerEvaluator({"strong": sim[1]["strong"]}, environment_options=L.NO_TOOLS)
+    evaluator = RunnerObjective({"strong": sim[1]["strong"]}, environment_options=L.NO_TOOLS)
     cfg = StudyConfig(**{"algo": "grid", "seed": 0, "concurrency": 1, **config})  # type: ignore[arg-type]
     return Study(space(n), L.tasks(), evaluator, cfg, out_dir=out, plots=False).run_sync()
 

@@ -242,16 +242,16 @@ def _evaluator(
 ) -> Any:
     """The study's evaluator: this process's task worker, or a Ray cluster's workers."""
     from thinktank.cli.eval import executor_options
-    from thinktank.optimize import RunnerEvaluator
+    from thinktank.optimize import RunnerObjective
 
     options = executor_options(executor, address, values)
     if executor != "ray":
-        return RunnerEvaluator(models, memory=memory, environment_options=env_options)
-    from thinktank.cluster import RayEvaluator
+        return RunnerObjective(models, memory=memory, environment_options=env_options)
+    from thinktank.cluster import RayObjective
     from thinktank.errors import ThinktankError
 
     try:  # model strings travel, so each node loads (and connects to) its own
-        return RayEvaluator(
+        return RayObjective(
             pool,
             concurrency=concurrency,
             options=options,

@@ -1,9 +1,9 @@
-"""Scale out on Ray: the eval runner's ``ray`` executor and the optimizer's evaluator.
+"""Scale out on Ray: the eval runner's ``ray`` executor and the optimizer's objective.
 
     thinktank eval ... --executor ray --ray-address auto
     Runner(tasks, graphs, models, out_dir="runs/x", executor="ray",
            executor_options={"address": "auto"})
-    RayEvaluator(pool, concurrency=32)          # for thinktank.optimize.Study
+    RayObjective(pool, concurrency=32)          # for thinktank.optimize.Study
 
 | module | what |
 |---|---|
@@ -12,7 +12,7 @@
 | ``shared.py`` | cluster-wide run budget and per-endpoint request limit (actors + clients) |
 | ``pool.py`` | ``WorkerPool``, ``RayOptions``: actors by resource profile, dispatch, failures |
 | ``executor.py`` | ``RayExecutor``: the runner's ``ray`` executor |
-| ``evaluator.py`` | ``RayEvaluator``: the optimizer's evaluator on the cluster |
+| ``objective.py`` | ``RayObjective``: the optimizer's objective on the cluster |
 
 Ray is an optional dependency (the ``ray`` extra) imported only when a cluster is
 used, and this package is imported only by who asks for it: importing it costs
@@ -25,24 +25,24 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from thinktank.cluster.evaluator import RayEvaluator
     from thinktank.cluster.executor import RayExecutor
+    from thinktank.cluster.objective import RayObjective
     from thinktank.cluster.pool import RayOptions
 
-__all__ = ["RayEvaluator", "RayExecutor", "RayOptions"]
+__all__ = ["RayExecutor", "RayObjective", "RayOptions"]
 
 
 def __getattr__(name: str) -> Any:
     # lazy, so that worker processes importing one module (the limiter's, say) load
-    # only what it needs, and RayEvaluator's optimizer import stays with its users
+    # only what it needs, and RayObjective's optimizer import stays with its users
     if name == "RayExecutor":
         from thinktank.cluster.executor import RayExecutor
 
         return RayExecutor
-    if name == "RayEvaluator":
-        from thinktank.cluster.evaluator import RayEvaluator
+    if name == "RayObjective":
+        from thinktank.cluster.objective import RayObjective
 
-        return RayEvaluator
+        return RayObjective
     if name == "RayOptions":
         from thinktank.cluster.pool import RayOptions
 

@@ -1,9 +1,9 @@
 """Topology optimization: search collaboration graphs for the best accuracy per dollar.
 
-    from thinktank.optimize import RunnerEvaluator, SearchSpace, Study, StudyConfig
+    from thinktank.optimize import RunnerObjective, SearchSpace, Study, StudyConfig
 
     space = SearchSpace.load("space.yaml")
-    study = Study(space, tasks, RunnerEvaluator({"small": ..., "large": ...}),
+    study = Study(space, tasks, RunnerObjective({"small": ..., "large": ...}),
                   StudyConfig(algo="reinforce", budget_usd=2.0, max_evals=40), out_dir="opt")
     result = study.run_sync()
     result.best_spec  # a GraphSpec; result.pareto: the accuracy-cost front
@@ -26,7 +26,7 @@ from thinktank.optimize.decode import (
     nominal_calls,
     spec_key,
 )
-from thinktank.optimize.evaluator import Evaluator, FunctionEvaluator, RunnerEvaluator, TaskOutcome
+from thinktank.optimize.objective import FunctionObjective, Objective, RunnerObjective, TaskOutcome
 from thinktank.optimize.reinforce import Policy, ReinforceConfig, ReinforceSampler
 from thinktank.optimize.results import StudyResult, TrialRecord, load_result, write_outputs
 from thinktank.optimize.space import Constraints, EdgeChoice, NodeChoice, SearchSpace, SpaceError
@@ -43,15 +43,15 @@ __all__ = [
     "Decoded",
     "EdgeChoice",
     "EvalStore",
-    "Evaluator",
-    "FunctionEvaluator",
+    "FunctionObjective",
     "NodeChoice",
+    "Objective",
     "Policy",
     "RandomChooser",
     "ReinforceConfig",
     "ReinforceSampler",
     "ReplayChooser",
-    "RunnerEvaluator",
+    "RunnerObjective",
     "SearchSpace",
     "SpaceError",
     "Study",

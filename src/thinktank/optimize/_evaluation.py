@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from thinktank.evals.tasks.task import Task
 from thinktank.graphs.spec import GraphSpec
 from thinktank.optimize.costs import CostEstimator
-from thinktank.optimize.evaluator import INTERRUPTED, Evaluator, TaskOutcome
+from thinktank.optimize.objective import INTERRUPTED, Objective, TaskOutcome
 from thinktank.optimize.store import EvalStore, task_key
 
 
@@ -51,7 +51,7 @@ class Evaluations:
 
     def __init__(
         self,
-        evaluator: Evaluator,
+        evaluator: Objective,
         store: EvalStore,
         study_id: str,
         tasks: Sequence[Task],

@@ -1,6 +1,6 @@
 """The optimizer's SQLite file: the evaluation cache and the spend journal.
 
-* ``outcomes`` — one :class:`~thinktank.optimize.evaluator.TaskOutcome` per
+* ``outcomes`` — one :class:`~thinktank.optimize.objective.TaskOutcome` per
   (graph key, task key, seed). The same graph on the same task with the same seed
   is never run twice: not by another trial, not after a crash, not by another study
   sharing the file. ``computed`` counts fresh computations of a key (always 1).
@@ -25,7 +25,7 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from thinktank.optimize.evaluator import TaskOutcome
+from thinktank.optimize.objective import TaskOutcome
 
 if TYPE_CHECKING:
     from thinktank.evals.tasks.task import Task

@@ -1,6 +1,6 @@
 """The optimizer's main loop: propose a graph, evaluate it, learn, repeat — under a budget.
 
-    study = Study(space, tasks, RunnerEvaluator(pool), StudyConfig(algo="tpe", budget_usd=2),
+    study = Study(space, tasks, RunnerObjective(pool), StudyConfig(algo="tpe", budget_usd=2),
                   out_dir="runs/opt")
     result = study.run_sync()           # best graph, Pareto front, files in out_dir
 
@@ -36,7 +36,7 @@ from thinktank.optimize import _loop
 from thinktank.optimize.algorithms import Algo, derive_seed, min_dev_tasks, rungs
 from thinktank.optimize.costs import CostEstimator
 from thinktank.optimize.decode import RandomChooser, assign, build, iter_assignments
-from thinktank.optimize.evaluator import Evaluator
+from thinktank.optimize.objective import Objective
 from thinktank.optimize.reinforce import ReinforceConfig
 from thinktank.optimize.results import StudyResult, TrialRecord, write_outputs
 from thinktank.optimize.space import SearchSpace, SpaceError
@@ -128,7 +128,7 @@ class Study:
         self,
         space: SearchSpace,
         tasks: Sequence[Task],
-        evaluator: Evaluator,
+        evaluator: Objective,
         config: StudyConfig | None = None,
         *,
         out_dir: str | Path | None = None,

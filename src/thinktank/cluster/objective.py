@@ -1,9 +1,9 @@
-"""The optimizer's evaluator on Ray: every task of every candidate graph on the cluster.
+"""The optimizer's objective on Ray: every task of every candidate graph on the cluster.
 
     thinktank optimize --suite math --space space.yaml --model-pool small=openai:gpt-4o-mini \\
         --executor ray --ray-address auto -c 32 --out runs/opt
 
-:class:`RayEvaluator` is :class:`~thinktank.optimize.RunnerEvaluator` (prices, model
+:class:`RayObjective` is :class:`~thinktank.optimize.RunnerObjective` (prices, model
 fingerprint, outcome of a record) with its one hook, ``run_job``, sending the job to
 a worker of the cluster together with the candidate's graph: the tasks of an
 evaluation run in parallel across the nodes — as many at once as the study's
@@ -24,17 +24,17 @@ from thinktank.evals.runs.worker import TaskJob
 from thinktank.graphs.spec import GraphSpec
 from thinktank.llm.base import ChatModel
 from thinktank.llm.budget import Budget
-from thinktank.optimize.evaluator import RunnerEvaluator
+from thinktank.optimize.objective import RunnerObjective
 
 
-class RayEvaluator(RunnerEvaluator):
-    """The optimizer's evaluator with tasks run on a Ray cluster (see the module doc).
+class RayObjective(RunnerObjective):
+    """The optimizer's objective with tasks run on a Ray cluster (see the module doc).
 
     Args:
         models: the model pool, alias → model (strings are loaded on each node).
         concurrency: tasks in flight (sizes the worker pool; use the study's).
         options: :class:`RayOptions` (or a mapping of its fields).
-        judge, memory, environment_options: as for :class:`RunnerEvaluator`.
+        judge, memory, environment_options: as for :class:`RunnerObjective`.
     """
 
     def __init__(

@@ -1,12 +1,12 @@
-"""How the optimizer evaluates a graph on one task: the :class:`Evaluator` contract.
+"""How the optimizer evaluates a graph on one task: the :class:`Objective` contract.
 
 An evaluation of a candidate graph is the graph run on a subset of the dev set with
-one seed; the study calls :meth:`Evaluator.run_task` once per (graph, task) it has
+one seed; the study calls :meth:`Objective.run_task` once per (graph, task) it has
 not seen, caches the :class:`TaskOutcome` and aggregates accuracy and cost.
 
-* :class:`RunnerEvaluator` — the real thing: the eval runner's task worker (task
+* :class:`RunnerObjective` — the real thing: the eval runner's task worker (task
   environments, evaluators, the run budget), the same code ``thinktank eval`` runs.
-* :class:`FunctionEvaluator` — a plain function of (graph, task, seed), for analytic
+* :class:`FunctionObjective` — a plain function of (graph, task, seed), for analytic
   landscapes in benchmarks and tests.
 """
 
@@ -30,7 +30,7 @@ if TYPE_CHECKING:
     from thinktank.llm.base import ChatModel
     from thinktank.llm.budget import Budget
 
-__all__ = ["INTERRUPTED", "Evaluator", "FunctionEvaluator", "RunnerEvaluator", "TaskOutcome"]
+__all__ = ["INTERRUPTED", "FunctionObjective", "Objective", "RunnerObjective", "TaskOutcome"]
 
 
 class TaskOutcome(BaseModel):
@@ -57,7 +57,7 @@ class TaskOutcome(BaseModel):
     """The graph's own budget cut the task short (samples refused): not the graph as specified."""
 
 
-class Evaluator(ABC):
+class Objective(ABC):
     """Runs one graph on one task; the study does caching, budgets and aggregation.
 
     ``budget`` is set by the study: the optimizer's own budget, which every model
@@ -90,7 +90,7 @@ class Evaluator(ABC):
         """Release models and task environments."""
 
 
-class RunnerEvaluator(Evaluator):
+class RunnerObjective(Objective):
     """Evaluates with the eval runner's :class:`~thinktank.evals.runs.worker.TaskWorker`.
 
     Args:
@@ -191,7 +191,7 @@ def _infrastructure(rec: TaskRecord) -> bool:
 OutcomeFn = Callable[[GraphSpec, "Task", int], "TaskOutcome | Awaitable[TaskOutcome]"]
 
 
-class FunctionEvaluator(Evaluator):
+class FunctionObjective(Objective):
     """Evaluates with ``fn(spec, task, seed) -> TaskOutcome`` (sync or async).
 
     For analytic landscapes: the function decides correctness and cost itself; the
