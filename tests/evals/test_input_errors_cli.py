@@ -11,7 +11,7 @@ import pytest
 from typer.testing import CliRunner, Result
 
 from thinktank.cli.app import app
-from thinktank.cli.eval import describe_models
+from thinktank.cli.options import describe_models
 from thinktank.errors import ConfigError
 from thinktank.evals.tasks.task import Task, dump_tasks
 from thinktank.graphs.spec import GraphSpec

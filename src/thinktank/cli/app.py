@@ -34,7 +34,7 @@ _GROUPS: dict[str, str] = {
 _COMMANDS: dict[str, str] = {
     "demo": "thinktank.cli.demo",
     "eval": "thinktank.cli.eval:eval_command",
-    "run": "thinktank.cli.eval:run_command",
+    "run": "thinktank.cli.run",
     "report": "thinktank.cli.eval:report_command",
     "optimize": "thinktank.cli.optimize",
 }

@@ -241,7 +241,7 @@ def _evaluator(
     memory: Any = None,
 ) -> Any:
     """The study's evaluator: this process's task worker, or a Ray cluster's workers."""
-    from thinktank.cli.eval import executor_options
+    from thinktank.cli.options import executor_options
     from thinktank.optimize import RunnerObjective
 
     options = executor_options(executor, address, values)

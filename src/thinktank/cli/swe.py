@@ -8,9 +8,10 @@
 * ``predictions`` writes a run's patches in the official predictions format.
 
 Every command takes the environment options (``--swe-env``, ``--repos``,
-``--swe-image``, ``--swe-data``, ``--sandbox``); :func:`harness_options` turns them
-into a :class:`~thinktank.evals.swe.config.SWEHarnessConfig`, for ``thinktank eval``
-too. :func:`run_gold` is ``gold`` as a function.
+``--swe-image``, ``--swe-data``, ``--sandbox``; :mod:`thinktank.cli.swe_options`, whose
+:func:`~thinktank.cli.swe_options.harness_options` turns them into a
+:class:`~thinktank.evals.swe.config.SWEHarnessConfig`, for ``thinktank eval`` too).
+:func:`run_gold` is ``gold`` as a function.
 """
 
 from __future__ import annotations
@@ -21,135 +22,27 @@ from typing import Any
 
 import typer
 
+from thinktank.cli.swe_options import (
+    DATA,
+    ENV,
+    IMAGE,
+    INSTANCES,
+    LOG_DIR,
+    REPO_DIR,
+    REPOS,
+    SANDBOX,
+    SUITE,
+    fail,
+    harness_options,
+    make_harness,
+    provider_from_file,
+    swe_tasks,
+)
+
 app = typer.Typer(
     help="SWE-bench: build environments, validate the harness, judge patches and predictions.",
     no_args_is_help=True,
 )
-
-_SUITE = typer.Option(
-    "swe", "--suite", "-s", help="'swe' (bundled) or a SWE-bench .json/.jsonl/.parquet file."
-)
-_INSTANCES = typer.Option(None, "--instance", "-i", help="Only these instance ids (repeatable).")
-SWE_ENV_HELP = (
-    "Where instances run: official (SWE-bench images), build (images made here, offline), "
-    "clone (the sandbox image) or auto (build when swebench specifies the instance, else clone); "
-    "default $THINKTANK_SWE_ENV or auto."
-)
-_ENV = typer.Option(None, "--swe-env", help=SWE_ENV_HELP)
-_REPOS = typer.Option(
-    None,
-    "--repos",
-    help="Folder of local clones (<owner>__<name>) for public instances; default $THINKTANK_SWE_REPOS.",
-)
-_IMAGE = typer.Option(
-    None,
-    "--swe-image",
-    help="official mode: image name template with {id} ('__' in ids becomes '_1776_') and "
-    "{arch}, for a mirror; default swebench/sweb.eval.{arch}.{id}:latest.",
-)
-_DATA = typer.Option(
-    None,
-    "--swe-data",
-    help="Files a repository's tests read: REPO=HOST_DIR:SANDBOX_DIR, mounted read-only "
-    "(repeatable; REPO may be *).",
-)
-_SANDBOX = typer.Option(None, "--sandbox", help="Sandbox config file (YAML/JSON): limits, engine.")
-_REPO_DIR = typer.Option("repo", "--repo-dir", help="clone mode: where the repository goes.")
-_LOG_DIR = typer.Option(
-    None,
-    "--log-dir",
-    "--swe-logs",
-    help="Write each judged patch's script, full logs and report here (<id>, <id>-2, …).",
-)
-
-
-def _fail(message: str, code: int = 2) -> None:
-    typer.echo(f"error: {message}", err=True)
-    raise typer.Exit(code)
-
-
-def harness_options(
-    *,
-    swe_env: str | None = None,
-    repos: Path | None = None,
-    swe_image: str | None = None,
-    swe_data: list[str] | None = None,
-    log_dir: Path | None = None,
-    repo_dir: str | None = None,
-) -> dict[str, Any]:
-    """:class:`SWEHarnessConfig` fields from the command-line options (unset ones omitted,
-    so the environment variables' defaults apply)."""
-    from thinktank.errors import ConfigError
-    from thinktank.evals.swe.envs import ENV_MODES
-
-    out: dict[str, Any] = {}
-    if swe_env is not None:
-        if swe_env not in ENV_MODES:
-            raise ConfigError(f"unknown --swe-env {swe_env!r}; valid: {', '.join(ENV_MODES)}")
-        out["env"] = swe_env
-    if repos is not None:
-        if not repos.is_dir():
-            raise ConfigError(f"--repos {repos}: no such folder")
-        out["repos"] = str(repos.resolve())
-    if swe_image is not None:
-        if "{id}" not in swe_image:
-            raise ConfigError(
-                f"--swe-image {swe_image!r} has no {{id}}; e.g. registry:5000/swebench/sweb.eval.{{arch}}.{{id}}:latest"
-            )
-        out["official_image"] = swe_image
-    data = []
-    for item in swe_data or []:
-        repo, eq, rest = item.partition("=")
-        source, colon, target = rest.partition(":")
-        if not (eq and colon and repo and source and target):
-            raise ConfigError(f"--swe-data {item!r}: write REPO=HOST_DIR:SANDBOX_DIR")
-        if not Path(source).is_dir():
-            raise ConfigError(f"--swe-data {item!r}: no folder {source} on this machine")
-        if not target.startswith("/"):
-            raise ConfigError(f"--swe-data {item!r}: SANDBOX_DIR must be an absolute path")
-        data.append({"repo": repo, "source": str(Path(source).resolve()), "target": target})
-    if data:
-        out["data"] = data
-    if log_dir is not None:
-        out["log_dir"] = str(log_dir)
-    if repo_dir is not None:
-        out["repo_dir"] = repo_dir
-    return out
-
-
-def provider_from_file(sandbox: Path | None) -> Any:
-    """The sandbox provider of a config file (default: Docker with secure defaults)."""
-    from thinktank.sandboxes import provider_from_config
-
-    if sandbox is None:
-        return provider_from_config({"type": "docker"})
-    from thinktank.sandboxes.config import read_sandbox_config
-
-    return provider_from_config(read_sandbox_config(sandbox))
-
-
-def _tasks(suite: str, instances: list[str] | None) -> list[Any]:
-    from thinktank.errors import ConfigError
-    from thinktank.evals.tasks.suites import load_suite
-
-    tasks = [t for t in load_suite(suite) if t.kind == "swe"]
-    if not tasks:
-        raise ConfigError(f"{suite!r} holds no SWE instances")
-    if instances:
-        known = {t.id for t in tasks}
-        missing = sorted(set(instances) - known)
-        if missing:
-            shown = ", ".join(sorted(known)[:10]) + (" …" if len(known) > 10 else "")
-            raise ConfigError(f"unknown instance(s) {missing} in {suite}; it holds: {shown}")
-        tasks = [t for t in tasks if t.id in set(instances)]
-    return tasks
-
-
-def _harness(options: dict[str, Any], sandbox: Path | None, progress: Any = None) -> Any:
-    from thinktank.evals.swe.config import SWEHarnessConfig
-    from thinktank.evals.swe.harness import SWEHarness
-
-    return SWEHarness(provider_from_file(sandbox), SWEHarnessConfig(**options), progress=progress)
 
 
 def run_gold(
@@ -174,7 +67,7 @@ def run_gold(
 
     console = Console(stderr=as_json)
     try:
-        tasks = _tasks(suite, instances)
+        tasks = swe_tasks(suite, instances)
         config = SWEHarnessConfig(**(options or {}))
         provider = provider_from_file(sandbox)
 
@@ -193,7 +86,7 @@ def run_gold(
 
         report = run_sync(go())
     except ThinktankError as exc:
-        _fail(str(exc))
+        fail(str(exc))
     if as_json:
         typer.echo(json.dumps(report.model_dump(), indent=2))
         return 0 if report.ok else 1
@@ -235,21 +128,21 @@ def _gather(
             log_dir=log_dir, repo_dir=repo_dir,
         )  # fmt: skip
     except ThinktankError as exc:
-        _fail(str(exc))
+        fail(str(exc))
         raise  # unreachable
 
 
 @app.command()
 def gold(
-    suite: str = _SUITE,
-    instance: list[str] = _INSTANCES,
-    swe_env: str = _ENV,
-    repos: Path = _REPOS,
-    swe_image: str = _IMAGE,
-    swe_data: list[str] = _DATA,
-    sandbox: Path = _SANDBOX,
-    repo_dir: str = _REPO_DIR,
-    log_dir: Path = _LOG_DIR,
+    suite: str = SUITE,
+    instance: list[str] = INSTANCES,
+    swe_env: str = ENV,
+    repos: Path = REPOS,
+    swe_image: str = IMAGE,
+    swe_data: list[str] = DATA,
+    sandbox: Path = SANDBOX,
+    repo_dir: str = REPO_DIR,
+    log_dir: Path = LOG_DIR,
     concurrency: int = typer.Option(2, "--concurrency", "-c", min=1, help="Instances at once."),
     empty: bool = typer.Option(True, "--empty/--no-empty", help="Also check an empty patch fails."),
     as_json: bool = typer.Option(False, "--json", help="Print the report as JSON."),
@@ -271,9 +164,9 @@ def gold(
 @app.command()
 def build(
     suite: str = typer.Option(..., "--suite", "-s", help="A SWE-bench .json/.jsonl/.parquet file."),
-    instance: list[str] = _INSTANCES,
-    repos: Path = _REPOS,
-    sandbox: Path = _SANDBOX,
+    instance: list[str] = INSTANCES,
+    repos: Path = REPOS,
+    sandbox: Path = SANDBOX,
     as_json: bool = typer.Option(False, "--json", help="Print what was built as JSON."),
 ) -> None:
     """Build the `build`-mode environment images of a suite ahead of a run (cached).
@@ -293,14 +186,16 @@ def build(
     console = Console(stderr=True)
     rows: list[dict[str, Any]] = []
     try:
-        tasks = _tasks(suite, instance or None)
+        tasks = swe_tasks(suite, instance or None)
         cases = [swe_case(t) for t in tasks]
         with Progress(
             TextColumn("{task.description}"), BarColumn(), TextColumn("{task.completed}/{task.total}"),
             TimeElapsedColumn(), console=console, transient=as_json,
         ) as bar:  # fmt: skip
             job = bar.add_task("environments", total=len(cases))
-            harness = _harness(options, sandbox, progress=lambda m: bar.update(job, description=m))
+            harness = make_harness(
+                options, sandbox, progress=lambda m: bar.update(job, description=m)
+            )
 
             async def go() -> None:
                 try:
@@ -321,7 +216,7 @@ def build(
 
             run_sync(go())
     except ThinktankError as exc:
-        _fail(str(exc))
+        fail(str(exc))
     failed = [r for r in rows if r.get("error")]
     if as_json:
         typer.echo(json.dumps(rows, indent=2))
@@ -346,13 +241,13 @@ def judge(
     out: Path = typer.Option(
         None, "--out", "-o", help="Write the verdict (PATCH) or the report (--predictions) here."
     ),
-    suite: str = _SUITE,
-    swe_env: str = _ENV,
-    repos: Path = _REPOS,
-    swe_image: str = _IMAGE,
-    swe_data: list[str] = _DATA,
-    sandbox: Path = _SANDBOX,
-    log_dir: Path = _LOG_DIR,
+    suite: str = SUITE,
+    swe_env: str = ENV,
+    repos: Path = REPOS,
+    swe_image: str = IMAGE,
+    swe_data: list[str] = DATA,
+    sandbox: Path = SANDBOX,
+    log_dir: Path = LOG_DIR,
     concurrency: int = typer.Option(2, "--concurrency", "-c", min=1, help="Instances at once."),
 ) -> None:
     """Judge one patch (PATCH -i ID) or a predictions file (--predictions FILE).
@@ -365,22 +260,22 @@ def judge(
     from thinktank.errors import ThinktankError
 
     if (patch is None) == (predictions is None):
-        _fail("give a PATCH file with -i ID, or --predictions FILE")
+        fail("give a PATCH file with -i ID, or --predictions FILE")
     if predictions is not None and instance is not None:
-        _fail("-i goes with a PATCH file; --predictions judges every instance it names")
+        fail("-i goes with a PATCH file; --predictions judges every instance it names")
     options = _gather(swe_env, repos, swe_image, swe_data, log_dir)
     if predictions is not None:
         _judge_predictions(predictions, out, suite, options, sandbox, concurrency)
         return
     if instance is None:
-        _fail("judging a PATCH needs the instance: -i ID")
+        fail("judging a PATCH needs the instance: -i ID")
     try:
         text = sys.stdin.read() if str(patch) == "-" else patch.read_text(encoding="utf-8")
     except OSError as exc:
-        _fail(f"cannot read {patch}: {exc.strerror or exc}")
+        fail(f"cannot read {patch}: {exc.strerror or exc}")
     try:
-        [task] = _tasks(suite, [instance])
-        harness = _harness(options, sandbox)
+        [task] = swe_tasks(suite, [instance])
+        harness = make_harness(options, sandbox)
 
         async def go() -> Any:
             try:
@@ -391,7 +286,7 @@ def judge(
 
         verdict = run_sync(go())
     except ThinktankError as exc:
-        _fail(str(exc))
+        fail(str(exc))
     data = verdict.model_dump(exclude={"answer"})
     data["details"].pop("logs", None)  # full logs go to --log-dir
     text = json.dumps(data, indent=2)
@@ -423,8 +318,8 @@ def _judge_predictions(
     console = Console(stderr=True)
     try:
         preds = read_predictions(path)
-        tasks = _tasks(suite, None)  # the whole suite: the report's totals are over it
-        harness = _harness(
+        tasks = swe_tasks(suite, None)  # the whole suite: the report's totals are over it
+        harness = make_harness(
             options, sandbox, progress=lambda m: console.print(f"[dim]{escape(m)}[/]")
         )
 
@@ -448,7 +343,7 @@ def _judge_predictions(
 
         report = run_sync(go())
     except ThinktankError as exc:
-        _fail(str(exc))
+        fail(str(exc))
     text = json.dumps(report, indent=2)
     if out is not None:
         out.parent.mkdir(parents=True, exist_ok=True)
@@ -480,7 +375,7 @@ def predictions_command(
     try:
         preds = run_predictions(run_dir, graph=graph, model_name=model_name)
     except ThinktankError as exc:
-        _fail(str(exc))
+        fail(str(exc))
     write_predictions(preds, out)
     empty = sum(1 for p in preds if not (p.model_patch or "").strip())
     typer.echo(f"{len(preds)} predictions ({empty} empty) → {out}")
