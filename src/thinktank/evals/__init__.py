@@ -1,4 +1,6 @@
-"""Evaluation: tasks, evaluators, bundled suites and benchmark loaders.
+"""Evaluation, in five parts: ``tasks`` (tasks, evaluators, suites), ``environments``
+(what each task kind gets and who judges it), ``swe`` (SWE-bench), ``runs`` (the runner
+and its records) and ``reports``. The everyday names are exported here.
 
 See README.md in this folder.
 """
