@@ -1,5 +1,6 @@
-"""The layers hold: the import contract in pyproject.toml passes, fails when an upward
-import is added, and no package uses another package's private module."""
+"""The house holds: the import contract in pyproject.toml passes and fails when an upward
+import is added, no package uses another package's private module, no module is over
+400 lines."""
 
 from __future__ import annotations
 
@@ -52,3 +53,12 @@ def test_no_package_imports_another_packages_private_module() -> None:
             if module != owner and not module.startswith(owner + "."):
                 crossings.append(f"{module} -> {imported}")
     assert crossings == []
+
+
+def test_no_module_is_over_400_lines() -> None:
+    long = {
+        str(p.relative_to(ROOT)): n
+        for p in (ROOT / "src" / "thinktank").rglob("*.py")
+        if (n := len(p.read_text(encoding="utf-8").splitlines())) > 400
+    }
+    assert long == {}
