@@ -7,7 +7,7 @@ pass/fail pattern into a voting key (``"pass:1101"``), so a majority vote picks
 the largest cluster of programs that agree on the tests — the generated-test
 voting of CodeMonkeys and S*. Running code is the sandbox layer's job; the runner
 hook keeps this module free of any execution backend
-(``thinktank.evals.evaluators.code.sandbox_runner`` builds one from a sandbox).
+(``thinktank.evals.tasks.evaluators.code.sandbox_runner`` builds one from a sandbox).
 
 Without tests, :func:`canonical_code` gives a formatting-insensitive key (the
 ``ast`` round trip with docstrings removed), a weak but honest fallback.
