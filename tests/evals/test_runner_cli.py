@@ -95,8 +95,9 @@ def test_out_of_budget_stops_cleanly_and_reports(
         )  # fmt: skip
     finally:
         reset_prices()
-    # answers cut at 64 tokens may not parse: such tasks are errors, and then the exit code is 3
-    assert code == (3 if "task(s) errored, by cause:" in text else 0), text
+    # answers cut at 64 tokens may not parse: such tasks are errors, and then the exit code is
+    # 3; else 4: the run budget stopped the run before every task ran
+    assert code == (3 if "task(s) errored, by cause:" in text else 4), text
     assert "run budget is spent" in text and "--resume and a larger --budget-usd" in text
     md = (out / "report.md").read_text()
     assert "run budget was spent" in md
@@ -109,6 +110,16 @@ def test_out_of_budget_stops_cleanly_and_reports(
                  sim[0], "--out", str(out), "-c", "1", "--resume", "--no-report"]  # fmt: skip
         code, text = run(*again, "--budget-usd", "0.05")
         assert "0 recorded" in text and "run budget is spent" in text, text
+        # without --budget-usd the recorded budget holds (it is not dropped)
+        code, text = run(*again)
+        flat = " ".join(text.split())
+        assert "budget: $0.05 for the run (recorded" in flat, text
+        # the budget is nearly spent: either nothing more runs (exit 4) or it is refused (1)
+        assert (code == 4 and "0 recorded" in flat) or (code == 1 and "already spent" in flat)
+        # a total below what the run spent is refused with the fix
+        code, text = run(*again, "--budget-usd", "0.001")
+        flat = " ".join(text.split())
+        assert code == 1 and "already spent" in flat and "pass a larger one" in flat, text
         code, text = run(*again, "--budget-usd", "1")
     finally:
         reset_prices()

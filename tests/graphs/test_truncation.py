@@ -168,3 +168,18 @@ def test_thinktank_run_reports_a_run_its_budget_cut(sim: tuple[str, TaskSet]) ->
     text = run("best_of_n:n=8 + budget:max_usd=1")
     assert "status ok" in text and "8 answer sample(s)" in text, text
     assert "truncated by its budget" not in text
+
+
+def test_the_json_of_a_run_result_carries_what_ran_and_what_was_refused() -> None:
+    """``thinktank run --json`` and stored records dump the RunResult: the counts are in it."""
+    outputs = [
+        {"role": "solver", "status": "ok"},
+        {"role": "solver", "status": "budget_exhausted", "refused_by": "task"},
+        {"role": "verifier", "status": "budget_exhausted", "refused_by": "task"},
+    ]
+    res = RunResult(task_id="t", answer="1", status="budget_exhausted", trace={"outputs": outputs})
+    dumped = res.model_dump(mode="json")
+    assert (dumped["samples_requested"], dumped["samples"], dumped["refused"]) == (2, 1, 2)
+    assert dumped["truncated"] is True
+    again = RunResult.model_validate_json(res.model_dump_json())  # computed keys are read back
+    assert again.samples == 1 and again.refusing_budgets == {"task"}

@@ -44,7 +44,8 @@ def print_trace(
         head.append(
             f"[yellow]truncated by its budget:[/yellow] {refused}"
             + (f", {clipped} call(s) with max_tokens clipped" if clipped else "")
-            + " — raise the budget (graph budget / --budget-usd) to run what the graph asks for"
+            + " — raise the graph's budget (budget.max_usd and its other limits) to run what "
+            "the graph asks for"
         )
     if res.error:
         head.append(f"[red]error:[/red] {_short(res.error, 300)}")

@@ -19,6 +19,7 @@ import typer
 from rich.markup import escape
 
 from thinktank.cli.options import (
+    BUDGET_STOPPED,
     CHECK_HINT,
     TASKS_FAILED,
     describe_models,
@@ -118,7 +119,8 @@ def eval_command(
     Exit codes: 0 every task ran; 1 bad input, or the run could not start
     (a model is unreachable); 2 a command-line usage error; 3 some task
     ended in error or degraded (the causes are printed, grouped by cause);
-    130 interrupted (--resume continues).
+    4 the run budget stopped the run before every task ran (--resume with a
+    larger --budget-usd continues); 130 interrupted (--resume continues).
     """
     from rich.console import Console
 
@@ -138,6 +140,7 @@ def eval_command(
         fail(str(exc))
     if resume:
         _check_resumable(out)
+        budget_usd = _resumed_budget(out, budget_usd, console)
     if limit is not None:
         tasks = tasks[:limit]
     if retry_errors and not resume:
@@ -237,6 +240,32 @@ def eval_command(
         raise typer.Exit(130)
     if summary.errors or summary.degraded:
         raise typer.Exit(TASKS_FAILED)
+    if summary.stop_reason == "budget" and not summary.complete:
+        raise typer.Exit(BUDGET_STOPPED)
+
+
+def _resumed_budget(out: Path, given: float | None, console: Any) -> float | None:
+    """The run budget of a resumed run: ``--budget-usd`` if given (the run's new total),
+    else the one recorded; says which, and refuses a total the run has already spent."""
+    from thinktank.evals.runs.records import RunDatabase
+
+    with RunDatabase.open(out) as db:
+        recorded, spent = db.config().budget_usd, db.run_spent_usd()
+    budget = given if given is not None else recorded
+    if budget is None:
+        return None
+    if given is None:
+        console.print(
+            f"budget: ${budget:g} for the run (recorded; --budget-usd sets a new total), "
+            f"${spent:.4f} spent so far"
+        )
+    if spent >= budget:
+        fail(
+            f"--resume: the run has already spent ${spent:.4f} of its ${budget:g} budget, so "
+            "nothing more can run; --budget-usd is the run's total over all sessions: pass a "
+            f"larger one (e.g. --budget-usd {max(2 * budget, spent + budget):g})"
+        )
+    return budget
 
 
 def _check_resumable(out: Path) -> None:

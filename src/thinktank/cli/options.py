@@ -24,6 +24,8 @@ CHECK_HINT = "start the server or pass --model (--no-check-models skips this che
 
 TASKS_FAILED = 3
 """Exit code of ``eval`` and ``run`` when a task ended in error or degraded."""
+BUDGET_STOPPED = 4
+"""Exit code of ``eval`` when the run budget stopped it before every task ran."""
 FAILED_STATUSES = ("error", "degraded")
 
 

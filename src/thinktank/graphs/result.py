@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, computed_field
 
 from thinktank.graphs.select import Candidate, SelectionResult
 from thinktank.graphs.spec import ANSWER_ROLES
@@ -43,11 +43,13 @@ class RunResult(BaseModel):
         names = {o.get("refused_by") for o in self.trace.get("outputs", [])} | {self.refused_by}
         return {n for n in names if n}
 
+    @computed_field  # type: ignore[prop-decorator]
     @property
     def samples_requested(self) -> int:
         """Answer-producing samples the graph started (run or refused by a budget)."""
         return sum(1 for o in self.trace.get("outputs", []) if o.get("role") in ANSWER_ROLES)
 
+    @computed_field  # type: ignore[prop-decorator]
     @property
     def samples(self) -> int:
         """Answer-producing samples that ran (a budget refused none of their calls)."""
@@ -57,6 +59,7 @@ class RunResult(BaseModel):
             if o.get("role") in ANSWER_ROLES and o.get("status") != "budget_exhausted"
         )
 
+    @computed_field  # type: ignore[prop-decorator]
     @property
     def refused(self) -> int:
         """Samples of any role cut short because a budget refused a call."""
@@ -64,6 +67,7 @@ class RunResult(BaseModel):
             1 for o in self.trace.get("outputs", []) if o.get("status") == "budget_exhausted"
         )
 
+    @computed_field  # type: ignore[prop-decorator]
     @property
     def truncated(self) -> bool:
         """A budget cut this run: it did less than its graph asks for."""

@@ -65,7 +65,7 @@ class Pacer:
         self.stop: str | None = None
         """``"budget"`` once the run budget stopped the session."""
         self.job_costs: dict[str, list[float]] = {}
-        """Graph label → what its jobs recorded this session cost."""
+        """Graph label → what its recorded jobs cost (earlier sessions' too)."""
 
     def should_stop(self) -> bool:
         """Whether no job may start any more (the run budget is spent)."""

@@ -231,6 +231,9 @@ class Runner:
         if self.run_budget is not None:
             summary.spent_before_usd = self.run_budget.spent_usd = db.run_spent_usd()
             summary.budget_usd = self.budget_usd
+            for rec in db.records():  # earlier sessions' jobs pace this one from its start
+                if rec.status != "error":
+                    self.pacer.record_cost(rec.graph, rec.cost + rec.evaluation_cost)
         self.session = db.start_session(
             {"budget_usd": self.budget_usd, "concurrency": self.concurrency, "jobs": len(jobs)}
         )
