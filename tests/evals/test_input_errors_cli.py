@@ -171,7 +171,7 @@ PRICES = {
     "syntax": ("gpt-4o: {input: 2.5\n", ":2:1: ", "the price file is not valid YAML"),
     "field": ("gpt-4o:\n  input: 2.5\n  outptu: 10\n", ":3:3: gpt-4o.outptu: ", "Extra inputs"),
     "value": ("gpt-4o: {input: -1, output: 10}\n", ":1:10: gpt-4o.input: ", "greater than or"),
-    "shape": ("gpt-4o: 2.5\n", ":1:1: gpt-4o: ", "valid dictionary"),
+    "shape": ("gpt-4o: 2.5\n", ":1:1: gpt-4o: ", "a price is a mapping like {input: 2.5"),
 }
 
 

@@ -312,10 +312,11 @@ def _print_summary(console: Any, summary: Any) -> None:
     )
     console.print(line)
     if summary.truncated:
+        which = ", ".join(f"{g} {n}" for g, n in sorted(summary.truncated_by_graph.items()))
         console.print(
             f"[yellow]{summary.truncated} task(s) truncated[/yellow] by their graph's budget "
-            "(samples refused): their results are not what the graph gives unbounded; "
-            "the report marks them"
+            f"({escape(which)}; samples refused): their results are not what the graph gives "
+            "unbounded; the report marks them"
         )
     if summary.stop_reason == "budget":
         console.print(

@@ -97,6 +97,16 @@ def load_prices(path: str | Path) -> None:
 
     doc = read(path, "price file")
     data = doc.mapping("price file")
+    shapeless = [
+        (
+            (str(name),),
+            f"a price is a mapping like {{input: 2.5, output: 10}} (dollars per 1M tokens), not {value!r}",
+        )
+        for name, value in data.items()
+        if not isinstance(value, dict)
+    ]
+    if shapeless:
+        raise ConfigError(doc.report(shapeless, "price file"))
     try:
         entries = TypeAdapter(dict[str, _PriceEntry]).validate_python(data)
     except ValidationError as exc:

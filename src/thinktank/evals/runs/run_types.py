@@ -249,6 +249,8 @@ class RunSummary(BaseModel):
     truncated: int = 0
     """Records written by this session that a budget cut short (``budget_exhausted``
     or samples refused): they did less than their graph asks for."""
+    truncated_by_graph: dict[str, int] = Field(default_factory=dict)
+    """Graph label → how many of :attr:`truncated` it had."""
     spent_before_usd: float = 0.0
     """What earlier sessions of the run spent (``budget_usd`` is the run's total)."""
     not_started: int = 0

@@ -369,6 +369,9 @@ class Runner:
             return False
         summary.recorded += 1
         summary.truncated += rec.truncated
+        if rec.truncated:
+            by = summary.truncated_by_graph
+            by[job.graph] = by.get(job.graph, 0) + 1
         if rec.status != "error":
             self.pacer.record_cost(job.graph, rec.cost + rec.evaluation_cost)
         if rec.status in ("error", "degraded"):
