@@ -13,7 +13,7 @@ from thinktank.llm.admission import (
     DEFAULT_MIN_TOKENS,
     CallCost,
     OutputLengths,
-    _try_admit,
+    _decide,
     output_lengths,
 )
 from thinktank.llm.ledger import UsageLedger
@@ -45,6 +45,10 @@ def _model(name: str, out_tokens: int, *, delay: float = 0.005) -> FunctionModel
     m = FunctionModel(reply, model_id=name)
     set_price(name, input=1.0, output=10.0)  # $ per 1M tokens
     return m
+
+
+def _try_admit(budgets: tuple[Budget, ...], c: CallCost) -> tuple[object, ...]:
+    return _decide(budgets, c)[:3]
 
 
 def test_decisions_grant_wait_clip_refuse() -> None:

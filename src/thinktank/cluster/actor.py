@@ -120,7 +120,7 @@ class TaskActor:
             self.worker.specs[job.graph] = GraphSpec.model_validate_json(spec_json)
         run_budget = self._use_budget(budget)
         if run_budget is not None and run_budget.shared is not None:
-            await run_budget.shared.refresh(run_budget)  # type: ignore[attr-defined]
+            await run_budget.shared.refresh(run_budget)
             if run_budget.exhausted:  # spent meanwhile: the task does not start
                 rec = TaskRecord(
                     graph=job.graph,

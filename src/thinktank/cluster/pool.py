@@ -327,7 +327,7 @@ class WorkerPool:
                 break
         assert rec is not None
         if self.budget is not None and self.budget.shared is not None:
-            await self.budget.shared.refresh(self.budget)  # type: ignore[attr-defined]
+            await self.budget.shared.refresh(self.budget)
         return rec
 
     def _replace(self, profile: str, dead: Any) -> None:

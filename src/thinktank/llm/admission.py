@@ -27,7 +27,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 
 from thinktank.errors import BudgetExceeded
-from thinktank.llm.budget import _LOCK, Budget, Reservation
+from thinktank.llm.budget import _LOCK, Budget, Reservation, take_all
 
 DEFAULT_MIN_TOKENS = 256
 """A call's minimal useful output per sample before any call of its model and role
@@ -110,19 +110,12 @@ output_lengths = OutputLengths()
 """The process-wide record of completion lengths that :func:`admit` clips against."""
 
 
-def _try_admit(
-    budgets: tuple[Budget, ...], c: CallCost
-) -> tuple[str, int, tuple[Budget, str] | None]:
-    """One admission decision (the caller holds ``_LOCK``): ``("grant", max_tokens, None)``,
-    ``("wait", 0, None)`` or ``("refuse", 0, (budget, why))``."""
-    verdict, out, limit, _ = _decide(budgets, c)
-    return verdict, out, limit
-
-
 def _decide(
     budgets: tuple[Budget, ...], c: CallCost
 ) -> tuple[str, int, tuple[Budget, str] | None, list[Budget]]:
-    """:func:`_try_admit`, plus the budgets that cannot grant the full call now."""
+    """One admission decision (the caller holds ``_LOCK``): ``("grant", max_tokens, None,
+    short)``, ``("wait", 0, None, short)`` or ``("refuse", 0, (budget, why), short)``, where
+    ``short`` are the budgets that cannot grant the full call now."""
     now, settled = c.max_tokens, c.max_tokens
     limit_now: tuple[Budget, str] | None = None
     limit_settled: tuple[Budget, str] | None = None
@@ -147,24 +140,6 @@ def _decide(
     if in_flight and settled >= c.min_tokens:
         return "wait", 0, None, short
     return "refuse", 0, limit_settled or limit_now, short
-
-
-def _reserve_granted(budgets: tuple[Budget, ...], c: CallCost, out: int) -> list[Reservation] | str:
-    """Reserve ``c`` with ``out`` tokens per sample on every budget (caller holds ``_LOCK``);
-    the refusal of a shared budget's authority comes back as a string."""
-    done: list[Reservation] = []
-    for b in budgets:
-        r = Reservation(tokens=c.tokens(out), usd=c.usd(out), calls=c.n)
-        if b.shared is not None:
-            why = b.shared.reserve(b, r)
-            if why is not None:
-                for done_b, done_r in zip(budgets, done, strict=False):
-                    done_b.release(done_r)
-                return f"budget {b.name!r} exhausted: {why}"
-        else:
-            b._apply(r, +1)
-        done.append(r)
-    return done
 
 
 _ARRIVALS = iter(range(1, 1 << 62))
@@ -208,7 +183,7 @@ async def admit(
                     raise BudgetExceeded(f"budget {b.name!r} exhausted: {why}", state=b.state())
                 older = any(w < key for b in budgets for w in b._waiting)
                 if verdict == "grant" and not older:
-                    got = _reserve_granted(budgets, c, out)
+                    got = take_all(budgets, tokens=c.tokens(out), usd=c.usd(out), calls=c.n)
                     if isinstance(got, list):
                         clipped = out < c.max_tokens
                         for b in budgets:
@@ -227,9 +202,8 @@ async def admit(
             await asyncio.sleep(delay)
             delay = min(max_poll_s, delay * 1.5)
             for b in budgets:  # a shared budget's mirror learns of other processes' settlements
-                refresh = getattr(b.shared, "refresh", None)
-                if refresh is not None:
-                    await refresh(b)
+                if b.shared is not None:
+                    await b.shared.refresh(b)
     finally:
         with _LOCK:
             for b in budgets:

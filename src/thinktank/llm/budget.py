@@ -66,6 +66,10 @@ class SharedBudget(Protocol):
         """Drop reservation ``r`` (its call never reached the model)."""
         ...
 
+    async def refresh(self, budget: Budget) -> None:
+        """Bring ``budget``'s mirrored totals up to date (a waiting call polls it)."""
+        ...
+
 
 @dataclass
 class Budget:
@@ -253,15 +257,28 @@ def reserve_all(
             if why is not None:
                 b.refused += 1
                 raise BudgetExceeded(f"budget {b.name!r} exhausted: {why}", state=b.state())
-        out: list[Reservation] = []
-        for b in budgets:
-            r = Reservation(tokens=tokens, usd=usd, calls=calls)
-            if b.shared is not None and (why := b.shared.reserve(b, r)) is not None:
-                for done_b, done_r in zip(budgets, out, strict=False):
-                    done_b.release(done_r)
-                b.refused += 1
-                raise BudgetExceeded(f"budget {b.name!r} exhausted: {why}", state=b.state())
-            if b.shared is None:
-                b._apply(r, +1)
-            out.append(r)
-        return out
+        got = take_all(budgets, tokens=tokens, usd=usd, calls=calls)
+        if isinstance(got, tuple):
+            b, why = got
+            b.refused += 1
+            raise BudgetExceeded(f"budget {b.name!r} exhausted: {why}", state=b.state())
+        return got
+
+
+def take_all(
+    budgets: tuple[Budget, ...], *, tokens: int, usd: float, calls: int
+) -> list[Reservation] | tuple[Budget, str]:
+    """Reserve on every budget, already checked by the caller (who holds ``_LOCK``); a
+    shared budget's authority may still refuse: then nothing stays reserved and the
+    refusing budget and its reason come back."""
+    out: list[Reservation] = []
+    for b in budgets:
+        r = Reservation(tokens=tokens, usd=usd, calls=calls)
+        if b.shared is not None and (why := b.shared.reserve(b, r)) is not None:
+            for done_b, done_r in zip(budgets, out, strict=False):
+                done_b.release(done_r)
+            return b, why
+        if b.shared is None:
+            b._apply(r, +1)
+        out.append(r)
+    return out
