@@ -78,21 +78,28 @@ class OutputLengths:
     def __init__(self, keep: int = 256, quantile: float = 0.9, min_count: int = 3) -> None:
         self.keep, self.quantile, self.min_count = keep, quantile, min_count
         self._seen: dict[tuple[str, str], deque[int]] = {}
+        self._quantiles: dict[tuple[str, str], int] = {}
+        """Computed quantiles, dropped when a new length arrives for their key."""
 
     def observe(self, model: str, role: str, completion_tokens: int) -> None:
         with _LOCK:
             for key in ((model, role), (model, "")) if role else ((model, ""),):
                 self._seen.setdefault(key, deque(maxlen=self.keep)).append(completion_tokens)
+                self._quantiles.pop(key, None)
 
     def estimate(self, model: str, role: str = "") -> int | None:
         """The quantile of the lengths seen for (model, role), else for the model; None
         before ``min_count`` calls returned."""
         with _LOCK:
             for key in ((model, role), (model, "")):
+                if key in self._quantiles:
+                    return self._quantiles[key]
                 seen = self._seen.get(key)
                 if seen is not None and len(seen) >= self.min_count:
                     ordered = sorted(seen)
-                    return ordered[min(len(ordered) - 1, int(self.quantile * len(ordered)))]
+                    q = ordered[min(len(ordered) - 1, int(self.quantile * len(ordered)))]
+                    self._quantiles[key] = q
+                    return q
         return None
 
     def min_tokens(self, model: str, role: str, max_tokens: int) -> int:
@@ -104,6 +111,7 @@ class OutputLengths:
     def clear(self) -> None:
         with _LOCK:
             self._seen.clear()
+            self._quantiles.clear()
 
 
 output_lengths = OutputLengths()

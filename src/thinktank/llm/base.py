@@ -217,10 +217,11 @@ class ChatModel(ABC):
         waited_s: float = 0.0,
     ) -> None:
         sc = current_scope()
-        role = sc.labels.get("role", "")
-        for c in completions:
-            if not c.usage.cached and c.finish_reason != "length":
-                output_lengths.observe(self.model_id, role, c.usage.completion_tokens)
+        if sc.budgets:  # only admission reads these lengths: calls without budgets skip it
+            role = sc.labels.get("role", "")
+            for c in completions:
+                if not c.usage.cached and c.finish_reason != "length":
+                    output_lengths.observe(self.model_id, role, c.usage.completion_tokens)
         usage = Usage(
             prompt_tokens=sum(c.usage.prompt_tokens for c in completions),
             completion_tokens=sum(c.usage.completion_tokens for c in completions),

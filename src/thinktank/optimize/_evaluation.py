@@ -99,13 +99,12 @@ class Evaluations:
         if len(done) == len(self.keys):
             rungs = [len(self.keys)]  # nothing to run: score it on everything at once
         ev = Evaluation(status="complete")
-        if any(o.truncated for o in done.values()):
+        cut_before = any(o.truncated for o in done.values())
+        if cut_before:
             rungs = [len(self.keys)]  # truncated before: score what ran, spend nothing more
         for size in rungs:
             subset = list(zip(self.tasks[:size], self.keys[:size], strict=True))
-            missing = [(t, k) for t, k in subset if k not in done]
-            if any(o.truncated for o in done.values()):
-                missing = []
+            missing = [] if cut_before else [(t, k) for t, k in subset if k not in done]
             if missing:
                 left = self.remaining()
                 need = self.estimator.per_task(spec) * len(missing)

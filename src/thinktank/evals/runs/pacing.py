@@ -64,8 +64,9 @@ class Pacer:
         self.run_budget = run_budget
         self.stop: str | None = None
         """``"budget"`` once the run budget stopped the session."""
-        self.job_costs: dict[str, list[float]] = {}
-        """Graph label → what its recorded jobs cost (earlier sessions' too)."""
+        self.job_costs: dict[str, tuple[float, int]] = {}
+        """Graph label → (total, count) of what its recorded jobs cost (earlier sessions' too)."""
+        self._all = (0.0, 0)
 
     def should_stop(self) -> bool:
         """Whether no job may start any more (the run budget is spent)."""
@@ -77,12 +78,14 @@ class Pacer:
 
     def record_cost(self, graph: str, cost: float) -> None:
         """A recorded job of ``graph`` cost ``cost`` (graph and judging)."""
-        self.job_costs.setdefault(graph, []).append(cost)
+        total, count = self.job_costs.get(graph, (0.0, 0))
+        self.job_costs[graph] = (total + cost, count + 1)
+        self._all = (self._all[0] + cost, self._all[1] + 1)
 
     def mean_cost(self, graph: str) -> float | None:
         """What a job of ``graph`` costs on average (any graph's jobs before its own finish)."""
-        costs = self.job_costs.get(graph) or [c for cs in self.job_costs.values() for c in cs]
-        return sum(costs) / len(costs) if costs else None
+        total, count = self.job_costs.get(graph) or self._all
+        return total / count if count else None
 
     def affordable(self, job: TaskJob, in_flight: Mapping[int, str]) -> bool:
         """Whether the run budget can pay for ``job`` on top of the jobs in flight, each

@@ -30,7 +30,7 @@ from pathlib import Path
 from typing import Any
 
 from thinktank.errors import UsageError
-from thinktank.evals.runs.run_types import EVALUATION_USAGE, RunConfig, TaskRecord
+from thinktank.evals.runs.run_types import RunConfig, TaskRecord
 
 DB_NAME = "records.sqlite"
 SCHEMA_VERSION = 2
@@ -231,14 +231,12 @@ class RunDatabase:
         )
         return total + sum(float(e.get("cost") or 0) for e in self.events("interrupted"))
 
-    def run_spent_usd(self) -> float:
+    def run_spent_usd(self, records: list[TaskRecord] | None = None) -> float:
         """What the run has spent over all its sessions: the larger of what its records
         account for (results, retired results, interrupted jobs, judging) and what its
-        finished sessions reported (which also counts a hook's calls)."""
-        judging = 0.0
-        for (v,) in self.conn.execute("SELECT verdict FROM results WHERE verdict IS NOT NULL"):
-            usage = ((json.loads(v) or {}).get("details") or {}).get(EVALUATION_USAGE) or {}
-            judging += float(usage.get("cost", 0.0))
+        finished sessions reported (which also counts a hook's calls). ``records``: the
+        run's :meth:`records`, when the caller has them already."""
+        judging = sum(r.evaluation_cost for r in (self.records() if records is None else records))
         sessions = self.conn.execute(
             "SELECT COALESCE(SUM(spent_usd), 0) FROM sessions WHERE ended_at IS NOT NULL"
         ).fetchone()[0]

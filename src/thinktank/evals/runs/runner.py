@@ -229,9 +229,10 @@ class Runner:
             enabled=self.progress_enabled,
         ).start()
         if self.run_budget is not None:
-            summary.spent_before_usd = self.run_budget.spent_usd = db.run_spent_usd()
+            earlier = db.records()
+            summary.spent_before_usd = self.run_budget.spent_usd = db.run_spent_usd(earlier)
             summary.budget_usd = self.budget_usd
-            for rec in db.records():  # earlier sessions' jobs pace this one from its start
+            for rec in earlier:  # earlier sessions' jobs pace this one from its start
                 if rec.status != "error":
                     self.pacer.record_cost(rec.graph, rec.cost + rec.evaluation_cost)
         self.session = db.start_session(
