@@ -232,9 +232,8 @@ class Runner:
             earlier = db.records()
             summary.spent_before_usd = self.run_budget.spent_usd = db.run_spent_usd(earlier)
             summary.budget_usd = self.budget_usd
-            for rec in earlier:  # earlier sessions' jobs pace this one from its start
-                if rec.status != "error":
-                    self.pacer.record_cost(rec.graph, rec.cost + rec.evaluation_cost)
+            for rec in (r for r in earlier if r.status != "error"):  # pace from the start
+                self.pacer.record_cost(rec.graph, rec.cost + rec.evaluation_cost)
         self.session = db.start_session(
             {"budget_usd": self.budget_usd, "concurrency": self.concurrency, "jobs": len(jobs)}
         )
