@@ -4,12 +4,14 @@ import is added, no package uses another package's private module, no module is 
 
 from __future__ import annotations
 
+import re
 import shutil
 import subprocess
 import sys
 from pathlib import Path
 
 import grimp
+import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 LINT = Path(sys.executable).with_name("lint-imports")
@@ -25,19 +27,30 @@ def _lint(src: Path) -> subprocess.CompletedProcess[str]:
     )
 
 
-def test_the_import_contract_holds_and_catches_an_upward_import(tmp_path: Path) -> None:
+@pytest.mark.parametrize(
+    ("module", "imports"),
+    [
+        # a model-layer module reaching up into the eval runner
+        ("llm.upward", "thinktank.evals.runs.runner"),
+        # inside evals: a task module reaching up into the runs (evals-layers contract)
+        ("evals.tasks.upward", "thinktank.evals.runs.records"),
+        # SWE-bench reaching up into the environment registry
+        ("evals.swe.upward", "thinktank.evals.environments.base"),
+    ],
+)
+def test_the_import_contracts_hold_and_catch_an_upward_import(
+    tmp_path: Path, module: str, imports: str
+) -> None:
     src = tmp_path / "src"
     shutil.copytree(ROOT / "src" / "thinktank", src / "thinktank")
     ok = _lint(src)
     assert ok.returncode == 0, ok.stdout + ok.stderr
-    assert "1 kept, 0 broken" in ok.stdout
-    # a model-layer module reaching up into the eval runner breaks the contract
-    (src / "thinktank" / "llm" / "upward.py").write_text(
-        "from thinktank.evals.runs.runner import Runner\n"
-    )
+    assert re.search(r"Contracts: \d+ kept, 0 broken", ok.stdout), ok.stdout
+    path = src / "thinktank" / Path(*module.split(".")).with_suffix(".py")
+    path.write_text(f"import {imports}\n")
     bad = _lint(src)
     assert bad.returncode != 0
-    assert "thinktank.llm.upward -> thinktank.evals.runs.runner" in bad.stdout, bad.stdout
+    assert f"thinktank.{module} -> {imports}" in bad.stdout, bad.stdout
 
 
 def test_no_package_imports_another_packages_private_module() -> None:

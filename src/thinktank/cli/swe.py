@@ -370,7 +370,8 @@ def predictions_command(
 ) -> None:
     """Write a run's patches in the official predictions format."""
     from thinktank.errors import ThinktankError
-    from thinktank.evals.swe.predictions import run_predictions, write_predictions
+    from thinktank.evals.reports.predictions import run_predictions
+    from thinktank.evals.swe.predictions import write_predictions
 
     try:
         preds = run_predictions(run_dir, graph=graph, model_name=model_name)

@@ -1,9 +1,10 @@
 """The official SWE-bench predictions format and evaluation report, both ways.
 
-* :func:`run_predictions` turns a run directory's SWE records into predictions
-  (``instance_id``, ``model_name_or_path``, ``model_patch``), one per instance and
-  graph, for the official harness (``python -m swebench.harness.run_evaluation
-  --predictions_path preds.jsonl``) or a leaderboard submission.
+* :class:`Prediction` is one prediction (``instance_id``, ``model_name_or_path``,
+  ``model_patch``) as the official harness (``python -m swebench.harness.run_evaluation
+  --predictions_path preds.jsonl``) or a leaderboard submission reads it;
+  :func:`write_predictions` writes them. A run directory's patches become predictions
+  in ``thinktank.evals.reports.predictions`` (reading a run is a layer above this one).
 * :func:`read_predictions` reads predictions made by any system (JSONL, a JSON list,
   or a JSON object keyed by instance id, as the official harness accepts; each with
   ``instance_id``, ``model_name_or_path`` and ``model_patch``) and
@@ -79,44 +80,6 @@ def read_predictions(path: str | Path) -> list[Prediction]:
             raise ConfigError(f"{p}: instance {pred.instance_id} is predicted twice")
         seen.add(pred.instance_id)
         out.append(pred)
-    return out
-
-
-def run_predictions(
-    run_dir: str | Path, *, graph: str | None = None, model_name: str | None = None
-) -> list[Prediction]:
-    """Predictions from a run's SWE records (the judged patch of each instance).
-
-    With several graphs in the run, ``graph`` picks one (each graph's predictions are
-    a separate submission); ``model_name`` defaults to ``thinktank/<graph>``.
-    """
-    from thinktank.evals.runs.records import RunDatabase
-
-    folder = Path(run_dir)
-    if not (folder / "records.sqlite").is_file():
-        raise ConfigError(f"{folder} is not a run directory (no records.sqlite)")
-    with RunDatabase.open(folder) as db:
-        records = [r for r in db.records() if r.kind == "swe"]
-    if not records:
-        raise ConfigError(f"{folder} holds no SWE records")
-    graphs = sorted({r.graph for r in records})
-    if graph is None and len(graphs) > 1:
-        raise ConfigError(
-            f"{folder} holds {len(graphs)} graphs ({', '.join(graphs)}); pick one with --graph"
-        )
-    chosen = graph or graphs[0]
-    if chosen not in graphs:
-        raise ConfigError(f"no graph {chosen!r} in {folder}; it holds: {', '.join(graphs)}")
-    out = []
-    for r in sorted((r for r in records if r.graph == chosen), key=lambda r: r.task_index):
-        patch = (r.verdict or {}).get("answer")
-        out.append(
-            Prediction(
-                instance_id=r.task_id,
-                model_name_or_path=model_name or f"thinktank/{chosen}",
-                model_patch=patch if isinstance(patch, str) else None,
-            )
-        )
     return out
 
 
