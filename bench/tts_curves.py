@@ -36,6 +36,7 @@ from _common import emit, parser
 
 from thinktank.graphs import compile
 from thinktank.graphs.answers import vote
+from thinktank.graphs.state import NodeOutput
 from thinktank.graphs.topologies import best_of_n, self_consistency, single
 from thinktank.llm.base import ChatModel
 from thinktank.llm.openai import OpenAICompatModel
@@ -107,15 +108,15 @@ async def run_all(graph: Any, tasks: TaskSet, concurrency: int, seed: int = 0) -
 
 def prefix_vote(result: Any, k: int) -> str | None:
     """The SC@k answer: majority over samples 0..k-1 of an SC run."""
-    outs = sorted(result.trace["outputs"], key=lambda o: o["sample"])[:k]
-    res = vote([o["answer"] for o in outs], "number")
+    outs = sorted(result.trace.outputs, key=lambda o: o.sample)[:k]
+    res = vote([o.answer for o in outs], "number")
     if res.winner is None:
         return None
-    return next(o["answer"] for o, key in zip(outs, _keys(outs), strict=True) if key == res.winner)
+    return next(o.answer for o, key in zip(outs, _keys(outs), strict=True) if key == res.winner)
 
 
-def _keys(outs: list[dict[str, Any]]) -> list[str | None]:
-    res = vote([o["answer"] for o in outs], "number")
+def _keys(outs: list[NodeOutput]) -> list[str | None]:
+    res = vote([o.answer for o in outs], "number")
     key_of = {i: key for key, idx in res.groups.items() for i in idx}
     return [key_of.get(i) for i in range(len(outs))]
 

@@ -20,6 +20,6 @@ spec = g.build()
 print(spec.to_yaml())
 result = compile(spec, models=os.environ.get("THINKTANK_MODEL")).run_sync("What is 12 * 12 - 4?")
 print(f"answer={result.answer} status={result.status} rounds={result.rounds}")
-for event in result.trace["events"]:
-    if event["kind"] in ("dispatch", "round_end", "select"):
-        print("  ", event)
+for event in result.trace.events:
+    if event.kind in ("dispatch", "round_end", "select"):
+        print("  ", event.model_dump(exclude_none=True))

@@ -88,7 +88,7 @@ async def test_bundled_math_gives_the_same_records_as_the_local_executor(
     assert rows(tmp_path / "ray") == rows(tmp_path / "local")
     with RunDatabase.open(tmp_path / "ray") as db:
         rec = next(r for r in db.records(with_result=True) if r.graph == "best_of_n:n=3")
-    assert rec.run_result().trace["outputs"]  # full results travel back to the driver
+    assert rec.result.trace.outputs  # full results travel back to the driver
 
 
 async def test_a_killed_worker_loses_no_task_and_duplicates_none(
@@ -243,5 +243,7 @@ async def test_workers_read_the_memory_bank_from_its_file(tmp_path: Path, ray_cl
         bank.close()
     assert s.recorded == 2 and s.errors == 0
     with RunDatabase.open(tmp_path / "run") as db:
-        results = [r.result_json or "" for r in db.records(with_result=True)]
+        results = [
+            r.result.model_dump_json() if r.result else "" for r in db.records(with_result=True)
+        ]
     assert len(results) == 2 and all(lesson in r for r in results)

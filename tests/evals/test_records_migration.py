@@ -200,7 +200,7 @@ def test_a_schema_1_file_gains_the_new_columns_and_its_records_load(tmp_path: Pa
         (version,) = db.conn.execute(
             "SELECT value FROM meta WHERE key = 'schema_version'"
         ).fetchone()
-        assert version == str(SCHEMA_VERSION) == "2"
+        assert version == str(SCHEMA_VERSION) == "3"
         assert db.config().fingerprint() == config().fingerprint()
         recs = {r.task_id: r for r in db.records(with_result=True)}
         retired = db.conn.execute("SELECT samples_requested, refused FROM retired").fetchall()

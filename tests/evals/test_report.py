@@ -99,7 +99,7 @@ def test_html_report_is_self_contained_and_well_formed(run_dir: Path) -> None:
     assert html.count("data:image/png;base64,") == 2
     assert EVIL not in html and "&lt;img src=x onerror=" in html  # answers are text, not markup
     for part in ('id="summary-table"', "id='task-table'", "class=\"run ", "Candidates (",
-                 "CEO decisions (", "Verdicts (", "class=\"msg tool\"", "→ <b>add</b>"):  # fmt: skip
+                 "CEO decisions (", "Verifications (", "class=\"msg tool\"", "→ <b>add</b>"):  # fmt: skip
         assert part in html, part
 
 

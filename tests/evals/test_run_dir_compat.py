@@ -45,21 +45,21 @@ def test_the_records_load_with_their_results_and_verdicts(run_dir: Path) -> None
     assert {r.graph for r in records} == set(GRAPHS)
     by = {(r.graph, r.task_id): r for r in records}
     for rec in records:
-        result, verdict = rec.run_result(), rec.verdict_obj()
+        result, verdict = rec.result, rec.verdict
         assert result is not None and verdict is not None, (rec.graph, rec.task_id)
         assert result.answer == rec.answer and result.status == rec.status
         assert verdict.correct == rec.correct
         assert result.samples == rec.samples and result.refused == rec.refused
         assert result.truncated == rec.truncated
-    verified = by[("best_of_n:n=3,select=verifier", "math-001")].run_result()
-    assert len(verified.verdicts) == 3 and len(verified.candidates) == 3
-    ceo = by[("ceo:critics=1,rounds=2", "math-001")].run_result()
+    verified = by[("best_of_n:n=3,select=verifier", "math-001")].result
+    assert len(verified.verifications) == 3 and len(verified.candidates) == 3
+    ceo = by[("ceo:critics=1,rounds=2", "math-001")].result
     assert ceo.status == "max_rounds" and ceo.rounds == 2
     # the simulator's CEO replies are not decisions: each round records that
-    assert [e["kind"] for e in ceo.trace["events"]].count("decision_missing") == 2
+    assert [e.kind for e in ceo.trace.events].count("decision_missing") == 2
     tight = by[("tight", "math-001")]
     assert tight.truncated and tight.samples == 1 and tight.samples_requested == 4
-    assert tight.run_result().refusing_budgets == {"task math-001"}
+    assert tight.result.refusing_budgets == {"task math-001"}
 
 
 def test_the_report_is_what_the_writing_version_made(run_dir: Path) -> None:
@@ -73,7 +73,7 @@ def test_the_report_is_what_the_writing_version_made(run_dir: Path) -> None:
     assert tables(text) == tables(expected)
     rec = next(r for r in data.records if r.graph == "ceo:critics=1,rounds=2")
     with RunDatabase.open(run_dir) as db:
-        result = db.result_json(rec.graph, rec.task_id)
+        result = db.result(rec.graph, rec.task_id)
     assert result is not None
     html = render_run("r0", rec, result)
     assert "ceo" in html and rec.task_id in html

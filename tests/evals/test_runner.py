@@ -55,8 +55,8 @@ async def test_simulator_eval_end_to_end(tmp_path: Path) -> None:
     assert cfg.models == {"default": "sim"} and [g.label for g in cfg.graphs] == list(s.accuracy)
     three = [x for x in recs if x.graph == "best_of_n[n=3]"]
     assert all(x.samples == 3 and x.sample_correct is not None for x in three)
-    res = three[0].run_result()
-    assert res.trace["outputs"][0]["trajectory"]["messages"]  # trajectories are stored
+    res = three[0].result
+    assert res.trace.outputs[0].trajectory["messages"]  # trajectories are stored
     assert (tmp_path / "run.json").is_file()
 
 
@@ -141,7 +141,7 @@ async def test_per_task_budget_from_the_spec(tmp_path: Path) -> None:
     with RunDatabase.open(tmp_path) as db:
         recs = db.records(with_result=True)
     assert all(x.calls <= 2 for x in recs)
-    assert all(x.run_result().budget["max_calls"] == 2 for x in recs)
+    assert all(x.result.budget.max_calls == 2 for x in recs)
 
 
 async def test_sweep_is_one_run_with_labelled_members(tmp_path: Path) -> None:
@@ -211,8 +211,8 @@ async def test_environment_tools_reach_the_agents(tmp_path: Path) -> None:
     ).run()  # fmt: skip
     assert s.recorded == 3 and s.accuracy["single"] == 1.0
     with RunDatabase.open(tmp_path) as db:
-        res = db.records(with_result=True)[0].run_result()
-    steps = res.trace["outputs"][0]["trajectory"]["steps"]
+        res = db.records(with_result=True)[0].result
+    steps = res.trace.outputs[0].trajectory["steps"]
     assert (
         steps[0]["tool_calls"][0]["name"] == "add" and steps[0]["tool_calls"][0]["content"] == "0"
     )
@@ -335,7 +335,7 @@ async def test_judge_calls_are_charged_to_the_run_apart_from_the_graphs_cost(
     with RunDatabase.open(tmp_path) as db:
         recs = db.records()
     assert all(x.correct and x.cost == 0.0 for x in recs)  # the graph's own cost: a free model
-    usage = [x.verdict["details"]["evaluation_usage"] for x in recs if x.verdict]
+    usage = [x.verdict.details["evaluation_usage"] for x in recs if x.verdict]
     assert len(usage) == 4 and all(u["calls"] == 1 and u["tokens"] > 0 for u in usage)
     assert all(x.evaluation_cost > 0 for x in recs)
     judging = sum(x.evaluation_cost for x in recs)

@@ -82,7 +82,7 @@ async def run_graph(
 
 def winner_output(result: RunResult) -> Any:
     win = result.selection.winner if result.selection else None
-    return next((o["output"] for o in result.trace["outputs"] if o["id"] == win), None)
+    return next((o.output for o in result.trace.outputs if o.id == win), None)
 
 
 async def test_gold_patches_resolve_and_empty_patches_fail(provider: SandboxProvider) -> None:
@@ -109,7 +109,7 @@ async def test_scripted_agent_resolves_an_instance_through_a_graph(
             agent([*FIX, SUBMIT]),
         )
         assert "<issue>" in (ctx.prompt or "") and ctx.data["repo"] in (ctx.prompt or "")
-        steps = result.trace["outputs"][0]["trajectory"]["steps"]
+        steps = result.trace.outputs[0].trajectory["steps"]
         calls = [c for s in steps for c in s["tool_calls"]]
         assert [c["name"] for c in calls] == ["grep", "str_replace", "bash", "submit"]
         assert not any(c["is_error"] for c in calls), calls
@@ -136,12 +136,12 @@ async def test_best_of_n_samples_edit_separate_checkouts(provider: SandboxProvid
     try:
         # both samples make the same edit: in a shared checkout the second would fail
         ctx, result = await run_graph(env, task, best_of_n(2, tools=TOOLS), agent([*FIX, SUBMIT]))
-        outs = [o for o in result.trace["outputs"] if o["role"] == "solver"]
+        outs = [o for o in result.trace.outputs if o.role == "solver"]
         assert len(outs) == 2 and len(ctx.data["workspaces"].spaces) == 2
         for o in outs:
-            calls = [c for s in o["trajectory"]["steps"] for c in s["tool_calls"]]
+            calls = [c for s in o.trajectory["steps"] for c in s["tool_calls"]]
             assert not any(c["is_error"] for c in calls), calls
-        assert outs[0]["output"] == outs[1]["output"] == result.answer
+        assert outs[0].output == outs[1].output == result.answer
         verdict = await env.evaluate(task, result.answer, ctx, output=winner_output(result))
         await ctx.aclose()
     finally:

@@ -78,9 +78,7 @@ async def test_scripted_agent_answers_web_questions_via_the_loopback_corpus(
     multi_hop = next(t for t in tasks if t.metadata["hops"] == 2)
     for task in (single_hop, multi_hop):
         result, verdict = await ask(env, task, reader(task))
-        calls = [
-            c for s in result.trace["outputs"][0]["trajectory"]["steps"] for c in s["tool_calls"]
-        ]
+        calls = [c for s in result.trace.outputs[0].trajectory["steps"] for c in s["tool_calls"]]
         hops = task.metadata["hops"]
         assert [c["name"] for c in calls] == ["web_search"] + ["fetch_page"] * hops
         assert all(not c["is_error"] for c in calls), calls

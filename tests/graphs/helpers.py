@@ -81,6 +81,6 @@ def outputs_of(result: Any, node: str, round_no: int | None = None) -> list[dict
     """A run's outputs of one node (optionally of one round)."""
     return [
         o
-        for o in result.trace["outputs"]
-        if o["node"] == node and (round_no is None or o["round"] == round_no)
+        for o in result.trace.outputs
+        if o.node == node and (round_no is None or o.round == round_no)
     ]

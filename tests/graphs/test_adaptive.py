@@ -18,16 +18,16 @@ async def test_easy_item_stops_after_min_samples() -> None:
     model = by_role({"solver": "Answer: 5"})
     res = await compile(self_consistency(n_max=16, wave=2, min_samples=4), models=model).run("q?")
     assert res.answer == "5" and res.samples == 4
-    waves = [e for e in res.trace["events"] if e["kind"] == "wave"]
+    waves = [e for e in res.trace.events if e.kind == "wave"]
     assert len(waves) == 1  # 2 + 2, then settled
-    assert res.trace["events"][-2]["kind"] == "round_end"
+    assert res.trace.events[-2].kind == "round_end"
 
 
 async def test_hard_item_uses_the_whole_budget() -> None:
     model = by_role({"solver": cycling("1", "2", "3", "4")})
     res = await compile(self_consistency(n_max=16), models=model).run("q?")
     assert res.samples == 16
-    assert any(e["kind"] == "settled" and e["samples"] == 16 for e in res.trace["events"])
+    assert any(e.kind == "settled" and e.samples == 16 for e in res.trace.events)
 
 
 @pytest.mark.parametrize("rule", ["posterior", "predictive", "margin"])

@@ -20,8 +20,8 @@ async def test_exhaustion_returns_best_so_far(name: str, calls: int) -> None:
     res = await compile(spec, models=model).run("q?")
     assert res.status == "budget_exhausted"
     assert res.answer == "4"
-    assert res.budget["calls"] <= calls
-    assert any(e["kind"] == "budget_exhausted" for e in res.trace["events"])
+    assert res.budget.calls <= calls
+    assert any(e.kind == "budget_exhausted" for e in res.trace.events)
 
 
 async def test_exhaustion_before_any_answer_is_an_honest_failure() -> None:

@@ -29,9 +29,9 @@ async def test_stop_ends_the_run() -> None:
     res = await compile(ceo(rounds=4), models=model).run("q?")
     assert res.status == "stopped_by_ceo"
     assert res.rounds == 1 and res.answer == "12"
-    assert res.decisions[0]["enforced"]["stop"] is True
-    assert not [o for o in res.trace["outputs"] if o["round"] > 1]
-    assert any(e["kind"] == "decision" and e["action"] == "stop" for e in res.trace["events"])
+    assert res.decisions[0].enforced["stop"] is True
+    assert not [o for o in res.trace.outputs if o.round > 1]
+    assert any(e.kind == "decision" and e.action == "stop" for e in res.trace.events)
 
 
 async def test_recruit_sets_the_active_critics_of_the_next_round() -> None:
@@ -49,9 +49,9 @@ async def test_recruit_sets_the_active_critics_of_the_next_round() -> None:
     per_round = [len(outputs_of(res, "critic", r)) for r in (1, 2, 3, 4)]
     assert per_round == [1, 3, 0, 2]
     assert res.status == "max_rounds"
-    skipped = [e for e in res.trace["events"] if e["kind"] == "skip" and e["node"] == "critic"]
-    assert [e["round"] for e in skipped] == [3]
-    assert [d["enforced"]["control"]["active"]["critic"] for d in res.decisions[:3]] == [3, 0, 2]
+    skipped = [e for e in res.trace.events if e.kind == "skip" and e.node == "critic"]
+    assert [e.round for e in skipped] == [3]
+    assert [d.enforced["control"]["active"]["critic"] for d in res.decisions[:3]] == [3, 0, 2]
 
 
 async def test_token_budget_becomes_next_rounds_max_tokens() -> None:
@@ -73,7 +73,7 @@ async def test_token_budget_becomes_next_rounds_max_tokens() -> None:
     assert by_round[0] == 500  # round 1: the node's own limit
     assert by_round[1] == 77  # round 2: the CEO's budget
     assert by_round[2] == 500  # round 3: the CEO set no budget (0 keeps the default)
-    assert res.decisions[0]["enforced"]["control"]["max_tokens"] == 77
+    assert res.decisions[0].enforced["control"]["max_tokens"] == 77
 
 
 async def test_direction_is_shown_to_every_agent_next_round() -> None:
@@ -105,4 +105,4 @@ async def test_a_missing_decision_is_traced_and_the_run_goes_on() -> None:
     model = by_role({"solver": "Answer: 5", "ceo": "I cannot decide."})
     res = await compile(ceo(rounds=2), models=model).run("q?")
     assert res.status == "max_rounds" and res.answer == "5"
-    assert [e["round"] for e in res.trace["events"] if e["kind"] == "decision_missing"] == [1, 2]
+    assert [e.round for e in res.trace.events if e.kind == "decision_missing"] == [1, 2]

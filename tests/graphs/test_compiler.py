@@ -53,8 +53,8 @@ async def test_budget_exhaustion_returns_best_so_far() -> None:
     res = await compile(g.build(), models=model).run("2+2?")
     assert res.status == "budget_exhausted"
     assert res.answer == "4"
-    assert res.budget["calls"] <= 5 and res.budget["refused"] >= 1
-    assert any(e["kind"] == "budget_exhausted" for e in res.trace["events"])
+    assert res.budget.calls <= 5 and res.budget.refused >= 1
+    assert any(e.kind == "budget_exhausted" for e in res.trace.events)
 
 
 async def test_outer_run_budget_and_ledger_see_every_call() -> None:
@@ -67,8 +67,8 @@ async def test_outer_run_budget_and_ledger_see_every_call() -> None:
     with scope(budget=outer):
         res = await compile(g.build(), models=model).run("2+2?")
     assert res.status == "ok" and outer.calls == 6
-    assert res.usage["totals"]["calls"] == 6
-    assert set(res.usage["by_node"]) == {"solver", "verifier"}
+    assert res.usage.totals.calls == 6
+    assert set(res.usage.by_node) == {"solver", "verifier"}
 
 
 async def test_model_errors_become_error_outputs_not_crashes() -> None:
@@ -80,9 +80,9 @@ async def test_model_errors_become_error_outputs_not_crashes() -> None:
     g = Graph("bon")
     g.add(Solver(temperature=1.0), n=6)
     res = await compile(g.build(), models=FunctionModel(fn)).run("?")
-    errors = [o for o in res.trace["outputs"] if o["status"] == "error"]
+    errors = [o for o in res.trace.outputs if o.status == "error"]
     assert res.answer == "7" and res.status == "ok"
-    assert errors and "endpoint down" in errors[0]["error"]
+    assert errors and "endpoint down" in errors[0].error
 
 
 async def test_all_candidates_failing_is_status_error() -> None:

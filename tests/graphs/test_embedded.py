@@ -11,8 +11,6 @@ the CPU-bound model quick.
 
 from __future__ import annotations
 
-from typing import get_args
-
 import pytest
 
 from thinktank.errors import InfrastructureError
@@ -38,7 +36,7 @@ TINY = {
     "test_vote": "test_vote:n=1",
     "model_switch": "model_switch:n=2",
 }
-ALLOWED = set(get_args(RunStatus))  # ok, budget_exhausted, …, degraded, error
+ALLOWED = set(RunStatus)  # ok, budget_exhausted, …, degraded, error
 
 
 def _subclasses(cls: type) -> set[str]:
@@ -67,10 +65,10 @@ async def test_all_twelve_topologies_run_against_the_embedded_model(
         graph = compile(_short(topology(text)), models=models, sandbox=LocalSandboxConfig())
         res = await graph.run({"id": name, "prompt": "What is 2 + 3?", "kind": "math"})
         assert res.status in ALLOWED, (name, res.status)
-        assert res.usage["totals"]["calls"] >= 1, name
-        outputs = res.trace.get("outputs", [])
+        assert res.usage.totals.calls >= 1, name
+        outputs = res.trace.outputs
         assert outputs, name
-        infra = [o["error"] for o in outputs if (o.get("error") or "").split(":")[0] in INFRA]
+        infra = [o.error for o in outputs if (o.error or "").split(":")[0] in INFRA]
         assert not infra, (name, infra)
         if res.status == "error":  # the model's replies held no answer: said, not raised
             assert res.error, name

@@ -72,7 +72,7 @@ async def _record(graph: str, models: dict[str, Any], tasks: TaskSet) -> list[di
     out = []
     for q in tasks.questions:
         res = await compiled.run({"id": q.id, "prompt": q.question, "kind": "math"}, seed=5)
-        totals = res.usage["totals"]
+        totals = res.usage.totals
         out.append(
             {
                 "task": q.id,
@@ -82,11 +82,11 @@ async def _record(graph: str, models: dict[str, Any], tasks: TaskSet) -> list[di
                 "winner": res.selection.winner if res.selection else None,
                 "rounds": res.rounds,
                 "samples": res.samples,
-                "calls": totals["calls"],
-                "prompt_tokens": totals["prompt_tokens"],
-                "completion_tokens": totals["completion_tokens"],
+                "calls": totals.calls,
+                "prompt_tokens": totals.prompt_tokens,
+                "completion_tokens": totals.completion_tokens,
                 "cost": round(res.cost, 10),
-                "outputs": sorted(o["id"] for o in res.trace["outputs"]),
+                "outputs": sorted(o.id for o in res.trace.outputs),
             }
         )
     return out

@@ -13,7 +13,7 @@ async def test_agreeing_cheap_model_stops_the_cascade() -> None:
     res = await compile(model_switch(n=4), models={"cheap": cheap, "strong": strong}).run("q?")
     assert res.answer == "3" and res.status == "ok"
     assert len(cheap.requests) == 4 and not strong.requests
-    assert any(e["kind"] == "skip" and e["node"] == "stage2" for e in res.trace["events"])
+    assert any(e.kind == "skip" and e.node == "stage2" for e in res.trace.events)
 
 
 async def test_disagreeing_cheap_model_escalates() -> None:

@@ -77,7 +77,7 @@ async def test_mav_counts_approvals_over_every_aspect_verifier() -> None:
     res = await compile(spec, models=model).run("q?")
     assert res.answer == "2"  # 3 approvals beat the majority's 1
     assert seen_aspects == {"aspect1", "aspect2", "aspect3"}
-    assert len(res.verdicts) == 12  # 4 candidates x 3 aspects
+    assert len(res.verifications) == 12  # 4 candidates x 3 aspects
     assert sorted(c.approvals for c in res.candidates) == [1, 1, 1, 3]
 
 
@@ -103,7 +103,7 @@ async def test_first_finish_keeps_the_fastest_and_cancels_the_rest() -> None:
     model = _timed({0: (0.3, "slow"), 1: (0.01, "fast"), 2: (0.3, "slow")})
     res = await compile(best_of_n(n=3, select="first_finish"), models=model).run("q?")
     assert res.answer == "fast"
-    assert len(res.trace["outputs"]) == 1
+    assert len(res.trace.outputs) == 1
 
 
 async def test_short_m_at_k_votes_over_the_first_m_to_finish() -> None:

@@ -55,8 +55,8 @@ async def test_topology_runs_end_to_end(name: str, sim: tuple[dict[str, Any], Ta
         res = await graph.run({"id": q.id, "prompt": q.question, "kind": "math"}, seed=3)
         assert res.status in STATUSES, res.error
         assert res.answer is not None
-        assert res.samples >= 1 and res.usage["totals"]["calls"] >= res.samples
-        assert res.latency_s > 0 and res.trace["events"][-1]["kind"] == "select"
+        assert res.samples >= 1 and res.usage.totals.calls >= res.samples
+        assert res.latency_s > 0 and res.trace.events[-1].kind == "select"
         res.model_dump_json()  # everything a run did is serializable
 
 

@@ -111,6 +111,6 @@ async def test_verifiers_layered_on_refine_check_each_candidate_once() -> None:
         }
     )
     res = await compile(topology("refine:k=3 + mav:k=2"), models=model).run("q?")
-    targets = [o["target"] for o in outputs_of(res, "aspect1")]
+    targets = [o.target for o in outputs_of(res, "aspect1")]
     assert len(targets) == len(set(targets)) == 6  # 3 samples in round 1, 3 refinements in round 2
     assert res.answer == "7"

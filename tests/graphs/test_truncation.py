@@ -84,17 +84,17 @@ def test_a_budget_that_fits_a_few_samples_truncates_the_run_and_says_so() -> Non
     assert res.samples_requested == 8
     assert 1 <= res.samples < 8
     assert res.refused == res.samples_requested - res.samples
-    outs = res.trace["outputs"]
-    refused = [o for o in outs if o["status"] == "budget_exhausted"]
-    assert len(refused) == res.refused and all("exhausted" in o["error"] for o in refused)
+    outs = res.trace.outputs
+    refused = [o for o in outs if o.status == "budget_exhausted"]
+    assert len(refused) == res.refused and all("exhausted" in o.error for o in refused)
     # every sample that ran made exactly one call; refused ones sent nothing
-    assert len(model.requests) == res.samples == res.budget["calls"]
-    assert res.budget["refused"] >= res.refused
+    assert len(model.requests) == res.samples == res.budget.calls
+    assert res.budget.refused >= res.refused
     assert res.answer == "42"  # the samples that ran still answer
     # spent to its end: what is left cannot pay one minimal call, and nothing was overspent
-    spent = res.budget["spent_usd"]
+    spent = res.budget.spent_usd
     assert spent == pytest.approx(res.samples * real_cost(model))
-    assert spent <= budget + res.budget["excess_usd"] + 1e-12
+    assert spent <= budget + res.budget.excess_usd + 1e-12
     minimal = estimated_prompt(model) * IN_USD + DEFAULT_MIN_TOKENS * OUT_USD
     assert budget - spent < minimal
 
@@ -111,10 +111,10 @@ def test_sixteen_samples_whose_worst_case_is_far_above_the_budget_all_run() -> N
     assert worst > 4 * budget  # the premise: worst-case reservations could not all fit
     assert res.status == "ok" and not res.truncated
     assert res.samples_requested == res.samples == 16 and res.refused == 0
-    assert res.budget["refused"] == 0 and res.budget["calls"] == 16
-    assert res.budget["waited"] > 0  # samples were in flight together and waited, not refused
-    assert res.budget["spent_usd"] == pytest.approx(16 * real_cost(model))
-    assert res.budget["reserved_usd"] == pytest.approx(0.0)
+    assert res.budget.refused == 0 and res.budget.calls == 16
+    assert res.budget.waited > 0  # samples were in flight together and waited, not refused
+    assert res.budget.spent_usd == pytest.approx(16 * real_cost(model))
+    assert res.budget.reserved_usd == pytest.approx(0.0)
     assert res.answer == "42"
 
 
@@ -173,9 +173,14 @@ def test_thinktank_run_reports_a_run_its_budget_cut(sim: tuple[str, TaskSet]) ->
 def test_the_json_of_a_run_result_carries_what_ran_and_what_was_refused() -> None:
     """``thinktank run --json`` and stored records dump the RunResult: the counts are in it."""
     outputs = [
-        {"role": "solver", "status": "ok"},
-        {"role": "solver", "status": "budget_exhausted", "refused_by": "task"},
-        {"role": "verifier", "status": "budget_exhausted", "refused_by": "task"},
+        {"id": f"{role}:1:{i}", "node": role, "round": 1, "sample": i, "role": role, **extra}
+        for i, (role, extra) in enumerate(
+            [
+                ("solver", {"status": "ok"}),
+                ("solver", {"status": "budget_exhausted", "refused_by": "task"}),
+                ("verifier", {"status": "budget_exhausted", "refused_by": "task"}),
+            ]
+        )
     ]
     res = RunResult(task_id="t", answer="1", status="budget_exhausted", trace={"outputs": outputs})
     dumped = res.model_dump(mode="json")

@@ -1,15 +1,18 @@
 """A run's trace summary for the terminal (``thinktank run``): rich tables of what
 each agent sample did, the candidates and how they were selected, the verifiers'
-verdicts, the CEO's decisions, and usage."""
+verifications, the CEO's decisions, and usage."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rich.console import Console
 from rich.markup import escape
 from rich.panel import Panel
 from rich.table import Table
+
+if TYPE_CHECKING:
+    from thinktank.graphs.result import RunResult
 
 
 def _short(value: Any, n: int = 60) -> str:
@@ -18,26 +21,26 @@ def _short(value: Any, n: int = 60) -> str:
 
 
 def print_trace(
-    res: Any, *, label: str = "", verdict: Any = None, console: Console | None = None
+    res: RunResult, *, label: str = "", verdict: Any = None, console: Console | None = None
 ) -> None:
-    """Print a :class:`~thinktank.graphs.compiler.RunResult` as a readable summary."""
+    """Print a :class:`~thinktank.graphs.result.RunResult` as a readable summary."""
     console = console or Console()
-    totals = (res.usage or {}).get("totals") or {}
+    totals = res.usage.totals
     ran = f"{res.samples} answer sample(s)"
     if res.samples_requested != res.samples:
         ran = f"{res.samples} of {res.samples_requested} answer samples ran"
     head = [
         f"[bold]answer:[/bold] {_short(res.answer, 200)}",
         f"status {escape(res.status)} · graph {escape(label or res.graph)} · {res.rounds} round(s) · "
-        f"{ran} · {totals.get('calls', 0)} calls · "
-        f"{totals.get('prompt_tokens', 0)}+{totals.get('completion_tokens', 0)} tokens · "
+        f"{ran} · {totals.calls} calls · "
+        f"{totals.prompt_tokens}+{totals.completion_tokens} tokens · "
         f"${res.cost:.5f} · {res.latency_s:.2f}s",
     ]
     if verdict is not None:
         mark = "[green]correct[/green]" if verdict.correct else "[red]wrong[/red]"
         head.append(f"{mark} (expected {_short(verdict.expected)}; {escape(verdict.reason)})")
     if res.truncated:
-        clipped = int(totals.get("clipped", 0))
+        clipped = totals.clipped
         refused = (
             f"{res.refused} sample(s) refused" if res.refused else "no further sample could start"
         )
@@ -51,21 +54,21 @@ def print_trace(
         head.append(f"[red]error:[/red] {_short(res.error, 300)}")
     console.print(Panel("\n".join(head), title="thinktank run", expand=False))
 
-    outputs = res.trace.get("outputs") or []
+    outputs = res.trace.outputs
     if outputs:
         t = Table(title="agents", show_lines=False)
         for h in ("sample", "role", "status", "answer / output", "steps", "tools", "tokens"):
             t.add_column(h)
         for o in outputs:
-            traj = o.get("trajectory") or {}
+            traj = o.trajectory or {}
             steps = traj.get("steps") or []
             tools = [tc.get("name", "?") for s in steps for tc in s.get("tool_calls") or []]
-            u = o.get("usage") or {}
-            shown = o.get("answer") if o.get("answer") is not None else o.get("output")
+            u = o.usage
+            shown = o.answer if o.answer is not None else o.output
             t.add_row(
-                escape(str(o.get("id"))),
-                escape(str(o.get("role"))),
-                escape(str(o.get("status"))),
+                escape(o.id),
+                escape(o.role),
+                escape(str(o.status)),
                 _short(shown),
                 str(len(steps)),
                 escape(", ".join(tools)) or "—",
@@ -83,20 +86,18 @@ def print_trace(
             score = "—" if c.score is None else f"{c.score:.2f}"
             t.add_row(escape(c.id) + star, _short(c.answer), str(c.votes), score, str(c.approvals))
         console.print(t)
-    if res.verdicts:
-        t = Table(title="verdicts")
+    if res.verifications:
+        t = Table(title="verifications")
         for h in ("verifier", "candidate", "verdict", "score"):
             t.add_column(h)
-        for v in res.verdicts:
+        for v in res.verifications:
             t.add_row(
-                escape(str(v.get("verifier"))),
-                escape(str(v.get("target"))),
-                escape(str(v.get("verdict", v.get("correct", "—")))),
-                escape(str(v.get("score", "—"))),
+                escape(v.verifier),
+                escape(str(v.target)),
+                escape("—" if v.verdict is None else str(v.verdict)),
+                escape("—" if v.score is None else str(v.score)),
             )
         console.print(t)
     for d in res.decisions:
-        rest = {k: v for k, v in d.items() if k not in ("round", "action", "enforced")}
-        console.print(
-            f"[bold]CEO[/bold] round {d.get('round')}: {escape(str(d.get('action')))} {_short(rest, 160)}"
-        )
+        rest = d.model_dump(exclude={"round", "action", "enforced"})
+        console.print(f"[bold]CEO[/bold] round {d.round}: {escape(d.action)} {_short(rest, 160)}")

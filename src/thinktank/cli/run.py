@@ -94,7 +94,7 @@ def _print_run_failure(res: Any) -> None:
 
     console = Console(stderr=True, soft_wrap=True)
     console.print(f"[red]{escape(res.status)}:[/red] {escape(res.error or 'no answer')}")
-    failed = [o.get("error") for o in res.trace.get("outputs", []) if o.get("error")]
+    failed = [o.error for o in res.trace.outputs if o.error]
     if failed:
         console.print("failed calls, by cause:")
         for n, cause in group_causes(failed):

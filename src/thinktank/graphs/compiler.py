@@ -16,23 +16,31 @@ import hashlib
 import time
 import uuid
 from collections.abc import Mapping, Sequence
-from typing import Any, Literal
+from typing import Any, Literal, cast
 
 from langchain_core.runnables import RunnableConfig
 from langgraph.graph import END, START, StateGraph
 from langgraph.types import Send
 
+from thinktank.agents.roles import role_does
 from thinktank.errors import BudgetExceeded, ConfigError
 from thinktank.graphs._runnable import check_runnable
-from thinktank.graphs.nodes import NodeRuntime
-from thinktank.graphs.result import RunResult
+from thinktank.graphs.nodes import NodeRuntime, dump
+from thinktank.graphs.result import CandidateVerification, RoundDecision, RunResult, RunUsage
 from thinktank.graphs.runtime import RunContext, current_run, run_context
 from thinktank.graphs.schedule import Scheduler
 from thinktank.graphs.select import SelectionResult, select
 from thinktank.graphs.spec import GraphSpec, NodeSpec
-from thinktank.graphs.state import GraphState, NodeOutput, WorkItem
+from thinktank.graphs.state import (
+    GraphState,
+    NodeOutput,
+    RunStatus,
+    Trace,
+    TraceEvent,
+    WorkItem,
+)
 from thinktank.llm.base import ChatModel
-from thinktank.llm.budget import Budget
+from thinktank.llm.budget import Budget, BudgetState
 from thinktank.llm.ledger import UsageLedger, scope
 from thinktank.tools.base import Tool
 
@@ -71,6 +79,12 @@ def _task_fields(task: Any) -> dict[str, Any]:
     }
 
 
+def _exhausted() -> bool:
+    """The run's own budget is spent (the scheduler then ends the run)."""
+    ctx = current_run()
+    return ctx is not None and ctx.budget is not None and ctx.budget.exhausted
+
+
 class CompiledGraph:
     """A spec bound to its backends; :meth:`run` executes it on one task."""
 
@@ -104,22 +118,19 @@ class CompiledGraph:
         for n in self.spec.nodes:
             g.add_node(n.id, self._worker(n))
             g.add_edge(n.id, "schedule")
-        g.add_node("select", self._select)
         g.add_edge(START, "schedule")
-        g.add_conditional_edges(
-            "schedule", self._route, [*(n.id for n in self.spec.nodes), "select"]
-        )
-        g.add_edge("select", END)
+        g.add_conditional_edges("schedule", self._route, [*(n.id for n in self.spec.nodes), END])
         return g
 
     async def _schedule(self, state: dict[str, Any]) -> dict[str, Any]:
-        ctx = current_run()
-        exhausted = ctx is not None and ctx.budget is not None and ctx.budget.exhausted
+        """Plan the next step; when the run is over, select its answer in this same step."""
+        exhausted = _exhausted()
+        outs = [NodeOutput.model_validate(o) for o in state.get("outputs") or []]
         update: dict[str, Any] = {"progress": {}, "events": []}
         decisions: list[dict[str, Any]] = []
         view = dict(state)
         while True:
-            plan = self.scheduler.plan(view, budget_exhausted=exhausted)
+            plan = self.scheduler.plan(view, budget_exhausted=exhausted, outputs=outs)
             update["progress"].update(plan.progress)
             update["events"] += plan.events
             decisions += plan.decisions
@@ -144,14 +155,17 @@ class CompiledGraph:
         if not plan.items and plan.finish is None:
             update["status"] = "error"
             update["error"] = "the scheduler found nothing to run (is a node unreachable?)"
+        if "status" in update:  # the run is over: no step of its own for selection
+            final = {**state, **update, "decisions": [*(state.get("decisions") or []), *decisions]}
+            chosen = await self._select(final, outs)
+            update |= {**chosen, "events": update["events"] + chosen["events"]}
         return update
 
-    def _route(self, state: dict[str, Any]) -> list[Send] | str:
-        if state.get("status"):
-            return "select"
-        pending = state.get("pending") or []
-        if not pending:
-            return "select"
+    async def _route(self, state: dict[str, Any]) -> list[Send] | str:
+        # async, so LangGraph calls it on the loop (a plain function goes through a thread)
+        pending: list[WorkItem] = state.get("pending") or []
+        if state.get("status") or not pending:
+            return END
         if self.checkpointer is not None:
             # one LangGraph task per work item: each finished sample is checkpointed
             return [Send(item["node"], item) for item in pending]
@@ -160,23 +174,52 @@ class CompiledGraph:
         batches: dict[str, list[WorkItem]] = {}
         for item in pending:
             batches.setdefault(item["node"], []).append(item)
+        if len(batches) == 1:
+            [(nid, items)] = batches.items()
+            if self.spec.node(nid).sampling.mode == "adaptive":
+                # the only node running: its task plans its own waves (see _waves)
+                return [Send(nid, {"node": nid, "batch": items, "waves": state})]
         return [
             Send(nid, items[0] if len(items) == 1 else {"node": nid, "batch": items})
             for nid, items in batches.items()
         ]
 
     def _worker(self, node: NodeSpec) -> Any:
-        async def work(item: dict[str, Any]) -> dict[str, Any]:
-            if "batch" in item:
-                done = await asyncio.gather(*(self.nodes.run(node, i) for i in item["batch"]))
-                return {"outputs": [o for outs in done for o in outs]}
-            return {"outputs": await self.nodes.run(node, item)}
+        async def work(item: WorkItem) -> dict[str, Any]:
+            if "batch" not in item:
+                return {"outputs": await self.nodes.run(node, item)}
+            view = cast(dict[str, Any], item).get("waves")
+            if view is not None:
+                return await self._waves(node, item["batch"], view)
+            done = await asyncio.gather(*(self.nodes.run(node, i) for i in item["batch"]))
+            return {"outputs": [o for outs in done for o in outs]}
 
         work.__name__ = f"work_{node.id}"
         return work
 
-    async def _select(self, state: dict[str, Any]) -> dict[str, Any]:
-        outs = [NodeOutput.model_validate(o) for o in state.get("outputs") or []]
+    async def _waves(
+        self, node: NodeSpec, items: list[WorkItem], view: dict[str, Any]
+    ) -> dict[str, Any]:
+        """An adaptive node's waves in one task (it is the only node running): after each
+        wave the scheduler plans on ``view`` (the state sent) plus the new samples, as its
+        own step would; while that plan is this node's next wave, it runs here. Anything
+        else is left to the schedule step that follows, which decides the same."""
+        outs = [NodeOutput.model_validate(o) for o in view.get("outputs") or []]
+        key = f"{int(view.get('round') or 1)}:{node.id}"
+        new: list[dict[str, Any]] = []
+        events: list[dict[str, Any]] = []
+        while True:
+            done = await asyncio.gather(*(self.nodes.outputs(node, i) for i in items))
+            wave = [o for got in done for o in got]
+            outs += wave
+            new += [dump(o) for o in wave]
+            plan = self.scheduler.plan(view, budget_exhausted=_exhausted(), outputs=outs)
+            if plan.finish is not None or not plan.items or key in plan.progress:
+                return {"outputs": new, "events": events}
+            events += plan.events
+            items = plan.items
+
+    async def _select(self, state: dict[str, Any], outs: list[NodeOutput]) -> dict[str, Any]:
         kind = (state.get("task") or {}).get("kind")
         exec_scores = None
         if self.spec.selection.method in ("hybrid", "test_vote"):
@@ -276,28 +319,39 @@ class CompiledGraph:
         self, final: dict[str, Any], ledger: UsageLedger, budget: Budget | None, latency: float
     ) -> RunResult:
         res = SelectionResult.model_validate(final["result"]) if final.get("result") else None
-        outs = final.get("outputs") or []
+        outs = [
+            o if isinstance(o, NodeOutput) else NodeOutput.model_validate(o)
+            for o in final.get("outputs") or []
+        ]
         totals = ledger.totals()
         return RunResult(
             task_id=str((final.get("task") or {}).get("id", "")),
             answer=res.answer if res else None,
-            status=str(final.get("status") or "ok"),
+            status=RunStatus(final.get("status") or "ok"),
             error=final.get("error"),
             refused_by=final.get("refused_by"),
             candidates=res.candidates if res else [],
-            verdicts=[
-                {"verifier": o["id"], "target": o.get("target"), **(o.get("output") or {})}
+            verifications=[
+                CandidateVerification(verifier=o.id, target=o.target, **o.output)
                 for o in outs
-                if o.get("role") == "verifier" and isinstance(o.get("output"), dict)
+                if role_does(o.role) == "score" and isinstance(o.output, dict)
             ],
-            decisions=list(final.get("decisions") or []),
+            decisions=[RoundDecision.model_validate(d) for d in final.get("decisions") or []],
             selection=res,
             rounds=int(final.get("round") or 1),
-            usage={**ledger.summary(), "tokens": totals.total_tokens},
+            usage=RunUsage(
+                totals=totals,
+                by_model={k[0]: v for k, v in ledger.by("model").items()},
+                by_node={k[0]: v for k, v in ledger.by("node").items() if k[0]},
+                tokens=totals.total_tokens,
+            ),
             cost=totals.cost_usd,
             latency_s=latency,
-            budget=budget.state() if budget else {},
-            trace={"events": list(final.get("events") or []), "outputs": outs},
+            budget=BudgetState.model_validate(budget.state()) if budget else None,
+            trace=Trace(
+                events=[TraceEvent.model_validate(e) for e in final.get("events") or []],
+                outputs=outs,
+            ),
             graph=self.spec.name,
         )
 

@@ -19,7 +19,7 @@ from thinktank.errors import BudgetExceeded, ConfigError
 from thinktank.graphs.runtime import RunContext, current_run
 from thinktank.graphs.select import answer_kind
 from thinktank.graphs.spec import ANSWER_ROLES, GraphSpec, NodeSpec
-from thinktank.graphs.state import NodeOutput, WorkItem
+from thinktank.graphs.state import NodeOutput, SampleStatus, WorkItem
 from thinktank.llm.base import ChatModel
 from thinktank.llm.config import load_model
 from thinktank.tools.base import Tool
@@ -27,6 +27,13 @@ from thinktank.tools.base import Tool
 
 def _seed(*parts: Any) -> int:
     return int(hashlib.sha256(":".join(map(str, parts)).encode()).hexdigest()[:8], 16) & 0x7FFFFFFF
+
+
+def dump(out: NodeOutput) -> dict[str, Any]:
+    """``out.model_dump()``, its trajectory (JSON already) not copied a second time."""
+    data = out.model_dump(exclude={"trajectory"})
+    data["trajectory"] = out.trajectory
+    return data
 
 
 class NodeRuntime:
@@ -51,6 +58,7 @@ class NodeRuntime:
                     f"node {n.id!r} asks for tools {missing} that were not given; given: {sorted(self.tools)}"
                 )
         self.memory = memory
+        self._agents: dict[tuple[str, int | None], Agent] = {}
 
     @staticmethod
     def _load(
@@ -72,14 +80,21 @@ class NodeRuntime:
 
     async def run(self, node: NodeSpec, item: WorkItem) -> list[dict[str, Any]]:
         """Run one work item of ``node`` (its samples; first-m keeps the first to finish)."""
+        return [dump(o) for o in await self.outputs(node, item)]
+
+    async def outputs(self, node: NodeSpec, item: WorkItem) -> list[NodeOutput]:
+        """:meth:`run`, the samples' records as :class:`NodeOutput` s."""
         ctx = current_run()
         task = ctx.task if ctx else {}
         items = await self._memory_items(node, task)
         samples: list[int] = list(item["samples"])
         keep = int(item.get("keep") or len(samples))
-        coros = [self._one(node, item, s, items, ctx) for s in samples]
+        code = self._code_kind(ctx) if node.role in ANSWER_ROLES else False
+        if len(samples) == 1 and keep >= 1:  # the common case: no task of its own
+            return [await self._one(node, item, samples[0], items, ctx, code)]
+        coros = [self._one(node, item, s, items, ctx, code) for s in samples]
         if keep >= len(coros):
-            return [o.model_dump() for o in await asyncio.gather(*coros)]
+            return list(await asyncio.gather(*coros))
         # first-m: keep the first `keep` samples to finish, cancel the rest
         tasks = [asyncio.ensure_future(c) for c in coros]
         done: list[NodeOutput] = []
@@ -93,7 +108,7 @@ class NodeRuntime:
             for t in tasks:
                 t.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)
-        return [o.model_dump() for o in done]
+        return done
 
     async def _memory_items(self, node: NodeSpec, task: dict[str, Any]) -> list[Any]:
         if not node.memory or self.memory is None or node.memory_k == 0:
@@ -101,12 +116,12 @@ class NodeRuntime:
         got = self.memory.retrieve(task.get("prompt", ""), node.memory_k)
         return list(await got) if inspect.isawaitable(got) else list(got)
 
-    async def _one(
-        self, node: NodeSpec, item: WorkItem, sample: int, memory: list[Any], ctx: RunContext | None
-    ) -> NodeOutput:
-        r = int(item["round"])
-        target = item.get("target")
-        oid = f"{node.id}:{r}:{sample}" + (f"@{target}" if node.does == "score" and target else "")
+    def _agent(self, node: NodeSpec, max_tokens: int | None, memory: list[Any]) -> Agent:
+        """The agent playing ``node``; one per node and token limit when it is shown no memory
+        (an agent keeps nothing of a run, so its samples share it)."""
+        key = (node.id, max_tokens)
+        if not memory and key in self._agents:
+            return self._agents[key]
         instructions = None
         if node.instructions:
             instructions = node.instructions
@@ -123,8 +138,25 @@ class NodeRuntime:
             memory=memory,
             name=node.id,
             temperature=node.temperature,
-            max_tokens=item.get("max_tokens") or node.max_tokens,
+            max_tokens=max_tokens,
         )
+        if not memory:
+            self._agents[key] = agent
+        return agent
+
+    async def _one(
+        self,
+        node: NodeSpec,
+        item: WorkItem,
+        sample: int,
+        memory: list[Any],
+        ctx: RunContext | None,
+        code: bool,
+    ) -> NodeOutput:
+        r = int(item["round"])
+        target = item.get("target")
+        oid = f"{node.id}:{r}:{sample}" + (f"@{target}" if node.does == "score" and target else "")
+        agent = self._agent(node, item.get("max_tokens") or node.max_tokens, memory)
         seed = _seed(
             ctx.seed if ctx else 0,
             ctx.task.get("id") if ctx else "",
@@ -145,7 +177,7 @@ class NodeRuntime:
                 role=node.role,
                 round=r,
                 sample=sample,
-                status="budget_exhausted" if failed else "error",
+                status=SampleStatus.BUDGET_EXHAUSTED if failed else SampleStatus.ERROR,
                 error=str(exc) if failed else f"{type(exc).__name__}: {exc}",
                 refused_by=exc.budget if isinstance(exc, BudgetExceeded) else None,
                 finished_at=time.time(),
@@ -156,7 +188,7 @@ class NodeRuntime:
             answer = output.get("answer")
         elif node.role in ANSWER_ROLES and isinstance(output, str):
             answer = output
-        if answer is not None and self._code_kind(ctx):
+        if answer is not None and code:
             # a program does not fit on an "Answer:" line: the answer is the code block
             from thinktank.graphs.execution import code_answer
 
@@ -172,7 +204,9 @@ class NodeRuntime:
             output=output,
             target=target if node.does in ("score", "refine") else None,
             inputs=list(item.get("inputs") or []),
-            status="ok" if traj.status in ("ok", "submitted") else traj.status,
+            status=SampleStatus.OK
+            if traj.status in ("ok", "submitted")
+            else SampleStatus(traj.status),
             error=traj.error,
             refused_by=traj.refused_by,
             finished_at=time.time(),

@@ -73,12 +73,23 @@ class Scheduler:
 
     # --- planning -----------------------------------------------------------------------
 
-    def plan(self, state: dict[str, Any], *, budget_exhausted: bool = False) -> Plan:
+    def plan(
+        self,
+        state: dict[str, Any],
+        *,
+        budget_exhausted: bool = False,
+        outputs: list[NodeOutput] | None = None,
+    ) -> Plan:
+        """The next step; ``outputs``: the state's outputs already read as records."""
         spec = self.spec
         r = int(state.get("round") or 1)
         progress: dict[str, str] = dict(state.get("progress") or {})
         control: dict[str, Any] = dict(state.get("control") or {})
-        outs = [NodeOutput.model_validate(o) for o in state.get("outputs") or []]
+        outs = (
+            outputs
+            if outputs is not None
+            else [NodeOutput.model_validate(o) for o in state.get("outputs") or []]
+        )
         task = state.get("task") or {}
         kind = answer_kind(spec, task.get("kind"), task.get("metadata"))
         p = Plan()
@@ -217,7 +228,7 @@ class Scheduler:
         inputs = self.inputs(node, outs, r)
         direction = str(control.get("direction") or "")
         max_tokens = control.get("max_tokens") or node.max_tokens
-        base: dict[str, Any] = {"node": node.id, "round": r, "max_tokens": max_tokens}
+        base: WorkItem = {"node": node.id, "round": r, "max_tokens": max_tokens}
         if node.does == "score":
             # a same-round edge from a node that did not run this round shows its last
             # outputs again; a verifier checks each candidate once

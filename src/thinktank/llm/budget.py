@@ -26,6 +26,8 @@ import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 
+from pydantic import BaseModel
+
 from thinktank.errors import BudgetExceeded
 
 if TYPE_CHECKING:
@@ -282,3 +284,29 @@ def take_all(
             b._apply(r, +1)
         out.append(r)
     return out
+
+
+class BudgetState(BaseModel):
+    """A budget as it stood when a run ended (:meth:`Budget.state`), as records keep it."""
+
+    name: str = "budget"
+    max_usd: float | None = None
+    max_tokens: int | None = None
+    max_calls: int | None = None
+    max_seconds: float | None = None
+    spent_usd: float = 0.0
+    spent_tokens: int = 0
+    calls: int = 0
+    reserved_usd: float = 0.0
+    reserved_tokens: int = 0
+    reserved_calls: int = 0
+    refused: int = 0
+    """Calls it refused."""
+    clipped: int = 0
+    """Calls whose ``max_tokens`` it cut to what it could still pay."""
+    waited: int = 0
+    """Calls that waited for calls in flight to settle."""
+    excess_usd: float = 0.0
+    """What calls spent beyond their reservations: ``spent_usd <= max_usd + excess_usd``."""
+    excess_tokens: int = 0
+    elapsed_s: float = 0.0

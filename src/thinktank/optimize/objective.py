@@ -177,7 +177,7 @@ def _infrastructure(rec: TaskRecord) -> bool:
     it, a failed sandbox): it may not happen again, so the outcome is not cached."""
     from thinktank.errors import InfrastructureError, MissingCredential
 
-    if rec.result_json is None:
+    if rec.result is None:
         return True  # the graph never finished
     names, todo = {MissingCredential.__name__}, [InfrastructureError]
     while todo:

@@ -188,7 +188,6 @@ def render_html(data: ReportData, *, max_trajectories: int = 300) -> str:
     )
     with RunDatabase.open(data.run_dir) as db:
         for r in shown:
-            result = db.result_json(r.graph, r.task_id) or {}
-            out.append(render_run(anchors[(r.graph, r.task_id)], r, result))
+            out.append(render_run(anchors[(r.graph, r.task_id)], r, db.result(r.graph, r.task_id)))
     out += ["</div></main>", f"<script>{JS}</script></body></html>"]
     return "\n".join(out)

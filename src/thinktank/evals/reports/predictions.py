@@ -38,7 +38,7 @@ def run_predictions(
         raise ConfigError(f"no graph {chosen!r} in {folder}; it holds: {', '.join(graphs)}")
     out = []
     for r in sorted((r for r in records if r.graph == chosen), key=lambda r: r.task_index):
-        patch = (r.verdict or {}).get("answer")
+        patch = r.verdict.answer if r.verdict else None
         out.append(
             Prediction(
                 instance_id=r.task_id,

@@ -1,7 +1,7 @@
 """The trajectory viewer of the HTML report: one collapsible section per (task, graph).
 
 Each section shows the run's outcome (answer, expected, verdict, status, cost,
-tokens, latency), its candidates, the verifiers' verdicts, the CEO's decisions, and
+tokens, latency), its candidates, the verifiers' verifications, the CEO's decisions, and
 every agent sample with its messages, tool calls and tool results and its usage,
 then the scheduler's events and the usage by node and model. Plain HTML
 ``<details>`` elements collapse without script; everything is escaped.
@@ -16,6 +16,8 @@ from typing import Any
 
 from thinktank.evals.reports.metrics import fmt_s
 from thinktank.evals.runs.run_types import TaskRecord
+from thinktank.graphs.result import RunResult, RunUsage
+from thinktank.graphs.state import NodeOutput
 
 MAX_TEXT = 8000
 """Characters of one message shown before it is cut (the rest is counted)."""
@@ -100,56 +102,55 @@ def _steps(steps: list[dict[str, Any]]) -> str:
     )
 
 
-def _agent(o: Mapping[str, Any], winner: str | None) -> str:
-    traj = o.get("trajectory") or {}
-    usage = o.get("usage") or {}
-    tokens = int(usage.get("prompt_tokens", 0)) + int(usage.get("completion_tokens", 0))
+def _agent(o: NodeOutput, winner: str | None) -> str:
+    traj = o.trajectory or {}
+    tokens = o.usage.get("prompt_tokens", 0) + o.usage.get("completion_tokens", 0)
     bits = [
-        f"<b>{escape(str(o.get('id')))}</b>",
-        escape(str(o.get("role", ""))),
+        f"<b>{escape(o.id)}</b>",
+        escape(o.role),
         f"model {escape(str(traj.get('model', '?')))}",
-        escape(str(o.get("status", ""))),
+        escape(str(o.status)),
     ]
-    if o.get("answer") is not None:
-        bits.append(f"answer <code>{_text(o.get('answer'), 120)}</code>")
-    if o.get("target"):
-        bits.append(f"on {escape(str(o['target']))}")
+    if o.answer is not None:
+        bits.append(f"answer <code>{_text(o.answer, 120)}</code>")
+    if o.target:
+        bits.append(f"on {escape(o.target)}")
     bits.append(f"{tokens} tok")
-    if o.get("id") == winner:
+    if o.id == winner:
         bits.append('<span class="win">winner</span>')
     body = []
-    if o.get("error"):
-        body.append(f'<p class="error">{_text(o["error"], 2000)}</p>')
+    if o.error:
+        body.append(f'<p class="error">{_text(o.error, 2000)}</p>')
     msgs = traj.get("messages") or []
     body += [_message(m) for m in msgs]
-    if not msgs and o.get("output") is not None:
-        body.append(f"<pre>{_text(o.get('output'))}</pre>")
+    if not msgs and o.output is not None:
+        body.append(f"<pre>{_text(o.output)}</pre>")
     if traj.get("steps"):
         body.append(_steps(traj["steps"]))
-    return _fold(" · ".join(bits), "".join(body), f"agent role-{escape(str(o.get('role', '')))}")
+    return _fold(" · ".join(bits), "".join(body), f"agent role-{escape(o.role)}")
 
 
-def _usage(usage: Mapping[str, Any]) -> str:
-    rows = []
-    for group in ("by_node", "by_model"):
-        for name, t in (usage.get(group) or {}).items():
-            rows.append(
-                [
-                    escape(group[3:]),
-                    escape(str(name)),
-                    t.get("calls", 0),
-                    t.get("prompt_tokens", 0),
-                    t.get("completion_tokens", 0),
-                    f"${float(t.get('cost_usd', 0)):.5f}",
-                ]
-            )
+def _usage(usage: RunUsage) -> str:
+    rows = [
+        [
+            escape(group),
+            escape(name),
+            t.calls,
+            t.prompt_tokens,
+            t.completion_tokens,
+            f"${t.cost_usd:.5f}",
+        ]
+        for group, totals in (("node", usage.by_node), ("model", usage.by_model))
+        for name, t in totals.items()
+    ]
     return _table(["by", "name", "calls", "prompt tok", "completion tok", "cost"], rows, "usage")
 
 
-def render_run(anchor: str, rec: TaskRecord, result: Mapping[str, Any]) -> str:
-    """One (task, graph) section of the viewer."""
-    sel = result.get("selection") or {}
-    winner = sel.get("winner")
+def render_run(anchor: str, rec: TaskRecord, result: RunResult | None) -> str:
+    """One (task, graph) section of the viewer (``result``: ``None`` when the graph
+    never finished)."""
+    sel = result.selection if result else None
+    winner = sel.winner if sel else None
     search = " ".join(str(x) for x in (rec.task_id, rec.graph, rec.answer or "", rec.status))
     cls = "err" if rec.status == "error" else ("ok" if rec.correct else "bad")
     head = (
@@ -161,8 +162,8 @@ def render_run(anchor: str, rec: TaskRecord, result: Mapping[str, Any]) -> str:
     facts = [
         ("status", rec.status),
         ("verdict", rec.reason or "—"),
-        ("selection", f"{sel.get('method', '—')} → {winner or '—'}"),
-        ("rounds", result.get("rounds", "—")),
+        ("selection", f"{sel.method if sel else '—'} → {winner or '—'}"),
+        ("rounds", result.rounds if result else "—"),
         ("calls", rec.calls),
         ("attempt", rec.attempt),
     ]
@@ -171,77 +172,79 @@ def render_run(anchor: str, rec: TaskRecord, result: Mapping[str, Any]) -> str:
     parts.append("</dl>")
     if rec.error:
         parts.append(f'<p class="error">{_text(rec.error, 4000)}</p>')
-    cands = result.get("candidates") or []
-    if cands:
+    if result is None:
+        return _section(anchor, cls, search, head, parts)
+    if result.candidates:
         rows = [
             [
-                escape(str(c.get("id")))
-                + (' <span class="win">winner</span>' if c.get("id") == winner else ""),
-                f"<code>{_text(c.get('answer'), 200)}</code>",
-                c.get("votes", 0),
-                "—" if c.get("score") is None else f"{float(c['score']):.2f}",
-                c.get("approvals", 0),
+                escape(c.id) + (' <span class="win">winner</span>' if c.id == winner else ""),
+                f"<code>{_text(c.answer, 200)}</code>",
+                c.votes,
+                "—" if c.score is None else f"{c.score:.2f}",
+                c.approvals,
             ]
-            for c in cands
+            for c in result.candidates
         ]
         parts.append(
             _fold(
-                f"Candidates ({len(cands)})",
+                f"Candidates ({len(rows)})",
                 _table(["id", "answer", "votes", "score", "approvals"], rows),
                 "candidates",
                 open_=True,
             )
         )
-    verdicts = result.get("verdicts") or []
-    if verdicts:
+    if result.verifications:
         rows = [
             [
-                escape(str(v.get("verifier"))),
-                escape(str(v.get("target"))),
-                escape(str(v.get("verdict", v.get("correct", "—")))),
-                escape(str(v.get("score", "—"))),
-                _text(v.get("rationale", ""), 600),
+                escape(v.verifier),
+                escape(str(v.target)),
+                escape("—" if v.verdict is None else str(v.verdict)),
+                escape("—" if v.score is None else str(v.score)),
+                _text(v.rationale, 600),
             ]
-            for v in verdicts
+            for v in result.verifications
         ]
         parts.append(
             _fold(
-                f"Verdicts ({len(verdicts)})",
+                f"Verifications ({len(rows)})",
                 _table(["verifier", "candidate", "verdict", "score", "rationale"], rows),
                 "verdicts",
             )
         )
-    decisions = result.get("decisions") or []
-    if decisions:
+    if result.decisions:
         rows = [
             [
-                escape(str(d.get("round", ""))),
-                escape(str(d.get("action", ""))),
-                f"<code>{_text({k: v for k, v in d.items() if k not in ('round', 'action')}, 3000, compact=True)}</code>",
+                escape(str(d.round)),
+                escape(d.action),
+                f"<code>{_text(d.model_dump(exclude={'round', 'action'}), 3000, compact=True)}</code>",
             ]
-            for d in decisions
+            for d in result.decisions
         ]
         parts.append(
             _fold(
-                f"CEO decisions ({len(decisions)})",
+                f"CEO decisions ({len(rows)})",
                 _table(["round", "action", "details"], rows),
                 "decisions",
                 open_=True,
             )
         )
-    trace = result.get("trace") or {}
-    outputs = trace.get("outputs") or []
+    outputs = result.trace.outputs
     if outputs:
         agents = "".join(_agent(o, winner) for o in outputs)
         parts.append(_fold(f"Agents ({len(outputs)} samples)", agents, "agents", open_=True))
-    events = trace.get("events") or []
+    events = [e.model_dump(exclude_none=True, mode="json") for e in result.trace.events]
     if events:
         items = "".join(f"<li><code>{_text(e, 400)}</code></li>" for e in events)
         parts.append(_fold(f"Events ({len(events)})", f"<ol>{items}</ol>", "events"))
-    if result.get("usage"):
-        parts.append(_fold("Usage", _usage(result["usage"]), "usage-box"))
-    if result.get("budget"):
-        parts.append(_fold("Budget", f"<pre>{_text(result['budget'])}</pre>", "budget"))
+    if result.usage.totals.calls or result.usage.by_node:
+        parts.append(_fold("Usage", _usage(result.usage), "usage-box"))
+    if result.budget is not None:
+        budget = result.budget.model_dump(mode="json")
+        parts.append(_fold("Budget", f"<pre>{_text(budget)}</pre>", "budget"))
+    return _section(anchor, cls, search, head, parts)
+
+
+def _section(anchor: str, cls: str, search: str, head: str, parts: list[str]) -> str:
     return (
         f'<details class="run {cls}" id="{escape(anchor)}" data-search="{escape(search.lower())}">'
         f'<summary>{head}</summary><div class="body">{"".join(parts)}</div></details>'

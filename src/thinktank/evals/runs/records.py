@@ -5,8 +5,9 @@ Tables:
 * ``run`` — one row: the run config (suite, graphs, models, seed, budget) and its
   fingerprint. A directory created for another config refuses to be reused.
 * ``results`` — one row per (graph label, task id), ``UNIQUE(graph, task_id)``: the
-  answer, verdict, usage, cost, latency, status, error and the full
-  :class:`~thinktank.graphs.compiler.RunResult` JSON (trajectories included).
+  figures of a :class:`~thinktank.evals.runs.run_types.TaskRecord` (answer, usage, cost,
+  latency, status, error), its verdict and its whole
+  :class:`~thinktank.graphs.result.RunResult` as JSON (trajectories included).
 * ``retired`` — errored results replaced by a retry (``--retry-errors``), kept for history.
 * ``sessions`` / ``events`` — each invocation (start, end, spend, why it stopped) and
   notable happenings (tasks interrupted by the run budget, hook failures).
@@ -31,10 +32,16 @@ from typing import Any
 
 from thinktank.errors import UsageError
 from thinktank.evals.runs.run_types import RunConfig, TaskRecord
+from thinktank.graphs.result import RunResult
 
 DB_NAME = "records.sqlite"
-SCHEMA_VERSION = 2
-"""2 added ``samples_requested`` and ``refused`` to results (older files gain them, as 0, on open)."""
+SCHEMA_VERSION = 3
+"""2 added ``samples_requested`` and ``refused`` to results (older files gain them, as 0,
+on open). 3 stores the typed :class:`~thinktank.graphs.result.RunResult` and
+:class:`~thinktank.evals.tasks.evaluators.Verdict`: ``verifications`` (was ``verdicts``),
+``budget`` ``null`` without one (was ``{}``). Rows written before stay as they are and load
+into the typed records unchanged (the old names are read as the new); a version that
+reads up to 2 refuses a schema-3 file instead of silently dropping fields."""
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -258,11 +265,14 @@ class RunDatabase:
         ).fetchall()
         return [TaskRecord.from_row(dict(zip(cols, r, strict=True))) for r in rows]
 
-    def result_json(self, graph: str, task_id: str) -> dict[str, Any] | None:
+    def result(self, graph: str, task_id: str) -> RunResult | None:
+        """The whole :class:`~thinktank.graphs.result.RunResult` of one record (``None``
+        when there is no record, or its graph never finished)."""
         row = self.conn.execute(
             "SELECT result FROM results WHERE graph = ? AND task_id = ?", (graph, task_id)
         ).fetchone()
-        return json.loads(row[0]) if row and row[0] else None
+        data = json.loads(row[0]) if row and row[0] else None
+        return RunResult.model_validate(data) if data else None
 
     def sessions(self) -> list[dict[str, Any]]:
         cols = ["id", "started_at", "ended_at", "status", "stop_reason", "spent_usd", "options"]

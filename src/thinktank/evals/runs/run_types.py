@@ -13,20 +13,46 @@ import re
 import time
 from collections import Counter
 from collections.abc import Iterable
+from enum import StrEnum
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, PrivateAttr
+from pydantic import BaseModel, ConfigDict, Field
 
 from thinktank.evals.runs.sweep import GraphEntry
+from thinktank.evals.tasks.evaluators import Verdict
+from thinktank.graphs.result import RunResult
+
+
+class TaskStatus(StrEnum):
+    """How one task through one graph ended, as recorded: a
+    :class:`~thinktank.graphs.state.RunStatus`, or :attr:`INTERRUPTED`. A ``str``:
+    compares equal to its value and is stored as it."""
+
+    OK = "ok"
+    BUDGET_EXHAUSTED = "budget_exhausted"
+    STOPPED_BY_CEO = "stopped_by_ceo"
+    MAX_ROUNDS = "max_rounds"
+    DEGRADED = "degraded"
+    """Judged, but selection fell back to a vote (``error`` says why)."""
+    ERROR = "error"
+    """The run or its evaluation failed; retried with ``--retry-errors``."""
+    INTERRUPTED = "interrupted"
+    """The *run* budget refused a model call of the task: not a result, never recorded
+    (the task runs again on resume)."""
+
 
 FINISHED_STATUSES = frozenset(
-    {"ok", "budget_exhausted", "stopped_by_ceo", "max_rounds", "degraded"}
+    {
+        TaskStatus.OK,
+        TaskStatus.BUDGET_EXHAUSTED,
+        TaskStatus.STOPPED_BY_CEO,
+        TaskStatus.MAX_ROUNDS,
+        TaskStatus.DEGRADED,
+    }
 )
-"""Statuses of a finished task (judged, never run again); ``error`` may be retried.
-``degraded`` answers were judged, but their selection fell back to a vote (``error`` says why)."""
+"""Statuses of a finished task (judged, never run again); ``error`` may be retried."""
 
-INTERRUPTED = "interrupted"
-"""Status of a task whose model calls the *run* budget refused: not a result, never recorded."""
+INTERRUPTED = TaskStatus.INTERRUPTED
 
 EVALUATION_USAGE = "evaluation_usage"
 """Key in a verdict's details: calls, tokens and dollars that judging the answer took."""
@@ -105,16 +131,15 @@ class RunConfig(BaseModel):
 
 
 class TaskRecord(BaseModel):
-    """The result of one task through one graph, as stored."""
+    """One task through one graph, as stored: the figures reports aggregate, the typed
+    :class:`~thinktank.graphs.result.RunResult` (loaded when asked for: it holds every
+    trajectory) and the evaluator's :class:`~thinktank.evals.tasks.evaluators.Verdict`."""
 
     graph: str
     task_id: str
     task_index: int = 0
     kind: str = ""
-    status: str
-    """A RunResult status (ok, budget_exhausted, stopped_by_ceo, max_rounds, degraded), ``error``
-    (the run or its evaluation failed; retried with ``--retry-errors``) or
-    :data:`INTERRUPTED` (never stored)."""
+    status: TaskStatus
     error: str | None = None
     answer: str | None = None
     expected: str | None = None
@@ -136,12 +161,13 @@ class TaskRecord(BaseModel):
     sample_correct: list[bool] | None = None
     """Correctness of each final candidate, when cheap to judge (pass@k)."""
     attempt: int = 1
-    verdict: dict[str, Any] | None = None
-    result_json: str | None = None
-    """The full RunResult as JSON (trajectories, candidates, verdicts, decisions)."""
+    verdict: Verdict | None = None
+    """How the answer was judged (``None`` when it was not)."""
+    result: RunResult | None = None
+    """The whole run: trajectories, candidates, verifications, decisions. ``None`` when
+    the graph never finished, and in records read without it
+    (:meth:`~thinktank.evals.runs.records.RunDatabase.records`)."""
     created_at: float = Field(default_factory=time.time)
-
-    _live: dict[str, Any] = PrivateAttr(default_factory=dict)
 
     @property
     def tokens(self) -> int:
@@ -150,7 +176,7 @@ class TaskRecord(BaseModel):
     @property
     def evaluation_cost(self) -> float:
         """Dollars judging the answer cost (an LLM judge), apart from :attr:`cost`."""
-        usage = ((self.verdict or {}).get("details") or {}).get(EVALUATION_USAGE) or {}
+        usage = (self.verdict.details if self.verdict else {}).get(EVALUATION_USAGE) or {}
         return float(usage.get("cost", 0.0))
 
     @property
@@ -160,29 +186,7 @@ class TaskRecord(BaseModel):
     @property
     def truncated(self) -> bool:
         """A budget cut this task short: its result is not what its graph would give."""
-        return self.status == "budget_exhausted" or self.refused > 0
-
-    def run_result(self) -> Any:
-        """The :class:`~thinktank.graphs.compiler.RunResult` (``None`` when none was made)."""
-        if "result" not in self._live:
-            from thinktank.graphs.compiler import RunResult
-
-            raw = self.result_json
-            self._live["result"] = RunResult.model_validate_json(raw) if raw else None
-        return self._live["result"]
-
-    def verdict_obj(self) -> Any:
-        """The :class:`~thinktank.evals.tasks.evaluators.Verdict` (``None`` when not judged)."""
-        if "verdict" not in self._live:
-            from thinktank.evals.tasks.evaluators import Verdict
-
-            self._live["verdict"] = Verdict.model_validate(self.verdict) if self.verdict else None
-        return self._live["verdict"]
-
-    def attach(self, result: Any, verdict: Any) -> TaskRecord:
-        """Keep the live objects (saves re-parsing them for in-process hooks)."""
-        self._live.update(result=result, verdict=verdict)
-        return self
+        return self.status == TaskStatus.BUDGET_EXHAUSTED or self.refused > 0
 
     def row(self) -> tuple[Any, ...]:
         """Values in the column order of the ``results`` table."""
@@ -191,7 +195,7 @@ class TaskRecord(BaseModel):
             self.task_id,
             self.task_index,
             self.kind,
-            self.status,
+            str(self.status),
             self.error,
             self.answer,
             self.expected,
@@ -206,8 +210,8 @@ class TaskRecord(BaseModel):
             self.samples,
             None if self.sample_correct is None else json.dumps(self.sample_correct),
             self.attempt,
-            None if self.verdict is None else json.dumps(self.verdict, default=str),
-            self.result_json,
+            None if self.verdict is None else self.verdict.model_dump_json(),
+            None if self.result is None else self.result.model_dump_json(),
             self.created_at,
             self.samples_requested,
             self.refused,
@@ -216,10 +220,9 @@ class TaskRecord(BaseModel):
     @classmethod
     def from_row(cls, row: dict[str, Any]) -> TaskRecord:
         data = dict(row)
-        data["result_json"] = data.pop("result", None)
-        for key in ("sample_correct", "verdict"):
+        for key in ("sample_correct", "verdict", "result"):
             if data.get(key):
-                data[key] = json.loads(data[key])
+                data[key] = json.loads(data[key]) or None  # "{}": nothing recorded
         if data.get("correct") is not None:
             data["correct"] = bool(data["correct"])
         return cls.model_validate(data)

@@ -25,7 +25,7 @@ from pydantic import BaseModel
 
 from thinktank.errors import BudgetExceeded
 from thinktank.evals.environments.base import TaskEnvironment, environment_for
-from thinktank.evals.runs.run_types import EVALUATION_USAGE, INTERRUPTED, TaskRecord
+from thinktank.evals.runs.run_types import EVALUATION_USAGE, INTERRUPTED, TaskRecord, TaskStatus
 from thinktank.evals.runs.sweep import GraphEntry
 from thinktank.evals.tasks.evaluators import Verdict, evaluate
 from thinktank.evals.tasks.task import Task
@@ -268,10 +268,10 @@ class TaskWorker:
             extra.setdefault("latency_s", time.perf_counter() - t0)
             return TaskRecord(
                 **base,
-                status="error",
+                status=TaskStatus.ERROR,
                 error=_describe(exc),
                 answer=result.answer if result is not None else None,
-                result_json=result.model_dump_json() if result is not None else None,
+                result=result,
                 **extra,
             )
         finally:
@@ -280,10 +280,9 @@ class TaskWorker:
                     await ctx.aclose()
                 except Exception:
                     log.warning("closing the context of task %s failed", task.id, exc_info=True)
-        status = result.status if result.status != "error" else "error"
         rec = TaskRecord(
             **base,
-            status=status,
+            status=TaskStatus(result.status),
             error=result.error,
             answer=result.answer,
             expected=verdict.expected,
@@ -291,19 +290,19 @@ class TaskWorker:
             score=verdict.score,
             reason=verdict.reason,
             sample_correct=samples,
-            verdict=verdict.model_dump(mode="json"),
-            result_json=result.model_dump_json(),
+            verdict=verdict,
+            result=result,
             **_usage(result),
         )
-        return rec.attach(result, verdict)
+        return rec
 
 
 def _usage(result: RunResult) -> dict[str, Any]:
-    totals = (result.usage or {}).get("totals") or {}
+    totals = result.usage.totals
     return {
-        "prompt_tokens": int(totals.get("prompt_tokens", 0)),
-        "completion_tokens": int(totals.get("completion_tokens", 0)),
-        "calls": int(totals.get("calls", 0)),
+        "prompt_tokens": totals.prompt_tokens,
+        "completion_tokens": totals.completion_tokens,
+        "calls": totals.calls,
         "cost": float(result.cost),
         "latency_s": float(result.latency_s),
         "samples": result.samples,
@@ -318,10 +317,7 @@ def _refused_by_run_budget(result: RunResult) -> bool:
 
 def _winner_output(result: RunResult) -> Any:
     winner = result.selection.winner if result.selection else None
-    for o in result.trace.get("outputs", []):
-        if o.get("id") == winner:
-            return o.get("output")
-    return None
+    return next((o.output for o in result.trace.outputs if o.id == winner), None)
 
 
 async def _sample_correct(task: Task, result: RunResult) -> list[bool] | None:
