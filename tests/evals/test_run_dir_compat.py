@@ -67,10 +67,19 @@ def test_the_report_is_what_the_writing_version_made(run_dir: Path) -> None:
     text = render_markdown(data).replace(f"`{run_dir}`", "`RUN`")
     expected = (FIXTURE / "report.md").read_text()
 
-    def tables(md: str) -> list[str]:  # the summary, pass@k and task tables and the notes
-        return [line for line in md.splitlines() if line.startswith(("|", "- ", "> "))]
+    def sections(md: str) -> dict[str, list[str]]:  # heading → its table rows, items, notes
+        out: dict[str, list[str]] = {}
+        head = ""
+        for line in md.splitlines():
+            if line.startswith("#"):
+                head = line
+            elif line.startswith(("|", "- ", "> ")):
+                out.setdefault(head, []).append(line)
+        return out
 
-    assert tables(text) == tables(expected)
+    now, then = sections(text), sections(expected)
+    assert {h: now[h] for h in then} == then  # every section of then, as it was
+    assert set(now) - set(then) == {"## Selection"}  # what this version adds
     rec = next(r for r in data.records if r.graph == "ceo:critics=1,rounds=2")
     with RunDatabase.open(run_dir) as db:
         result = db.result(rec.graph, rec.task_id)

@@ -14,6 +14,7 @@ from html import escape
 from typing import TYPE_CHECKING
 
 from thinktank.evals.reports.metrics import fmt_ci, fmt_label, fmt_s, fmt_usd
+from thinktank.evals.reports.selection import HEADERS, NOTE, selection_rows
 from thinktank.evals.reports.viewer import badge, render_run
 from thinktank.evals.runs.records import RunDatabase
 
@@ -145,6 +146,17 @@ def render_html(data: ReportData, *, max_trajectories: int = 300) -> str:
         out += [
             "<h2 id='passk'>pass@k</h2>",
             _table(["graph"] + [f"pass@{k}" for k in ks], prows, "id='passk-table'"),
+        ]
+    srows = selection_rows((s.label, s.selection) for s in data.stats)
+    if srows:
+        out += [
+            "<h2 id='selection'>Selection</h2>",
+            f"<p class='dim'>{escape(NOTE)}</p>",
+            _table(
+                ["graph", *HEADERS],
+                [[escape(label), *map(escape, cells)] for label, cells in srows],
+                "id='selection-table'",
+            ),
         ]
     if data.plots:
         out.append("<h2 id='plots'>Plots</h2><div class='plots'>")

@@ -1,5 +1,5 @@
 """Aggregates of a run's records: accuracy with Wilson intervals, cost, tokens,
-latency percentiles and pass@k, per graph.
+latency percentiles, pass@k and the selection gap (:mod:`.selection`), per graph.
 
 Accuracy is over *judged* records (finished tasks, whatever their answer); ``error``
 records (the run or its evaluation failed) are counted apart, because they say
@@ -14,6 +14,7 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
+from thinktank.evals.reports.selection import SelectionGap, selection_gap
 from thinktank.evals.runs.run_types import TaskRecord
 from thinktank.evals.runs.sweep import GraphEntry
 from thinktank.evals.tasks.passk import mean_pass_at_k
@@ -73,6 +74,9 @@ class GraphStats(BaseModel):
     """Records a budget cut short (samples refused): the graph did not run as specified."""
     pass_at_k: dict[int, float] = Field(default_factory=dict)
     """pass@k over tasks with at least k judged candidates (k = 1, 2, 4, …)."""
+    selection: SelectionGap | None = None
+    """mean@1, selected, oracle@k and the selector's efficiency (tasks whose candidates
+    were judged one by one)."""
 
 
 def _ks(max_n: int) -> list[int]:
@@ -118,6 +122,7 @@ def graph_stats(
             lat = [r.latency_s for r in done]
             s.latency_p50, s.latency_p95 = percentile(lat, 0.5), percentile(lat, 0.95)
         s.pass_at_k = pass_at_ks(done)
+        s.selection = selection_gap(done)
         out.append(s)
     return out
 

@@ -29,6 +29,7 @@ from thinktank.evals.reports.metrics import (
     fmt_usd,
     graph_stats,
 )
+from thinktank.evals.reports.selection import HEADERS, NOTE, selection_rows
 from thinktank.evals.runs.records import DB_NAME, RunDatabase
 from thinktank.evals.runs.run_types import RunConfig, TaskRecord, group_causes
 
@@ -191,6 +192,17 @@ def _cell(r: TaskRecord | None) -> str:
     return f"{'✓' if r.correct else '✗'} {md_text(r.answer or '—')}{mark}"
 
 
+def _selection_md(data: ReportData) -> list[str]:
+    rows = selection_rows((s.label, s.selection) for s in data.stats)
+    if not rows:
+        return []
+    lines = ["", "## Selection", "", NOTE, ""]
+    lines.append("| graph | " + " | ".join(HEADERS) + " |")
+    lines.append("|---|" + "---|" * len(HEADERS))
+    lines += [f"| {md_text(label, 200)} | " + " | ".join(c) + " |" for label, c in rows]
+    return lines
+
+
 def render_markdown(data: ReportData) -> str:
     """The Markdown report (plots linked as ``plots/*.png``)."""
     c = data.config
@@ -226,6 +238,7 @@ def render_markdown(data: ReportData) -> str:
         for s in data.stats:
             vals = [f"{s.pass_at_k[k]:.1%}" if k in s.pass_at_k else "–" for k in ks]
             lines.append(f"| {md_text(s.label, 200)} | " + " | ".join(vals) + " |")
+    lines += _selection_md(data)
     if data.plots:
         lines += ["", "## Plots", ""]
         lines += [f"![{name}](plots/{name}.png)" for name in data.plots]
