@@ -12,7 +12,7 @@ eval runner in streaming mode (tasks in order, each judged before the next):
 * **without memory** — ``single`` graph, no bank;
 * **with memory** — the same graph with ``memory=true`` (the solver reads the
   top-``k`` items retrieved by BM25 for its task) and a
-  :class:`~thinktank.memory.MemoryLearner` (``reasoningbank`` by default: up to 3
+  :class:`~thinktank.learning.MemoryLearner` (``reasoningbank`` by default: up to 3
   strategies from a success, 3 pitfalls from a failure, judged by the evaluator).
 
 Only the second half of each stream is scored: by then most families have had a
@@ -46,10 +46,11 @@ from _common import NO_PYTHON, emit, parser
 from thinktank.evals.runs.records import RunDatabase
 from thinktank.evals.runs.runner import Runner
 from thinktank.evals.tasks.task import Task
+from thinktank.learning import LEARN_MODES, LearnerConfig, MemoryLearner
 from thinktank.llm.openai import OpenAICompatModel
 from thinktank.llm.pricing import set_price
 from thinktank.llm.simulator import SimulatorConfig, SimulatorProcess, TaskSet
-from thinktank.memory import LEARN_MODES, LearnerConfig, MemoryLearner, SQLiteMemoryBank
+from thinktank.memory import SQLiteMemoryBank
 
 GRAPHS = {
     "reasoningbank": "single",

@@ -36,6 +36,9 @@ def _lint(src: Path) -> subprocess.CompletedProcess[str]:
         ("evals.tasks.upward", "thinktank.evals.runs.records"),
         # SWE-bench reaching up into the environment registry
         ("evals.swe.upward", "thinktank.evals.environments.base"),
+        # the memory store reaching up into the learner, or into the evals above it
+        ("memory.upward", "thinktank.learning.runner_hook"),
+        ("memory.upward", "thinktank.evals.tasks.evaluators"),
     ],
 )
 def test_the_import_contracts_hold_and_catch_an_upward_import(

@@ -6,7 +6,7 @@ the harness in a fresh sandbox) and a web question (the fictional corpus served 
 loopback) — each through two graphs: ``single`` and ``best_of_n`` with a verifier.
 The :class:`~thinktank.evals.runs.runner.Runner` records every result in the run
 directory and streams tasks in order; solvers read a SQLite memory bank in the run
-directory and, after each task is judged, a :class:`~thinktank.memory.MemoryLearner`
+directory and, after each task is judged, a :class:`~thinktank.learning.MemoryLearner`
 records which lessons were used and has the model distil new ones (ReasoningBank
 extraction with the evaluator's verdict as ground truth, once per task, at most two
 items). Then the report (``report.md``, ``report.html``) is written.
@@ -120,7 +120,8 @@ async def run_demo(
     """Run the demo set with ``model`` into ``out_dir`` and write its report."""
     from thinktank.evals.reports.report import write_report
     from thinktank.evals.runs.runner import Runner
-    from thinktank.memory import LearnerConfig, MemoryLearner, SQLiteMemoryBank
+    from thinktank.learning import LearnerConfig, MemoryLearner
+    from thinktank.memory import SQLiteMemoryBank
     from thinktank.sandboxes import DockerSandboxConfig
 
     t0 = time.perf_counter()

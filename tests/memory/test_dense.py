@@ -13,20 +13,22 @@ from tests.memory._bank import QUERIES, fixture_items
 from thinktank.errors import ConfigError, UsageError
 from thinktank.llm.retry import RetryPolicy
 from thinktank.memory import (
-    EmbeddingError,
     HashingEmbedder,
-    HashingEmbeddingConfig,
     MemoryFilter,
     MemoryItem,
     OpenAIEmbedder,
     RankingPolicy,
     SQLiteMemoryBank,
     SQLiteMemoryConfig,
+)
+from thinktank.memory._rank import reciprocal_rank_fusion
+from thinktank.memory.config import (
+    HashingEmbeddingConfig,
     parse_embedding_config,
     parse_memory_config,
 )
-from thinktank.memory._rank import reciprocal_rank_fusion
 from thinktank.memory.embeddings import cosine_top_k
+from thinktank.memory.errors import EmbeddingError
 
 
 async def test_hashing_embedder_is_deterministic_and_normalised() -> None:

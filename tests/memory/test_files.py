@@ -10,14 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from thinktank.memory import (
-    CorruptMemoryDatabase,
-    ForeignDatabase,
-    MemoryFilter,
-    MemoryItem,
-    SchemaTooNew,
-    SQLiteMemoryBank,
-)
+from thinktank.memory import MemoryFilter, MemoryItem, SQLiteMemoryBank
+from thinktank.memory.errors import CorruptMemoryDatabase, ForeignDatabase, SchemaTooNew
 
 
 def _digest(path: Path) -> str:

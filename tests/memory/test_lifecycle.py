@@ -7,14 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from thinktank.memory import (
-    MemoryImportError,
-    MemoryItem,
-    Provenance,
-    SQLiteMemoryBank,
-    UsageStats,
-)
+from thinktank.memory import MemoryItem, Provenance, SQLiteMemoryBank, UsageStats
 from thinktank.memory._consolidate import DedupRecord, find_duplicates
+from thinktank.memory.errors import MemoryImportError
 
 
 async def test_export_import_round_trip_is_lossless(

@@ -9,15 +9,13 @@ import pytest
 from tests.memory._bank import QUERIES, fixture_items
 from thinktank.memory import (
     ItemLimits,
-    ItemNotFound,
-    MemoryBankNotFound,
     MemoryFilter,
     MemoryItem,
-    MemoryItemTooLarge,
     RankingPolicy,
     SQLiteMemoryBank,
-    render_items,
 )
+from thinktank.memory.errors import ItemNotFound, MemoryBankNotFound, MemoryItemTooLarge
+from thinktank.memory.types import render_items
 
 
 @pytest.mark.parametrize(("query", "title"), list(QUERIES.items()))

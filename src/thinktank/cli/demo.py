@@ -73,7 +73,7 @@ def command(
     console = Console()
     t0 = time.perf_counter()
     # skipped lesson replies are counted in the summary; one warning line each is noise here
-    logging.getLogger("thinktank.memory.learn").setLevel(logging.ERROR)
+    logging.getLogger("thinktank.learning.learn").setLevel(logging.ERROR)
     run_dir = out or Path("runs") / f"demo-{datetime.now():%Y%m%d-%H%M%S}"
     spec = model or default_model_spec()
     embedded = spec.startswith("local:")

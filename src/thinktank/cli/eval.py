@@ -151,7 +151,7 @@ def eval_command(
         swe_logs=swe_logs, sandbox=sandbox,
     )  # fmt: skip
     if learn is not None:
-        from thinktank.memory import LEARN_MODES
+        from thinktank.learning import LEARN_MODES
 
         if memory is None:
             fail("--learn writes lessons into a memory bank: add --memory DB")
@@ -169,7 +169,7 @@ def eval_command(
         try:
             bank = SQLiteMemoryBank(memory, create=True)
             if learn is not None:
-                from thinktank.memory import MemoryLearner
+                from thinktank.learning import MemoryLearner
 
                 spec = learn_model or _default_model(parse_models(model))
                 learner = MemoryLearner(spec, bank, mode=learn)

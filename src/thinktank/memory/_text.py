@@ -1,4 +1,4 @@
-"""Text normalisation shared by indexing, queries, duplicate detection and guards.
+"""Text normalisation shared by indexing, queries and duplicate detection.
 
 Index and query go through the same :func:`terms`: Unicode-folded, lower-cased
 alphanumeric words, English stopwords dropped, and a light suffix stemmer so
@@ -125,27 +125,3 @@ def jaccard(a: set[str], b: set[str]) -> float:
     if not a and not b:
         return 1.0
     return len(a & b) / len(a | b)
-
-
-def shingles(text: str, n: int) -> set[int]:
-    """Hashes of the word ``n``-grams of ``text`` (stopwords kept, no stemming)."""
-    w = words(text)
-    if len(w) < n:
-        return set()
-    return {stable_hash(" ".join(w[i : i + n])) for i in range(len(w) - n + 1)}
-
-
-def longest_shared_run(text: str, corpus_shingles: set[int], n: int) -> int:
-    """Length in words of the longest run of ``text`` whose ``n``-grams all occur in the corpus.
-
-    0 when no ``n``-gram of ``text`` occurs there; otherwise at least ``n``.
-    """
-    w = words(text)
-    best = run = 0
-    for i in range(len(w) - n + 1):
-        if stable_hash(" ".join(w[i : i + n])) in corpus_shingles:
-            run = run + 1 if run else n
-            best = max(best, run)
-        else:
-            run = 0
-    return best

@@ -1,4 +1,6 @@
-"""Where Dynamic-Cheatsheet sheets live between tasks (and between processes).
+"""Dynamic-Cheatsheet sheets (:class:`Cheatsheet`) and where they live between tasks
+(and between processes). Writing a sheet's text is the learner's business
+(:mod:`thinktank.learning.cheatsheet`); this module only stores it.
 
 A cumulative cheatsheet is one evolving document per bank (or per named sheet).
 It is kept in the memory bank's own SQLite file, table ``documents`` (schema v3),
@@ -17,13 +19,51 @@ from __future__ import annotations
 import asyncio
 import sqlite3
 import threading
+from datetime import datetime
+from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
 
-from thinktank.memory.cheatsheet import Cheatsheet
+from pydantic import BaseModel, ConfigDict, Field
+
 from thinktank.memory.types import utcnow
 
 DEFAULT_SHEET = "cheatsheet"
 """Name of the sheet a learner keeps when none is given."""
+
+
+class Cheatsheet(BaseModel):
+    """A bounded text of reusable guidance, versioned by each rewrite."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    text: str = ""
+    """The sheet (plain text or Markdown)."""
+    max_chars: int = Field(default=6_000, ge=100)
+    """Upper bound on ``len(text)``; longer rewrites are cut."""
+    version: int = 0
+    """Number of accepted rewrites."""
+    updated: datetime = Field(default_factory=utcnow)
+    """Time of the last accepted rewrite (UTC)."""
+
+    def render(self, header: str = "Cheatsheet from earlier tasks") -> str:
+        """The sheet as prompt text (empty when the sheet is)."""
+        return f"{header}:\n{self.text}" if self.text.strip() else ""
+
+    def save(self, path: str | Path) -> None:
+        """Write as JSON (atomically)."""
+        path = Path(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(path.name + ".tmp")
+        tmp.write_text(self.model_dump_json(indent=2), encoding="utf-8")
+        tmp.replace(path)
+
+    @classmethod
+    def load(cls, path: str | Path, *, max_chars: int = 6_000) -> Cheatsheet:
+        """Read a saved sheet; a missing file gives an empty one."""
+        path = Path(path)
+        if not path.exists():
+            return cls(max_chars=max_chars)
+        return cls.model_validate_json(path.read_text(encoding="utf-8"))
 
 
 @runtime_checkable

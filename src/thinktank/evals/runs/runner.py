@@ -32,7 +32,7 @@ Without ``stream`` the hook is called as results arrive. It sees judged results 
 (not ``error`` records); a failing hook is logged as an event and the run goes on.
 Model calls the hook makes are charged to the run budget; a mapping it returns is
 stored with the task as a ``task_report`` event (graph, task, and its keys) — how
-:class:`~thinktank.memory.MemoryLearner` records what it learned and its warnings.
+:class:`~thinktank.learning.MemoryLearner` records what it learned and its warnings.
 """
 
 from __future__ import annotations

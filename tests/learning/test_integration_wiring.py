@@ -12,17 +12,18 @@ from typing import Any
 import pytest
 from typer.testing import CliRunner
 
-from tests.memory._stream import NO_PYTHON, eval_tasks, family_stream, reports, sim_config
+from tests.learning._stream import NO_PYTHON, eval_tasks, family_stream, reports, sim_config
 from thinktank.cli.app import app
 from thinktank.errors import ConfigError
 from thinktank.evals.runs.records import RunDatabase
 from thinktank.evals.runs.runner import Runner
 from thinktank.evals.tasks.task import Task, dump_tasks
 from thinktank.graphs import topology
+from thinktank.learning import MemoryLearner
 from thinktank.llm.simulator import SimulatorServer, TaskSet
 from thinktank.llm.testing import FunctionModel
 from thinktank.llm.types import ChatRequest
-from thinktank.memory import MemoryLearner, SQLiteMemoryBank
+from thinktank.memory import SQLiteMemoryBank
 
 
 def test_topology_strings_say_which_roles_read_memory_and_how_much() -> None:

@@ -3,7 +3,7 @@
 Agents record :class:`thinktank.agents.trajectory.Trajectory` objects (model turns,
 tool calls with their results); a graph's :class:`~thinktank.graphs.compiler.RunResult`
 keeps them, as JSON, in ``trace["outputs"]``. The learners take the plain
-:class:`~thinktank.memory.attempt.Attempt`. This module converts one into the
+:class:`~thinktank.learning.attempt.Attempt`. This module converts one into the
 other — a turn's text becomes a ``thought``, a tool call an ``action`` and its
 result an ``observation`` (so the verbatim-copy guard knows what items must not
 quote) — and reads from a run what the memory learner needs:
@@ -20,7 +20,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any, Protocol
 
-from thinktank.memory.attempt import Attempt, AttemptStep
+from thinktank.learning.attempt import Attempt, AttemptStep
 
 SHEET_ID_PREFIX = "cheatsheet:"
 """Ids of cheatsheets shown to agents start with this; a synthesized sheet's id lists

@@ -17,15 +17,10 @@ from typing import Any
 from thinktank.evals.tasks.evaluators import evaluate
 from thinktank.evals.tasks.task import Task
 from thinktank.graphs import compile, topology
+from thinktank.learning import LearnerConfig, MemoryLearner
 from thinktank.llm.testing import FunctionModel
 from thinktank.llm.types import ChatRequest
-from thinktank.memory import (
-    LearnerConfig,
-    MemoryItem,
-    MemoryLearner,
-    SQLiteMemoryBank,
-    SQLiteSheetStore,
-)
+from thinktank.memory import MemoryItem, SQLiteMemoryBank, SQLiteSheetStore
 
 LESSON = {
     "title": "Add the tens first",
@@ -66,9 +61,10 @@ CHILD = textwrap.dedent(
     """
     import asyncio, json, sys
     sys.path.insert(0, sys.argv[2])
-    from tests.memory.test_integration_learner import add_task, teacher
+    from tests.learning.test_integration_learner import add_task, teacher
     from thinktank.graphs import compile, topology
-    from thinktank.memory import MemoryLearner, SQLiteMemoryBank
+    from thinktank.learning import MemoryLearner
+    from thinktank.memory import SQLiteMemoryBank
 
     async def main():
         bank = SQLiteMemoryBank(sys.argv[1], create=False)

@@ -24,16 +24,16 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from thinktank.errors import UsageError
+from thinktank.learning import prompts
+from thinktank.learning._verbatim import longest_shared_run, shingles
+from thinktank.learning.attempt import Attempt, Judgement
 from thinktank.llm.base import ChatModel
 from thinktank.llm.structured import extract_json, schema_format
-from thinktank.memory import prompts
-from thinktank.memory._text import longest_shared_run, shingles
-from thinktank.memory.attempt import Attempt, Judgement
 from thinktank.memory.base import MemoryBank
 from thinktank.memory.errors import MemoryItemTooLarge
 from thinktank.memory.types import ItemLimits, JudgeKind, Kind, MemoryItem, Outcome, Provenance
 
-log = logging.getLogger("thinktank.memory.learn")
+log = logging.getLogger("thinktank.learning.learn")
 
 
 class LearnResult(BaseModel):

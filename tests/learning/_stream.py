@@ -10,8 +10,9 @@ from thinktank.evals.runs.records import RunDatabase
 from thinktank.evals.runs.run_types import RunSummary
 from thinktank.evals.runs.runner import Runner
 from thinktank.evals.tasks.task import Task
+from thinktank.learning import LearnerConfig, MemoryLearner
 from thinktank.llm.simulator import SimulatorConfig, TaskSet
-from thinktank.memory import LearnerConfig, MemoryLearner, SQLiteMemoryBank
+from thinktank.memory import SQLiteMemoryBank
 
 NO_PYTHON = {"math": {"python": False}}
 """Math tasks without the sandboxed python tool (no Docker)."""

@@ -8,15 +8,10 @@ from pathlib import Path
 import pytest
 
 from thinktank.errors import ModelError, UsageError
-from thinktank.llm.testing import ScriptedModel
-from thinktank.memory import (
+from thinktank.learning import (
     Attempt,
     AttemptStep,
-    Cheatsheet,
-    ItemLimits,
     Judgement,
-    MemoryItem,
-    SQLiteMemoryBank,
     curate,
     extract_contrastive,
     extract_items,
@@ -26,6 +21,8 @@ from thinktank.memory import (
     synthesize,
     synthesize_from_bank,
 )
+from thinktank.llm.testing import ScriptedModel
+from thinktank.memory import Cheatsheet, ItemLimits, MemoryItem, SQLiteMemoryBank
 
 PAGE = (
     "The Eiffel Tower was completed in 1889 for the World's Fair and stood as the tallest "

@@ -15,7 +15,7 @@ LearnMode = Literal[
     "cheatsheet_cumulative",
     "cheatsheet_synthesis",
 ]
-"""How a :class:`~thinktank.memory.runner_hook.MemoryLearner` learns (see its module doc)."""
+"""How a :class:`~thinktank.learning.runner_hook.MemoryLearner` learns (see its module doc)."""
 
 LEARN_MODES: tuple[str, ...] = get_args(LearnMode)
 """Every learning mode, for CLIs and error messages."""
@@ -24,7 +24,7 @@ _DEFAULT_ITEMS = {"reasoningbank": 3, "matts_parallel": 5, "matts_sequential": 3
 
 
 class LearnerConfig(BaseModel):
-    """Settings of a :class:`~thinktank.memory.runner_hook.MemoryLearner`."""
+    """Settings of a :class:`~thinktank.learning.runner_hook.MemoryLearner`."""
 
     model_config = ConfigDict(extra="forbid")
 

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.memory._stream import (
+from tests.learning._stream import (
     boost_of,
     correct_by_task,
     eval_tasks,

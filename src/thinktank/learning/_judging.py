@@ -2,7 +2,7 @@
 
 * The run's verdict is ground truth when an evaluator gave one (an evals
   :class:`~thinktank.evals.tasks.evaluators.Verdict`, a memory
-  :class:`~thinktank.memory.attempt.Judgement` or a bool), else the LLM self-judge.
+  :class:`~thinktank.learning.attempt.Judgement` or a bool), else the LLM self-judge.
 * A sample other than the winner shares the winner's verdict when it gave the same
   answer; otherwise the task's evaluator judges it when that is cheap (exact
   answers: numeric, string, choice, game24), otherwise the self-judge if allowed,
@@ -17,13 +17,13 @@ import logging
 import time
 from typing import Any
 
+from thinktank.learning.attempt import Judgement
+from thinktank.learning.learn import self_judge
+from thinktank.learning.runs import TaskLike, agent_trajectory
 from thinktank.llm.base import ChatModel
 from thinktank.llm.budget import Budget
-from thinktank.memory.attempt import Judgement
-from thinktank.memory.learn import self_judge
-from thinktank.memory.runs import TaskLike, agent_trajectory
 
-log = logging.getLogger("thinktank.memory.learner")
+log = logging.getLogger("thinktank.learning")
 
 CHEAP_EVALUATORS = frozenset({"numeric", "string", "choice", "game24"})
 """Evaluators that judge an answer without a model call or a sandbox."""

@@ -43,22 +43,18 @@ import time
 from typing import Any
 
 from thinktank.errors import BudgetExceeded, ConfigError
-from thinktank.llm.base import ChatModel
-from thinktank.llm.budget import Budget
-from thinktank.llm.ledger import UsageLedger, scope
-from thinktank.memory import runs
-from thinktank.memory._judging import ground_truth, remaining_budget, sample_verdicts
-from thinktank.memory._learner_types import (
+from thinktank.learning import runs
+from thinktank.learning._judging import ground_truth, remaining_budget, sample_verdicts
+from thinktank.learning._learner_types import (
     LEARN_MODES,
     LearnerConfig,
     LearnerStats,
     LearnMode,
     TaskLearning,
 )
-from thinktank.memory.attempt import Judgement
-from thinktank.memory.base import MemoryBank
-from thinktank.memory.cheatsheet import curate
-from thinktank.memory.learn import (
+from thinktank.learning.attempt import Judgement
+from thinktank.learning.cheatsheet import curate
+from thinktank.learning.learn import (
     LearnResult,
     extract_contrastive,
     extract_items,
@@ -66,8 +62,12 @@ from thinktank.memory.learn import (
     record_warning,
     self_judge,
 )
+from thinktank.learning.views import CumulativeSheetView, SynthesisView
+from thinktank.llm.base import ChatModel
+from thinktank.llm.budget import Budget
+from thinktank.llm.ledger import UsageLedger, scope
+from thinktank.memory.base import MemoryBank
 from thinktank.memory.sheets import SheetStore, sheet_store_for
-from thinktank.memory.views import CumulativeSheetView, SynthesisView
 
 __all__ = ["LEARN_MODES", "LearnMode", "LearnerConfig", "MemoryLearner", "TaskLearning"]
 

@@ -12,7 +12,7 @@ graphs or agents — pass the view where a bank would go:
   items retrieved for it (retrieval-synthesis mode).
 
 A sheet is shown as an item whose id starts with
-:data:`~thinktank.memory.runs.SHEET_ID_PREFIX`; a synthesized sheet's id names
+:data:`~thinktank.learning.runs.SHEET_ID_PREFIX`; a synthesized sheet's id names
 the bank items it was written from, so their use is credited after the task.
 """
 
@@ -25,14 +25,14 @@ from dataclasses import dataclass
 from typing import Any
 
 from thinktank.errors import BudgetExceeded
+from thinktank.learning.cheatsheet import synthesize
+from thinktank.learning.runs import SHEET_ID_PREFIX
 from thinktank.llm.base import ChatModel
 from thinktank.llm.ledger import scope
 from thinktank.memory.base import MemoryBank, MemoryFilter
-from thinktank.memory.cheatsheet import synthesize
-from thinktank.memory.runs import SHEET_ID_PREFIX
 from thinktank.memory.sheets import DEFAULT_SHEET, SheetStore
 
-log = logging.getLogger("thinktank.memory.views")
+log = logging.getLogger("thinktank.learning.views")
 
 
 @dataclass(frozen=True)

@@ -10,60 +10,27 @@ The curator replies with the sheet between ``<cheatsheet>`` tags. A reply withou
 them keeps the old sheet (warning recorded); a sheet over ``max_chars`` is cut at a
 line boundary (warning recorded); a sheet that copies a long run of a tool output
 is refused like a memory item (old sheet kept).
+
+The sheet itself (:class:`~thinktank.memory.sheets.Cheatsheet`) and where it is kept
+belong to the store (:mod:`thinktank.memory.sheets`); this module writes its text.
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from datetime import datetime
-from pathlib import Path
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, Field
 
+from thinktank.learning import prompts
+from thinktank.learning.attempt import Attempt, Judgement
+from thinktank.learning.learn import VerbatimGuard, record_warning
 from thinktank.llm.base import ChatModel
-from thinktank.memory import prompts
-from thinktank.memory.attempt import Attempt, Judgement
 from thinktank.memory.base import MemoryBank
-from thinktank.memory.learn import VerbatimGuard, record_warning
+from thinktank.memory.sheets import Cheatsheet
 from thinktank.memory.types import MemoryFilter, MemoryItem, utcnow
 
 _TAGGED = re.compile(r"<cheatsheet>(.*?)(?:</cheatsheet>|\Z)", re.DOTALL | re.IGNORECASE)
-
-
-class Cheatsheet(BaseModel):
-    """A bounded text of reusable guidance, versioned by each rewrite."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    text: str = ""
-    """The sheet (plain text or Markdown)."""
-    max_chars: int = Field(default=6_000, ge=100)
-    """Upper bound on ``len(text)``; longer rewrites are cut."""
-    version: int = 0
-    """Number of accepted rewrites."""
-    updated: datetime = Field(default_factory=utcnow)
-    """Time of the last accepted rewrite (UTC)."""
-
-    def render(self, header: str = "Cheatsheet from earlier tasks") -> str:
-        """The sheet as prompt text (empty when the sheet is)."""
-        return f"{header}:\n{self.text}" if self.text.strip() else ""
-
-    def save(self, path: str | Path) -> None:
-        """Write as JSON (atomically)."""
-        path = Path(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(path.name + ".tmp")
-        tmp.write_text(self.model_dump_json(indent=2), encoding="utf-8")
-        tmp.replace(path)
-
-    @classmethod
-    def load(cls, path: str | Path, *, max_chars: int = 6_000) -> Cheatsheet:
-        """Read a saved sheet; a missing file gives an empty one."""
-        path = Path(path)
-        if not path.exists():
-            return cls(max_chars=max_chars)
-        return cls.model_validate_json(path.read_text(encoding="utf-8"))
 
 
 class CheatsheetResult(BaseModel):
