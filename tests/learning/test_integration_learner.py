@@ -146,7 +146,7 @@ async def test_learning_spends_what_is_left_of_the_task_budget(bank: Any) -> Non
     task = add_task(4)
     graph = compile(topology("single:memory=true + budget:max_calls=1"), models=model)
     result = await graph.run(task)
-    assert result.budget["calls"] == 1
+    assert result.budget.calls == 1
     report = await MemoryLearner(model, bank).learn_from(task, result, True)
     assert report.budget_stopped and report.items == [] and "1 call limit" in report.warnings[0]
 
@@ -167,12 +167,12 @@ async def test_matts_labels_samples_and_falls_back_on_a_single_sample(bank: Any)
     learner = MemoryLearner(model, bank, mode="matts_parallel")
     report = await learner.learn_from(task, result, True)  # ground truth for the winner only
     assert report.method == "matts_parallel" and report.samples == 4
-    win = {o["answer"] for o in result.trace["outputs"] if o["id"] == result.selection.winner}
+    win = {o.answer for o in result.trace.outputs if o.id == result.selection.winner}
     assert win == {"8"}
     outcomes = [
-        "success" if o["answer"] == "8" else "failure"
-        for o in result.trace["outputs"]
-        if o["role"] == "solver"
+        "success" if o.answer == "8" else "failure"
+        for o in result.trace.outputs
+        if o.role == "solver"
     ]
     assert report.sample_outcomes == outcomes  # same answer: the winner's; others self-judged
     contrast = next(r for r in model.requests if "attempts" in str(r.messages[0]["content"]))

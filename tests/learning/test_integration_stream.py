@@ -33,9 +33,10 @@ def sim() -> Iterator[SimulatorServer]:
 
 def _system_prompt(out: Path, graph: str, task_id: str) -> str:
     with RunDatabase.open(out) as db:
-        result = db.result_json(graph, task_id) or {}
-    solver = next(o for o in result["trace"]["outputs"] if o["role"] == "solver")
-    return str(solver["trajectory"]["messages"][0]["content"])
+        result = db.result(graph, task_id)
+    assert result is not None
+    solver = next(o for o in result.trace.outputs if o.role == "solver")
+    return str((solver.trajectory or {})["messages"][0]["content"])
 
 
 async def test_later_tasks_retrieve_what_earlier_tasks_wrote_and_get_the_boost(

@@ -122,8 +122,8 @@ def test_eval_cli_learns_into_the_bank_and_later_runs_read_it(
     res = cli.invoke(app, [*common, "--graph", "single:memory=true", "--out", str(tmp_path / "b")])
     assert res.exit_code == 0, res.output
     with RunDatabase.open(tmp_path / "b") as run:
-        outs = [json.loads(r.result_json or "{}")["trace"]["outputs"] for r in run.records(with_result=True)]  # fmt: skip
-    assert all(o[0]["trajectory"]["memory_ids"] for o in outs)
+        outs = [r.result.trace.outputs for r in run.records(with_result=True) if r.result]
+    assert outs and all((o[0].trajectory or {})["memory_ids"] for o in outs)
 
 
 def test_eval_cli_explains_bad_learning_options(tmp_path: Path, sim: tuple[str, TaskSet]) -> None:

@@ -31,14 +31,7 @@ from thinktank.graphs.runtime import RunContext, current_run, run_context
 from thinktank.graphs.schedule import Scheduler
 from thinktank.graphs.select import SelectionResult, select
 from thinktank.graphs.spec import GraphSpec, NodeSpec
-from thinktank.graphs.state import (
-    GraphState,
-    NodeOutput,
-    RunStatus,
-    Trace,
-    TraceEvent,
-    WorkItem,
-)
+from thinktank.graphs.state import GraphState, NodeOutput, RunStatus, Trace, TraceEvent, WorkItem
 from thinktank.llm.base import ChatModel
 from thinktank.llm.budget import Budget, BudgetState
 from thinktank.llm.ledger import UsageLedger, scope

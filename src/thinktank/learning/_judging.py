@@ -17,6 +17,8 @@ import logging
 import time
 from typing import Any
 
+from thinktank.graphs.result import RunResult
+from thinktank.graphs.state import NodeOutput
 from thinktank.learning.attempt import Judgement
 from thinktank.learning.learn import self_judge
 from thinktank.learning.runs import TaskLike, agent_trajectory
@@ -61,8 +63,8 @@ def cheap_evaluator(task: Any) -> bool:
 async def sample_verdicts(
     model: ChatModel,
     task: TaskLike,
-    samples: list[dict[str, Any]],
-    winner: dict[str, Any] | None,
+    samples: list[NodeOutput],
+    winner: NodeOutput | None,
     winner_verdict: Judgement,
     *,
     keys: dict[str, str | None],
@@ -73,13 +75,13 @@ async def sample_verdicts(
 
     ``keys`` maps sample ids to canonical voting keys, when selection computed them.
     """
-    win_id = (winner or {}).get("id")
+    win_id = winner.id if winner else None
     win_key = keys.get(win_id) if win_id else None
-    win_answer = _norm((winner or {}).get("answer"))
+    win_answer = _norm(winner.answer if winner else None)
     cheap = cheap_evaluator(task)
     out: list[Judgement | None] = []
     for s in samples:
-        sid, answer = s.get("id"), s.get("answer")
+        sid, answer = s.id, s.answer
         key = keys.get(sid) if sid else None
         if (
             sid == win_id
@@ -106,21 +108,23 @@ async def sample_verdicts(
     return out
 
 
-def remaining_budget(result: Any, task_id: str) -> Budget | None:
+def remaining_budget(result: RunResult | None, task_id: str) -> Budget | None:
     """The task's budget as the run left it (``None`` when the graph set no limit).
 
     Limits and spending come from ``result.budget`` (the state the run recorded);
     the clock of a time limit keeps running from the task's start.
     """
-    st = getattr(result, "budget", None) or {}
-    if all(st.get(k) is None for k in ("max_usd", "max_tokens", "max_calls", "max_seconds")):
+    st = result.budget if result is not None else None
+    if st is None or all(
+        v is None for v in (st.max_usd, st.max_tokens, st.max_calls, st.max_seconds)
+    ):
         return None
     b = Budget(
-        max_usd=st.get("max_usd"), max_tokens=st.get("max_tokens"), max_calls=st.get("max_calls"),
-        max_seconds=st.get("max_seconds"), name=f"task {task_id}",
+        max_usd=st.max_usd, max_tokens=st.max_tokens, max_calls=st.max_calls,
+        max_seconds=st.max_seconds, name=f"task {task_id}",
     )  # fmt: skip
-    b.spent_usd = float(st.get("spent_usd") or 0.0)
-    b.spent_tokens = int(st.get("spent_tokens") or 0)
-    b.calls = int(st.get("calls") or 0)
-    b.started = time.monotonic() - float(st.get("elapsed_s") or 0.0)
+    b.spent_usd = st.spent_usd
+    b.spent_tokens = st.spent_tokens
+    b.calls = st.calls
+    b.started = time.monotonic() - st.elapsed_s
     return b

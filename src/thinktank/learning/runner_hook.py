@@ -43,6 +43,7 @@ import time
 from typing import Any
 
 from thinktank.errors import BudgetExceeded, ConfigError
+from thinktank.graphs.state import NodeOutput
 from thinktank.learning import runs
 from thinktank.learning._judging import ground_truth, remaining_budget, sample_verdicts
 from thinktank.learning._learner_types import (
@@ -214,7 +215,7 @@ class MemoryLearner:
             report.items = await self.bank.add(got.items)
 
     async def _labelled(
-        self, task: runs.TaskLike, result: Any, samples: list[dict[str, Any]], v: Judgement,
+        self, task: runs.TaskLike, result: Any, samples: list[NodeOutput], v: Judgement,
         report: TaskLearning,
     ) -> list[Judgement | None]:  # fmt: skip
         keys = {c.id: c.key for c in (result.candidates if result is not None else [])}

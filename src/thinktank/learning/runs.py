@@ -1,8 +1,9 @@
 """From a graph run to the learners' inputs: trajectories, candidates, memory shown.
 
 Agents record :class:`thinktank.agents.trajectory.Trajectory` objects (model turns,
-tool calls with their results); a graph's :class:`~thinktank.graphs.compiler.RunResult`
-keeps them, as JSON, in ``trace["outputs"]``. The learners take the plain
+tool calls with their results); a graph's :class:`~thinktank.graphs.result.RunResult`
+keeps them, as JSON, in each :class:`~thinktank.graphs.state.NodeOutput` of its
+``trace.outputs``. The learners take the plain
 :class:`~thinktank.learning.attempt.Attempt`. This module converts one into the
 other — a turn's text becomes a ``thought``, a tool call an ``action`` and its
 result an ``observation`` (so the verbatim-copy guard knows what items must not
@@ -18,20 +19,16 @@ quote) — and reads from a run what the memory learner needs:
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any, Protocol
+from typing import Protocol
 
+from thinktank.graphs.result import RunResult
+from thinktank.graphs.spec import ANSWER_ROLES
+from thinktank.graphs.state import NodeOutput
 from thinktank.learning.attempt import Attempt, AttemptStep
 
 SHEET_ID_PREFIX = "cheatsheet:"
 """Ids of cheatsheets shown to agents start with this; a synthesized sheet's id lists
 the bank items it was written from (``cheatsheet:synth:<id>+<id>…``)."""
-
-
-def _answer_roles() -> frozenset[str]:
-    # imported here: thinktank.graphs pulls in LangGraph, which memory alone does not need
-    from thinktank.graphs.spec import ANSWER_ROLES
-
-    return ANSWER_ROLES
 
 
 class TaskLike(Protocol):
@@ -47,16 +44,14 @@ class TaskLike(Protocol):
     def kind(self) -> str: ...
 
 
-def outputs(result: Any) -> list[dict[str, Any]]:
-    """Every sample the run recorded (``trace["outputs"]``), in recording order."""
-    if result is None:
-        return []
-    return list((getattr(result, "trace", None) or {}).get("outputs", []) or [])
+def outputs(result: RunResult | None) -> list[NodeOutput]:
+    """Every sample the run recorded (``trace.outputs``), in recording order."""
+    return list(result.trace.outputs) if result is not None else []
 
 
-def _steps(output: dict[str, Any]) -> list[AttemptStep]:
+def _steps(output: NodeOutput | None) -> list[AttemptStep]:
     steps: list[AttemptStep] = []
-    for s in (output.get("trajectory") or {}).get("steps", []) or []:
+    for s in ((output.trajectory if output else None) or {}).get("steps", []) or []:
         if (s.get("text") or "").strip():
             steps.append(AttemptStep(kind="thought", text=s["text"]))
         for c in s.get("tool_calls", []) or []:
@@ -66,67 +61,64 @@ def _steps(output: dict[str, Any]) -> list[AttemptStep]:
 
 
 def agent_trajectory(
-    task: TaskLike, output: dict[str, Any] | None, *, final_answer: str | None = None
+    task: TaskLike, output: NodeOutput | None, *, final_answer: str | None = None
 ) -> Attempt:
     """One sample of a run as a learner trajectory (an empty one for ``None``)."""
-    answer = final_answer if final_answer is not None else (output or {}).get("answer")
+    answer = final_answer if final_answer is not None else (output.answer if output else None)
     return Attempt(
         task=task.prompt,
-        steps=_steps(output or {}),
+        steps=_steps(output),
         final_answer=str(answer or ""),
         task_id=task.id,
         domain=task.kind,
     )
 
 
-def winner_output(result: Any) -> dict[str, Any] | None:
+def winner_output(result: RunResult | None) -> NodeOutput | None:
     """The sample selection picked, else the first answer-producing sample."""
     outs = outputs(result)
     win = result.selection.winner if result is not None and result.selection else None
-    chosen = next((o for o in outs if o.get("id") == win), None)
-    roles = _answer_roles()
-    return chosen or next((o for o in outs if o.get("role") in roles), None)
+    chosen = next((o for o in outs if o.id == win), None)
+    return chosen or next((o for o in outs if o.role in ANSWER_ROLES), None)
 
 
-def winner_trajectory(task: TaskLike, result: Any) -> Attempt:
+def winner_trajectory(task: TaskLike, result: RunResult | None) -> Attempt:
     """The winning sample's trajectory, with the run's final answer."""
     answer = str(result.answer or "") if result is not None else ""
     return agent_trajectory(task, winner_output(result), final_answer=answer)
 
 
-def candidate_outputs(result: Any) -> list[dict[str, Any]]:
+def candidate_outputs(result: RunResult | None) -> list[NodeOutput]:
     """The samples selection chose among (every answered answer-producing sample when
     the run lists no candidates), in candidate order."""
     outs = outputs(result)
-    by_id = {o.get("id"): o for o in outs}
+    by_id = {o.id: o for o in outs}
     cands = [
         by_id[c.id] for c in (result.candidates if result is not None else []) if c.id in by_id
     ]
     if cands:
         return cands
-    roles = _answer_roles()
-    return [o for o in outs if o.get("role") in roles and o.get("answer") is not None]
+    return [o for o in outs if o.role in ANSWER_ROLES and o.answer is not None]
 
 
-def _previous(output: dict[str, Any], by_id: dict[Any, dict[str, Any]]) -> dict[str, Any] | None:
+def _previous(output: NodeOutput, by_id: dict[str, NodeOutput]) -> NodeOutput | None:
     """The earlier answer this sample revised: its own node's previous version when it
     was shown one, else the first answer it was shown."""
-    roles, rnd = _answer_roles(), output.get("round", 0)
-    shown = [by_id[i] for i in output.get("inputs") or [] if i in by_id]
-    shown = [o for o in shown if o.get("role") in roles and o.get("round", 0) < rnd]
-    own = [o for o in shown if o.get("node") == output.get("node") and o.get("sample") == output.get("sample")]  # fmt: skip
+    shown = [by_id[i] for i in output.inputs if i in by_id]
+    shown = [o for o in shown if o.role in ANSWER_ROLES and o.round < output.round]
+    own = [o for o in shown if o.node == output.node and o.sample == output.sample]
     found = own or shown
     return found[0] if found else None
 
 
-def refinement_chain(result: Any, *, max_len: int = 4) -> list[dict[str, Any]]:
+def refinement_chain(result: RunResult | None, *, max_len: int = 4) -> list[NodeOutput]:
     """The winner and the earlier versions it was refined from, oldest first.
 
     A refine / debate / PDR run has one version per round; a one-round run gives a
     chain of one. At most ``max_len`` versions are kept (the latest ones).
     """
-    by_id = {o.get("id"): o for o in outputs(result)}
-    chain: list[dict[str, Any]] = []
+    by_id = {o.id: o for o in outputs(result)}
+    chain: list[NodeOutput] = []
     cur = winner_output(result)
     while cur is not None and cur not in chain:
         chain.append(cur)
@@ -148,15 +140,15 @@ def expand_ids(ids: Sequence[str]) -> list[str]:
     return list(out)
 
 
-def shown_ids(result: Any) -> list[str]:
+def shown_ids(result: RunResult | None) -> list[str]:
     """Every memory id (items and sheets) shown to an agent of the run, first seen first."""
     seen: dict[str, None] = {}
     for o in outputs(result):
-        for m in (o.get("trajectory") or {}).get("memory_ids") or []:
+        for m in (o.trajectory or {}).get("memory_ids") or []:
             seen[str(m)] = None
     return list(seen)
 
 
-def used_memory_ids(result: Any) -> list[str]:
+def used_memory_ids(result: RunResult | None) -> list[str]:
     """Ids of the bank items whose text reached an agent's prompt in this run."""
     return expand_ids(shown_ids(result))

@@ -388,7 +388,7 @@ class Runner:
         assert self.on_task_done is not None
         try:
             with scope(budget=self.run_budget):  # what the hook spends counts on the run
-                out = self.on_task_done(task, rec.run_result(), rec.verdict_obj())
+                out = self.on_task_done(task, rec.result, rec.verdict)
                 if inspect.isawaitable(out):
                     out = await out
             if isinstance(out, Mapping) and out:
