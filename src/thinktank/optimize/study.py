@@ -33,7 +33,7 @@ from thinktank.graphs.spec import GraphSpec
 from thinktank.llm.base import ChatModel
 from thinktank.llm.budget import Budget
 from thinktank.optimize import _loop
-from thinktank.optimize.algorithms import Algo, derive_seed, min_dev_tasks, rungs
+from thinktank.optimize.algorithms import Algo, derive_seed, min_dev_tasks, pruner, rungs
 from thinktank.optimize.costs import CostEstimator
 from thinktank.optimize.decode import RandomChooser, assign, build, iter_assignments
 from thinktank.optimize.objective import Objective
@@ -214,15 +214,20 @@ class Study:
             )
         return valid, complete
 
-    def _storage(self) -> tuple[optuna.Study, str, int]:
-        """The Optuna study (created or resumed), the study id and the prior session count."""
+    def _storage(self, pruning: bool) -> tuple[optuna.Study, str, int]:
+        """The Optuna study (created or resumed), the study id and the prior session count.
+        With ``pruning`` its pruner is successive halving on the task rungs."""
         c = self.config
         storage = None
         if self.out_dir is not None:
             storage = _sqlite_storage(self.out_dir / "study.db")
         directions: list[Any] = ["maximize", "minimize"] if c.algo == "nsga2" else ["maximize"]
         study = optuna.create_study(
-            storage=storage, study_name=c.name, directions=directions, load_if_exists=True
+            storage=storage,
+            study_name=c.name,
+            directions=directions,
+            load_if_exists=True,
+            pruner=pruner(pruning, c.prune_min_tasks, c.prune_factor),
         )
         ident = {
             "config": c.identity(),
@@ -280,7 +285,7 @@ class Study:
         est = CostEstimator(self.evaluator.prices(), prompt_tokens=prompt_tokens)
         valid, complete = self._scan(space, est)
         cheapest = min(valid, key=est.per_task)
-        study, study_id, sessions = self._storage()
+        study, study_id, sessions = self._storage(pruning)
         if "cost_ratio" in study.user_attrs:
             est.ratio = study.user_attrs["cost_ratio"]
         store = EvalStore(self.cache_path)
