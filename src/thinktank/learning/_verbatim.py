@@ -1,28 +1,16 @@
 """Word n-gram shingles for the verbatim-copy guard (:class:`~thinktank.learning.learn.VerbatimGuard`).
 
-Text is compared as Unicode-folded, lower-cased alphanumeric words (case,
-punctuation and spacing ignored; no stemming, stopwords kept), hashed with CRC-32
-so a guard is the same in every process. The store's index has its own
-normalisation (``thinktank.memory``'s terms, with stemming and stopwords dropped);
-the guard only compares texts with each other, so it needs none of that.
+Text is compared as the store's folded alphanumeric words
+(:func:`thinktank.memory.text.words`: case, diacritics, punctuation and spacing
+ignored; no stemming, stopwords kept), hashed with CRC-32 so a guard is the same in
+every process.
 """
 
 from __future__ import annotations
 
-import re
-import unicodedata
 import zlib
 
-_WORD = re.compile(r"[^\W_]+")
-
-
-def words(text: str) -> list[str]:
-    """Folded alphanumeric words of ``text`` in order (``Café`` → ``cafe``; underscores split)."""
-    if not text.isascii():
-        decomposed = unicodedata.normalize("NFKD", text)
-        text = "".join(c for c in decomposed if not unicodedata.combining(c))
-        return _WORD.findall(text.casefold())
-    return _WORD.findall(text.lower())
+from thinktank.memory.text import words
 
 
 def _hash(gram: list[str]) -> int:

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from thinktank.memory._text import jaccard, stable_hash, terms
+from thinktank.memory.text import jaccard, stable_hash, terms
 
 _PERMUTATIONS = 64
 _BANDS = 16

@@ -1,7 +1,7 @@
 """Pure ranking pieces of retrieval: FTS5 query planning, fusion, and track-record blending.
 
 * :func:`plan_match` turns free text into a safe FTS5 ``MATCH`` expression: terms
-  come from :func:`thinktank.memory._text.terms` (alphanumerics only) and are each
+  come from :func:`thinktank.memory.text.terms` (alphanumerics only) and are each
   double-quoted, so quotes, ``AND``/``NEAR``/``*``, parentheses or column filters
   in user text are plain words. Terms are kept rarest first within a postings
   budget, which bounds the work per query whatever the bank size.
@@ -14,8 +14,8 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
-from thinktank.memory._text import terms, unique
 from thinktank.memory.config import RankingPolicy
+from thinktank.memory.text import terms, unique
 
 
 @dataclass(frozen=True)

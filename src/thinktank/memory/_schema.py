@@ -4,7 +4,7 @@ Schema history (``schema_version`` holds one row per applied version):
 
 * **v1** — ``items`` with the item fields and usage counters; an FTS5 index over
   the raw title/description/content (``porter`` tokenizer).
-* **v2** — token columns written by :mod:`thinktank.memory._text` feed a new FTS5
+* **v2** — token columns written by :mod:`thinktank.memory.text` feed a new FTS5
   index (title, description, content, tags) and an exact per-term document
   frequency table ``terms``; ``demoted``, ``merged_from``, ``last_used``,
   ``last_retrieved`` and ``last_active`` columns; an eviction index; the
@@ -31,8 +31,8 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
-from thinktank.memory._text import terms, unique
 from thinktank.memory.errors import CorruptMemoryDatabase, ForeignDatabase, SchemaTooNew
+from thinktank.memory.text import terms, unique
 
 APPLICATION_ID = 0x544B4D42  # "TKMB": marks the file as a thinktank memory bank
 SCHEMA_VERSION = 3

@@ -26,8 +26,8 @@ import numpy.typing as npt
 
 from thinktank.errors import MissingCredential, UsageError
 from thinktank.llm.retry import RETRYABLE_STATUS, RetryableError, RetryPolicy, call_with_retries
-from thinktank.memory._text import stable_hash, terms
 from thinktank.memory.errors import EmbeddingError
+from thinktank.memory.text import stable_hash, terms
 
 Matrix = npt.NDArray[np.float32]
 
