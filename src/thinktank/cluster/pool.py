@@ -27,8 +27,9 @@ import uuid
 from collections.abc import Mapping
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import Field, ValidationError
 
+from thinktank._strict import StrictModel
 from thinktank.cluster.actor import BudgetRef, TaskActor, WorkerSpec
 from thinktank.cluster.connect import (
     Cluster,
@@ -48,10 +49,8 @@ from thinktank.memory import SQLiteMemoryBank
 log = logging.getLogger(__name__)
 
 
-class RayOptions(BaseModel):
+class RayOptions(StrictModel):
     """How the ray executor uses the cluster (``--ray-opt KEY=VALUE`` on the CLI)."""
-
-    model_config = ConfigDict(extra="forbid")
 
     address: str | None = None
     """``auto``, ``ray://HOST:PORT``, ``HOST:PORT``, ``local`` or ``None`` (a running

@@ -21,14 +21,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import (
-    BaseModel,
-    ConfigDict,
     Field,
     ValidationError,
     ValidationInfo,
     model_validator,
 )
 
+from thinktank._strict import StrictModel
 from thinktank.agents.roles import ANSWER_ROLES, ROLES, SELECTION_NEEDS, RoleAct, role_does
 from thinktank.errors import ConfigError
 
@@ -51,11 +50,7 @@ SelectMethod = Literal[
 SELECT_METHODS: tuple[str, ...] = SelectMethod.__args__  # type: ignore[attr-defined]
 
 
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-
-class SamplingSpec(_Strict):
+class SamplingSpec(StrictModel):
     """How a node's samples are drawn."""
 
     mode: Literal["parallel", "adaptive", "first_m"] = "parallel"
@@ -77,7 +72,7 @@ class SamplingSpec(_Strict):
     """first_m: how many finished samples to keep."""
 
 
-class NodeSpec(_Strict):
+class NodeSpec(StrictModel):
     """One agent node (``n`` parallel samples of one role)."""
 
     id: str = Field(pattern=r"^[A-Za-z][A-Za-z0-9_-]{0,63}$")
@@ -115,7 +110,7 @@ class NodeSpec(_Strict):
         return role_does(self.role)
 
 
-class EdgeSpec(_Strict):
+class EdgeSpec(StrictModel):
     """``target`` reads ``source``'s outputs."""
 
     source: str
@@ -128,7 +123,7 @@ class EdgeSpec(_Strict):
     """Share of the source's answers the top answer needs to count as agreement."""
 
 
-class RoundSpec(_Strict):
+class RoundSpec(StrictModel):
     """Round controls."""
 
     max_rounds: int = Field(default=1, ge=1, le=64)
@@ -138,7 +133,7 @@ class RoundSpec(_Strict):
     """End early when this share of the round's answers agree."""
 
 
-class SelectionSpec(_Strict):
+class SelectionSpec(StrictModel):
     """How the final answer is chosen."""
 
     method: SelectMethod = "vote"
@@ -154,7 +149,7 @@ class SelectionSpec(_Strict):
     """How answers are compared when voting."""
 
 
-class BudgetSpec(_Strict):
+class BudgetSpec(StrictModel):
     """Per-task limits (None = unlimited)."""
 
     max_usd: float | None = Field(default=None, ge=0)
@@ -169,7 +164,7 @@ _UNCHECKED = "thinktank.graphs.unchecked"
 RESERVED_IDS = frozenset({"schedule", "select", "__start__", "__end__"})
 
 
-class GraphSpec(_Strict):
+class GraphSpec(StrictModel):
     """A collaboration topology."""
 
     name: str = "graph"

@@ -18,8 +18,9 @@ import os
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
+from pydantic import Field, TypeAdapter, ValidationError
 
+from thinktank._strict import StrictModel
 from thinktank.errors import ConfigError
 from thinktank.llm.base import Capabilities, ChatModel
 from thinktank.llm.cache import CacheMode, ResponseCache
@@ -46,9 +47,7 @@ ACCEPTED_FORMS = (
 )
 
 
-class _Common(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
+class _Common(StrictModel):
     concurrency: int = Field(default=32, ge=1)
     """Requests in flight to this endpoint (also sizes the HTTP connection pool)."""
     timeout_s: float = Field(default=120.0, gt=0)

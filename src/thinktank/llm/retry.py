@@ -20,18 +20,18 @@ import time
 from collections.abc import Awaitable, Callable
 from typing import TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 from tenacity import AsyncRetrying, RetryCallState, retry_if_exception
+
+from thinktank._strict import StrictModel
 
 T = TypeVar("T")
 
 RETRYABLE_STATUS = frozenset({408, 409, 429, 500, 502, 503, 504})
 
 
-class RetryPolicy(BaseModel):
+class RetryPolicy(StrictModel):
     """How model calls are retried."""
-
-    model_config = ConfigDict(extra="forbid")
 
     max_retries: int = Field(default=5, ge=0)
     """Retries after the first attempt; attempts never exceed ``max_retries + 1``."""

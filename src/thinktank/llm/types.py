@@ -13,6 +13,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from thinktank._strict import StrictModel
+
 Role = Literal["system", "user", "assistant", "tool"]
 
 
@@ -125,10 +127,8 @@ class Completion(BaseModel):
         return Message.assistant(self.text or None, self.tool_calls).to_dict()
 
 
-class ChatRequest(BaseModel):
+class ChatRequest(StrictModel):
     """Everything that defines a chat request; hashed (minus ``n``) for the cache."""
-
-    model_config = ConfigDict(extra="forbid")
 
     messages: list[dict[str, Any]]
     n: int = Field(default=1, ge=1)

@@ -29,16 +29,16 @@ from optuna.distributions import BaseDistribution, CategoricalDistribution
 from optuna.samplers import BaseSampler
 from optuna.study import Study
 from optuna.trial import FrozenTrial, TrialState
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
+
+from thinktank._strict import StrictModel
 
 EDITS_ATTR = "reinforce_edits"
 """Study user attribute holding the LLM edits: ``{batch index: [edit, ...]}``."""
 
 
-class ReinforceConfig(BaseModel):
+class ReinforceConfig(StrictModel):
     """Settings of the REINFORCE search."""
-
-    model_config = ConfigDict(extra="forbid")
 
     batch: int = Field(default=4, ge=1)
     """Graphs evaluated per update of the distribution."""

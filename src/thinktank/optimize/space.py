@@ -32,8 +32,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import Field, ValidationError
 
+from thinktank._strict import StrictModel
 from thinktank.agents.roles import ROLES, RoleAct, role_does
 from thinktank.errors import ConfigError
 from thinktank.graphs.spec import ANSWER_ROLES, SELECTION_NEEDS, SelectMethod
@@ -69,11 +70,7 @@ class SpaceError(ConfigError):
     """The search space is empty or contradictory; the message lists every reason."""
 
 
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-
-class NodeChoice(_Strict):
+class NodeChoice(StrictModel):
     """A node the optimizer may put in the graph, with the settings it searches over.
 
     Every list is the set of options of one dimension; a one-element list is fixed.
@@ -117,7 +114,7 @@ class NodeChoice(_Strict):
         }
 
 
-class EdgeChoice(_Strict):
+class EdgeChoice(StrictModel):
     """A candidate edge: ``target`` reads ``source`` when the edge is on."""
 
     source: str
@@ -136,7 +133,7 @@ class EdgeChoice(_Strict):
         return f"edge:{self.source}{arrow}{self.target}"
 
 
-class Constraints(_Strict):
+class Constraints(StrictModel):
     """Limits every proposed graph must meet (checked before it is evaluated)."""
 
     max_calls_per_task: int | None = Field(default=None, ge=1)
@@ -149,7 +146,7 @@ class Constraints(_Strict):
     """Largest number of nodes (copies counted) in a proposed graph."""
 
 
-class SearchSpace(_Strict):
+class SearchSpace(StrictModel):
     """A space of collaboration graphs (see the module docstring for the YAML form)."""
 
     name: str = "space"

@@ -25,8 +25,9 @@ from pathlib import Path
 from typing import Any, Literal
 
 import optuna
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 
+from thinktank._strict import StrictModel
 from thinktank.errors import ConfigError, UsageError
 from thinktank.evals.tasks.task import Task
 from thinktank.graphs.spec import GraphSpec
@@ -46,10 +47,8 @@ class BudgetTooSmall(UsageError):
     """The budget cannot cover even one evaluation; nothing was spent."""
 
 
-class StudyConfig(BaseModel):
+class StudyConfig(StrictModel):
     """Settings of one optimization study."""
-
-    model_config = ConfigDict(extra="forbid")
 
     name: str = "thinktank"
     """Study name (in the Optuna storage and the output files)."""

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError, model_validator
 
+from thinktank._strict import StrictModel
 from thinktank.errors import ConfigError
 from thinktank.sandboxes.types import DEFAULT_OUTPUT_CAP
 
@@ -23,8 +24,8 @@ if TYPE_CHECKING:
     from thinktank.sandboxes.pool import WarmPool
 
 
-class _StrictConfig(BaseModel):
-    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+class _StrictConfig(StrictModel):
+    model_config = ConfigDict(validate_assignment=True)
 
     @model_validator(mode="before")
     @classmethod

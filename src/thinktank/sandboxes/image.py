@@ -30,6 +30,7 @@ from typing import TYPE_CHECKING, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from thinktank._strict import StrictModel
 from thinktank.sandboxes._engine import docker_client, engine_errors
 from thinktank.sandboxes.errors import SandboxEngineError
 
@@ -54,10 +55,10 @@ DEFAULT_PACKAGES = (
 )
 
 
-class ImageRecipe(BaseModel):
+class ImageRecipe(StrictModel):
     """What goes into the sandbox image. Changing any field changes the image tag."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(frozen=True)
 
     suite: str = "bookworm"
     """Debian release to build from (the host's release for offline builds)."""

@@ -34,6 +34,7 @@ from typing import Any, Generic, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from thinktank._strict import StrictModel
 from thinktank.errors import ControlFlow, ModelFeedback
 from thinktank.tools._args import (
     clean_schema,
@@ -70,11 +71,11 @@ class ToolResult(BaseModel):
         return {"role": "tool", "tool_call_id": call_id, "content": self.content}
 
 
-class ToolArgs(BaseModel):
+class ToolArgs(StrictModel):
     """Base for argument models: unknown arguments are refused, field docstrings become
     parameter descriptions in the schema."""
 
-    model_config = ConfigDict(extra="forbid", use_attribute_docstrings=True)
+    model_config = ConfigDict(use_attribute_docstrings=True)
 
 
 ArgsT = TypeVar("ArgsT", bound=BaseModel)

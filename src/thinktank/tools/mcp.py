@@ -25,6 +25,7 @@ from typing import Any, Literal
 import anyio
 from pydantic import BaseModel, ConfigDict, Field
 
+from thinktank._strict import StrictModel
 from thinktank.errors import MissingDependency, ToolCallError
 from thinktank.tools.base import Tool, ToolResult
 from thinktank.tools.errors import MCPError
@@ -32,10 +33,10 @@ from thinktank.tools.errors import MCPError
 INSTALL_HINT = "pip install 'thinktank[mcp]'"
 
 
-class MCPStdioConfig(BaseModel):
+class MCPStdioConfig(StrictModel):
     """An MCP server started as a subprocess and spoken to over stdin/stdout."""
 
-    model_config = ConfigDict(extra="forbid", use_attribute_docstrings=True)
+    model_config = ConfigDict(use_attribute_docstrings=True)
 
     type: Literal["stdio"] = "stdio"
     command: str

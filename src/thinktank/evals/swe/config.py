@@ -6,17 +6,16 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 
+from thinktank._strict import StrictModel
 from thinktank.evals.swe.envs import OFFICIAL_IMAGE, Prepared, RepoData, SWEEnvMode
 from thinktank.evals.swe.repo import SWECase
 from thinktank.sandboxes.base import Sandbox
 
 
-class SWEHarnessConfig(BaseModel):
+class SWEHarnessConfig(StrictModel):
     """How the harness prepares repositories and runs tests."""
-
-    model_config = ConfigDict(extra="forbid")
 
     env: SWEEnvMode = Field(
         default_factory=lambda: os.environ.get("THINKTANK_SWE_ENV", "auto")  # type: ignore[arg-type]

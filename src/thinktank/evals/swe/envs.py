@@ -22,8 +22,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, model_validator
+from pydantic import model_validator
 
+from thinktank._strict import StrictModel
 from thinktank.evals.swe.scripts import OFFICIAL_ACTIVATE, PYTHON_SHIM, Layout
 
 SWEEnvMode = Literal["auto", "clone", "build", "official"]
@@ -38,15 +39,13 @@ def official_image(instance_id: str, template: str = OFFICIAL_IMAGE, arch: str =
     return template.format(id=instance_id.replace("__", "_1776_"), arch=arch).lower()
 
 
-class RepoData(BaseModel):
+class RepoData(StrictModel):
     """Files a repository's tests read at run time, from a host folder.
 
     Mounted read-only into every sandbox of the repository's instances (agents' and
     judges'), e.g. pydicom's test data: ``RepoData(repo="pydicom/pydicom",
     source="/data/pydicom-data/data_store/data", target="/home/sandbox/.pydicom/data")``.
     """
-
-    model_config = ConfigDict(extra="forbid")
 
     repo: str
     """``owner/name``, or ``*`` for every repository."""

@@ -22,6 +22,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from thinktank._strict import StrictModel
 from thinktank.errors import ConfigError, MissingDependency
 from thinktank.evals.tasks.suites.files import describe_validation, parse_records
 from thinktank.evals.tasks.task import Task
@@ -96,7 +97,7 @@ class SWEInstance(BaseModel):
         return re.findall(r"^diff --git a/(\S+) b/", self.test_patch, flags=re.M)
 
 
-class SWESpec(BaseModel):
+class SWESpec(StrictModel):
     """How to build the environment of one instance and run its tests.
 
     Built by :func:`thinktank.evals.swe.specs.swebench_spec` from, in this order, what
@@ -105,8 +106,6 @@ class SWESpec(BaseModel):
     per-repository tables (``swebench`` 4: Python version, packages, install and test
     commands), or the documented pytest fallback. ``source`` and ``note`` say which.
     """
-
-    model_config = ConfigDict(extra="forbid")
 
     source: Literal["swebench", "instance", "fallback", "bundled"]
     """Where the commands come from: the ``swebench`` package's tables, the instance's own

@@ -34,8 +34,9 @@ from collections.abc import Mapping, Sequence
 from fractions import Fraction
 from typing import TYPE_CHECKING, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import Field, ValidationError, model_validator
 
+from thinktank._strict import StrictModel
 from thinktank.errors import ConfigError
 
 if TYPE_CHECKING:
@@ -64,10 +65,8 @@ _FRACTION = re.compile(r"([+-]?\d+)\s*/\s*(\d+)")
 _DIGITS = re.compile(r"\d[\d,]*(\.\d+)?")
 
 
-class AccuracySpread(BaseModel):
+class AccuracySpread(StrictModel):
     """How per-question success probabilities are drawn (one seeded draw per task id)."""
-
-    model_config = ConfigDict(extra="forbid")
 
     dist: Literal["beta", "uniform", "fixed"] = "beta"
     """``beta`` (shape ``a``, ``b``), ``uniform`` (between ``a`` and ``b``) or ``fixed`` (``a``)."""
@@ -121,10 +120,8 @@ class AccuracySpread(BaseModel):
         return f"{name}({self.a:g}, {self.b:g})"
 
 
-class SuiteSimulation(BaseModel):
+class SuiteSimulation(StrictModel):
     """How a suite's tasks become the simulator's questions."""
-
-    model_config = ConfigDict(extra="forbid")
 
     accuracy: AccuracySpread = Field(default_factory=lambda: AccuracySpread.parse(DEFAULT_SPREAD))
     """Spread the per-question success probabilities are drawn from."""

@@ -15,8 +15,9 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any, Literal, get_args
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import Field, field_validator
 
+from thinktank._strict import StrictModel
 from thinktank.evals.tasks.evaluators import EvaluatorConfig, default_evaluator_config
 
 TaskKind = Literal["math", "choice", "text", "code", "swe", "web"]
@@ -25,10 +26,8 @@ TaskKind = Literal["math", "choice", "text", "code", "swe", "web"]
 TASK_KINDS: tuple[str, ...] = get_args(TaskKind)
 
 
-class Task(BaseModel):
+class Task(StrictModel):
     """One problem with a checkable answer."""
-
-    model_config = ConfigDict(extra="forbid")
 
     id: str = Field(min_length=1)
     """Unique within its suite; records and resumes key on it."""

@@ -11,8 +11,9 @@ import random
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import Field, model_validator
 
+from thinktank._strict import StrictModel
 from thinktank.llm.simulator.tasks import TaskSet
 
 FaultKind = Literal[
@@ -28,11 +29,7 @@ FaultKind = Literal[
 FAULT_KINDS: tuple[str, ...] = FaultKind.__args__  # type: ignore[attr-defined]
 
 
-class _Model(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-
-class Latency(_Model):
+class Latency(StrictModel):
     """Delay before a reply, sampled per request. A bare number means fixed milliseconds."""
 
     dist: Literal["fixed", "uniform", "normal", "lognormal", "exponential"] = "fixed"
@@ -73,7 +70,7 @@ class Latency(_Model):
         return ms / 1000.0
 
 
-class Faults(_Model):
+class Faults(StrictModel):
     """Fault injection: per-request rates, a per-request script, and fault parameters."""
 
     rate_limit: float = Field(default=0.0, ge=0, le=1)
@@ -115,7 +112,7 @@ class Faults(_Model):
         return sum(getattr(self, k) for k in FAULT_KINDS)
 
 
-class ToolCallSpec(_Model):
+class ToolCallSpec(StrictModel):
     """A scripted tool call; OpenAI wire form ``{"id", "type", "function": {...}}`` also accepted."""
 
     name: str
@@ -138,7 +135,7 @@ class ToolCallSpec(_Model):
         return data
 
 
-class ScriptStep(_Model):
+class ScriptStep(StrictModel):
     """One scripted choice (a bare string = ``content``). Consumed one per choice."""
 
     content: str | None = None
@@ -160,7 +157,7 @@ class ScriptStep(_Model):
         return {"content": data} if isinstance(data, str) else data
 
 
-class ModelProfile(_Model):
+class ModelProfile(StrictModel):
     """How one simulated model name behaves (skill, verifier quality, length, latency)."""
 
     success_multiplier: float = Field(default=1.0, ge=0)
@@ -191,7 +188,7 @@ def _default_models() -> dict[str, ModelProfile]:
     }
 
 
-class SyntheticConfig(_Model):
+class SyntheticConfig(StrictModel):
     """Synthetic task mode: answer known questions right with a set probability."""
 
     task_file: Path | None = None
@@ -233,7 +230,7 @@ class SyntheticConfig(_Model):
         )
 
 
-class SimulatorConfig(_Model):
+class SimulatorConfig(StrictModel):
     """Everything the simulator server does."""
 
     seed: int = 0

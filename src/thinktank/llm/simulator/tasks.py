@@ -16,8 +16,9 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, model_validator
+from pydantic import Field, PrivateAttr, model_validator
 
+from thinktank._strict import StrictModel
 from thinktank.llm.simulator.answers import normalize_answer, perturb_answer
 
 _ID_MARKER = re.compile(r"\[\s*task(?:[ _-]?id)?\s*[:=]\s*([^\]\s]+)\s*\]", re.IGNORECASE)
@@ -27,10 +28,8 @@ def _norm_text(text: str) -> str:
     return " ".join(text.split()).lower()
 
 
-class Boost(BaseModel):
+class Boost(StrictModel):
     """A strategy text that raises success probability when it appears in the prompt."""
-
-    model_config = ConfigDict(extra="forbid")
 
     text: str = Field(min_length=1)
     """Phrase that, present in any message of the prompt (case-insensitive), applies the boost."""
@@ -44,10 +43,8 @@ class Boost(BaseModel):
     """Top-level boosts only: it applies to questions carrying any of these tags."""
 
 
-class Question(BaseModel):
+class Question(StrictModel):
     """One synthetic question with a known answer."""
-
-    model_config = ConfigDict(extra="forbid")
 
     id: str
     """Unique id; a prompt may name it with the marker ``[task: <id>]``."""
@@ -95,10 +92,8 @@ class Question(BaseModel):
         return candidate is not None and normalize_answer(candidate) in self._accepted
 
 
-class TaskSet(BaseModel):
+class TaskSet(StrictModel):
     """A set of questions plus boosts that apply across questions."""
-
-    model_config = ConfigDict(extra="forbid")
 
     questions: list[Question] = Field(default_factory=list)
     """The questions; ids must be unique."""

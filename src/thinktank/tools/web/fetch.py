@@ -25,6 +25,7 @@ import httpcore
 import httpx
 from pydantic import BaseModel, ConfigDict, Field
 
+from thinktank._strict import StrictModel
 from thinktank.errors import ToolCallError
 from thinktank.tools.base import Tool, ToolArgs, ToolResult
 from thinktank.tools.errors import BlockedURL, FetchError, UnsupportedContent
@@ -36,10 +37,10 @@ from thinktank.tools.web.ssrf import Resolver, SSRFPolicy
 _REDIRECTS = (301, 302, 303, 307, 308)
 
 
-class FetchConfig(BaseModel):
+class FetchConfig(StrictModel):
     """Settings of :class:`PageFetcher` (and of the ``fetch_page`` tool)."""
 
-    model_config = ConfigDict(extra="forbid", use_attribute_docstrings=True)
+    model_config = ConfigDict(use_attribute_docstrings=True)
 
     max_bytes: int = Field(default=5_000_000, gt=0)
     """Download cap; a larger page is read up to the cap and marked as cut."""

@@ -19,8 +19,9 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import httpx
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import ConfigDict, Field
 
+from thinktank._strict import StrictModel
 from thinktank.errors import ToolCallError
 from thinktank.llm.retry import RetryableError, RetryPolicy, call_with_retries
 from thinktank.tools.base import Tool, ToolArgs, ToolResult
@@ -48,10 +49,10 @@ SearchBackendConfig = Annotated[
 _HTTP_BACKENDS = (SearxNGConfig, TavilyConfig, BraveConfig, SerperConfig)
 
 
-class WebSearchConfig(BaseModel):
+class WebSearchConfig(StrictModel):
     """Settings of :class:`WebSearch` and the ``web_search`` tool."""
 
-    model_config = ConfigDict(extra="forbid", use_attribute_docstrings=True)
+    model_config = ConfigDict(use_attribute_docstrings=True)
 
     backends: list[SearchBackendConfig] = Field(min_length=1)
     """Backends in order of preference; later ones are fallbacks."""

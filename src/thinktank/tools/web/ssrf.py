@@ -32,8 +32,9 @@ from typing import Protocol
 from urllib.parse import urlsplit
 
 import httpx
-from pydantic import BaseModel, ConfigDict, Field, PrivateAttr
+from pydantic import ConfigDict, Field, PrivateAttr
 
+from thinktank._strict import StrictModel
 from thinktank.errors import ConfigError, ToolCallError
 from thinktank.tools.errors import BlockedURL, FetchError
 
@@ -231,10 +232,10 @@ class StaticResolver:
         return [ipaddress.ip_address(a) for a in turns[turn]]
 
 
-class SSRFPolicy(BaseModel):
+class SSRFPolicy(StrictModel):
     """What the fetcher may connect to. On by default; ``allow`` opens explicit holes."""
 
-    model_config = ConfigDict(extra="forbid", use_attribute_docstrings=True)
+    model_config = ConfigDict(use_attribute_docstrings=True)
 
     enabled: bool = True
     """Refuse non-public addresses. Turn off only where every URL is trusted."""

@@ -9,8 +9,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Literal
 
-from pydantic import BaseModel, ConfigDict
-
+from thinktank._strict import StrictModel
 from thinktank.errors import ConfigError
 from thinktank.evals.tasks.evaluators.base import EvalContext, Evaluator, Verdict, no_answer
 from thinktank.graphs.answers.choice import DEFAULT_LETTERS, extract_choice
@@ -20,10 +19,8 @@ if TYPE_CHECKING:
     from thinktank.evals.tasks.task import Task
 
 
-class ChoiceConfig(BaseModel):
+class ChoiceConfig(StrictModel):
     """Compare the chosen option letter with the expected one."""
-
-    model_config = ConfigDict(extra="forbid")
 
     type: Literal["choice"] = "choice"
     """Discriminator."""

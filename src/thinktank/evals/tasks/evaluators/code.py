@@ -21,8 +21,9 @@ import re
 import shlex
 from typing import TYPE_CHECKING, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 
+from thinktank._strict import StrictModel
 from thinktank.errors import ConfigError
 from thinktank.evals.tasks.evaluators.base import EvalContext, Evaluator, Verdict, no_answer
 from thinktank.graphs.answers.code import TestRunner, extract_code
@@ -33,10 +34,8 @@ if TYPE_CHECKING:
     from thinktank.sandboxes.types import ExecResult
 
 
-class CodeTestsConfig(BaseModel):
+class CodeTestsConfig(StrictModel):
     """Run the task's hidden tests against the extracted program."""
-
-    model_config = ConfigDict(extra="forbid")
 
     type: Literal["code_tests"] = "code_tests"
     """Discriminator."""

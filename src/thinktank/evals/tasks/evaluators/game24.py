@@ -10,8 +10,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Literal
 
-from pydantic import BaseModel, ConfigDict
-
+from thinktank._strict import StrictModel
 from thinktank.errors import ConfigError
 from thinktank.evals.tasks.evaluators.base import EvalContext, Evaluator, Verdict, no_answer
 from thinktank.evals.tasks.suites.game24 import TARGET, check_expression, normalize_expression
@@ -21,10 +20,8 @@ if TYPE_CHECKING:
     from thinktank.evals.tasks.task import Task
 
 
-class Game24Config(BaseModel):
+class Game24Config(StrictModel):
     """Check a Game-of-24 expression against the task's numbers."""
-
-    model_config = ConfigDict(extra="forbid")
 
     type: Literal["game24"] = "game24"
     """Discriminator."""

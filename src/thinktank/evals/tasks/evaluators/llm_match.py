@@ -11,8 +11,9 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 
+from thinktank._strict import StrictModel
 from thinktank.errors import OutputParseError
 from thinktank.evals.tasks.evaluators.base import EvalContext, Evaluator, Verdict, no_answer
 from thinktank.evals.tasks.evaluators.string import accepted_answers
@@ -23,10 +24,8 @@ if TYPE_CHECKING:
     from thinktank.evals.tasks.task import Task
 
 
-class LLMMatchConfig(BaseModel):
+class LLMMatchConfig(StrictModel):
     """Ask a judge model whether the answer matches the reference."""
-
-    model_config = ConfigDict(extra="forbid")
 
     type: Literal["llm_match"] = "llm_match"
     """Discriminator."""

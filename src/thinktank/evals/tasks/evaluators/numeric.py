@@ -9,8 +9,9 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 
+from thinktank._strict import StrictModel
 from thinktank.errors import ConfigError
 from thinktank.evals.tasks.evaluators.base import EvalContext, Evaluator, Verdict, no_answer
 from thinktank.graphs.answers.numbers import extract_number, numbers_equal, to_number
@@ -19,10 +20,8 @@ if TYPE_CHECKING:
     from thinktank.evals.tasks.task import Task
 
 
-class NumericConfig(BaseModel):
+class NumericConfig(StrictModel):
     """Compare the final number of the answer with ``task.expected``."""
-
-    model_config = ConfigDict(extra="forbid")
 
     type: Literal["numeric"] = "numeric"
     """Discriminator."""

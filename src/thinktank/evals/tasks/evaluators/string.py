@@ -11,8 +11,9 @@ from __future__ import annotations
 import re
 from typing import TYPE_CHECKING, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 
+from thinktank._strict import StrictModel
 from thinktank.errors import ConfigError
 from thinktank.evals.tasks.evaluators.base import EvalContext, Evaluator, Verdict, no_answer
 from thinktank.graphs.answers.text import extract_text, normalize_text, token_f1
@@ -21,10 +22,8 @@ if TYPE_CHECKING:
     from thinktank.evals.tasks.task import Task
 
 
-class StringConfig(BaseModel):
+class StringConfig(StrictModel):
     """Compare the normalised final answer with the accepted answers."""
-
-    model_config = ConfigDict(extra="forbid")
 
     type: Literal["string"] = "string"
     """Discriminator."""

@@ -27,8 +27,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 
+from thinktank._strict import StrictModel
 from thinktank.errors import ConfigError
 from thinktank.evals.tasks.evaluators.game24 import Game24Config
 from thinktank.evals.tasks.evaluators.string import StringConfig
@@ -97,10 +98,8 @@ def load_code_suite() -> list[Task]:
 # --- web -------------------------------------------------------------------------
 
 
-class WebQuestion(BaseModel):
+class WebQuestion(StrictModel):
     """One bundled web question."""
-
-    model_config = ConfigDict(extra="forbid")
 
     id: str = Field(min_length=1)
     """Unique id (``web-...``)."""

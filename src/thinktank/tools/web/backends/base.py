@@ -17,6 +17,7 @@ from typing import Any
 import httpx
 from pydantic import BaseModel, ConfigDict, SecretStr
 
+from thinktank._strict import StrictModel
 from thinktank.errors import MissingCredential
 from thinktank.llm.retry import parse_retry_after
 from thinktank.tools.errors import SearchRateLimited, SearchRequestError, SearchUnavailable
@@ -45,10 +46,10 @@ class SearchBackend(ABC):
         """Release connections; the default holds none."""
 
 
-class BackendConfig(BaseModel):
+class BackendConfig(StrictModel):
     """Fields every backend config shares."""
 
-    model_config = ConfigDict(extra="forbid", use_attribute_docstrings=True)
+    model_config = ConfigDict(use_attribute_docstrings=True)
 
     timeout_s: float = 15.0
     """Seconds per request (connect and read)."""
