@@ -19,7 +19,8 @@ The public API, imported on first use (so ``import thinktank`` stays fast)::
   :func:`scope`, :func:`set_price`;
 * sandboxes — :func:`open_sandbox`;
 * memory — :class:`SQLiteMemoryBank`;
-* evaluation — :class:`Task`, :func:`load_suite`, :class:`Runner`;
+* evaluation — :class:`Task`, :func:`load_suite`, :class:`Runner` (its settings:
+  :class:`RunnerConfig`);
 * errors — :class:`ThinktankError` (every error the package raises on purpose).
 
 Test doubles (scripted models, the simulator) are in :mod:`thinktank.testing`.
@@ -36,6 +37,7 @@ __version__ = "0.1.0"
 if TYPE_CHECKING:
     from thinktank.agents.agent import Agent
     from thinktank.errors import ThinktankError
+    from thinktank.evals.runs.config import RunnerConfig
     from thinktank.evals.runs.runner import Runner
     from thinktank.evals.tasks.suites import load_suite
     from thinktank.evals.tasks.task import Task
@@ -67,6 +69,7 @@ if TYPE_CHECKING:
 _LAZY: dict[str, str] = {
     "Agent": "thinktank.agents.agent",
     "ThinktankError": "thinktank.errors",
+    "RunnerConfig": "thinktank.evals.runs.config",
     "Runner": "thinktank.evals.runs.runner",
     "load_suite": "thinktank.evals.tasks.suites",
     "Task": "thinktank.evals.tasks.task",
@@ -104,6 +107,7 @@ __all__ = [
     "Refiner",
     "RunResult",
     "Runner",
+    "RunnerConfig",
     "SQLiteMemoryBank",
     "Solver",
     "Task",

@@ -125,6 +125,7 @@ def eval_command(
     from rich.console import Console
 
     from thinktank.errors import ThinktankError
+    from thinktank.evals.runs.config import RunnerConfig
     from thinktank.evals.runs.runner import Runner
     from thinktank.evals.runs.sweep import expand_graphs
     from thinktank.evals.tasks.suites import load_suite
@@ -178,27 +179,26 @@ def eval_command(
                 bank.close()
             fail(str(exc))
     suite_name = suite if not Path(suite).exists() else str(Path(suite).resolve())
-    runner = Runner(
-        tasks,
-        graphs,
-        parse_models(model),
+    settings = RunnerConfig(
         out_dir=out,
         concurrency=concurrency,
         budget_usd=budget_usd,
         seed=seed,
-        memory=learner.memory if learner is not None else bank,
         resume=resume,
         retry_errors=retry_errors,
         stream=stream,
-        on_task_done=learner,
         suite=suite_name,
         suite_options=options,
         limit=limit,
         executor=executor,
         executor_options=ray_options,
-        environment_options=env_options,
+        environment_options=env_options or {},
         check_models=check_models,
         check_hint=CHECK_HINT,
+    )
+    memory_bank = learner.memory if learner is not None else bank
+    runner = Runner(
+        tasks, graphs, parse_models(model), settings, memory=memory_bank, on_task_done=learner
     )
     console.print(
         f"eval: {len(tasks)} tasks × {len(graphs)} graph(s) "

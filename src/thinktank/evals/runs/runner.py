@@ -4,6 +4,10 @@
                     concurrency=8, budget_usd=2.0, out_dir="runs/math")
     summary = await runner.run()            # or runner.run_sync()
 
+The settings (keyword arguments, or one :class:`~thinktank.evals.runs.config.RunnerConfig`
+as ``config``) are plain data; the live objects (tasks, graphs, models, ``memory``,
+``judge``, ``on_task_done``, an executor object) are arguments.
+
 Jobs are (task, graph) pairs in task order (every graph sees the same tasks when a
 budget stops the run early). Up to ``concurrency`` run at once; each finished job is
 appended to the run database in one transaction (:mod:`thinktank.evals.runs.records`),
@@ -43,11 +47,11 @@ import inspect
 import logging
 import time
 from collections.abc import Callable, Mapping, Sequence
-from pathlib import Path
 from typing import Any
 
 from thinktank.errors import ConfigError
-from thinktank.evals.runs.executors import Executor, check_executor_name, make_executor
+from thinktank.evals.runs.config import RunnerConfig, runner_config
+from thinktank.evals.runs.executors import Executor, make_executor
 from thinktank.evals.runs.pacing import Pacer, plan_jobs
 from thinktank.evals.runs.progress import Progress
 from thinktank.evals.runs.records import RunDatabase, lock_run_dir, write_run_json
@@ -74,31 +78,19 @@ class Runner:
         tasks: Sequence[Task],
         graphs: Mapping[str, GraphSpec | str] | Sequence[GraphEntry | GraphSpec | str],
         models: Mapping[str, ChatModel | str] | ChatModel | str | None = None,
+        config: RunnerConfig | None = None,
         *,
-        out_dir: str | Path,
-        concurrency: int = 8,
-        budget_usd: float | None = None,
-        seed: int = 0,
         memory: Any = None,
-        executor: str | Executor = "local",
-        executor_options: Mapping[str, Any] | None = None,
-        resume: bool = False,
-        retry_errors: bool = False,
-        stream: bool = False,
-        on_task_done: TaskHook | None = None,
-        progress: bool | None = None,
-        suite: str = "custom",
-        suite_options: Mapping[str, Any] | None = None,
-        environment_options: Mapping[str, Mapping[str, Any]] | None = None,
         judge: ChatModel | None = None,
-        limit: int | None = None,
-        check_models: bool = True,
-        check_hint: str | None = None,
+        on_task_done: TaskHook | None = None,
+        executor: str | Executor | None = None,
+        **settings: Any,
     ) -> None:
-        if concurrency < 1:
-            raise ConfigError(f"concurrency must be at least 1, not {concurrency}")
-        if budget_usd is not None and budget_usd < 0:
-            raise ConfigError(f"budget_usd must be >= 0, not {budget_usd}")
+        """``settings`` are :class:`RunnerConfig` fields (``out_dir=``, ``concurrency=`` …),
+        on top of ``config``; ``executor`` is a name (a setting) or an executor object."""
+        if isinstance(executor, str):
+            settings["executor"] = executor
+        self.config = cfg = runner_config(config, settings)
         ids = [t.id for t in tasks]
         dup = sorted({i for i in ids if ids.count(i) > 1}) if len(set(ids)) < len(ids) else []
         if dup:
@@ -106,44 +98,31 @@ class Runner:
         self.tasks = list(tasks)
         self.graphs = entries_from(graphs)
         self.models = models
-        self.out_dir = Path(out_dir)
-        self.concurrency = concurrency
-        self.budget_usd = budget_usd
-        self.seed = seed
         self.memory = memory
-        self.resume = resume
-        self.retry_errors = retry_errors
-        self.stream = stream
-        self.on_task_done = on_task_done
-        self.progress_enabled = progress
-        self.suite = suite
-        self.suite_options = dict(suite_options or {})
-        self.environment_options = environment_options
         self.judge = judge
-        self.limit = limit
-        self.check_models = check_models
-        self.check_hint = check_hint
+        self.on_task_done = on_task_done
+        self.out_dir = cfg.out_dir
         self.run_budget = (
-            Budget(max_usd=budget_usd, name=RUN_BUDGET_NAME) if budget_usd is not None else None
+            Budget(max_usd=cfg.budget_usd, name=RUN_BUDGET_NAME)
+            if cfg.budget_usd is not None
+            else None
         )
-        if isinstance(executor, str):
-            check_executor_name(executor)
-        self._executor_arg = executor
-        self.executor_options = dict(executor_options or {})
+        self._executor_arg: str | Executor = executor if executor is not None else cfg.executor
         self._spent = 0.0
         self.pacer = Pacer(self.run_budget)
 
     # --- configuration ------------------------------------------------------------------
 
-    def config(self, worker: TaskWorker | None = None) -> RunConfig:
+    def run_config(self, worker: TaskWorker | None = None) -> RunConfig:
         """The run config recorded in (and checked against) the run directory."""
         from thinktank import __version__
 
         loaded = worker.models if worker is not None else {}
         specs = self.models if isinstance(self.models, Mapping) else {"default": self.models}
+        cfg = self.config
         return RunConfig(
-            suite=self.suite,
-            suite_options=self.suite_options,
+            suite=cfg.suite,
+            suite_options=cfg.suite_options,
             graphs=self.graphs,
             models={k: m.model_id for k, m in loaded.items()},
             model_specs={
@@ -151,12 +130,12 @@ class Runner:
                 for k, v in specs.items()
                 if v is not None
             },
-            seed=self.seed,
+            seed=cfg.seed,
             memory=None if self.memory is None else str(getattr(self.memory, "path", "memory")),
-            budget_usd=self.budget_usd,
-            concurrency=self.concurrency,
-            limit=self.limit,
-            stream=self.stream,
+            budget_usd=cfg.budget_usd,
+            concurrency=cfg.concurrency,
+            limit=cfg.limit,
+            stream=cfg.stream,
             version=__version__,
         )
 
@@ -170,37 +149,37 @@ class Runner:
 
     async def run(self) -> RunSummary:
         """Run every job not yet recorded; returns what this session did."""
-        t0 = time.perf_counter()
+        t0, cfg = time.perf_counter(), self.config
         worker = TaskWorker(
             self.graphs,
             self.models,
             memory=self.memory,
-            environment_options=self.environment_options,
+            environment_options=cfg.environment_options,
             run_budget=self.run_budget,
             judge=self.judge,
         )
         try:
-            if self.check_models:
+            if cfg.check_models:
                 await self._check_models(worker)
             executor = self.executor = make_executor(
                 self._executor_arg,
                 worker,
                 models=self.models,
-                concurrency=self.concurrency,
-                options=self.executor_options,
+                concurrency=cfg.concurrency,
+                options=cfg.executor_options,
             )
         except BaseException:
             await worker.close()
             raise
         try:
-            config = self.config(worker)
+            config = self.run_config(worker)
             self.out_dir.mkdir(parents=True, exist_ok=True)
             lock = lock_run_dir(self.out_dir)
         except BaseException:
             await worker.close()
             raise
         try:
-            db = RunDatabase.for_run(self.out_dir, config, resume=self.resume)
+            db = RunDatabase.for_run(self.out_dir, config, resume=cfg.resume)
         except BaseException:
             lock.close()
             await worker.close()
@@ -211,9 +190,9 @@ class Runner:
             self.tasks,
             self.graphs,
             db.keys(),
-            seed=self.seed,
+            seed=cfg.seed,
             run_id=config.fingerprint(),
-            retry_errors=self.retry_errors,
+            retry_errors=cfg.retry_errors,
         )
         summary = RunSummary(
             out_dir=str(self.out_dir), run_id=config.fingerprint(), total=len(jobs) + skipped
@@ -225,23 +204,23 @@ class Runner:
             done=skipped,
             judged=judged,
             correct=correct,
-            budget_usd=self.budget_usd,
-            enabled=self.progress_enabled,
+            budget_usd=cfg.budget_usd,
+            enabled=cfg.progress,
         ).start()
         if self.run_budget is not None:
             earlier = db.records()
             summary.spent_before_usd = self.run_budget.spent_usd = db.run_spent_usd(earlier)
-            summary.budget_usd = self.budget_usd
+            summary.budget_usd = cfg.budget_usd
             for rec in (r for r in earlier if r.status != "error"):  # pace from the start
                 self.pacer.record_cost(rec.graph, rec.cost + rec.evaluation_cost)
         self.session = db.start_session(
-            {"budget_usd": self.budget_usd, "concurrency": self.concurrency, "jobs": len(jobs)}
+            {"budget_usd": cfg.budget_usd, "concurrency": cfg.concurrency, "jobs": len(jobs)}
         )
         self._summary = summary
         status = "completed"
         try:
             await executor.start()
-            if self.stream:
+            if cfg.stream:
                 await self._run_stream(executor, jobs)
             else:
                 await self._run_parallel(executor, jobs)
@@ -291,7 +270,7 @@ class Runner:
         hook_model = getattr(self.on_task_done, "model", None)
         if isinstance(hook_model, ChatModel):
             models["on_task_done"] = hook_model
-        await check_models(models, hint=self.check_hint or DEFAULT_HINT)
+        await check_models(models, hint=self.config.check_hint or DEFAULT_HINT)
 
     def _spend(self) -> float:
         """What this session spent."""
@@ -300,7 +279,7 @@ class Runner:
         return self.run_budget.spent_usd - self._summary.spent_before_usd
 
     async def _run_parallel(self, executor: Executor, jobs: list[TaskJob]) -> None:
-        sem = asyncio.Semaphore(self.concurrency)
+        sem = asyncio.Semaphore(self.config.concurrency)
         in_flight: dict[int, str] = {}
         finished = asyncio.Condition()
 
@@ -331,7 +310,7 @@ class Runner:
                 tg.create_task(one(job))
 
     async def _run_stream(self, executor: Executor, jobs: list[TaskJob]) -> None:
-        sem = asyncio.Semaphore(self.concurrency)
+        sem = asyncio.Semaphore(self.config.concurrency)
         groups: dict[int, list[TaskJob]] = {}
         for job in jobs:
             groups.setdefault(job.index, []).append(job)
