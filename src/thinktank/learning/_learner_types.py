@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from typing import Literal, get_args
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, Field
 
+from thinktank._strict import StrictModel
 from thinktank.memory.types import JudgeKind, Outcome
 
 LearnMode = Literal[
@@ -23,10 +24,8 @@ LEARN_MODES: tuple[str, ...] = get_args(LearnMode)
 _DEFAULT_ITEMS = {"reasoningbank": 3, "matts_parallel": 5, "matts_sequential": 3}
 
 
-class LearnerConfig(BaseModel):
+class LearnerConfig(StrictModel):
     """Settings of a :class:`~thinktank.learning.runner_hook.MemoryLearner`."""
-
-    model_config = ConfigDict(extra="forbid")
 
     mode: LearnMode = "reasoningbank"
     """The learning mode."""

@@ -14,17 +14,16 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import Field, field_validator
 
+from thinktank._strict import StrictModel
 from thinktank.memory.types import JudgeKind, Outcome
 
 AttemptStepKind = Literal["thought", "action", "observation"]
 
 
-class AttemptStep(BaseModel):
+class AttemptStep(StrictModel):
     """One step of a trajectory."""
-
-    model_config = ConfigDict(extra="forbid")
 
     kind: AttemptStepKind = "thought"
     """``thought`` (reasoning), ``action`` (a tool call or code the agent wrote) or
@@ -33,10 +32,8 @@ class AttemptStep(BaseModel):
     """The step as text."""
 
 
-class Attempt(BaseModel):
+class Attempt(StrictModel):
     """What happened on one attempt at a task."""
-
-    model_config = ConfigDict(extra="forbid")
 
     task: str
     """The task prompt."""
@@ -74,10 +71,8 @@ class Attempt(BaseModel):
         return _clip("\n".join(lines), max_chars)
 
 
-class Judgement(BaseModel):
+class Judgement(StrictModel):
     """Whether an attempt succeeded, and who said so."""
-
-    model_config = ConfigDict(extra="forbid")
 
     outcome: Outcome
     """``success`` or ``failure``."""

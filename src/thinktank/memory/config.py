@@ -11,8 +11,9 @@ import os
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
+from pydantic import BaseModel, Field, TypeAdapter, ValidationError
 
+from thinktank._strict import StrictModel
 from thinktank.errors import ConfigError
 from thinktank.memory.base import ItemLimits
 
@@ -30,10 +31,8 @@ def default_memory_path() -> Path:
     return Path(base) / "thinktank" / "memory.sqlite"
 
 
-class RankingPolicy(BaseModel):
+class RankingPolicy(StrictModel):
     """How retrieval scores items."""
-
-    model_config = ConfigDict(extra="forbid")
 
     mode: Literal["auto", "bm25", "dense", "hybrid"] = "auto"
     """``auto`` is ``hybrid`` when an embedder is configured, else ``bm25``."""
@@ -59,10 +58,8 @@ class RankingPolicy(BaseModel):
     """Constant of reciprocal rank fusion (hybrid mode): ``Σ 1/(rrf_k + rank)``."""
 
 
-class ConsolidationPolicy(BaseModel):
+class ConsolidationPolicy(StrictModel):
     """What :meth:`~thinktank.memory.base.MemoryBank.consolidate` merges, demotes and evicts."""
-
-    model_config = ConfigDict(extra="forbid")
 
     duplicate_threshold: float = Field(default=0.7, gt=0.0, le=1.0)
     """Token-set Jaccard similarity of title+content at which two items of the same kind and
@@ -75,10 +72,8 @@ class ConsolidationPolicy(BaseModel):
     """A demoted item still a repeat failure with at least this many failures is evicted."""
 
 
-class HashingEmbeddingConfig(BaseModel):
+class HashingEmbeddingConfig(StrictModel):
     """Deterministic local embeddings (hashed bag of words); no model, no network."""
-
-    model_config = ConfigDict(extra="forbid")
 
     type: Literal["hashing"] = "hashing"
     dim: int = Field(default=256, ge=8)
@@ -90,10 +85,8 @@ class HashingEmbeddingConfig(BaseModel):
         return HashingEmbedder(dim=self.dim)
 
 
-class OpenAIEmbeddingConfig(BaseModel):
+class OpenAIEmbeddingConfig(StrictModel):
     """Any OpenAI-compatible ``/v1/embeddings`` endpoint (OpenAI, vLLM, llama.cpp, Ollama)."""
-
-    model_config = ConfigDict(extra="forbid")
 
     type: Literal["openai"] = "openai"
     model: str
@@ -131,10 +124,8 @@ EmbeddingConfig = Annotated[
 ]
 
 
-class SQLiteMemoryConfig(BaseModel):
+class SQLiteMemoryConfig(StrictModel):
     """The embedded default memory bank: one SQLite file (WAL), BM25 via FTS5, optional vectors."""
-
-    model_config = ConfigDict(extra="forbid")
 
     type: Literal["sqlite"] = "sqlite"
     path: str | None = None

@@ -23,18 +23,17 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 
+from thinktank._strict import StrictModel
 from thinktank.memory.types import utcnow
 
 DEFAULT_SHEET = "cheatsheet"
 """Name of the sheet a learner keeps when none is given."""
 
 
-class Cheatsheet(BaseModel):
+class Cheatsheet(StrictModel):
     """A bounded text of reusable guidance, versioned by each rewrite."""
-
-    model_config = ConfigDict(extra="forbid")
 
     text: str = ""
     """The sheet (plain text or Markdown)."""

@@ -12,8 +12,9 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, Field, field_validator
 
+from thinktank._strict import StrictModel
 from thinktank.memory.errors import MemoryItemTooLarge
 
 Kind = Literal["strategy", "pitfall", "snippet", "insight"]
@@ -37,10 +38,8 @@ def _utc(value: datetime | None) -> datetime | None:
     return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
-class Provenance(BaseModel):
+class Provenance(StrictModel):
     """Where an item came from."""
-
-    model_config = ConfigDict(extra="forbid")
 
     task_id: str | None = None
     """The task whose trajectory the item was distilled from."""
@@ -61,10 +60,8 @@ class Provenance(BaseModel):
         return v.replace(tzinfo=UTC) if v.tzinfo is None else v.astimezone(UTC)
 
 
-class UsageStats(BaseModel):
+class UsageStats(StrictModel):
     """An item's track record."""
-
-    model_config = ConfigDict(extra="forbid")
 
     retrieved: int = Field(default=0, ge=0)
     """Times the item was returned by ``retrieve``."""
@@ -88,10 +85,8 @@ class UsageStats(BaseModel):
         return (s + prior_success) / (s + f + prior_success + prior_failure)
 
 
-class MergedOrigin(BaseModel):
+class MergedOrigin(StrictModel):
     """An item that consolidation merged into another one."""
-
-    model_config = ConfigDict(extra="forbid")
 
     id: str
     """The merged item's id."""
@@ -99,10 +94,8 @@ class MergedOrigin(BaseModel):
     """Its provenance, kept so no origin is lost."""
 
 
-class MemoryItem(BaseModel):
+class MemoryItem(StrictModel):
     """One lesson: a title, when to use it, and the lesson itself."""
-
-    model_config = ConfigDict(extra="forbid")
 
     id: str = Field(default_factory=new_item_id, min_length=1, max_length=64)
     """Stable identifier (random by default)."""
@@ -160,10 +153,8 @@ def render_items(items: Sequence[MemoryItem], header: str = "Lessons from earlie
     return f"{header}:\n\n{body}"
 
 
-class ItemLimits(BaseModel):
+class ItemLimits(StrictModel):
     """Size caps of one item; an item over a cap is refused with :class:`MemoryItemTooLarge`."""
-
-    model_config = ConfigDict(extra="forbid")
 
     max_title_chars: int = Field(default=200, ge=1)
     """Longest title."""
@@ -193,10 +184,8 @@ class ItemLimits(BaseModel):
                 )
 
 
-class MemoryFilter(BaseModel):
+class MemoryFilter(StrictModel):
     """Which items a retrieval or scan may return; unset fields do not filter."""
-
-    model_config = ConfigDict(extra="forbid")
 
     kinds: list[Kind] | None = None
     """Only these kinds."""
