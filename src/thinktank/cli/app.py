@@ -37,6 +37,7 @@ _COMMANDS: dict[str, str] = {
     "run": "thinktank.cli.run",
     "report": "thinktank.cli.eval:report_command",
     "optimize": "thinktank.cli.optimize",
+    "serve": "thinktank.cli.serve",
 }
 
 
