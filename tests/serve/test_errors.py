@@ -68,6 +68,8 @@ def test_an_unknown_model_is_404_model_not_found(served: ServeServer) -> None:
          "messages.0.role"),
         ({"model": "bo4", "messages": [{"role": "user", "content": "  "}]}, "invalid_value",
          "messages.0.content"),
+        ({"model": "bo4", "messages": [{"role": "user", "content": 7}]}, "invalid_value",
+         "messages.0.content"),
         ({"model": "bo4", "messages": [{"role": "user", "content": [{"type": "image_url"}]}]},
          "unsupported_content", "messages.0.content.0"),
         ({"model": "bo4", "messages": [{"role": "user", "content": "x"}],

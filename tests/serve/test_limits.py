@@ -96,6 +96,18 @@ def test_a_client_that_leaves_cancels_its_run() -> None:
         assert sim.stats()["requests"] == 4  # its four calls were sent, then dropped
 
 
+def test_a_stream_whose_client_leaves_cancels_its_run() -> None:
+    with _sim(3000) as sim, _server(sim, keepalive_s=0.05) as server:
+        body = {**BODY, "stream": True}
+        with httpx.stream("POST", f"{server.base_url}/chat/completions", json=body) as resp:
+            first = next(line for line in resp.iter_lines() if line)
+            assert '"role": "assistant"' in first  # the stream is open, the graph running
+        t0 = time.monotonic()
+        while httpx.get(f"{server.url}/health").json()["running"]:
+            assert time.monotonic() - t0 < 1.0, "the run outlived its client"
+            time.sleep(0.01)
+
+
 @pytest.fixture(scope="module")
 def failing() -> Iterator[SimulatorServer]:
     """Every call is refused (401, not retried) after 100 ms: graphs end in error."""

@@ -13,6 +13,7 @@ way the run is stored and the message names where to read its trace.
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -68,6 +69,8 @@ async def execute(
     # the task id derives from the prompt (as a bare question's does), so a seed repeats a run
     task = {"prompt": plan.prompt, "kind": plan.kind, "metadata": {}}
     async with gate.slot():
+        if plan.budget is not None:  # its clock (max_seconds) starts with the run, not the queue
+            plan.budget.started = time.monotonic()
         try:
             res = await served.graph.run(task, seed=plan.seed, budget=plan.budget, run_id=rid)
         except BudgetExceeded as exc:  # the graph turns refusals into a status; be safe

@@ -7,6 +7,7 @@ free one) is known at once and early clients queue instead of being refused.
 
 from __future__ import annotations
 
+import gc
 import socket
 import threading
 import time
@@ -126,6 +127,10 @@ def serve_forever(
     sock = bind_socket(config.host, config.port)
     port = sock.getsockname()[1]
     server = _uvicorn(create_app(registry, config), log_level)
+    # what start-up built (modules, compiled graphs, models) lives as long as the server:
+    # frozen out of the collector's full scans, which otherwise walk it on every one
+    gc.collect()
+    gc.freeze()
     if on_ready is not None:
         on_ready(url_of(config.host, port) + "/v1")
     server.run(sockets=[sock])

@@ -104,11 +104,26 @@ def parse_request(raw: bytes) -> ChatRequest:
     try:
         return ChatRequest.model_validate(data)
     except ValidationError as exc:
-        first = exc.errors()[0]
-        param = ".".join(str(p) for p in first["loc"]) or None
+        errors = [(_field_path(e["loc"]), e["msg"]) for e in exc.errors()]
+        param = errors[0][0]
+        # a union field fails once per member: say every way the value could have been
+        said = "; ".join(dict.fromkeys(msg for p, msg in errors if p == param))
         raise ServeError(
-            400, f"invalid {param or 'body'}: {first['msg']}", code="invalid_value", param=param
+            400, f"invalid {param or 'body'}: {said}", code="invalid_value", param=param or None
         ) from exc
+
+
+_TYPE_TAGS = frozenset({"str", "int", "float", "bool", "list", "dict", "none"})
+
+
+def _field_path(loc: tuple[int | str, ...]) -> str:
+    """``messages.0.content`` from a pydantic location (the union member tags dropped)."""
+    parts: list[str] = []
+    for p in loc:
+        if isinstance(p, str) and (p in _TYPE_TAGS or not p.isidentifier()):
+            break
+        parts.append(str(p))
+    return ".".join(parts)
 
 
 def usage(totals: Any) -> dict[str, int]:
