@@ -43,10 +43,12 @@ class RoleOutput(BaseModel):
 
     @classmethod
     def from_text(cls, text: str) -> RoleOutput:
-        try:
-            data = extract_json(text)
-        except ValueError:
-            data = None
+        data: Any = None
+        if "{" in text:  # only an object is used: a plain reply is not tried as JSON
+            try:
+                data = extract_json(text)
+            except ValueError:
+                pass
         if isinstance(data, dict):
             try:
                 return cls.model_validate(cls._normalise(data))

@@ -61,6 +61,38 @@ class UsageTotals(BaseModel):
     """Calls whose ``max_tokens`` a budget clipped."""
     budget_wait_s: float = 0.0
 
+    @classmethod
+    def of(cls, records: Iterable[CallRecord]) -> UsageTotals:
+        """The totals of ``records`` (what :meth:`add` gives one by one, summed in the same
+        order, without a pydantic attribute write per field and record)."""
+        calls = samples = cached = prompt = completion = errors = clipped = 0
+        latency = cost = spent = wait = 0.0
+        for r in records:
+            calls += 1
+            samples += r.samples
+            cached += r.cached_samples
+            prompt += r.prompt_tokens
+            completion += r.completion_tokens
+            latency += r.latency_s
+            cost += r.cost_usd
+            spent += r.spent_usd
+            errors += r.error is not None
+            clipped += r.clipped_from is not None
+            wait += r.budget_wait_s
+        return cls(
+            calls=calls,
+            samples=samples,
+            cached_samples=cached,
+            prompt_tokens=prompt,
+            completion_tokens=completion,
+            latency_s=latency,
+            cost_usd=cost,
+            spent_usd=spent,
+            errors=errors,
+            clipped=clipped,
+            budget_wait_s=wait,
+        )
+
     def add(self, r: CallRecord) -> None:
         self.calls += 1
         self.samples += r.samples
@@ -91,18 +123,15 @@ class UsageLedger:
             self.records.append(rec)
 
     def totals(self) -> UsageTotals:
-        t = UsageTotals()
-        for r in list(self.records):
-            t.add(r)
-        return t
+        return UsageTotals.of(list(self.records))
 
     def by(self, *keys: str) -> dict[tuple[str, ...], UsageTotals]:
         """Totals grouped by label keys and/or ``"model"``, e.g. ``by("node", "model")``."""
-        out: dict[tuple[str, ...], UsageTotals] = defaultdict(UsageTotals)
+        groups: dict[tuple[str, ...], list[CallRecord]] = defaultdict(list)
         for r in list(self.records):
             k = tuple(r.model if key == "model" else r.labels.get(key, "") for key in keys)
-            out[k].add(r)
-        return dict(out)
+            groups[k].append(r)
+        return {k: UsageTotals.of(rs) for k, rs in groups.items()}
 
     def summary(self) -> dict[str, Any]:
         """JSON-ready totals plus per-model and per-node breakdowns."""

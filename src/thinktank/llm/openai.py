@@ -112,6 +112,7 @@ class OpenAICompatModel(ChatModel):
         self._client: openai.AsyncOpenAI | None = None
         self._http: httpx.AsyncClient | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
+        self._sem: asyncio.Semaphore | None = None
         self._native_n = self.capabilities.native_n
         if not self._api_key:
             # Self-hosted servers usually ignore the key; OpenAI's own API needs one.
@@ -134,7 +135,10 @@ class OpenAICompatModel(ChatModel):
     def __getstate__(self) -> dict[str, Any]:
         # A copy (e.g. shipped to a cluster worker) opens its own connections: clients
         # belong to the process and event loop that made them.
-        return {**self.__dict__, "_client": None, "_http": None, "_loop": None, "_injected": None}
+        return {
+            **self.__dict__,
+            **dict.fromkeys(("_client", "_http", "_loop", "_injected", "_sem")),
+        }
 
     # --- client lifecycle ---------------------------------------------------------------
 
@@ -168,6 +172,8 @@ class OpenAICompatModel(ChatModel):
                 timeout=self.timeout,  # type: ignore[arg-type]  # as http_client
             )
             self._loop = loop
+            # the endpoint's limit in this loop, looked up once per loop, not per request
+            self._sem = endpoint_semaphore(self.base_url, self.concurrency)
         return self._client
 
     async def aclose(self) -> None:
@@ -273,7 +279,8 @@ class OpenAICompatModel(ChatModel):
     ) -> list[Completion]:
         kw = self._kwargs(request, n, index, text_tools)
         client = self._sdk()
-        sem = endpoint_semaphore(self.base_url, self.concurrency)
+        sem = self._sem
+        assert sem is not None  # set by _sdk()
         t0 = time.perf_counter()
         attempts = 0
 

@@ -124,7 +124,11 @@ class Completion(BaseModel):
 
     def to_message(self) -> dict[str, Any]:
         """The assistant message to append to a conversation."""
-        return Message.assistant(self.text or None, self.tool_calls).to_dict()
+        # what Message.assistant(...).to_dict() gives, without building the Message
+        out: dict[str, Any] = {"role": "assistant", "content": self.text or None}
+        if self.tool_calls:
+            out["tool_calls"] = [c.to_openai() for c in self.tool_calls]
+        return out
 
 
 class ChatRequest(StrictModel):

@@ -20,6 +20,7 @@ elsewhere (behaviour keys for code, judge keys for free text) go through
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from functools import lru_cache
 from typing import Literal, NamedTuple, get_args
 
 from thinktank.errors import ConfigError, UsageError
@@ -55,10 +56,11 @@ def _exact_key(reply: str) -> str | None:
     return reply.strip() or None
 
 
+# pure functions of short answers, read again at every wave and selection: remembered
 _CANONICALIZERS: dict[str, Canonicalizer] = {
-    "number": canonical_number,
-    "choice": canonical_choice,
-    "text": canonical_text,
+    "number": lru_cache(maxsize=4096)(canonical_number),
+    "choice": lru_cache(maxsize=4096)(canonical_choice),
+    "text": lru_cache(maxsize=4096)(canonical_text),
     "code": _code_key,
     "exact": _exact_key,
 }
