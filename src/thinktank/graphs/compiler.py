@@ -1,18 +1,17 @@
 """Compile a :class:`GraphSpec` into a LangGraph ``StateGraph`` and run it.
 
-The compiled graph has one LangGraph node per spec node (a worker running one
-sample, or a first-m batch), a ``schedule`` node that plans each step with
-:class:`~thinktank.graphs.schedule.Scheduler` and fans work out with ``Send``, and
-a ``select`` node that picks the final answer. State lists are append-only
-reducers, so samples finishing in parallel never overwrite each other. Backends
-(models, tools, memory, execution scorer, checkpointer) are injected; LangGraph is
-used through its public API only.
+The compiled graph has one LangGraph node per spec node (a worker running its
+samples) and a ``schedule`` node that plans each step with
+:class:`~thinktank.graphs.schedule.Scheduler`, fans work out with ``Send`` and, once
+the run is over, selects the final answer. State lists are append-only reducers, so
+samples finishing in parallel never overwrite each other. Backends (models, tools,
+memory, execution scorer, checkpointer) are injected; LangGraph is used through its
+public API only.
 """
 
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import time
 import uuid
 from collections.abc import Mapping, Sequence
@@ -28,52 +27,25 @@ from thinktank.graphs._runnable import check_runnable
 from thinktank.graphs.nodes import NodeRuntime, dump
 from thinktank.graphs.result import CandidateVerification, RoundDecision, RunResult, RunUsage
 from thinktank.graphs.runtime import RunContext, current_run, run_context
+from thinktank.graphs.runtime import task_fields as _task_fields
 from thinktank.graphs.schedule import Scheduler
 from thinktank.graphs.select import SelectionResult, select
 from thinktank.graphs.spec import GraphSpec, NodeSpec
-from thinktank.graphs.state import GraphState, NodeOutput, RunStatus, Trace, TraceEvent, WorkItem
+from thinktank.graphs.state import (
+    GraphState,
+    NodeOutput,
+    RunStatus,
+    Trace,
+    TraceEvent,
+    WorkItem,
+)
 from thinktank.llm.base import ChatModel
 from thinktank.llm.budget import Budget, BudgetState
 from thinktank.llm.ledger import UsageLedger, scope
 from thinktank.tools.base import Tool
 
 
-def _task_fields(task: Any) -> dict[str, Any]:
-    if isinstance(task, str):
-        return {
-            "id": "task-" + hashlib.sha1(task.encode()).hexdigest()[:10],
-            "prompt": task,
-            "kind": None,
-            "metadata": {},
-        }
-    if isinstance(task, Mapping):
-        data = dict(task)
-    elif hasattr(task, "prompt"):
-        data = {
-            "id": getattr(task, "id", None),
-            "prompt": task.prompt,
-            "kind": getattr(task, "kind", None),
-            "metadata": getattr(task, "metadata", None),
-        }
-    else:
-        raise ConfigError(
-            f"a task must be a string, a mapping or an object with .prompt, not {type(task).__name__}"
-        )
-    if not data.get("prompt"):
-        raise ConfigError("the task has no prompt")
-    data.setdefault("id", "task-" + hashlib.sha1(str(data["prompt"]).encode()).hexdigest()[:10])
-    # metadata carries what execution-based selection needs (tests, entry point)
-    meta = data.get("metadata")
-    return {
-        "id": str(data["id"]),
-        "prompt": str(data["prompt"]),
-        "kind": data.get("kind"),
-        "metadata": dict(meta) if isinstance(meta, Mapping) else {},
-    }
-
-
-def _exhausted() -> bool:
-    """The run's own budget is spent (the scheduler then ends the run)."""
+def _exhausted() -> bool:  # the run's own budget is spent: the scheduler ends the run
     ctx = current_run()
     return ctx is not None and ctx.budget is not None and ctx.budget.exhausted
 
@@ -110,15 +82,18 @@ class CompiledGraph:
         g.add_node("schedule", self._schedule)
         for n in self.spec.nodes:
             g.add_node(n.id, self._worker(n))
-            g.add_edge(n.id, "schedule")
+            g.add_conditional_edges(n.id, self._after, ["schedule", END])
         g.add_edge(START, "schedule")
         g.add_conditional_edges("schedule", self._route, [*(n.id for n in self.spec.nodes), END])
         return g
 
     async def _schedule(self, state: dict[str, Any]) -> dict[str, Any]:
+        outs = [NodeOutput.model_validate(o) for o in state.get("outputs") or []]
+        return await self._step(state, outs)
+
+    async def _step(self, state: dict[str, Any], outs: list[NodeOutput]) -> dict[str, Any]:
         """Plan the next step; when the run is over, select its answer in this same step."""
         exhausted = _exhausted()
-        outs = [NodeOutput.model_validate(o) for o in state.get("outputs") or []]
         update: dict[str, Any] = {"progress": {}, "events": []}
         decisions: list[dict[str, Any]] = []
         view = dict(state)
@@ -154,8 +129,8 @@ class CompiledGraph:
             update |= {**chosen, "events": update["events"] + chosen["events"]}
         return update
 
+    # routers are async: LangGraph runs a plain function through a thread
     async def _route(self, state: dict[str, Any]) -> list[Send] | str:
-        # async, so LangGraph calls it on the loop (a plain function goes through a thread)
         pending: list[WorkItem] = state.get("pending") or []
         if state.get("status") or not pending:
             return END
@@ -167,38 +142,41 @@ class CompiledGraph:
         batches: dict[str, list[WorkItem]] = {}
         for item in pending:
             batches.setdefault(item["node"], []).append(item)
-        if len(batches) == 1:
+        if len(batches) == 1:  # the step's only task carries the state on (see _alone)
             [(nid, items)] = batches.items()
-            if self.spec.node(nid).sampling.mode == "adaptive":
-                # the only node running: its task plans its own waves (see _waves)
-                return [Send(nid, {"node": nid, "batch": items, "waves": state})]
+            return [Send(nid, {"node": nid, "batch": items, "state": state})]
         return [
             Send(nid, items[0] if len(items) == 1 else {"node": nid, "batch": items})
             for nid, items in batches.items()
         ]
 
+    async def _after(self, state: dict[str, Any]) -> str:
+        return END if state.get("result") is not None else "schedule"
+
     def _worker(self, node: NodeSpec) -> Any:
-        async def work(item: WorkItem) -> dict[str, Any]:
+        # not annotated WorkItem: LangGraph would add a state channel per key of a TypedDict
+        async def work(payload: dict[str, Any]) -> dict[str, Any]:
+            item = cast(WorkItem, payload)
             if "batch" not in item:
                 return {"outputs": await self.nodes.run(node, item)}
-            view = cast(dict[str, Any], item).get("waves")
-            if view is not None:
-                return await self._waves(node, item["batch"], view)
+            if payload.get("state") is not None:
+                return await self._alone(node, item["batch"], payload["state"])
             done = await asyncio.gather(*(self.nodes.run(node, i) for i in item["batch"]))
             return {"outputs": [o for outs in done for o in outs]}
 
         work.__name__ = f"work_{node.id}"
         return work
 
-    async def _waves(
-        self, node: NodeSpec, items: list[WorkItem], view: dict[str, Any]
+    async def _alone(
+        self, node: NodeSpec, items: list[WorkItem], state: dict[str, Any]
     ) -> dict[str, Any]:
-        """An adaptive node's waves in one task (it is the only node running): after each
-        wave the scheduler plans on ``view`` (the state sent) plus the new samples, as its
-        own step would; while that plan is this node's next wave, it runs here. Anything
-        else is left to the schedule step that follows, which decides the same."""
-        outs = [NodeOutput.model_validate(o) for o in view.get("outputs") or []]
-        key = f"{int(view.get('round') or 1)}:{node.id}"
+        """The only task of its step (``state``: the state it was sent with) runs its
+        items, then plans on the state and its new samples as the schedule step would:
+        an adaptive node's next wave runs here, and when the run is over this task does
+        the final step (selection). Anything else is left to the schedule step, which
+        decides the same. Saves LangGraph steps: one per wave, one per run."""
+        outs = [NodeOutput.model_validate(o) for o in state.get("outputs") or []]
+        key = f"{int(state.get('round') or 1)}:{node.id}"
         new: list[dict[str, Any]] = []
         events: list[dict[str, Any]] = []
         while True:
@@ -206,11 +184,15 @@ class CompiledGraph:
             wave = [o for got in done for o in got]
             outs += wave
             new += [dump(o) for o in wave]
-            plan = self.scheduler.plan(view, budget_exhausted=_exhausted(), outputs=outs)
-            if plan.finish is not None or not plan.items or key in plan.progress:
+            plan = self.scheduler.plan(state, budget_exhausted=_exhausted(), outputs=outs)
+            if plan.finish is None and plan.items and key not in plan.progress:
+                events += plan.events  # this adaptive node's next wave
+                items = plan.items
+                continue
+            if plan.finish is None:
                 return {"outputs": new, "events": events}
-            events += plan.events
-            items = plan.items
+            final = await self._step(state, outs)
+            return {**final, "outputs": new, "events": events + final["events"]}
 
     async def _select(self, state: dict[str, Any], outs: list[NodeOutput]) -> dict[str, Any]:
         kind = (state.get("task") or {}).get("kind")
