@@ -40,7 +40,7 @@ from thinktank.cluster.connect import (
 )
 from thinktank.cluster.shared import BudgetActor, BudgetClient, LimiterActor, budget_limits
 from thinktank.errors import ConfigError
-from thinktank.evals.runs.run_types import TaskRecord
+from thinktank.evals.runs.run_types import TaskRecord, TaskStatus
 from thinktank.evals.runs.worker import TaskJob, TaskWorker
 from thinktank.graphs.spec import GraphSpec
 from thinktank.llm.budget import Budget
@@ -374,6 +374,6 @@ def _lost(job: TaskJob, exc: BaseException, retries: int) -> TaskRecord:
         task_index=job.index,
         kind=job.task.kind,
         attempt=job.attempt,
-        status="error",
+        status=TaskStatus.ERROR,
         error=f"the Ray worker running this task failed after {retries} retries ({what})",
     )
