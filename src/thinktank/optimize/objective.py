@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel
 
-from thinktank.evals.runs.run_types import INTERRUPTED
+from thinktank.evals.runs.run_types import INTERRUPTED, TaskStatus
 from thinktank.graphs.spec import GraphSpec
 from thinktank.optimize.costs import CallPrice
 
@@ -34,12 +34,15 @@ __all__ = ["INTERRUPTED", "FunctionObjective", "Objective", "RunnerObjective", "
 
 
 class TaskOutcome(BaseModel):
-    """One task through one graph, as the optimizer keeps it."""
+    """One task through one graph, as the optimizer caches it: the figures of its
+    :class:`~thinktank.evals.runs.run_types.TaskRecord` a study aggregates (no run
+    result: the store keeps thousands), and whether it may be reused. A
+    :class:`FunctionObjective` returns one directly."""
 
     task_id: str
-    status: str
-    """A run status (ok, budget_exhausted, stopped_by_ceo, max_rounds), ``error`` or
-    ``interrupted`` (the optimizer's budget refused a call)."""
+    status: TaskStatus
+    """As the record's: a run status, ``error``, or ``interrupted`` (the optimizer's
+    budget refused a call)."""
     correct: bool = False
     score: float = 0.0
     cost: float = 0.0
