@@ -25,6 +25,10 @@ _ANSWER_LINE = re.compile(
 )
 
 
+_OBJECT_START = re.compile(r'\{\s*["}]')
+"""Where a JSON object can start (its first key is a string): ``\\boxed{42}`` is none."""
+
+
 def final_answer(text: str) -> str | None:
     """The last ``\\boxed{...}`` (balanced) or, failing that, the last ``Answer:`` line."""
     start = text.rfind("\\boxed{")
@@ -44,7 +48,7 @@ class RoleOutput(BaseModel):
     @classmethod
     def from_text(cls, text: str) -> RoleOutput:
         data: Any = None
-        if "{" in text:  # only an object is used: a plain reply is not tried as JSON
+        if _OBJECT_START.search(text):  # only an object is used: other replies are not parsed
             try:
                 data = extract_json(text)
             except ValueError:

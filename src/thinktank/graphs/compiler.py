@@ -3,33 +3,31 @@
 The compiled graph has one LangGraph node per spec node (a worker running its
 samples) and a ``schedule`` node that plans each step with
 :class:`~thinktank.graphs.schedule.Scheduler`, fans work out with ``Send`` and, once
-the run is over, selects the final answer. State lists are append-only reducers, so
-samples finishing in parallel never overwrite each other. Backends (models, tools,
-memory, execution scorer, checkpointer) are injected; LangGraph is used through its
-public API only.
+the run is over, selects the final answer (what each does: :mod:`thinktank.graphs.steps`).
+State lists are append-only reducers, so samples finishing in parallel never overwrite
+each other. Backends (models, tools, memory, execution scorer, checkpointer) are
+injected; LangGraph is used through its public API only.
 """
 
 from __future__ import annotations
 
-import asyncio
 import time
 import uuid
 from collections.abc import Mapping, Sequence
-from typing import Any, Literal, cast
+from typing import Any, Literal
 
 from langchain_core.runnables import RunnableConfig
 from langgraph.graph import END, START, StateGraph
-from langgraph.types import Send
 
 from thinktank.agents.roles import role_does
-from thinktank.errors import BudgetExceeded, ConfigError
+from thinktank.errors import BudgetExceeded
 from thinktank.graphs._runnable import check_runnable
-from thinktank.graphs.nodes import NodeRuntime, dump
+from thinktank.graphs.nodes import NodeRuntime
 from thinktank.graphs.result import CandidateVerification, RoundDecision, RunResult, RunUsage
-from thinktank.graphs.runtime import RunContext, current_run, run_context
+from thinktank.graphs.runtime import RunContext, run_context
 from thinktank.graphs.runtime import task_fields as _task_fields
 from thinktank.graphs.schedule import Scheduler
-from thinktank.graphs.select import SelectionResult, select
+from thinktank.graphs.select import SelectionResult
 from thinktank.graphs.spec import GraphSpec, NodeSpec
 from thinktank.graphs.state import (
     GraphState,
@@ -37,20 +35,15 @@ from thinktank.graphs.state import (
     RunStatus,
     Trace,
     TraceEvent,
-    WorkItem,
 )
+from thinktank.graphs.steps import Steps
 from thinktank.llm.base import ChatModel
 from thinktank.llm.budget import Budget, BudgetState
 from thinktank.llm.ledger import UsageLedger, scope
 from thinktank.tools.base import Tool
 
 
-def _exhausted() -> bool:  # the run's own budget is spent: the scheduler ends the run
-    ctx = current_run()
-    return ctx is not None and ctx.budget is not None and ctx.budget.exhausted
-
-
-class CompiledGraph:
+class CompiledGraph(Steps):
     """A spec bound to its backends; :meth:`run` executes it on one task."""
 
     def __init__(
@@ -83,151 +76,10 @@ class CompiledGraph:
         for n in self.spec.nodes:
             g.add_node(n.id, self._worker(n))
             g.add_conditional_edges(n.id, self._after, ["schedule", END])
-        g.add_edge(START, "schedule")
-        g.add_conditional_edges("schedule", self._route, [*(n.id for n in self.spec.nodes), END])
+        ids = [n.id for n in self.spec.nodes]
+        g.add_conditional_edges(START, self._start, [*ids, "schedule"])
+        g.add_conditional_edges("schedule", self._route, [*ids, END])
         return g
-
-    async def _schedule(self, state: dict[str, Any]) -> dict[str, Any]:
-        outs = [NodeOutput.model_validate(o) for o in state.get("outputs") or []]
-        return await self._step(state, outs)
-
-    async def _step(self, state: dict[str, Any], outs: list[NodeOutput]) -> dict[str, Any]:
-        """Plan the next step; when the run is over, select its answer in this same step."""
-        exhausted = _exhausted()
-        update: dict[str, Any] = {"progress": {}, "events": []}
-        decisions: list[dict[str, Any]] = []
-        view = dict(state)
-        while True:
-            plan = self.scheduler.plan(view, budget_exhausted=exhausted, outputs=outs)
-            update["progress"].update(plan.progress)
-            update["events"] += plan.events
-            decisions += plan.decisions
-            if plan.next_round is None or plan.items or plan.finish is not None:
-                break
-            # a round ended: plan the next round's first step now, so the step that
-            # follows runs it (routing with nothing pending would end the run)
-            control = {"active": {}, "direction": "", "max_tokens": None, **plan.control}
-            update["round"], update["control"] = plan.next_round, control
-            update["events"].append({"kind": "round_start", "round": plan.next_round})
-            view = {
-                **view,
-                "round": plan.next_round,
-                "control": control,
-                "progress": {**(view.get("progress") or {}), **plan.progress},
-            }
-        update["pending"] = plan.items
-        if decisions:
-            update["decisions"] = decisions
-        if plan.finish is not None:
-            update["status"] = plan.finish
-        if not plan.items and plan.finish is None:
-            update["status"] = "error"
-            update["error"] = "the scheduler found nothing to run (is a node unreachable?)"
-        if "status" in update:  # the run is over: no step of its own for selection
-            final = {**state, **update, "decisions": [*(state.get("decisions") or []), *decisions]}
-            chosen = await self._select(final, outs)
-            update |= {**chosen, "events": update["events"] + chosen["events"]}
-        return update
-
-    # routers are async: LangGraph runs a plain function through a thread
-    async def _route(self, state: dict[str, Any]) -> list[Send] | str:
-        pending: list[WorkItem] = state.get("pending") or []
-        if state.get("status") or not pending:
-            return END
-        if self.checkpointer is not None:
-            # one LangGraph task per work item: each finished sample is checkpointed
-            return [Send(item["node"], item) for item in pending]
-        # without a checkpointer nothing is saved per task, so a node's items run in one
-        # task (gathered inside it): LangGraph's per-task cost is paid once per node
-        batches: dict[str, list[WorkItem]] = {}
-        for item in pending:
-            batches.setdefault(item["node"], []).append(item)
-        if len(batches) == 1:  # the step's only task carries the state on (see _alone)
-            [(nid, items)] = batches.items()
-            return [Send(nid, {"node": nid, "batch": items, "state": state})]
-        return [
-            Send(nid, items[0] if len(items) == 1 else {"node": nid, "batch": items})
-            for nid, items in batches.items()
-        ]
-
-    async def _after(self, state: dict[str, Any]) -> str:
-        return END if state.get("result") is not None else "schedule"
-
-    def _worker(self, node: NodeSpec) -> Any:
-        # not annotated WorkItem: LangGraph would add a state channel per key of a TypedDict
-        async def work(payload: dict[str, Any]) -> dict[str, Any]:
-            item = cast(WorkItem, payload)
-            if "batch" not in item:
-                return {"outputs": await self.nodes.run(node, item)}
-            if payload.get("state") is not None:
-                return await self._alone(node, item["batch"], payload["state"])
-            done = await asyncio.gather(*(self.nodes.run(node, i) for i in item["batch"]))
-            return {"outputs": [o for outs in done for o in outs]}
-
-        work.__name__ = f"work_{node.id}"
-        return work
-
-    async def _alone(
-        self, node: NodeSpec, items: list[WorkItem], state: dict[str, Any]
-    ) -> dict[str, Any]:
-        """The only task of its step (``state``: the state it was sent with) runs its
-        items, then plans on the state and its new samples as the schedule step would:
-        an adaptive node's next wave runs here, and when the run is over this task does
-        the final step (selection). Anything else is left to the schedule step, which
-        decides the same. Saves LangGraph steps: one per wave, one per run."""
-        outs = [NodeOutput.model_validate(o) for o in state.get("outputs") or []]
-        key = f"{int(state.get('round') or 1)}:{node.id}"
-        new: list[dict[str, Any]] = []
-        events: list[dict[str, Any]] = []
-        while True:
-            done = await asyncio.gather(*(self.nodes.outputs(node, i) for i in items))
-            wave = [o for got in done for o in got]
-            outs += wave
-            new += [dump(o) for o in wave]
-            plan = self.scheduler.plan(state, budget_exhausted=_exhausted(), outputs=outs)
-            if plan.finish is None and plan.items and key not in plan.progress:
-                events += plan.events  # this adaptive node's next wave
-                items = plan.items
-                continue
-            if plan.finish is None:
-                return {"outputs": new, "events": events}
-            final = await self._step(state, outs)
-            return {**final, "outputs": new, "events": events + final["events"]}
-
-    async def _select(self, state: dict[str, Any], outs: list[NodeOutput]) -> dict[str, Any]:
-        kind = (state.get("task") or {}).get("kind")
-        exec_scores = None
-        if self.spec.selection.method in ("hybrid", "test_vote"):
-            if self.scorer is None:
-                raise ConfigError(
-                    f"selection {self.spec.selection.method!r} needs an execution scorer (compile(..., sandbox=...) or scorer=...)"
-                )
-            exec_scores = await self.scorer.scores(self.spec, outs, state.get("task") or {})
-        res = select(
-            self.spec,
-            outs,
-            task_kind=kind,
-            task_metadata=(state.get("task") or {}).get("metadata"),
-            decisions=state.get("decisions") or [],
-            exec_scores=exec_scores,
-        )
-        status = state.get("status") or "ok"
-        error = state.get("error")
-        if res.answer is None and status == "ok":
-            errs = [o.error for o in outs if o.error]
-            status, error = (
-                "error",
-                error or (errs[-1] if errs else "no candidate produced an answer"),
-            )
-        elif res.detail.get("degraded") and status in ("ok", "max_rounds", "stopped_by_ceo"):
-            # a budget that ran out explains a missing score better than "degraded" would
-            status, error = "degraded", str(res.detail["degraded"])
-        return {
-            "result": res.model_dump(),
-            "status": status,
-            "error": error,
-            "events": [{"kind": "select", "method": res.method, "winner": res.winner}],
-        }
 
     # --- running ------------------------------------------------------------------------
 

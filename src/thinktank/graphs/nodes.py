@@ -29,7 +29,7 @@ def _seed(*parts: Any) -> int:
     return int(hashlib.sha256(":".join(map(str, parts)).encode()).hexdigest()[:8], 16) & 0x7FFFFFFF
 
 
-def dump(out: NodeOutput) -> dict[str, Any]:
+def _dump(out: NodeOutput) -> dict[str, Any]:
     """``out.model_dump()``, its trajectory (JSON already) not copied a second time."""
     data = out.model_dump(exclude={"trajectory"})
     data["trajectory"] = out.trajectory
@@ -80,7 +80,7 @@ class NodeRuntime:
 
     async def run(self, node: NodeSpec, item: WorkItem) -> list[dict[str, Any]]:
         """Run one work item of ``node`` (its samples; first-m keeps the first to finish)."""
-        return [dump(o) for o in await self.outputs(node, item)]
+        return [_dump(o) for o in await self.outputs(node, item)]
 
     async def outputs(self, node: NodeSpec, item: WorkItem) -> list[NodeOutput]:
         """:meth:`run`, the samples' records as :class:`NodeOutput` s."""

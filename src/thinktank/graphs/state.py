@@ -1,17 +1,18 @@
 """The LangGraph state of a run and the typed records it accumulates.
 
-The state itself is plain JSON-ready data so LangGraph's checkpointer can store it;
-what a run leaves behind is typed: every sample a :class:`NodeOutput`, every
-scheduling step a :class:`TraceEvent`, both gathered in the run's :class:`Trace`
-(:attr:`~thinktank.graphs.result.RunResult.trace`), which evals, reports, memory
-and the optimizer read.
+The state itself is plain JSON-ready data when LangGraph's checkpointer stores it
+(without one, its samples stay :class:`NodeOutput` records rather than being dumped
+and read back at every step); what a run leaves behind is typed: every sample a
+:class:`NodeOutput`, every scheduling step a :class:`TraceEvent`, both gathered in
+the run's :class:`Trace` (:attr:`~thinktank.graphs.result.RunResult.trace`), which
+evals, reports, memory and the optimizer read.
 """
 
 from __future__ import annotations
 
 import operator
 from enum import StrEnum
-from typing import Annotated, Any, TypedDict
+from typing import Annotated, Any, TypedDict, get_origin, get_type_hints
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -167,7 +168,8 @@ class GraphState(TypedDict, total=False):
 
     task: dict[str, Any]
     round: int
-    outputs: Annotated[list[dict[str, Any]], operator.add]
+    outputs: Annotated[list[NodeOutput | dict[str, Any]], operator.add]
+    """Every sample: :class:`NodeOutput` s, or their JSON when a checkpointer stores the state."""
     decisions: Annotated[list[dict[str, Any]], operator.add]
     events: Annotated[list[dict[str, Any]], operator.add]
     progress: Annotated[dict[str, Any], merge_dicts]
@@ -178,3 +180,20 @@ class GraphState(TypedDict, total=False):
     status: str
     error: str | None
     result: dict[str, Any]
+
+
+def apply_update(state: dict[str, Any], update: dict[str, Any]) -> dict[str, Any]:
+    """``update`` applied to ``state`` (or to an earlier update) with :class:`GraphState`'s
+    reducers, as LangGraph applies a node's update."""
+    out = {**state, **update}
+    for key, reducer in _REDUCERS.items():
+        if key in state and key in update:
+            out[key] = reducer(state[key], update[key])
+    return out
+
+
+_REDUCERS = {
+    key: hint.__metadata__[0]
+    for key, hint in get_type_hints(GraphState, include_extras=True).items()
+    if get_origin(hint) is Annotated
+}
