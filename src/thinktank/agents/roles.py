@@ -29,13 +29,16 @@ _OBJECT_START = re.compile(r'\{\s*["}]')
 """Where a JSON object can start (its first key is a string): ``\\boxed{42}`` is none."""
 
 
+_BRACES = {"{": 1, "}": -1}
+
+
 def final_answer(text: str) -> str | None:
     """The last ``\\boxed{...}`` (balanced) or, failing that, the last ``Answer:`` line."""
     start = text.rfind("\\boxed{")
     if start >= 0:
         depth, i = 1, start + len("\\boxed{")
         for j in range(i, len(text)):
-            depth += {"{": 1, "}": -1}.get(text[j], 0)
+            depth += _BRACES.get(text[j], 0)
             if depth == 0:
                 return text[i:j].strip()
     found = _ANSWER_LINE.findall(text)

@@ -193,7 +193,7 @@ class NodeRuntime:
             from thinktank.graphs.execution import code_answer
 
             answer = code_answer(traj, answer)
-        u = traj.usage
+        steps = traj.steps
         return NodeOutput(
             id=oid,
             node=node.id,
@@ -210,7 +210,10 @@ class NodeRuntime:
             error=traj.error,
             refused_by=traj.refused_by,
             finished_at=time.time(),
-            usage={"prompt_tokens": u.prompt_tokens, "completion_tokens": u.completion_tokens},
+            usage={
+                "prompt_tokens": sum(st.usage.prompt_tokens for st in steps),
+                "completion_tokens": sum(st.usage.completion_tokens for st in steps),
+            },
             trajectory=traj.model_dump(mode="json"),
         )
 

@@ -62,6 +62,9 @@ class SelectionResult(BaseModel):
     detail: dict[str, Any] = Field(default_factory=dict)
 
 
+_ANSWER_KINDS = frozenset(get_args(AnswerKind))
+
+
 def answer_kind(
     spec: GraphSpec, task_kind: str | None, metadata: Mapping[str, Any] | None = None
 ) -> AnswerKind:
@@ -71,7 +74,7 @@ def answer_kind(
     if spec.selection.answer_kind != "auto":
         return spec.selection.answer_kind
     own = (metadata or {}).get("answer_kind")
-    if own in get_args(AnswerKind):
+    if isinstance(own, str) and own in _ANSWER_KINDS:
         return own  # type: ignore[return-value]
     try:
         return answer_kind_for(task_kind or "text")

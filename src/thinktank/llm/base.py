@@ -22,7 +22,7 @@ from thinktank.llm.budget import Reservation
 from thinktank.llm.cache import ResponseCache, request_key
 from thinktank.llm.ledger import CallRecord, current_scope
 from thinktank.llm.pricing import price_for
-from thinktank.llm.types import ChatRequest, Completion, Usage, as_dicts
+from thinktank.llm.types import ChatRequest, Completion, as_dicts
 
 
 class Capabilities(BaseModel):
@@ -222,13 +222,11 @@ class ChatModel(ABC):
             for c in completions:
                 if not c.usage.cached and c.finish_reason != "length":
                     output_lengths.observe(self.model_id, role, c.usage.completion_tokens)
-        usage = Usage(
-            prompt_tokens=sum(c.usage.prompt_tokens for c in completions),
-            completion_tokens=sum(c.usage.completion_tokens for c in completions),
-        )
+        prompt = sum(c.usage.prompt_tokens for c in completions)
+        completion = sum(c.usage.completion_tokens for c in completions)
         fresh = [c for c in completions if not c.usage.cached]
         price = price_for(self.price_key)
-        cost = price.cost(usage.prompt_tokens, usage.completion_tokens)
+        cost = price.cost(prompt, completion)
         spent = (
             cost
             if len(fresh) == len(completions)
@@ -240,15 +238,15 @@ class ChatModel(ABC):
         # Budgets are charged the full cost (cached or not) so that a re-run from the
         # cache takes exactly the same budget decisions as the original run.
         for b, r in zip(sc.budgets, reservations, strict=True):
-            b.settle(r, tokens=usage.total_tokens, usd=cost)
+            b.settle(r, tokens=prompt + completion, usd=cost)
         if sc.ledgers:
             rec = CallRecord(
                 model=self.model_id,
-                labels=dict(sc.labels),
+                labels=sc.labels,  # copied by the record's validation
                 samples=len(completions),
                 cached_samples=len(completions) - len(fresh),
-                prompt_tokens=usage.prompt_tokens,
-                completion_tokens=usage.completion_tokens,
+                prompt_tokens=prompt,
+                completion_tokens=completion,
                 latency_s=latency,
                 cost_usd=cost,
                 spent_usd=spent,

@@ -12,8 +12,8 @@ from __future__ import annotations
 import contextvars
 import threading
 from collections import defaultdict
-from collections.abc import Iterable, Iterator
-from contextlib import contextmanager
+from collections.abc import Iterable
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -162,7 +162,6 @@ def current_scope() -> _Scope:
     return _current.get()
 
 
-@contextmanager
 def scope(
     *,
     budget: Budget | None = None,
@@ -170,23 +169,37 @@ def scope(
     budgets: Iterable[Budget] = (),
     priority: float | None = None,
     **labels: Any,
-) -> Iterator[_Scope]:
+) -> AbstractContextManager[_Scope]:
     """Enter a budget / ledger / label scope for the model calls made inside.
 
     ``priority`` orders calls waiting for the same budget (lower first; calls without
     one come after, first come first served): the eval runner gives each job its task
     index, so near a budget's end the jobs started first are finished first."""
-    outer = _current.get()
-    extra = tuple(budgets) + ((budget,) if budget is not None else ())
-    new = _Scope(
-        budgets=outer.budgets + tuple(b for b in extra if b not in outer.budgets),
-        ledgers=outer.ledgers
-        + ((ledger,) if ledger is not None and ledger not in outer.ledgers else ()),
-        labels={**outer.labels, **{k: str(v) for k, v in labels.items() if v is not None}},
-        priority=outer.priority if priority is None else priority,
-    )
-    token = _current.set(new)
-    try:
-        yield new
-    finally:
-        _current.reset(token)
+    return _Entered(budget, ledger, budgets, priority, labels)
+
+
+class _Entered:
+    """:func:`scope`'s context manager (a class: entered for every agent run, so no
+    generator per use); the scope is made on entry, from the one around it then."""
+
+    __slots__ = ("_args", "_token")
+
+    def __init__(self, *args: Any) -> None:
+        self._args = args
+
+    def __enter__(self) -> _Scope:
+        budget, ledger, budgets, priority, labels = self._args
+        outer = _current.get()
+        extra = tuple(budgets) + ((budget,) if budget is not None else ())
+        new = _Scope(
+            budgets=outer.budgets + tuple(b for b in extra if b not in outer.budgets),
+            ledgers=outer.ledgers
+            + ((ledger,) if ledger is not None and ledger not in outer.ledgers else ()),
+            labels={**outer.labels, **{k: str(v) for k, v in labels.items() if v is not None}},
+            priority=outer.priority if priority is None else priority,
+        )
+        self._token = _current.set(new)
+        return new
+
+    def __exit__(self, *exc: object) -> None:
+        _current.reset(self._token)
