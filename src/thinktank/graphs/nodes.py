@@ -86,13 +86,27 @@ class NodeRuntime:
         """:meth:`run`, the samples' records as :class:`NodeOutput` s."""
         ctx = current_run()
         task = ctx.task if ctx else {}
-        items = await self._memory_items(node, task)
+        memory = await self._memory_items(node, task)
         samples: list[int] = list(item["samples"])
         keep = int(item.get("keep") or len(samples))
         code = self._code_kind(ctx) if node.role in ANSWER_ROLES else False
         if len(samples) == 1 and keep >= 1:  # the common case: no task of its own
-            return [await self._one(node, item, samples[0], items, ctx, code)]
-        coros = [self._one(node, item, s, items, ctx, code) for s in samples]
+            return [await self._one(node, item, samples[0], memory, ctx, code)]
+        return await self._several(node, item, samples, keep, memory, ctx, code)
+
+    async def _several(
+        self,
+        node: NodeSpec,
+        item: WorkItem,
+        samples: list[int],
+        keep: int,
+        memory: list[Any],
+        ctx: RunContext | None,
+        code: bool,
+    ) -> list[NodeOutput]:
+        # apart from outputs(): the variables comprehensions use become cells (GC-tracked
+        # objects) on every call of the function that holds them
+        coros = [self._one(node, item, s, memory, ctx, code) for s in samples]
         if keep >= len(coros):
             return list(await asyncio.gather(*coros))
         # first-m: keep the first `keep` samples to finish, cancel the rest
