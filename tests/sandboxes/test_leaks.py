@@ -54,7 +54,7 @@ def _existing(ids: list[str]) -> set[str]:
     return {c.id for c in list_containers()} & set(ids)
 
 
-def _wait_gone(ids: list[str], within: float = 15.0) -> set[str]:
+def _wait_gone(ids: list[str], within: float = 60.0) -> set[str]:
     deadline = time.monotonic() + within
     while (left := _existing(ids)) and time.monotonic() < deadline:
         time.sleep(0.2)
@@ -68,7 +68,9 @@ def test_the_owner_removes_its_containers_when_it_ends(mode: str) -> None:
         proc.send_signal(signal.SIGTERM)
     elif mode == "sigint":
         proc.send_signal(signal.SIGINT)
-    proc.wait(timeout=30)
+    # a guard against a hang, not a race: removing a container waits on the engine,
+    # which a loaded machine (other suites' sandboxes) can keep busy for tens of seconds
+    proc.wait(timeout=180)
     assert not _wait_gone(ids), f"{mode}: containers left behind"
 
 
