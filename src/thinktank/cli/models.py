@@ -288,8 +288,8 @@ def _serve_suite(cfg: Any, suite: str, name: str, summary: str) -> None:
     """Bind, print the base URL and the --model string (stdout) and the set-up (stderr), serve."""
     from rich.console import Console
 
+    from thinktank._asgi import bind_socket
     from thinktank.llm.simulator import serve_forever
-    from thinktank.llm.simulator.server import bind_socket
 
     sock = bind_socket(cfg.host, cfg.port)  # listening now: clients queue until it serves
     host = f"[{cfg.host}]" if ":" in cfg.host else cfg.host

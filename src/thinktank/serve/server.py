@@ -8,27 +8,13 @@ free one) is known at once and early clients queue instead of being refused.
 from __future__ import annotations
 
 import gc
-import socket
-import threading
-import time
 from typing import Any
 
+from thinktank._asgi import ThreadedServer, bind_socket
 from thinktank.serve.app import create_app
 from thinktank.serve.config import ServeConfig
 from thinktank.serve.registry import GraphRegistry
 from thinktank.serve.store import TraceStore
-
-
-def bind_socket(host: str, port: int) -> socket.socket:
-    """A listening TCP socket (``port=0``: a free one)."""
-    family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    # IPPROTO_TCP, else asyncio skips TCP_NODELAY on accepted sockets and small
-    # responses wait on delayed ACKs
-    sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind((host, port))
-    sock.listen(4096)
-    return sock
 
 
 def _uvicorn(app: Any, log_level: str = "warning") -> Any:
@@ -68,8 +54,7 @@ class ServeServer:
         self.config = config or ServeConfig(port=0)
         self.app = create_app(registry, self.config, store)
         self.port = 0
-        self._server: Any = None
-        self._thread: threading.Thread | None = None
+        self._thread: ThreadedServer | None = None
 
     @property
     def url(self) -> str:
@@ -84,28 +69,15 @@ class ServeServer:
         if self._thread is not None:
             return self
         sock = bind_socket(self.config.host, self.config.port)
-        self.port = sock.getsockname()[1]
-        self._server = _uvicorn(self.app)
-        self._thread = threading.Thread(
-            target=self._server.run,
-            kwargs={"sockets": [sock]},
-            name=f"thinktank-serve-{self.port}",
-            daemon=True,
-        )
-        self._thread.start()
-        deadline = time.monotonic() + timeout
-        while not self._server.started:
-            if not self._thread.is_alive() or time.monotonic() > deadline:
-                self.stop()
-                raise RuntimeError(f"thinktank serve did not start on port {self.port}")
-            time.sleep(0.005)
+        self._thread = ThreadedServer(_uvicorn(self.app), sock, "thinktank-serve")
+        self.port = self._thread.port
+        self._thread.start("thinktank serve", timeout)
         return self
 
     def stop(self) -> None:
         if self._thread is None:
             return
-        self._server.should_exit = True
-        self._thread.join(timeout=15)
+        self._thread.stop()
         self._thread = None
 
     def __enter__(self) -> ServeServer:

@@ -19,32 +19,17 @@ import socket
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import httpx
 
+from thinktank._asgi import ThreadedServer, bind_socket
 from thinktank.llm.simulator.config import SimulatorConfig
 
 if TYPE_CHECKING:
     from thinktank.llm.base import ChatModel
-
-
-def bind_socket(host: str = "127.0.0.1", port: int = 0) -> socket.socket:
-    """A listening TCP socket (``port=0`` picks a free one).
-
-    Listening before the server runs means early clients queue instead of being refused.
-    """
-    family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    # proto must be IPPROTO_TCP, else asyncio skips TCP_NODELAY on accepted sockets
-    # and every response waits ~40 ms on delayed ACKs.
-    sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind((host, port))
-    sock.listen(4096)
-    return sock
 
 
 def _uvicorn_server(config: SimulatorConfig) -> tuple[Any, Any]:
@@ -149,8 +134,7 @@ class SimulatorServer(_Handle):
 
     def __init__(self, config: SimulatorConfig | None = None, **fields: Any) -> None:
         self.config = config or SimulatorConfig.model_validate(fields)
-        self._server: Any = None
-        self._thread: threading.Thread | None = None
+        self._thread: ThreadedServer | None = None
         self.engine: Any = None
         """The live engine (read it only while no request is running, e.g. after a batch)."""
 
@@ -158,29 +142,17 @@ class SimulatorServer(_Handle):
         if self._thread is not None:
             return self
         sock = bind_socket(self.config.host, self.config.port)
-        self.port = sock.getsockname()[1]
-        self._server, self.engine = _uvicorn_server(self.config)
-        self._thread = threading.Thread(
-            target=self._server.run,
-            kwargs={"sockets": [sock]},
-            name=f"thinktank-simulator-{self.port}",
-            daemon=True,
-        )
-        self._thread.start()
-        deadline = time.monotonic() + timeout
-        while not self._server.started:
-            if not self._thread.is_alive() or time.monotonic() > deadline:
-                self.stop()
-                raise RuntimeError(f"simulator did not start on port {self.port}")
-            time.sleep(0.005)
+        server, self.engine = _uvicorn_server(self.config)
+        self._thread = ThreadedServer(server, sock, "thinktank-simulator")
+        self.port = self._thread.port
+        self._thread.start("simulator", timeout)
         return self
 
     def stop(self) -> None:
         if self._thread is None:
             return
-        self._server.should_exit = True
-        self._server.force_exit = True  # don't wait for hung (timeout-fault) requests
-        self._thread.join(timeout=10)
+        # force: don't wait for hung (timeout-fault) requests
+        self._thread.stop(force=True, timeout=10)
         self._thread = None
 
 
