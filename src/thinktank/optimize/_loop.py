@@ -60,10 +60,15 @@ def space_dims(space: SearchSpace) -> dict[str, list[Any]]:
 
 
 def records_of(study: optuna.Study) -> list[TrialRecord]:
+    """The records of the trials that were told. A trial a crash cut short between its
+    record and its tell (still running, or failed and proposed again on resume) has none:
+    counting it would shift every later trial's index, hence its sampler seed."""
+    trials = study.get_trials(deepcopy=False)
+    crashed = {t.user_attrs.get("resumed_from") for t in trials}
     out = []
-    for t in study.get_trials(deepcopy=False):
+    for t in trials:
         rec = t.user_attrs.get("record")
-        if rec is not None:
+        if rec is not None and t.state != TrialState.RUNNING and t.number not in crashed:
             out.append(TrialRecord.model_validate(rec))
     return out
 
@@ -163,7 +168,7 @@ class Loop:
             reason = self.stop_reason()
             if reason is not None:
                 return reason
-            await self.step(sum(r.status != "crashed" for r in self.records))
+            await self.step(len(self.records))
 
     # --- one proposal -----------------------------------------------------------------
 
