@@ -19,12 +19,14 @@ from thinktank.sandboxes.gc import ContainerInfo, _reason, gc, list_containers
 pytestmark = [pytest.mark.docker, pytest.mark.usefixtures("docker_required")]
 
 CHILD = """
-import asyncio, sys
+import asyncio, faulthandler, sys
 from thinktank.sandboxes import DockerSandboxConfig
 
 async def main():
     boxes = [await DockerSandboxConfig().build().create() for _ in range(int(sys.argv[2]))]
     print(" ".join(b.container_id for b in boxes), flush=True)
+    # if ending takes this long, the stacks of every thread say where it hangs
+    faulthandler.dump_traceback_later(150)
     if sys.argv[1] == "exit":
         return
     if sys.argv[1] == "raise":
@@ -70,8 +72,13 @@ def test_the_owner_removes_its_containers_when_it_ends(mode: str) -> None:
         proc.send_signal(signal.SIGINT)
     # a guard against a hang, not a race: removing a container waits on the engine,
     # which a loaded machine (other suites' sandboxes) can keep busy for tens of seconds
-    proc.wait(timeout=180)
-    assert not _wait_gone(ids), f"{mode}: containers left behind"
+    try:
+        _, err = proc.communicate(timeout=180)  # reads the pipes: a full one cannot block it
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        _, err = proc.communicate()
+        pytest.fail(f"{mode}: the owner did not end within 180 s; its threads:\n{err[-8000:]}")
+    assert not _wait_gone(ids), f"{mode}: containers left behind\n{err[-4000:]}"
 
 
 def test_gc_removes_what_a_sigkilled_process_left() -> None:
