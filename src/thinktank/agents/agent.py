@@ -18,9 +18,10 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from thinktank.agents.context import elide_old_observations
-from thinktank.agents.roles import RoleOutput, lookup_role
+from thinktank.agents.outputs import RoleOutput
+from thinktank.agents.roles import lookup_role
 from thinktank.agents.trajectory import Step, ToolStep, Trajectory
-from thinktank.errors import BudgetExceeded, OutputParseError, Submitted
+from thinktank.errors import BudgetExceeded, ConfigError, OutputParseError, Submitted
 from thinktank.llm.base import ChatModel
 from thinktank.llm.budget import Budget
 from thinktank.llm.ledger import scope
@@ -55,7 +56,9 @@ class Agent:
 
     Args:
         role: role name (``solver``, ``verifier``, ``critic``, ``refiner``, ``fuser``,
-            ``judge``, ``debater``, ``ceo``); picks the default prompt and output type.
+            ``judge``, ``debater``, ``ceo``, or one registered with
+            :func:`~thinktank.agents.roles.register_role`); picks the default prompt
+            and output type.
         model: the :class:`ChatModel` that plays it.
         instructions: system prompt; default the role's packaged prompt.
         tools: tools the model may call.
@@ -88,6 +91,11 @@ class Agent:
         prompts_dir: str | Path | None = None,
     ) -> None:
         spec = lookup_role(role)
+        if spec.function is not None:
+            raise ConfigError(
+                f"role {role!r} is computed by the function {spec.function!r}, not played by a "
+                "model: use it as a graph node (Function(...) or role: in a graph spec)"
+            )
         self.role = spec.name
         self.name = name or spec.name
         self.model = model

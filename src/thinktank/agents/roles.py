@@ -1,254 +1,119 @@
-"""Roles: a prompt template (package data, overridable) and a typed output each.
+"""Roles as data, in one registry: built-in and your own roles are registrations alike.
 
-Every output model parses leniently: a JSON object when the model wrote one, else
-the conventional text form (``Answer: X`` / ``\\boxed{X}`` for answers,
-``Verdict:``/``Score:`` lines for verifiers, ``best: N`` for judges). Only when
-neither works is an :class:`~thinktank.errors.OutputParseError` raised, which the
-agent turns into feedback for the model.
+A role (:class:`RoleSpec`) is a name, how it is played — a model with instructions
+and a typed output (see :mod:`thinktank.agents.outputs`), or a Python function
+(a *function role*, run by the graph's function nodes) — and what it does for the
+graph (:data:`RoleAct`) and reads. The scheduler, compiler, selection, diagram and
+optimizer read those declarations, never role names.
+
+* :func:`register_role` adds a role from Python; a graph's ``roles:`` block declares
+  them in YAML (:class:`RoleDecl`, registered by :func:`declare_role` when the graph
+  is read); the built-in roles below are registered the same way.
+* A role name that is an import path (``module:function``) names a function role:
+  the function is imported and registered the first time the name is looked up.
+* Registering a name again with the same declaration changes nothing; a different
+  one is refused unless ``replace=True`` (built-in roles are never replaced).
 """
 
 from __future__ import annotations
 
-import re
+from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Set as AbstractSet
+from contextlib import contextmanager
 from functools import cache
 from importlib import resources
 from pathlib import Path
-from typing import Any, ClassVar, Literal
+from typing import Any, Literal
 
-from pydantic import BaseModel, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field
 
-from thinktank.errors import ConfigError, OutputParseError
-from thinktank.llm.structured import extract_json
-
-_ANSWER_LINE = re.compile(
-    r"^[ \t>*_#]*(?:final[ \t]+)?answer[ \t*_]*[:=][ \t]*(.+?)[ \t*]*$", re.I | re.M
+from thinktank._strict import StrictModel
+from thinktank.agents.callables import NODE_ATTRIBUTE, check_params, is_path, path_of, resolve
+from thinktank.agents.outputs import (
+    BUILT_IN_OUTPUTS,
+    AnswerOutput,
+    ContextOutput,
+    Critique,
+    Decision,
+    RoleOutput,
+    Selection,
+    Verification,
 )
+from thinktank.agents.schema import check_output_fields, role_output_type
+from thinktank.errors import ConfigError
 
-
-_OBJECT_START = re.compile(r'\{\s*["}]')
-"""Where a JSON object can start (its first key is a string): ``\\boxed{42}`` is none."""
-
-
-_BRACES = {"{": 1, "}": -1}
-
-
-def final_answer(text: str) -> str | None:
-    """The last ``\\boxed{...}`` (balanced) or, failing that, the last ``Answer:`` line."""
-    start = text.rfind("\\boxed{")
-    if start >= 0:
-        depth, i = 1, start + len("\\boxed{")
-        for j in range(i, len(text)):
-            depth += _BRACES.get(text[j], 0)
-            if depth == 0:
-                return text[i:j].strip()
-    found = _ANSWER_LINE.findall(text)
-    return found[-1].strip() if found else None
-
-
-class RoleOutput(BaseModel):
-    """Base of typed role outputs."""
-
-    @classmethod
-    def from_text(cls, text: str) -> RoleOutput:
-        data: Any = None
-        if _OBJECT_START.search(text):  # only an object is used: other replies are not parsed
-            try:
-                data = extract_json(text)
-            except ValueError:
-                pass
-        if isinstance(data, dict):
-            try:
-                return cls.model_validate(cls._normalise(data))
-            except ValidationError:
-                pass
-        fallback = cls._from_plain(text)
-        if fallback is None:
-            raise OutputParseError(f"could not read a {cls.__name__} from the reply", raw=text)
-        return fallback
-
-    @classmethod
-    def _normalise(cls, data: dict[str, Any]) -> dict[str, Any]:
-        return data
-
-    @classmethod
-    def _from_plain(cls, text: str) -> RoleOutput | None:
-        return None
-
-
-class AnswerOutput(RoleOutput):
-    """A solver's (or refiner's, fuser's, debater's) answer."""
-
-    answer: str
-    """The final answer, as written after ``Answer:``."""
-    reasoning: str = ""
-    """The work that led to it."""
-
-    @classmethod
-    def _normalise(cls, data: dict[str, Any]) -> dict[str, Any]:
-        if "answer" in data and not isinstance(data["answer"], str):
-            data = {**data, "answer": str(data["answer"])}
-        return data
-
-    @classmethod
-    def _from_plain(cls, text: str) -> AnswerOutput | None:
-        ans = final_answer(text)
-        if ans is None:
-            lines = [ln.strip() for ln in text.strip().splitlines() if ln.strip()]
-            if not lines:
-                return None
-            ans = lines[-1]
-        return cls(answer=ans, reasoning=text.strip())
-
-
-class Verification(RoleOutput):
-    """A verifier's judgement of one candidate."""
-
-    verdict: bool
-    """True when the candidate is judged correct."""
-    score: float = Field(default=0.5, ge=0.0, le=1.0)
-    """Probability the candidate is correct."""
-    rationale: str = ""
-
-    @classmethod
-    def _normalise(cls, data: dict[str, Any]) -> dict[str, Any]:
-        out = dict(data)
-        v = out.get("verdict")
-        if isinstance(v, str):
-            out["verdict"] = v.strip().lower() in {
-                "true",
-                "yes",
-                "correct",
-                "approve",
-                "approved",
-                "pass",
-                "valid",
-            }
-        if "score" not in out and isinstance(out.get("verdict"), bool):
-            out["score"] = 1.0 if out["verdict"] else 0.0
-        return out
-
-    @classmethod
-    def _from_plain(cls, text: str) -> Verification | None:
-        m = re.search(
-            r"verdict\W{0,3}\s*(correct|incorrect|true|false|yes|no|approve|reject)", text, re.I
-        )
-        if not m:
-            return None
-        ok = m.group(1).lower() in {"correct", "true", "yes", "approve"}
-        s = re.search(r"score\W{0,3}\s*([01](?:\.\d+)?)", text, re.I)
-        return cls(
-            verdict=ok,
-            score=float(s.group(1)) if s else (1.0 if ok else 0.0),
-            rationale=text.strip()[:500],
-        )
-
-
-class Critique(RoleOutput):
-    """A critic's findings."""
-
-    issues: list[str] = Field(default_factory=list)
-    suggestions: list[str] = Field(default_factory=list)
-
-    @classmethod
-    def _from_plain(cls, text: str) -> Critique | None:
-        items = [
-            ln.strip(" -*•\t") for ln in text.splitlines() if ln.strip().startswith(("-", "*", "•"))
-        ]
-        return cls(issues=items or [text.strip()], suggestions=[]) if text.strip() else None
-
-
-class Selection(RoleOutput):
-    """A listwise judge's pick; ``best`` is the 1-based candidate number."""
-
-    best: int = Field(ge=1)
-    rationale: str = ""
-
-    @classmethod
-    def _normalise(cls, data: dict[str, Any]) -> dict[str, Any]:
-        for key in ("best", "best_index", "index", "choice", "candidate"):
-            if key in data:
-                try:
-                    return {
-                        "best": int(str(data[key]).strip().lstrip("#")),
-                        "rationale": str(data.get("rationale", "")),
-                    }
-                except ValueError:
-                    break
-        return data
-
-    @classmethod
-    def _from_plain(cls, text: str) -> Selection | None:
-        m = re.search(r"(?:best|choose|pick|select|winner)\D{0,20}(\d+)", text, re.I) or re.search(
-            r"candidate\s*#?(\d+)", text, re.I
-        )
-        return (
-            cls(best=int(m.group(1)), rationale=text.strip()[:500])
-            if m and int(m.group(1)) >= 1
-            else None
-        )
-
-
-class Decision(RoleOutput):
-    """A CEO's decision after a round; the graph enforces every field."""
-
-    action: Literal["continue", "stop"]
-    recruit: int = Field(default=0, ge=0, le=16)
-    """Critics to have active next round."""
-    direction: str = ""
-    """Instruction given to every agent next round."""
-    token_budget: int = Field(default=0, ge=0)
-    """``max_tokens`` per agent call next round (0: keep the default)."""
-    answer: str = ""
-    """The team's best answer so far, in the CEO's view."""
-
-    @classmethod
-    def _normalise(cls, data: dict[str, Any]) -> dict[str, Any]:
-        out = dict(data)
-        a = str(out.get("action", out.get("decision", ""))).strip().lower()
-        out["action"] = "stop" if a.startswith(("stop", "end", "finish", "done")) else "continue"
-        out.pop("decision", None)
-        for k in ("recruit", "token_budget"):
-            if k in out:
-                try:
-                    out[k] = max(0, int(out[k]))
-                except (TypeError, ValueError):
-                    out[k] = 0
-        out["recruit"] = min(int(out.get("recruit", 0)), 16)
-        return out
-
-    @classmethod
-    def _from_plain(cls, text: str) -> Decision | None:
-        m = re.search(r"\b(stop|continue)\b", text, re.I)
-        if not m:
-            return None
-        return cls(
-            action="stop" if m.group(1).lower() == "stop" else "continue",
-            answer=final_answer(text) or "",
-        )
-
-
-RoleAct = Literal["answer", "refine", "score", "critique", "select", "fuse", "decide"]
+RoleAct = Literal["answer", "refine", "score", "critique", "select", "fuse", "decide", "context"]
 """What a role does for its graph. ``answer``: writes a candidate answer to the task;
 ``refine``: rewrites one candidate (an answer too); ``score``: judges each candidate it
-reads, one run per candidate; ``critique``: comments on the answers it reads;
-``select``: picks one of the answers it reads; ``fuse``: writes one answer from all it
-reads; ``decide``: coordinates rounds (stop, continue, recruit)."""
+reads, one run per candidate (a function node scores them all in one call);
+``critique``: comments on the answers it reads; ``select``: picks one of the answers
+it reads; ``fuse``: writes one answer from all it reads; ``decide``: coordinates
+rounds (stop, continue, recruit); ``context``: writes something the nodes it feeds
+read (a plan, retrieved facts) — no answer, no judgement."""
+
+RoleReads = Literal["task", "answers"]
+
+DEFAULT_OUTPUT: dict[str, type[RoleOutput]] = {
+    "answer": AnswerOutput,
+    "refine": AnswerOutput,
+    "fuse": AnswerOutput,
+    "score": Verification,
+    "critique": Critique,
+    "select": Selection,
+    "decide": Decision,
+    "context": ContextOutput,
+}
+"""The output type of a role that declares none, by what it does."""
+
+READS_ANSWERS: frozenset[str] = frozenset({"score", "critique", "select", "fuse"})
+"""What roles do that works on other nodes' answers (their default ``reads``)."""
+
+FUNCTION_PARAMS = ("task", "inputs", "ctx")
+"""What a function role is called with."""
+
+
+class RoleDecl(StrictModel):
+    """A role as it is written in a graph's (or a search space's) ``roles:`` block."""
+
+    name: str = Field(pattern=r"^[A-Za-z][\w.:<>#-]{0,199}$")
+    """The name nodes use as their ``role``."""
+    instructions: str | None = None
+    """The system prompt of a model role (``None``: the packaged ``prompts/<name>.md``)."""
+    output: dict[str, Any] | str | None = None
+    """The output type: a JSON schema of an object, or the import path of a pydantic
+    model (``module:Model``); ``None``: the default of what the role does."""
+    does: RoleAct = "answer"
+    reads: RoleReads | None = None
+    """``answers`` (it works on other nodes' answers) or ``task``; default by ``does``."""
+    uses_tools: bool = False
+    """Whether nodes of this role get the graph's tools by default."""
+    function: str | None = None
+    """Import path of the async function that computes this role (a function role):
+    ``async def fn(task, inputs, ctx)``."""
 
 
 class RoleSpec(BaseModel):
-    """A role: name, default prompt, output type, and what it does for the graph —
-    the scheduler, compiler, selection, diagram and optimizer read these, not names."""
+    """A registered role: the scheduler, compiler, selection, diagram and optimizer read
+    these declarations, not names."""
+
+    model_config = ConfigDict(arbitrary_types_allowed=True)
 
     name: str
     output: type[RoleOutput]
     uses_tools: bool = False
     """Whether the role gets the graph's tools by default."""
-    reads: Literal["task", "answers"] = "task"
+    reads: RoleReads = "task"
     """What the role works on. ``task``: the task itself (plus whatever edges bring).
     ``answers``: other nodes' answers (it verifies, critiques, judges or fuses them),
     so it never runs unless an edge brings it answers; graphs are checked for that."""
     does: RoleAct = "answer"
     """What it does for the graph (see :data:`RoleAct`)."""
+    instructions: str | None = None
+    """Its system prompt; ``None``: the packaged ``prompts/<name>.md``."""
+    function: str | None = None
+    """Import path of the function computing it (a function role), else ``None``."""
+    declared_output: dict[str, Any] | str | None = None
+    """The output as declared (schema, import path, or ``None`` for the default)."""
 
     @property
     def answers(self) -> bool:
@@ -260,41 +125,234 @@ class RoleSpec(BaseModel):
         """Each run works on one candidate (``score`` judges it, ``refine`` rewrites it)."""
         return self.does in ("score", "refine")
 
-    _prompts: ClassVar[dict[str, str]] = {}
+    @property
+    def custom_output(self) -> bool:
+        """Its output type is its own (not one thinktank defines)."""
+        return self.output not in BUILT_IN_OUTPUTS
 
     def prompt(self, override_dir: str | Path | None = None) -> str:
-        return load_prompt(self.name, override_dir)
+        """The system prompt: ``override_dir/<name>.md`` when present, else the
+        instructions (with the reply format when the output type is the role's own),
+        else the packaged prompt."""
+        if override_dir is not None:
+            p = Path(override_dir) / f"{self.name}.md"
+            if p.exists():
+                return p.read_text(encoding="utf-8").strip()
+        if self.instructions is None:
+            return _packaged_prompt(self.name)
+        if not self.custom_output:
+            return self.instructions
+        from thinktank.agents.schema import output_instructions
+
+        return f"{self.instructions.rstrip()}\n\n{output_instructions(self.output)}"
+
+    def declaration(self) -> RoleDecl:
+        """This role as a ``roles:`` entry (what graphs carry so other processes know it)."""
+        return RoleDecl(
+            name=self.name,
+            instructions=self.instructions,
+            output=self.declared_output,
+            does=self.does,
+            reads=self.reads,
+            uses_tools=self.uses_tools,
+            function=self.function,
+        )
 
 
-ROLES: dict[str, RoleSpec] = {
-    "solver": RoleSpec(name="solver", output=AnswerOutput, uses_tools=True),
-    "verifier": RoleSpec(
-        name="verifier", output=Verification, uses_tools=True, reads="answers", does="score"
-    ),
-    "critic": RoleSpec(name="critic", output=Critique, reads="answers", does="critique"),
-    "refiner": RoleSpec(name="refiner", output=AnswerOutput, uses_tools=True, does="refine"),
-    "fuser": RoleSpec(name="fuser", output=AnswerOutput, reads="answers", does="fuse"),
-    "judge": RoleSpec(name="judge", output=Selection, reads="answers", does="select"),
-    "debater": RoleSpec(name="debater", output=AnswerOutput, uses_tools=True),
-    "ceo": RoleSpec(name="ceo", output=Decision, does="decide"),
-}
-ROLES["aggregator"] = ROLES["fuser"].model_copy(update={"name": "fuser"})
-ROLES["selector"] = ROLES["judge"].model_copy(update={"name": "judge"})
+ROLES: dict[str, RoleSpec] = {}
+"""The registry: role name (aliases included) → :class:`RoleSpec`."""
+
+_FAILED: dict[str, str] = {}
+"""Function-role paths that could not be loaded, with why (not retried every lookup)."""
+
+
+def register_role(
+    name: str,
+    *,
+    instructions: str | None = None,
+    output: type[BaseModel] | Mapping[str, Any] | str | None = None,
+    does: RoleAct = "answer",
+    reads: RoleReads | None = None,
+    uses_tools: bool = False,
+    function: Callable[..., Any] | str | None = None,
+    replace: bool = False,
+) -> RoleSpec:
+    """Register a role and return it.
+
+    Args:
+        name: what nodes write as their ``role``.
+        instructions: the system prompt of a model role (required unless the package
+            ships ``prompts/<name>.md``); a reply-format paragraph is added when
+            ``output`` is your own type.
+        output: a pydantic model class, a JSON schema of an object or an import path
+            ``module:Model``; default by ``does`` (e.g. an ``answer`` for ``answer``).
+            An ``answer``/``refine``/``fuse`` role's type needs an ``answer`` field, a
+            ``score`` role's a ``score`` (0–1) or ``verdict`` field, a ``select`` role's
+            ``best``, a ``decide`` role's ``action``.
+        does: what it does for the graph (:data:`RoleAct`).
+        reads: ``answers`` or ``task``; default ``answers`` for roles that score,
+            critique, select or fuse.
+        uses_tools: nodes of this role get the graph's tools by default.
+        function: an async function ``fn(task, inputs, ctx)`` (or its import path)
+            computing the role instead of a model: a function role.
+        replace: redefine a role registered before under ``name`` (not a built-in one).
+    """
+    path = None
+    if function is not None:
+        path = function if isinstance(function, str) else path_of(function)
+        fn = resolve(path, what=f"role {name!r}: function")
+        check_params(fn, FUNCTION_PARAMS, what=f"function node {path!r}")
+        if instructions is not None:
+            raise ConfigError(
+                f"role {name!r} is computed by the function {path!r}: it takes no instructions"
+            )
+    elif instructions is None and not _has_packaged_prompt(name):
+        raise ConfigError(
+            f"role {name!r} needs instructions (its system prompt), or a function that computes it"
+        )
+    model, declared = role_output_type(output, name)
+    model = model or DEFAULT_OUTPUT[does]
+    check_output_fields(name, does, model)
+    spec = RoleSpec(
+        name=name,
+        output=model,
+        uses_tools=uses_tools,
+        reads=reads or ("answers" if does in READS_ANSWERS else "task"),
+        does=does,
+        instructions=instructions,
+        function=path,
+        declared_output=declared,
+    )
+    old = ROLES.get(name)
+    if old is not None and old.declaration() == spec.declaration():
+        return old
+    if old is not None:
+        if name in BUILT_IN:
+            raise ConfigError(f"role {name!r} is built in; register yours under another name")
+        if not replace:
+            raise ConfigError(
+                f"role {name!r} is already registered ({_summary(old)}), differently; choose "
+                f"another name, or pass replace=True to redefine it"
+            )
+    ROLES[name] = spec
+    _FAILED.pop(name, None)
+    return spec
+
+
+def _summary(role: RoleSpec) -> str:
+    how = f"function {role.function}" if role.function else "a model role"
+    return f"{how}, does {role.does}"
+
+
+def declare_role(decl: RoleDecl) -> RoleSpec:
+    """Register a ``roles:`` entry (the same declaration again changes nothing)."""
+    return register_role(
+        decl.name,
+        instructions=decl.instructions,
+        output=decl.output,
+        does=decl.does,
+        reads=decl.reads,
+        uses_tools=decl.uses_tools,
+        function=decl.function,
+    )
+
+
+def alias_role(alias: str, name: str) -> None:
+    """Let ``alias`` name the registered role ``name``."""
+    ROLES[alias] = ROLES[name]
+
+
+@contextmanager
+def temporary_roles() -> Iterator[dict[str, RoleSpec]]:
+    """Roles registered inside the block are forgotten after it (for tests)."""
+    saved, failed = dict(ROLES), dict(_FAILED)
+    try:
+        yield ROLES
+    finally:
+        ROLES.clear()
+        ROLES.update(saved)
+        _FAILED.clear()
+        _FAILED.update(failed)
+
+
+def _function_role(path: str) -> RoleSpec:
+    """The function role named by its import path, registered on first use; what it does
+    comes from its ``@node`` declaration (default ``answer``)."""
+    fn = resolve(path, what=f"function node {path!r}")
+    meta = getattr(fn, NODE_ATTRIBUTE, None) or {}
+    return register_role(
+        path, function=path, does=meta.get("does", "answer"), reads=meta.get("reads")
+    )
+
+
+def find_role(name: str) -> RoleSpec | None:
+    """The role ``name`` (a function path is loaded and registered), else ``None``."""
+    spec = ROLES.get(name)
+    if spec is not None or name in _FAILED or not is_path(name):
+        return spec
+    try:
+        return _function_role(name)
+    except ConfigError as exc:
+        _FAILED[name] = str(exc)
+        return None
+
+
+def lookup_role(name: str) -> RoleSpec:
+    """The role ``name``; unknown names list the valid ones, a function path that cannot be
+    loaded says why."""
+    spec = find_role(name)
+    if spec is not None:
+        return spec
+    if name in _FAILED:
+        raise ConfigError(_FAILED[name])
+    raise ConfigError(
+        f"unknown role {name!r}; valid roles: {', '.join(sorted(ROLES))} (add your own with "
+        "register_role(...) or a roles: entry in the graph, or name a function node by "
+        "its import path 'module:function')"
+    )
 
 
 def role_does(name: str) -> RoleAct | None:
     """What the role ``name`` does (``None`` for a name that is no role)."""
-    spec = ROLES.get(name)
+    spec = find_role(name)
     return spec.does if spec is not None else None
 
 
 def roles_doing(*acts: RoleAct) -> frozenset[str]:
-    """Names (aliases included) of the roles that do any of ``acts``."""
+    """Names (aliases included) of the roles registered now that do any of ``acts``."""
     return frozenset(n for n, r in ROLES.items() if r.does in acts)
 
 
-ANSWER_ROLES = roles_doing("answer", "refine", "fuse")
-"""Roles whose outputs are candidate answers (their aliases included)."""
+class RolesDoing(AbstractSet[str]):
+    """The names of the roles doing some acts, as the registry stands when asked."""
+
+    def __init__(self, *acts: RoleAct) -> None:
+        self.acts = frozenset(acts)
+
+    def __contains__(self, name: object) -> bool:
+        if not isinstance(name, str):
+            return False
+        spec = ROLES.get(name)
+        if spec is None:
+            spec = find_role(name)
+        return spec is not None and spec.does in self.acts
+
+    def __iter__(self) -> Iterator[str]:
+        return iter([n for n, r in ROLES.items() if r.does in self.acts])
+
+    def __len__(self) -> int:
+        return sum(1 for r in ROLES.values() if r.does in self.acts)
+
+    @classmethod
+    def _from_iterable(cls, it: Any) -> frozenset[Any]:
+        return frozenset(it)
+
+    def __repr__(self) -> str:
+        return f"RolesDoing({', '.join(sorted(self.acts))}: {sorted(self)})"
+
+
+ANSWER_ROLES = RolesDoing("answer", "refine", "fuse")
+"""Roles whose outputs are candidate answers (aliases and your own roles included)."""
 
 SELECTION_NEEDS: dict[str, RoleAct] = {
     "verifier": "score",
@@ -305,14 +363,8 @@ SELECTION_NEEDS: dict[str, RoleAct] = {
 """Selection method → what the node it selects with does (by default, the first such node)."""
 
 
-def lookup_role(name: str) -> RoleSpec:
-    """Look up a role; unknown names list the valid ones."""
-    try:
-        return ROLES[name]
-    except KeyError:
-        raise ConfigError(
-            f"unknown role {name!r}; valid roles: {', '.join(sorted(ROLES))}"
-        ) from None
+def _has_packaged_prompt(name: str) -> bool:
+    return resources.files("thinktank.agents").joinpath(f"prompts/{name}.md").is_file()
 
 
 @cache
@@ -326,9 +378,24 @@ def _packaged_prompt(name: str) -> str:
 
 
 def load_prompt(name: str, override_dir: str | Path | None = None) -> str:
-    """A role's system prompt: ``override_dir/<name>.md`` when present, else the packaged one."""
-    if override_dir is not None:
-        p = Path(override_dir) / f"{name}.md"
-        if p.exists():
-            return p.read_text(encoding="utf-8").strip()
-    return _packaged_prompt(lookup_role(name).name)
+    """A role's system prompt: ``override_dir/<name>.md`` when present, else its own."""
+    if override_dir is not None and (Path(override_dir) / f"{name}.md").exists():
+        return (Path(override_dir) / f"{name}.md").read_text(encoding="utf-8").strip()
+    return lookup_role(name).prompt(override_dir)
+
+
+# --- the built-in roles: registrations like any other --------------------------------
+
+register_role("solver", uses_tools=True)
+register_role("verifier", output=Verification, uses_tools=True, reads="answers", does="score")
+register_role("critic", output=Critique, does="critique")
+register_role("refiner", uses_tools=True, does="refine")
+register_role("fuser", does="fuse")
+register_role("judge", does="select")
+register_role("debater", uses_tools=True)
+register_role("ceo", does="decide")
+alias_role("aggregator", "fuser")
+alias_role("selector", "judge")
+
+BUILT_IN: frozenset[str] = frozenset(ROLES)
+"""The roles thinktank registers itself (graphs need not declare them)."""
