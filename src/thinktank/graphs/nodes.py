@@ -127,7 +127,10 @@ class NodeRuntime:
     async def _memory_items(self, node: NodeSpec, task: dict[str, Any]) -> list[Any]:
         if not node.memory or self.memory is None or node.memory_k == 0:
             return []
-        got = self.memory.retrieve(task.get("prompt", ""), node.memory_k)
+        # never a lesson learned from this very task (a second graph, a repeat, a resume)
+        task_id = task.get("id")
+        keep = {"exclude_tasks": [str(task_id)]} if task_id else None
+        got = self.memory.retrieve(task.get("prompt", ""), node.memory_k, keep)
         return list(await got) if inspect.isawaitable(got) else list(got)
 
     def _agent(self, node: NodeSpec, max_tokens: int | None, memory: list[Any]) -> Agent:

@@ -268,8 +268,11 @@ class MemoryLearner:
             report.warnings += res.warnings
             if not res.accepted:
                 return
-            if await self.sheets.save(cfg.sheet_name, res.sheet, expected_version=sheet.version):
-                report.sheet_version = res.sheet.version
+            new = res.sheet
+            if task.id not in new.sources:
+                new = new.model_copy(update={"sources": [*new.sources, task.id]})
+            if await self.sheets.save(cfg.sheet_name, new, expected_version=sheet.version):
+                report.sheet_version = new.version
                 return
             report.notes.append(
                 f"the sheet changed during curation (attempt {attempt + 1}); curating again"

@@ -29,8 +29,9 @@ from thinktank.learning.cheatsheet import synthesize
 from thinktank.learning.runs import SHEET_ID_PREFIX
 from thinktank.llm.base import ChatModel
 from thinktank.llm.ledger import scope
-from thinktank.memory.base import MemoryBank, MemoryFilter
+from thinktank.memory.base import MemoryBank
 from thinktank.memory.sheets import DEFAULT_SHEET, SheetStore
+from thinktank.memory.types import FilterLike, as_filter
 
 log = logging.getLogger("thinktank.learning.views")
 
@@ -67,11 +68,16 @@ class CumulativeSheetView:
         return getattr(self.bank, "path", f"cheatsheet {self.name}")
 
     async def retrieve(
-        self, query: str, k: int = 1, filters: MemoryFilter | None = None, *, record: bool = True
+        self, query: str, k: int = 1, filters: FilterLike = None, *, record: bool = True
     ) -> list[SheetItem]:
-        """The sheet as one item, whatever the query (the cumulative sheet is not per task)."""
+        """The sheet as one item, whatever the query (the cumulative sheet is not per task);
+        none for a task ``filters`` excludes that shaped the sheet (a task never sees
+        what was learned from it)."""
         sheet = await self.store.load(self.name, max_chars=self.max_chars)
         if not sheet.text.strip() or k == 0:
+            return []
+        f = as_filter(filters)
+        if f is not None and f.exclude_tasks and set(f.exclude_tasks) & set(sheet.sources):
             return []
         return [
             SheetItem(
@@ -109,7 +115,9 @@ class SynthesisView:
         self.max_chars = max_chars
         self.notes: dict[str, list[str]] = {}
         """Task prompt → warnings of its synthesis (taken by the learner after the task)."""
-        self._cache: OrderedDict[tuple[str, int], asyncio.Future[list[Any]]] = OrderedDict()
+        self._cache: OrderedDict[tuple[str, int, tuple[str, ...]], asyncio.Future[list[Any]]] = (
+            OrderedDict()
+        )
         self._size = cache
 
     @property
@@ -117,11 +125,12 @@ class SynthesisView:
         return getattr(self.bank, "path", "memory")
 
     async def retrieve(
-        self, query: str, k: int = 3, filters: MemoryFilter | None = None, *, record: bool = True
+        self, query: str, k: int = 3, filters: FilterLike = None, *, record: bool = True
     ) -> list[Any]:
         """One synthesized sheet for ``query`` (the raw items when synthesis fails)."""
         n = self.k if self.k is not None else k
-        key = (query, n)
+        f = as_filter(filters)
+        key = (query, n, tuple(f.exclude_tasks or ()) if f is not None else ())
         fut = self._cache.get(key)
         stale = fut is not None and (
             fut.get_loop() is not asyncio.get_running_loop()
@@ -139,9 +148,7 @@ class SynthesisView:
         """Remove and return the warnings recorded for ``query``."""
         return self.notes.pop(query, [])
 
-    async def _synthesize(
-        self, query: str, k: int, filters: MemoryFilter | None, record: bool
-    ) -> list[Any]:
+    async def _synthesize(self, query: str, k: int, filters: FilterLike, record: bool) -> list[Any]:
         items = await self.bank.retrieve(query, k, filters, record=record)
         if not items:
             return []

@@ -27,13 +27,14 @@ from thinktank.memory._schema import (
     migrate,
     token_columns,
 )
-from thinktank.memory.base import MemoryFilter, MemoryItem
+from thinktank.memory.base import MemoryItem
 from thinktank.memory.errors import (
     CorruptMemoryDatabase,
     MemoryBankNotFound,
     MemoryBusy,
     MemoryStoreError,
 )
+from thinktank.memory.types import FilterLike, as_filter
 
 T = TypeVar("T")
 
@@ -97,10 +98,13 @@ def row_item(row: Sequence[Any]) -> MemoryItem:
     )  # fmt: skip
 
 
-def where_clause(filters: MemoryFilter | None, alias: str = "i") -> tuple[str, list[Any]]:
-    """SQL conditions (joined by AND, ``1`` when none) and parameters for ``filters``."""
+def where_clause(filters: FilterLike, alias: str = "i") -> tuple[str, list[Any]]:
+    """SQL conditions (joined by AND, ``1`` when none) and parameters for ``filters``
+    (a :class:`MemoryFilter` or its fields as a mapping)."""
     if filters is None:
         return "1", []
+    filters = as_filter(filters)
+    assert filters is not None
     conds: list[str] = []
     params: list[Any] = []
 
@@ -126,6 +130,14 @@ def where_clause(filters: MemoryFilter | None, alias: str = "i") -> tuple[str, l
         params.extend(filters.tags)
     if not filters.include_demoted:
         conds.append(f"{alias}.demoted = 0")
+    if filters.exclude_tasks:
+        some = ", ".join("?" * len(filters.exclude_tasks))
+        conds.append(
+            f"COALESCE(json_extract({alias}.provenance, '$.task_id'), '') NOT IN ({some}) "
+            f"AND NOT EXISTS (SELECT 1 FROM json_each({alias}.merged_from) AS m "
+            f"WHERE json_extract(m.value, '$.provenance.task_id') IN ({some}))"
+        )
+        params.extend([*filters.exclude_tasks, *filters.exclude_tasks])
     return (" AND ".join(conds) or "1"), params
 
 

@@ -26,6 +26,7 @@ from thinktank.memory.errors import ItemNotFound, MemoryImportError
 from thinktank.memory.types import (
     KINDS,
     ConsolidationReport,
+    FilterLike,
     ItemLimits,
     JudgeKind,
     Kind,
@@ -93,9 +94,15 @@ class MemoryBank(ABC):
 
     @abstractmethod
     async def retrieve(
-        self, query: str, k: int = 5, filters: MemoryFilter | None = None, *, record: bool = True
+        self,
+        query: str,
+        k: int = 5,
+        filters: FilterLike = None,
+        *,
+        record: bool = True,
     ) -> list[MemoryItem]:
-        """The ``k`` items most relevant to ``query``, best first.
+        """The ``k`` items most relevant to ``query``, best first, among those ``filters``
+        lets through (a :class:`MemoryFilter` or its fields as a mapping).
 
         ``record`` counts the retrieval in each returned item's ``usage.retrieved``
         (off for browsing, e.g. ``thinktank memory search``).
@@ -186,7 +193,7 @@ class MemoryBank(ABC):
     # --- sync twins -----------------------------------------------------------------
 
     def retrieve_sync(
-        self, query: str, k: int = 5, filters: MemoryFilter | None = None, *, record: bool = True
+        self, query: str, k: int = 5, filters: FilterLike = None, *, record: bool = True
     ) -> list[MemoryItem]:
         return run_sync(self.retrieve(query, k, filters, record=record))
 

@@ -43,6 +43,8 @@ class Cheatsheet(StrictModel):
     """Number of accepted rewrites."""
     updated: datetime = Field(default_factory=utcnow)
     """Time of the last accepted rewrite (UTC)."""
+    sources: list[str] = Field(default_factory=list)
+    """Ids of the tasks whose runs shaped the sheet (it is not shown to them again)."""
 
     def render(self, header: str = "Cheatsheet from earlier tasks") -> str:
         """The sheet as prompt text (empty when the sheet is)."""

@@ -58,6 +58,7 @@ from thinktank.memory.embeddings import (
 from thinktank.memory.errors import ItemNotFound
 from thinktank.memory.types import (
     ConsolidationReport,
+    FilterLike,
     ItemLimits,
     MemoryFilter,
     MemoryItem,
@@ -126,7 +127,7 @@ class SQLiteMemoryBank(MemoryBank):
         return await asyncio.to_thread(self._add, batch, vecs)
 
     async def retrieve(
-        self, query: str, k: int = 5, filters: MemoryFilter | None = None, *, record: bool = True
+        self, query: str, k: int = 5, filters: FilterLike = None, *, record: bool = True
     ) -> list[MemoryItem]:
         mode = self._mode()
         qvec = (await self.embedder.embed([query]))[0] if mode != "bm25" and self.embedder else None
@@ -174,7 +175,7 @@ class SQLiteMemoryBank(MemoryBank):
         return self._add(batch, vecs)
 
     def retrieve_sync(
-        self, query: str, k: int = 5, filters: MemoryFilter | None = None, *, record: bool = True
+        self, query: str, k: int = 5, filters: FilterLike = None, *, record: bool = True
     ) -> list[MemoryItem]:
         mode = self._mode()
         qvec = None
@@ -362,7 +363,7 @@ class SQLiteMemoryBank(MemoryBank):
         self,
         query: str,
         k: int,
-        filters: MemoryFilter | None,
+        filters: FilterLike,
         record: bool,
         mode: str,
         qvec: Matrix | None,

@@ -8,7 +8,7 @@ snippet), plus where it came from and how it has fared since.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any, Literal
 
@@ -199,8 +199,12 @@ class MemoryFilter(StrictModel):
     """Only these item ids."""
     include_demoted: bool = True
     """Also return demoted items (they are still ranked lower)."""
+    exclude_tasks: list[str] | None = None
+    """Leave out items learned from these tasks: an item whose provenance, or the
+    provenance of any item merged into it, names one of them. The node runtime sets it
+    to the running task, so a lesson never reaches the task it was learned from."""
 
-    @field_validator("kinds", "domains", "tags", "ids", mode="before")
+    @field_validator("kinds", "domains", "tags", "ids", "exclude_tasks", mode="before")
     @classmethod
     def _listify(cls, v: Any) -> Any:
         return [v] if isinstance(v, str) else v
@@ -209,6 +213,18 @@ class MemoryFilter(StrictModel):
     @classmethod
     def _lower(cls, v: list[str] | None) -> list[str] | None:
         return None if v is None else [" ".join(t.lower().split()) for t in v]
+
+
+FilterLike = MemoryFilter | Mapping[str, Any] | None
+"""What retrieval takes as ``filters``: a :class:`MemoryFilter`, its fields as a mapping
+(how callers below the memory layer, the node runtime, pass them), or ``None``."""
+
+
+def as_filter(filters: FilterLike) -> MemoryFilter | None:
+    """``filters`` as a :class:`MemoryFilter` (``None`` stays ``None``)."""
+    if filters is None or isinstance(filters, MemoryFilter):
+        return filters
+    return MemoryFilter.model_validate(filters)
 
 
 class ConsolidationReport(BaseModel):
