@@ -131,10 +131,11 @@ async def run_demo(
     graphs = demo_graphs(samples=samples, max_steps=max_steps, max_tokens=max_tokens)
     provider = provider or DockerSandboxConfig().build()
     bank = SQLiteMemoryBank(out / "memory.sqlite", create=True)
-    # one lesson-extraction call per task (not per graph) keeps the demo short
-    learner = MemoryLearner(
-        model, bank, config=LearnerConfig(mode="reasoningbank", max_items=2, once_per_task=True)
-    )
+    # one lesson-extraction call per task (not per graph) keeps the demo short; the demo
+    # model is too small to judge its own runs, so the demo learns from the labels (the
+    # oracle judge, shown as such in the report)
+    config = LearnerConfig(mode="reasoningbank", max_items=2, once_per_task=True, judge="oracle")
+    learner = MemoryLearner(model, bank, config=config)
     envs = {
         "math": {"provider": provider},
         "swe": {"provider": provider, "log_dir": str(out / "swe-logs")},

@@ -52,11 +52,14 @@ async def stream_run(
     config: LearnerConfig | None = None,
     bank_path: Path | None = None,
 ) -> tuple[RunSummary, MemoryLearner | None]:
-    """A streaming run; with ``learn`` a learner of that mode reads and writes ``bank_path``."""
+    """A streaming run; with ``learn`` a learner of that mode reads and writes ``bank_path``
+    (judging by the suite's labels, the oracle, unless ``config`` says otherwise: these
+    tests are about what lessons do, not about who judges)."""
     learner = None
     bank = None
     if learn is not None:
         bank = SQLiteMemoryBank(bank_path or out.parent / f"{out.name}.sqlite")
+        config = config or LearnerConfig(judge="oracle")
         learner = MemoryLearner(model, bank, mode=learn, config=config)
     try:
         runner = Runner(

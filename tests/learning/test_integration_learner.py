@@ -129,9 +129,13 @@ async def test_without_ground_truth_the_self_judge_decides_and_is_recorded(bank:
     assert item.kind == "pitfall" and item.provenance.judge == "self_judge"
     assert item.provenance.task_id == "t3" and item.domain == "text"
 
-    forced = MemoryLearner(teacher(judge="success"), bank, config=LearnerConfig(judge="self_judge"))
-    report = await forced.learn_from(task, result, False)  # the evaluator's verdict is ignored
+    default = MemoryLearner(teacher(judge="success"), bank)
+    report = await default.learn_from(task, result, False)  # the evaluator's verdict is ignored
     assert report.judge == "self_judge" and report.outcome == "success"
+    oracle = MemoryLearner(teacher(judge="success"), bank, config=LearnerConfig(judge="oracle"))
+    report = await oracle.learn_from(task, result, False)  # only the oracle reads the labels
+    assert report.judge == "ground_truth" and report.outcome == "failure"
+    assert LearnerConfig(judge="auto").judge == "oracle"  # the former default, by its name
 
     nothing = await MemoryLearner(model, bank).learn_from(task, None, True)
     assert nothing.skipped == "no run result to learn from" and nothing.calls == 0
@@ -147,14 +151,18 @@ async def test_learning_spends_what_is_left_of_the_task_budget(bank: Any) -> Non
     graph = compile(topology("single:memory=true + budget:max_calls=1"), models=model)
     result = await graph.run(task)
     assert result.budget.calls == 1
-    report = await MemoryLearner(model, bank).learn_from(task, result, True)
+    report = await MemoryLearner(model, bank, config=LearnerConfig(judge="oracle")).learn_from(
+        task, result, True
+    )
     assert report.budget_stopped and report.items == [] and "1 call limit" in report.warnings[0]
 
     roomy = await compile(topology("single + budget:max_calls=2"), models=model).run(task)
-    report = await MemoryLearner(model, bank).learn_from(task, roomy, True)
+    report = await MemoryLearner(model, bank, config=LearnerConfig(judge="oracle")).learn_from(
+        task, roomy, True
+    )
     assert not report.budget_stopped and len(report.items) == 1 and report.calls == 1
 
-    capped = MemoryLearner(model, bank, config=LearnerConfig(max_tokens=5))
+    capped = MemoryLearner(model, bank, config=LearnerConfig(max_tokens=5, judge="oracle"))
     report = await capped.learn_from(task, roomy, True)
     assert report.budget_stopped and "memory learning" in report.warnings[0]
 
@@ -164,7 +172,9 @@ async def test_matts_labels_samples_and_falls_back_on_a_single_sample(bank: Any)
     model = teacher(answer=lambda _: next(picks), judge="failure")
     task = add_task(4, expected=False, kind="text")
     result = await compile(topology("best_of_n:n=4"), models=model).run(task)
-    learner = MemoryLearner(model, bank, mode="matts_parallel")
+    learner = MemoryLearner(
+        model, bank, mode="matts_parallel", config=LearnerConfig(judge="oracle")
+    )
     report = await learner.learn_from(task, result, True)  # ground truth for the winner only
     assert report.method == "matts_parallel" and report.samples == 4
     win = {o.answer for o in result.trace.outputs if o.id == result.selection.winner}
@@ -201,7 +211,10 @@ async def test_cumulative_sheets_are_compare_and_set_across_bank_objects(tmp_pat
 
     banks = [SQLiteMemoryBank(path), SQLiteMemoryBank(path)]
     model = FunctionModel(slow)
-    learners = [MemoryLearner(model, b, mode="cheatsheet_cumulative") for b in banks]
+    learners = [
+        MemoryLearner(model, b, mode="cheatsheet_cumulative", config=LearnerConfig(judge="oracle"))
+        for b in banks
+    ]
     result = await compile(topology("single"), models=model).run(add_task(1))
     runs = [asyncio.create_task(lr.learn_from(add_task(1), result, True)) for lr in learners]
     reports = await asyncio.gather(*runs)
@@ -228,7 +241,9 @@ async def test_a_failed_synthesis_shows_the_items_and_warns_in_the_report(bank: 
 
     await bank.add([MemoryItem(title="Add the tens first", content=LESSON["content"])])
     model = FunctionModel(reply)
-    learner = MemoryLearner(model, bank, mode="cheatsheet_synthesis")
+    learner = MemoryLearner(
+        model, bank, mode="cheatsheet_synthesis", config=LearnerConfig(judge="oracle")
+    )
     task = add_task(4)
     result = await compile(topology("single:memory=true"), models=model, memory=learner.memory).run(task)  # fmt: skip
     assert LESSON["content"] in str(model.requests[1].messages[0]["content"])

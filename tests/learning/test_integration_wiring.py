@@ -19,7 +19,7 @@ from thinktank.evals.runs.records import RunDatabase
 from thinktank.evals.runs.runner import Runner
 from thinktank.evals.tasks.task import Task, dump_tasks
 from thinktank.graphs import topology
-from thinktank.learning import MemoryLearner
+from thinktank.learning import LearnerConfig, MemoryLearner
 from thinktank.llm.simulator import SimulatorServer, TaskSet
 from thinktank.llm.testing import FunctionModel
 from thinktank.llm.types import ChatRequest
@@ -72,7 +72,7 @@ async def test_replies_that_do_not_parse_are_skipped_with_a_warning_in_the_task_
     ]
     model = sloppy_learner_model()
     bank = SQLiteMemoryBank(tmp_path / "m.sqlite")
-    learner = MemoryLearner(model, bank)
+    learner = MemoryLearner(model, bank, config=LearnerConfig(judge="oracle"))
     try:
         summary = await Runner(
             tasks, ["single:memory=true"], model, out_dir=tmp_path / "run", stream=True,

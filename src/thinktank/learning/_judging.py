@@ -1,12 +1,12 @@
 """Helpers of the memory learner: verdicts for a run and its samples, the task's budget.
 
-* The run's verdict is ground truth when an evaluator gave one (an evals
-  :class:`~thinktank.evals.tasks.evaluators.Verdict`, a memory
+* The run's verdict, with the oracle judge, is ground truth when an evaluator gave one
+  (an evals :class:`~thinktank.evals.tasks.evaluators.Verdict`, a memory
   :class:`~thinktank.learning.attempt.Judgement` or a bool), else the LLM self-judge.
 * A sample other than the winner shares the winner's verdict when it gave the same
-  answer; otherwise the task's evaluator judges it when that is cheap (exact
-  answers: numeric, string, choice, game24), otherwise the self-judge if allowed,
-  otherwise its outcome stays unknown.
+  answer; otherwise, with the oracle judge, the task's evaluator judges it when that is
+  cheap (exact answers: numeric, string, choice, game24); otherwise the self-judge if
+  allowed; otherwise its outcome stays unknown.
 * Learning spends what is left of the task's budget: :func:`remaining_budget`
   rebuilds the task's :class:`~thinktank.llm.Budget` from the run's final state.
 """
@@ -70,6 +70,7 @@ async def sample_verdicts(
     keys: dict[str, str | None],
     self_judge_unknown: bool,
     warnings: list[str],
+    oracle: bool = False,
 ) -> list[Judgement | None]:
     """One verdict per sample (``None`` when unknown), by the rules in the module docstring.
 
@@ -78,7 +79,7 @@ async def sample_verdicts(
     win_id = winner.id if winner else None
     win_key = keys.get(win_id) if win_id else None
     win_answer = _norm(winner.answer if winner else None)
-    cheap = cheap_evaluator(task)
+    cheap = oracle and cheap_evaluator(task)  # ground truth only for the oracle judge
     out: list[Judgement | None] = []
     for s in samples:
         sid, answer = s.id, s.answer

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Literal, get_args
+from typing import Any, Literal, get_args
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, field_validator
 
 from thinktank._strict import StrictModel
 from thinktank.memory.types import JudgeKind, Outcome
@@ -32,12 +32,17 @@ class LearnerConfig(StrictModel):
     max_items: int | None = Field(default=None, ge=1, le=20)
     """Items one extraction may keep; default 3 (ReasoningBank, sequential MaTTS) or 5
     (parallel MaTTS)."""
-    judge: Literal["auto", "self_judge"] = "auto"
-    """``auto``: the evaluator's verdict when the task has one, else the LLM self-judge;
-    ``self_judge``: always the LLM (to study learning without ground truth)."""
+    judge: Literal["self_judge", "oracle"] = "self_judge"
+    """Who decides whether a run succeeded before its lessons are written.
+    ``self_judge`` (the default, as in ReasoningBank): the model itself, from the
+    trajectory; what a deployment without labels can do. ``oracle``: the evaluator's
+    verdict (the suite's ground truth) when the task has one, else the self-judge; the
+    lessons are then selected with the test labels, so results learned this way are
+    labelled *oracle* wherever they are shown. (``auto``, the former default, reads as
+    ``oracle``.)"""
     judge_samples: bool = True
     """MaTTS: self-judge samples whose outcome neither the winner's verdict (same answer)
-    nor a cheap exact evaluator gives; off leaves them unlabelled."""
+    nor, with the oracle judge, a cheap exact evaluator gives; off leaves them unlabelled."""
     record_use: bool = True
     """Count the items shown to the run's agents as used in a success / failure."""
     once_per_task: bool = False
@@ -64,6 +69,11 @@ class LearnerConfig(StrictModel):
     consolidate_every: int = Field(default=0, ge=0)
     """Consolidate the bank (merge near-duplicates, demote failing items) every this many
     learning steps; 0 never."""
+
+    @field_validator("judge", mode="before")
+    @classmethod
+    def _former_default(cls, value: Any) -> Any:
+        return "oracle" if value == "auto" else value
 
     def items_for(self, mode: str) -> int:
         """``max_items``, or the default of ``mode``."""

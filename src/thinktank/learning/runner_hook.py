@@ -9,8 +9,9 @@
 cheatsheet view); ``learner`` itself is the runner's ``on_task_done`` hook. Per
 finished task it:
 
-1. **judges**: the evaluator's verdict (ground truth) when there is one, else the
-   LLM self-judge; the judge is recorded in the provenance of every item written;
+1. **judges**: the model itself (self-judge, the default); with ``judge="oracle"``
+   the evaluator's verdict (ground truth) when there is one, else the self-judge;
+   the judge is recorded in the provenance of every item written;
 2. **records use**: the bank items that were shown to the run's agents (their
    trajectories carry ``memory_ids``) are counted as used in a success or failure;
 3. **learns**, by mode (see :data:`LEARN_MODES`):
@@ -139,7 +140,8 @@ class MemoryLearner:
     async def learn_from(
         self, task: runs.TaskLike, result: Any, verdict: Any = None
     ) -> TaskLearning:
-        """Judge ``result`` (ground truth from ``verdict``, else the self-judge), record the
+        """Judge ``result`` (the self-judge; ground truth from ``verdict`` with the oracle
+        judge), record the
         use of the items its agents were shown, and learn by :attr:`mode`."""
         t0 = time.perf_counter()
         cfg = self.config
@@ -178,7 +180,7 @@ class MemoryLearner:
         if result is None:
             report.skipped = "no run result to learn from"
             return
-        v = None if self.config.judge == "self_judge" else ground_truth(verdict)
+        v = ground_truth(verdict) if self.config.judge == "oracle" else None
         if v is None:
             judged = await self_judge(self.model, runs.winner_trajectory(task, result))
             report.warnings += judged.warnings
@@ -222,6 +224,7 @@ class MemoryLearner:
         labels = await sample_verdicts(
             self.model, task, samples, runs.winner_output(result), v, keys=keys,
             self_judge_unknown=self.config.judge_samples, warnings=report.warnings,
+            oracle=self.config.judge == "oracle",
         )  # fmt: skip
         report.samples = len(samples)
         report.sample_outcomes = [x.outcome if x else None for x in labels]
