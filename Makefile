@@ -22,10 +22,11 @@ $(UV):
 	@$(PY) -m venv $(BOOT)
 	@$(BOOT)/bin/pip install --quiet uv==$(UV_VERSION)
 
-# Extras the tests and the demo use: `ray` for the cluster executor, `swebench` for the
-# SWE-bench specifications and log parsers (swebench 4: its per-repository tables).
+# Extras the tests and the demo use: `ray` for the cluster executor, `otel` for trace
+# export (thinktank.telemetry), `swebench` for the SWE-bench specifications and log
+# parsers (swebench 4: its per-repository tables).
 # Bytecode is compiled at install so every command starts fast.
-EXTRAS ?= local search mcp optimize report ray swebench
+EXTRAS ?= local search mcp optimize report ray swebench otel
 
 # The embedded model's llama-cpp-python compiles from source (a few minutes, once).
 $(STAMP): pyproject.toml uv.lock | $(UV)

@@ -29,6 +29,8 @@ from thinktank.cli.options import (
     fail,
     key_values,
     parse_models,
+    start_tracing,
+    stop_tracing,
 )
 from thinktank.cli.swe_options import SWE_ENV_HELP
 
@@ -207,6 +209,7 @@ def eval_command(
     console.print(escape(describe_models(parse_models(model))))
     console.print(escape(describe_reply_cap(parse_models(model))))
     interrupted = False
+    start_tracing()
     try:
         summary = runner.run_sync()
     except ThinktankError as exc:
@@ -217,6 +220,7 @@ def eval_command(
             "[yellow]interrupted[/yellow]: finished tasks are recorded; --resume continues"
         )
     finally:
+        stop_tracing()
         if learner is not None:
             from thinktank._sync import run_sync
 

@@ -149,3 +149,24 @@ def describe_reply_cap(models: dict[str, str] | str | None) -> str:
         f"replies: max_tokens {shown} unless a node sets it; a budget near its end clips it to "
         "what it can still pay"
     )
+
+
+def start_tracing() -> None:
+    """OpenTelemetry export of the command's runs when the ``OTEL_*`` variables ask for it
+    (:mod:`thinktank.telemetry`): one line on stderr says where spans go; a value it cannot
+    use is a usage error. :func:`stop_tracing` flushes."""
+    from thinktank import telemetry
+    from thinktank.errors import ThinktankError
+
+    try:
+        if telemetry.configure_from_env():
+            typer.echo(f"tracing: spans go to {telemetry.destination()}", err=True)
+    except ThinktankError as exc:
+        fail(f"tracing: {exc}")
+
+
+def stop_tracing() -> None:
+    """Export the spans still batched and stop tracing (nothing when it was off)."""
+    from thinktank import telemetry
+
+    telemetry.shutdown()

@@ -14,6 +14,8 @@ from thinktank.cli.options import (
     describe_reply_cap,
     fail,
     parse_models,
+    start_tracing,
+    stop_tracing,
 )
 
 
@@ -73,10 +75,13 @@ def command(
 
     import asyncio
 
+    start_tracing()
     try:
         res, verdict = asyncio.run(go())
     except ThinktankError as exc:
         fail(str(exc))
+    finally:
+        stop_tracing()
     if as_json:
         typer.echo(res.model_dump_json(indent=2))
     else:

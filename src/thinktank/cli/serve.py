@@ -6,7 +6,13 @@ from pathlib import Path
 
 import typer
 
-from thinktank.cli.options import describe_models, fail, parse_models
+from thinktank.cli.options import (
+    describe_models,
+    fail,
+    parse_models,
+    start_tracing,
+    stop_tracing,
+)
 
 
 def command(
@@ -100,12 +106,15 @@ def command(
     # uvicorn stops gracefully on SIGINT/SIGTERM, then re-raises the signal to the
     # handler found at start: make that an interrupt for both, so a stop exits 0
     signal.signal(signal.SIGTERM, _interrupt)
+    start_tracing()  # each request's run is a trace
     try:
         serve_forever(registry, config, on_ready=ready, log_level=log_level)
     except OSError as exc:  # the port is taken, the host is not ours, ...
         fail(f"cannot serve on {host}:{port}: {exc}")
     except KeyboardInterrupt:
         pass
+    finally:
+        stop_tracing()
     err.print("stopped")
 
 

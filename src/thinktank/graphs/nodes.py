@@ -14,6 +14,7 @@ import time
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from thinktank import telemetry
 from thinktank.agents.agent import Agent
 from thinktank.errors import BudgetExceeded, ConfigError
 from thinktank.graphs.runtime import RunContext, current_run
@@ -183,7 +184,9 @@ class NodeRuntime:
             target or "",
         )
         try:
-            traj = await agent.run(str(item["prompt"]), seed=seed)
+            traj = await telemetry.agent(
+                agent.run(str(item["prompt"]), seed=seed), agent, oid, r, sample
+            )
         except Exception as exc:
             # a budget refusal outside the agent loop (e.g. by memory), or a model
             # endpoint that failed after its retries: a failed sample, not a failed run

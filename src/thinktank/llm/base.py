@@ -16,6 +16,7 @@ from typing import Any
 
 from pydantic import BaseModel
 
+from thinktank import telemetry
 from thinktank.errors import BudgetExceeded, ModelError
 from thinktank.llm.admission import CallCost, admit, output_lengths
 from thinktank.llm.budget import Reservation
@@ -178,6 +179,7 @@ class ChatModel(ABC):
         except BaseException as exc:
             for b, r in zip(sc.budgets, reservations, strict=False):
                 b.release(r)
+            telemetry.chat(self, request, None, time.perf_counter() - t0, error=exc)
             if sc.ledgers and not isinstance(exc, BudgetExceeded):
                 rec = CallRecord(
                     model=self.model_id,
@@ -239,6 +241,7 @@ class ChatModel(ABC):
         # cache takes exactly the same budget decisions as the original run.
         for b, r in zip(sc.budgets, reservations, strict=True):
             b.settle(r, tokens=prompt + completion, usd=cost)
+        telemetry.chat(self, request, completions, latency, cost)
         if sc.ledgers:
             rec = CallRecord(
                 model=self.model_id,

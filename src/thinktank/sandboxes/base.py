@@ -23,6 +23,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING, ClassVar, Protocol
 
+from thinktank import telemetry
 from thinktank.sandboxes import _transfer
 from thinktank.sandboxes.errors import (
     FileTooLarge,
@@ -185,14 +186,18 @@ class Sandbox(ABC):
         data = stdin.encode() if isinstance(stdin, str) else stdin
         wd = self.workdir if cwd is None else _transfer.sandbox_path(cwd, self.workdir)
         try:
-            return await self._exec(
+            return await telemetry.sandbox_exec(
+                self._exec(
+                    argv,
+                    timeout=limit,
+                    cwd=wd,
+                    env=env,
+                    stdin=data,
+                    output_cap=output_cap or self.output_cap,
+                    decode=decode,
+                ),
+                self,
                 argv,
-                timeout=limit,
-                cwd=wd,
-                env=env,
-                stdin=data,
-                output_cap=output_cap or self.output_cap,
-                decode=decode,
             )
         except SandboxError as exc:
             if self._closed:

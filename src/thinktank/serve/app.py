@@ -34,6 +34,7 @@ from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 from starlette.routing import Route
 
+from thinktank import telemetry
 from thinktank.graphs.result import RunResult
 from thinktank.serve.config import ServeConfig
 from thinktank.serve.execute import Gate, execute, extension, outcome, reply_usage
@@ -145,7 +146,11 @@ def create_app(
         except ServeError as err:
             return _error(err)
         rid, created = "chatcmpl-" + uuid.uuid4().hex[:24], now()
-        run = asyncio.create_task(execute(served, plan, rid, created, gate, runs))
+        run = asyncio.create_task(
+            telemetry.served(
+                execute(served, plan, rid, created, gate, runs), served.name, rid, request.headers
+            )
+        )
         stream = bool(req.stream)
         include_usage = bool(req.stream_options and req.stream_options.include_usage)
         # a stream's status is held back a while, so an early failure gets its own code

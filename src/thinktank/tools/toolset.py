@@ -16,6 +16,7 @@ import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from typing import Any
 
+from thinktank import telemetry
 from thinktank.errors import ConfigError
 from thinktank.llm.types import ToolCall
 from thinktank.tools.base import Tool, ToolResult, truncate
@@ -114,7 +115,9 @@ class Toolset:
 
     async def execute_call(self, call: ToolCall) -> ToolResult:
         """Run a :class:`~thinktank.llm.types.ToolCall` from a completion."""
-        result = await self.execute(call.name, call.arguments)
+        result = await telemetry.tool(
+            self.execute(call.name, call.arguments), call, self._tools.get(call.name)
+        )
         result.metadata.setdefault("call_id", call.id)
         return result
 

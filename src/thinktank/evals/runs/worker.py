@@ -23,6 +23,7 @@ from typing import Any
 
 from pydantic import BaseModel
 
+from thinktank import telemetry
 from thinktank.errors import BudgetExceeded
 from thinktank.evals.environments.base import TaskEnvironment, environment_for
 from thinktank.evals.runs.run_types import EVALUATION_USAGE, INTERRUPTED, TaskRecord, TaskStatus
@@ -211,6 +212,9 @@ class TaskWorker:
 
     async def run_job(self, job: TaskJob) -> TaskRecord:
         """Run ``job`` and return its record (errors become ``error`` records, never raise)."""
+        return await telemetry.eval_task(self._run_job(job), job)
+
+    async def _run_job(self, job: TaskJob) -> TaskRecord:
         task = job.task
         base: dict[str, Any] = {
             "graph": job.graph,

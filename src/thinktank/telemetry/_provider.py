@@ -1,0 +1,53 @@
+"""A tracer provider built from the ``OTEL_*`` variables: resource, sampler, batch span
+processor and the exporters they name (OTLP over HTTP or gRPC, or the console)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from thinktank.errors import MissingDependency
+from thinktank.telemetry._env import exporters, otlp_protocol
+
+_EXTRA = "install the otel extra: pip install 'thinktank[otel]'"
+
+
+def build_provider(service_name: str) -> Any:
+    """An SDK ``TracerProvider`` exporting as the variables say (its sampler from
+    ``OTEL_TRACES_SAMPLER``, its batching from ``OTEL_BSP_*``, its endpoint, headers,
+    timeout and compression from ``OTEL_EXPORTER_OTLP_*``: the SDK reads them)."""
+    try:
+        from opentelemetry.sdk.resources import Resource
+        from opentelemetry.sdk.trace import TracerProvider
+        from opentelemetry.sdk.trace.export import BatchSpanProcessor, SimpleSpanProcessor
+    except ImportError as exc:
+        raise MissingDependency(f"tracing needs the OpenTelemetry SDK: {_EXTRA}") from exc
+    names = exporters()
+    resource = Resource.create({})
+    if str(resource.attributes.get("service.name", "")).startswith("unknown_service"):
+        # OTEL_SERVICE_NAME / OTEL_RESOURCE_ATTRIBUTES name it when set; else thinktank
+        resource = resource.merge(Resource({"service.name": service_name}))
+    provider = TracerProvider(resource=resource)
+    for name in names:
+        if name == "console":
+            from opentelemetry.sdk.trace.export import ConsoleSpanExporter
+
+            provider.add_span_processor(SimpleSpanProcessor(ConsoleSpanExporter()))
+        else:
+            provider.add_span_processor(BatchSpanProcessor(otlp_exporter()))
+    return provider
+
+
+def otlp_exporter() -> Any:
+    """The OTLP span exporter of the configured protocol (it reads its endpoint, headers,
+    timeout, compression and certificates from the variables itself)."""
+    protocol = otlp_protocol()
+    try:
+        if protocol == "grpc":
+            from opentelemetry.exporter.otlp.proto.grpc.trace_exporter import OTLPSpanExporter
+        else:
+            from opentelemetry.exporter.otlp.proto.http.trace_exporter import (  # type: ignore[assignment]
+                OTLPSpanExporter,
+            )
+    except ImportError as exc:
+        raise MissingDependency(f"OTLP over {protocol} needs its exporter: {_EXTRA}") from exc
+    return OTLPSpanExporter()
