@@ -48,7 +48,10 @@ GRAPHS = [
 @pytest.fixture(scope="module")
 def sim() -> Iterator[tuple[dict[str, Any], TaskSet]]:
     tasks = TaskSet.generate(3, seed=11, p_correct=[0.9, 0.55, 0.25])
-    with SimulatorServer(SimulatorConfig(synthetic=SyntheticConfig(tasks=tasks))) as server:
+    # the simulator as the golden records were made: SyntheticConfig.idealised (independent
+    # verifier errors, even wrong answers, prompt-independent draws, roles as fresh solvers)
+    config = SimulatorConfig(synthetic=SyntheticConfig.idealised(tasks=tasks))
+    with SimulatorServer(config) as server:
         url = server.base_url
         models = {
             "default": load_model(f"openai:sim@{url}"),

@@ -14,6 +14,7 @@ import openai
 import pytest
 
 from thinktank.llm.simulator import (
+    IDEALISED,
     SimulatorConfig,
     SimulatorServer,
     TaskSet,
@@ -35,8 +36,12 @@ VERIFIER = "You are a strict verifier. Judge whether the candidate answer is cor
 JUDGE = "You are a judge. Pick the best of the numbered candidates."
 
 
-def synth(**extra: Any) -> SimulatorConfig:
+def synth(*, idealised: bool = False, **extra: Any) -> SimulatorConfig:
+    """A config over QUESTIONS; ``idealised``: independent verifier and judge errors whatever
+    the difficulty (the rates are then exactly the configured ones, call by call)."""
     synthetic = {"tasks": {"questions": QUESTIONS}, **extra.pop("synthetic", {})}
+    if idealised:
+        synthetic = {**IDEALISED, **synthetic}
     return SimulatorConfig.model_validate({"seed": 11, "synthetic": synthetic, **extra})
 
 
@@ -78,7 +83,8 @@ async def test_reply_format_and_perturbed_wrong_answers(simulator: Sim, openai_c
 
 
 async def test_verifier_true_and_false_positive_rates(simulator: Sim, openai_client) -> None:
-    client = openai_client(simulator(synth(synthetic={"verifier_tpr": 0.85, "verifier_fpr": 0.2})))
+    rates = {"verifier_tpr": 0.85, "verifier_fpr": 0.2}
+    client = openai_client(simulator(synth(idealised=True, synthetic=rates)))
 
     async def positive_rate(candidate: str) -> float:
         prompt = f"Question: What is 6 times 7?\nCandidate answer: {candidate}"
@@ -114,7 +120,7 @@ async def test_verifier_without_candidate_and_json_schema(simulator: Sim, openai
 
 
 async def test_listwise_judge(simulator: Sim, openai_client) -> None:
-    client = openai_client(simulator(synth(synthetic={"judge_accuracy": 0.8})))
+    client = openai_client(simulator(synth(idealised=True, synthetic={"judge_accuracy": 0.8})))
     prompt = (
         "Question: What is 6 times 7?\n"
         "Candidate 1: I think it is 41.\nAnswer: 41\n"
@@ -129,7 +135,7 @@ async def test_listwise_judge(simulator: Sim, openai_client) -> None:
 
 
 async def test_framework_prompt_shapes_and_equivalence(simulator: Sim, openai_client) -> None:
-    client = openai_client(simulator(synth()))
+    client = openai_client(simulator(synth(idealised=True)))
     verifier = (
         "Task:\nWhat is 6 times 7?\n\nCandidate solution:\nSix sevens.\nAnswer: 42\n\n"
         "Candidate answer: 42"

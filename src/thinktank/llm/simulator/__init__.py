@@ -14,10 +14,13 @@ from __future__ import annotations
 from thinktank.llm.simulator.answers import extract_answer, normalize_answer
 from thinktank.llm.simulator.config import (
     FAULT_KINDS,
+    IDEALISED,
+    CeoPolicy,
     FaultKind,
     Faults,
     Latency,
     ModelProfile,
+    Revision,
     ScriptStep,
     SimulatorConfig,
     SyntheticConfig,
@@ -30,12 +33,15 @@ from thinktank.llm.simulator.tasks import Boost, Question, TaskSet
 
 __all__ = [
     "FAULT_KINDS",
+    "IDEALISED",
     "Boost",
+    "CeoPolicy",
     "FaultKind",
     "Faults",
     "Latency",
     "ModelProfile",
     "Question",
+    "Revision",
     "ScriptStep",
     "SimulatorConfig",
     "SimulatorEngine",

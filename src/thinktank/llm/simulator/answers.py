@@ -179,3 +179,78 @@ def perturb_answer(answer: str, k: int, salt: str = "") -> list[str]:
         out.append(f"{answer} (variant {n})")
         n += 1
     return out[:k]
+
+
+# --- what interacting roles read (the framework's render conventions) ----------------------
+
+_SECTION_END = re.compile(r"\n\n(?=(?:feedback|direction from the coordinator)[ \t]*:)", re.I)
+_PREVIOUS_ONE = re.compile(r"^previous answer:[ \t]*\n", re.I | re.M)
+_PREVIOUS_MANY = re.compile(r"^previous answers:[ \t]*\n", re.I | re.M)
+_OTHER_AGENTS = re.compile(r"^answers from other agents\b[^\n]*:[ \t]*\n", re.I | re.M)
+_AGENT = re.compile(r"^[ \t]*agent[ \t]+(\d+)[ \t]*:[ \t]*$", re.I | re.M)
+_FLAG = re.compile(r"\bcandidate (['\"])(.*?)\1 (does not match|matches)\b", re.I)
+_DISCUSSION = re.compile(r"^discussion of round \d+:", re.I | re.M)
+_SPEAKER = re.compile(r"^\[([^\]\n]+?) #(\d+) \(([^)\n]+)\)\][ \t]*$", re.M)
+
+
+def _section(text: str, start: int) -> str:
+    """From ``start`` to the next ``Feedback:`` / ``Direction ...:`` part (or the end)."""
+    end = _SECTION_END.search(text, start)
+    return text[start : end.start() if end else len(text)]
+
+
+def shown_answers(text: str) -> tuple[str, list[str | None]] | None:
+    """The earlier answers a revising role is shown, and how it anchors on them.
+
+    ``("target", [a])`` for a ``Previous answer:`` section (a refiner revising one
+    answer); ``("support", [...])`` for ``Previous answers:`` (numbered candidates) or
+    ``Answers from other agents ...:`` (``Agent k:`` blocks) — a reviser picks one in
+    proportion to its support. None when the text shows no earlier answers.
+    """
+    if m := _PREVIOUS_ONE.search(text):
+        return "target", [extract_answer(_section(text, m.end()))]
+    if m := _PREVIOUS_MANY.search(text):
+        return "support", [a for _, a in extract_numbered(_section(text, m.end()))]
+    if m := _OTHER_AGENTS.search(text):
+        part = _section(text, m.end())
+        heads = list(_AGENT.finditer(part))
+        blocks = [
+            part[h.end() : heads[k + 1].start() if k + 1 < len(heads) else len(part)]
+            for k, h in enumerate(heads)
+        ] or [part]
+        return "support", [extract_answer(b) for b in blocks]
+    return None
+
+
+def feedback_flags(text: str) -> dict[str, tuple[int, int]]:
+    """Per normalised answer, how often the text's feedback (a critic's issue, a
+    verifier's rationale) says it does not match / matches: ``(flagged, endorsed)``."""
+    out: dict[str, tuple[int, int]] = {}
+    for m in _FLAG.finditer(text):
+        key = normalize_answer(m.group(2))
+        flagged, endorsed = out.get(key, (0, 0))
+        if m.group(3).lower() == "matches":
+            endorsed += 1
+        else:
+            flagged += 1
+        out[key] = (flagged, endorsed)
+    return out
+
+
+def discussion(text: str) -> list[tuple[str, str | None]] | None:
+    """A CEO's round: ``(role, final answer or None)`` per ``[node #k (role)]`` block of
+    its ``Discussion of round N:`` part; None when the text has no such part."""
+    m = _DISCUSSION.search(text)
+    if m is None:
+        return None
+    part = _section(text, m.end())
+    heads = list(_SPEAKER.finditer(part))
+    return [
+        (
+            h.group(3),
+            extract_answer(
+                part[h.end() : heads[k + 1].start() if k + 1 < len(heads) else len(part)]
+            ),
+        )
+        for k, h in enumerate(heads)
+    ]

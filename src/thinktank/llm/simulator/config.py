@@ -188,8 +188,59 @@ def _default_models() -> dict[str, ModelProfile]:
     }
 
 
+class Revision(StrictModel):
+    """How a role that is shown earlier answers revises them (``roles="interact"``).
+
+    A reviser anchors on one answer it was shown (its target, one drawn in proportion
+    to the answers' support, or a fuser's pick), then either keeps it or re-derives
+    the answer afresh, right with its own success probability ``p``. So a wrong anchor
+    is fixed with probability ``redo * p`` and a right one broken with ``redo * (1 - p)``:
+    revision without informative feedback is no gain in expectation, and the rates
+    depend on what the feedback says about the anchor. See the README for the defaults.
+    """
+
+    redo: float = Field(default=0.3, ge=0, le=1)
+    """P(re-deriving) when no feedback flags or endorses the anchor."""
+    redo_flagged: float = Field(default=0.8, ge=0, le=1)
+    """P(re-deriving) when the feedback says the anchor is wrong (a critic's issue, a
+    verifier's rejection)."""
+    redo_endorsed: float = Field(default=0.1, ge=0, le=1)
+    """P(re-deriving) when the feedback says the anchor is right."""
+    yield_flagged: float = Field(default=0.2, ge=0, le=1)
+    """P(giving up a right anchor that the feedback flags, for a wrong answer) before any
+    re-derivation: the reviser defers to a mistaken critic (sycophancy)."""
+
+
+class CeoPolicy(StrictModel):
+    """When a simulated CEO stops the discussion (``roles="interact"``)."""
+
+    stop_agree: float = Field(default=0.9, ge=0, le=1)
+    """P(stop) when every answer of the round agrees and no feedback flags it."""
+    stop_flagged: float = Field(default=0.3, ge=0, le=1)
+    """P(stop) when the answers agree but the feedback flags the agreed answer."""
+    stop_disagree: float = Field(default=0.1, ge=0, le=1)
+    """P(stop) when the round's answers disagree."""
+
+
+IDEALISED: dict[str, Any] = {
+    "distractor_share": None,
+    "blind_spot": 0.0,
+    "verifier_difficulty": 0.0,
+    "prompt_sensitivity": 0.0,
+    "roles": "solve",
+}
+"""The settings of the simulator before its realistic defaults: wrong answers spread
+evenly, independent verifier and judge errors whatever the difficulty, draws that do
+not depend on the prompt, and every role other than verifier and judge answering as a
+fresh solver (so a CEO's reply is no decision). :meth:`SyntheticConfig.idealised`."""
+
+
 class SyntheticConfig(StrictModel):
-    """Synthetic task mode: answer known questions right with a set probability."""
+    """Synthetic task mode: answer known questions right with a set probability.
+
+    The defaults are the realistic ones (see the README for each value's reasoning);
+    :meth:`idealised` gives the flattering simulator the project started with.
+    """
 
     task_file: Path | None = None
     """YAML / JSON / JSONL task file (see the README for the schema)."""
@@ -215,6 +266,48 @@ class SyntheticConfig(StrictModel):
     """Regex on the system messages that marks a cheatsheet-curator prompt (Dynamic Cheatsheet)."""
     unmatched: Literal["echo", "error"] = "echo"
     """A prompt naming no known question gets the default echo reply, or a 400."""
+    distractor_share: float | None = Field(default=0.6, ge=0, le=1)
+    """Share of a question's wrong samples that give its first wrong answer (the
+    distractor) when the question sets no ``wrong_weights``; the other wrong answers
+    share the rest evenly. None: all wrong answers equally likely."""
+    blind_spot: float = Field(default=0.5, ge=0, le=1)
+    """Strength of the verifiers' shared blind spot: the probability that the verdicts on
+    one (question, answer) are one shared draw for every verifier, critic and self-judge
+    call (whatever the model or prompt) rather than independent draws; likewise a
+    judge's pick on one question. 0: independent errors; 1: every call agrees."""
+    verifier_difficulty: float = Field(default=0.6, ge=0, le=1)
+    """How much verifiers, critics and judges lose on hard questions: their
+    discrimination (TPR - FPR, or a judge's accuracy above chance) is scaled by
+    ``1 - verifier_difficulty * (1 - p)``, where ``p`` is the verifying model's own success
+    probability on the question. The configured rates hold on an easy question (p = 1)."""
+    prompt_sensitivity: float = Field(default=1.0, ge=0, le=1)
+    """Probability that a sample's draws depend on the whole prompt (a different prompt,
+    e.g. with a memory lesson in it, is a different sample); otherwise they depend only
+    on the question, the role inputs and the request seed. 0: prompt-independent draws."""
+    roles: Literal["interact", "solve"] = "interact"
+    """``interact``: critics flag answers, revisers (refiner, fuser, debater, a solver
+    shown earlier answers) anchor on what they read and fix or break it, a CEO returns a
+    decision. ``solve``: every such role answers as a fresh solver (a CEO's reply is no
+    decision)."""
+    revision: Revision = Field(default_factory=Revision)
+    """How revisers fix or break the answers they are shown."""
+    ceo: CeoPolicy = Field(default_factory=CeoPolicy)
+    """When a CEO stops the discussion."""
+    critic_pattern: str = r"(?i)\b(critic|reviewer)\b"
+    """Regex on the system messages that marks a critic prompt (also recognised by a
+    ``Proposed solutions:`` section)."""
+    ceo_pattern: str = r"(?i)\bceo\b"
+    """Regex on the system messages that marks a CEO prompt (also recognised by a
+    ``Discussion of round N:`` section)."""
+
+    @classmethod
+    def idealised(cls, **settings: Any) -> SyntheticConfig:
+        """The flattering simulator of old (:data:`IDEALISED`), ``settings`` on top.
+
+        Golden runs and tests of one mechanism in isolation use it; measurements of
+        algorithms should not.
+        """
+        return cls.model_validate({**IDEALISED, **settings})
 
     def load_tasks(self) -> TaskSet:
         """The task set: the file's questions plus the inline ones."""

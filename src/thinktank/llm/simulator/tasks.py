@@ -13,7 +13,7 @@ import random
 import re
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import yaml
 from pydantic import Field, PrivateAttr, model_validator
@@ -34,9 +34,15 @@ class Boost(StrictModel):
     text: str = Field(min_length=1)
     """Phrase that, present in any message of the prompt (case-insensitive), applies the boost."""
     delta: float = 0.2
-    """Added to the success probability (after model skill; the result is clipped to [0, 1])."""
+    """Added to the success probability (after model skill; the result is clipped to [0, 1]).
+    Negative for a wrong lesson: a strategy that, in the prompt, lowers it."""
     name: str | None = None
     """Short title, used when the simulator answers memory-extraction prompts."""
+    reveal: Literal["auto", "correct", "wrong", "never"] = "auto"
+    """Which solver replies mention it (with ``reveal_strategy`` on): ``correct`` ones
+    (``Key strategy: <text>.``), ``wrong`` ones (``Approach taken: <text>.``: a lure, the
+    idea a failed attempt followed) or none. ``auto``: correct replies, for the question's
+    first boost that is not ``wrong`` or ``never``; otherwise none."""
     ids: list[str] = Field(default_factory=list)
     """Top-level boosts only: question ids it applies to (with ``tags``; both empty = all)."""
     tags: list[str] = Field(default_factory=list)
@@ -219,6 +225,7 @@ class TaskSet(StrictModel):
         p_correct: tuple[float, float] | Sequence[float] | float = (0.05, 0.95),
         families: int = 0,
         boost_delta: float = 0.3,
+        lure_delta: float = 0.0,
         wrong_pool: int = 3,
         id_prefix: str = "q",
     ) -> TaskSet:
@@ -229,9 +236,14 @@ class TaskSet(StrictModel):
         ``families > 0`` groups questions into topics; each topic's questions share
         topic words in their text, a ``family-<k>`` tag and one boost (``boost_delta``)
         whose text is a distinctive strategy phrase — the setup for memory experiments.
+        A negative ``boost_delta`` makes that strategy a wrong lesson. ``lure_delta``
+        (non-zero, with families) adds a second phrase per family that wrong replies
+        mention (``reveal="wrong"``) and that changes success by ``lure_delta`` when a
+        prompt holds it: what a memory learns when it takes a failure for a success.
         """
         rng = random.Random(seed)
         fam_boosts = [_family_boost(k, boost_delta) for k in range(families)]
+        lures = [_family_lure(k, lure_delta) for k in range(families)] if lure_delta else []
         questions = []
         for i in range(n):
             if isinstance(p_correct, float | int):
@@ -248,7 +260,7 @@ class TaskSet(StrictModel):
                 k = i % families
                 topic = f"{_WORDS[k % len(_WORDS)]} {_WORDS[(3 * k + 1) % len(_WORDS)]}"
                 tags = [f"family-{k}"]
-                boosts = [fam_boosts[k]]
+                boosts = [fam_boosts[k], *lures[k : k + 1]]
             questions.append(
                 Question(
                     id=f"{id_prefix}{i}",
@@ -274,4 +286,14 @@ def _family_boost(k: int, delta: float) -> Boost:
         name=f"{w1} {w2} puzzles",
         text=f"{w1}-{w2} rule: multiply before adding, then check the sum",
         delta=delta,
+    )
+
+
+def _family_lure(k: int, delta: float) -> Boost:
+    w1, w2 = _WORDS[k % len(_WORDS)], _WORDS[(3 * k + 1) % len(_WORDS)]
+    return Boost(
+        name=f"{w1} {w2} shortcut",
+        text=f"{w1}-{w2} shortcut: add the first two numbers before multiplying",
+        delta=delta,
+        reveal="wrong",
     )
