@@ -1,12 +1,15 @@
 """Topology optimization: search collaboration graphs for the best accuracy per dollar.
 
-    from thinktank.optimize import RunnerObjective, SearchSpace, Study, StudyConfig
+    from thinktank.optimize import RunnerObjective, SearchSpace, Study, StudyConfig, split_tasks
 
     space = SearchSpace.load("space.yaml")
-    study = Study(space, tasks, RunnerObjective({"small": ..., "large": ...}),
-                  StudyConfig(algo="reinforce", budget_usd=2.0, max_evals=40), out_dir="opt")
+    split = split_tasks(tasks, confirm=0.2, holdout=0.2, seed=0)
+    study = Study(space, split.dev, RunnerObjective({"small": ..., "large": ...}),
+                  StudyConfig(algo="reinforce", budget_usd=2.0, max_evals=40),
+                  confirm_tasks=split.confirm, holdout_tasks=split.holdout, out_dir="opt")
     result = study.run_sync()
     result.best_spec  # a GraphSpec; result.pareto: the accuracy-cost front
+    result.selection  # the top graphs re-evaluated, the held-out accuracy of the best
 
 See README.md in this folder.
 """
@@ -28,8 +31,17 @@ from thinktank.optimize.decode import (
 )
 from thinktank.optimize.objective import FunctionObjective, Objective, RunnerObjective, TaskOutcome
 from thinktank.optimize.reinforce import Policy, ReinforceConfig, ReinforceSampler
-from thinktank.optimize.results import StudyResult, TrialRecord, load_result, write_outputs
+from thinktank.optimize.results import (
+    Candidate,
+    Evidence,
+    Selection,
+    StudyResult,
+    TrialRecord,
+    load_result,
+    write_outputs,
+)
 from thinktank.optimize.space import Constraints, EdgeChoice, NodeChoice, SearchSpace, SpaceError
+from thinktank.optimize.stats import Interval, TaskSplit, split_tasks
 from thinktank.optimize.store import EvalStore
 from thinktank.optimize.study import BudgetTooSmall, Study, StudyConfig
 
@@ -38,12 +50,15 @@ __all__ = [
     "Assignment",
     "BudgetTooSmall",
     "CallPrice",
+    "Candidate",
     "Constraints",
     "CostEstimator",
     "Decoded",
     "EdgeChoice",
     "EvalStore",
+    "Evidence",
     "FunctionObjective",
+    "Interval",
     "NodeChoice",
     "Objective",
     "Policy",
@@ -53,11 +68,13 @@ __all__ = [
     "ReplayChooser",
     "RunnerObjective",
     "SearchSpace",
+    "Selection",
     "SpaceError",
     "Study",
     "StudyConfig",
     "StudyResult",
     "TaskOutcome",
+    "TaskSplit",
     "TrialRecord",
     "assign",
     "build",
@@ -65,5 +82,6 @@ __all__ = [
     "load_result",
     "nominal_calls",
     "spec_key",
+    "split_tasks",
     "write_outputs",
 ]

@@ -23,6 +23,7 @@ from thinktank.evals.tasks.task import Task
 from thinktank.graphs.spec import GraphSpec
 from thinktank.optimize.costs import CostEstimator
 from thinktank.optimize.objective import INTERRUPTED, Objective, TaskOutcome
+from thinktank.optimize.stats import Interval, accuracy_interval
 from thinktank.optimize.store import EvalStore, task_key
 
 
@@ -44,6 +45,10 @@ class Evaluation:
     """Tasks the graph's own budget cut short (the evaluation is then ``truncated``)."""
     errors: list[str] = field(default_factory=list)
     """Errors of tasks that failed before their graph finished (endpoint down, bad model)."""
+    interval: Interval | None = None
+    """The accuracy's interval over the tasks scored (the study's confidence)."""
+    outcomes: dict[str, TaskOutcome] = field(default_factory=dict)
+    """The outcomes scored, by task key (cached or fresh)."""
 
 
 class Evaluations:
@@ -62,6 +67,7 @@ class Evaluations:
         cost_weight: float,
         budget_usd: float | None,
         metric: str = "correct",
+        confidence: float = 0.95,
     ) -> None:
         self.evaluator = evaluator
         self.store = store
@@ -74,12 +80,42 @@ class Evaluations:
         self.cost_weight = cost_weight
         self.budget_usd = budget_usd
         self.metric = metric
+        self.confidence = confidence
+        self.reserve = 0.0
+        """Dollars kept back for later steps (the top candidates' re-evaluation, the held-out
+        run): an evaluation that would eat into them is refused."""
+
+    def for_tasks(self, tasks: Sequence[Task]) -> Evaluations:
+        """The same study's evaluations on other tasks (its store, seed, budget, estimator)."""
+        return Evaluations(
+            self.evaluator,
+            self.store,
+            self.study_id,
+            tasks,
+            seed=self.seed,
+            estimator=self.estimator,
+            concurrency=self.concurrency,
+            cost_weight=self.cost_weight,
+            budget_usd=self.budget_usd,
+            metric=self.metric,
+            confidence=self.confidence,
+        )
 
     def remaining(self) -> float | None:
         """Dollars left (``None``: no budget)."""
         if self.budget_usd is None:
             return None
         return self.budget_usd - self.store.spent(self.study_id)
+
+    def available(self) -> float | None:
+        """Dollars this evaluation may spend: what is left less the reserve (``None``: no
+        budget)."""
+        left = self.remaining()
+        return None if left is None else left - self.reserve
+
+    def credit(self, outcome: TaskOutcome) -> float:
+        """A task's accuracy credit: right or wrong, or the verdict's score (``metric``)."""
+        return outcome.score if self.metric == "score" else float(outcome.correct)
 
     def score(self, accuracy: float, cost: float) -> float:
         return accuracy - self.cost_weight * cost
@@ -106,13 +142,18 @@ class Evaluations:
             subset = list(zip(self.tasks[:size], self.keys[:size], strict=True))
             missing = [] if cut_before else [(t, k) for t, k in subset if k not in done]
             if missing:
-                left = self.remaining()
+                left = self.available()
                 need = self.estimator.per_task(spec) * len(missing)
                 if left is not None and need > left:
                     ev.status = "refused"
+                    kept = (
+                        f" (${self.reserve:.6f} more is kept for later steps)"
+                        if self.reserve
+                        else ""
+                    )
                     ev.reason = (
                         f"{len(missing)} tasks estimated at ${need:.6f}, more than the "
-                        f"${max(left, 0.0):.6f} left of the budget"
+                        f"${max(left, 0.0):.6f} left of the budget{kept}"
                     )
                     return ev
                 ran = await self._run(spec, gkey, missing)
@@ -131,9 +172,11 @@ class Evaluations:
                     self.estimator.observe(spec, len(outs), spent)
                 done.update({k: o for (_, k), o in zip(missing, ran, strict=True) if o is not None})
             got = [done[k] for _, k in subset if k in done]
+            ev.outcomes = {k: done[k] for _, k in subset if k in done}
             ev.tasks = len(got)
-            credit = [o.score if self.metric == "score" else float(o.correct) for o in got]
+            credit = [self.credit(o) for o in got]
             ev.accuracy = sum(credit) / len(got)
+            ev.interval = accuracy_interval(credit, confidence=self.confidence)
             ev.cost = sum(o.cost for o in got) / len(got)
             ev.score = self.score(ev.accuracy, ev.cost)
             ev.truncated = sum(o.truncated for o in got)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 import optuna
@@ -16,6 +17,7 @@ from thinktank.optimize.algorithms import OptunaChooser, Samplers, derive_seed
 from thinktank.optimize.decode import Assignment, assign, build, iter_assignments
 from thinktank.optimize.reinforce import EDITS_ATTR, history
 from thinktank.optimize.results import (
+    Selection,
     StudyResult,
     TrialRecord,
     best_trial,
@@ -89,6 +91,7 @@ class Loop:
         cheapest: GraphSpec,
         space_size: int | None,
         stale: int,
+        reserve: Callable[[list[TrialRecord]], float] | None = None,
     ) -> None:
         c = owner.config
         self.owner, self.c, self.study, self.space = owner, c, study, space
@@ -99,6 +102,8 @@ class Loop:
             cheapest,
             space_size,
         )
+        self.reserve = reserve
+        """Dollars the steps after the search need, for the trials so far (kept back)."""
         self.fp = owner.evaluator.fingerprint()
         self.samplers = Samplers(
             c.algo,
@@ -129,7 +134,9 @@ class Loop:
             return "stopped"
         if self.interrupted or self.refusals >= MAX_REFUSALS:
             return "budget"
-        left = self.evals.remaining()
+        if self.reserve is not None:
+            self.evals.reserve = self.reserve(self.records)
+        left = self.evals.available()
         if left is not None and self.est.per_task(self.cheapest) * self.sizes[0] > left:
             return "budget"
         if c.max_evals is not None and len(self.evaluated) >= c.max_evals:
@@ -223,6 +230,8 @@ class Loop:
             )
         rec.status, rec.reason = ev.status, ev.reason
         rec.accuracy, rec.cost, rec.score, rec.tasks = ev.accuracy, ev.cost, ev.score, ev.tasks
+        if ev.interval is not None:
+            rec.accuracy_low, rec.accuracy_high = ev.interval.low, ev.interval.high
         rec.fresh, rec.spent = ev.fresh, ev.spent
         self.refusals = self.refusals + 1 if ev.status == "refused" else 0
         self.interrupted = ev.status == "interrupted"
@@ -344,15 +353,26 @@ class Loop:
 
 
 def collect(
-    study: optuna.Study, c: StudyConfig, *, spent: float, stop: str, sessions: int
+    study: optuna.Study,
+    c: StudyConfig,
+    *,
+    spent: float,
+    stop: str,
+    sessions: int,
+    selection: Selection | None = None,
 ) -> StudyResult:
-    """The study's result from its trials."""
+    """The study's result from its trials; the best is the graph the selection chose (the
+    dev leader without one)."""
     trials = sorted(records_of(study), key=lambda r: r.number)
+    best = best_trial(trials)
+    if selection is not None and selection.chosen is not None:
+        best = next((t for t in trials if t.number == selection.chosen), best)
     return StudyResult(
         name=c.name,
         algo=c.algo,
         trials=trials,
-        best=best_trial(trials),
+        best=best,
+        selection=selection,
         pareto=pareto_front(trials),
         evaluations=sum(r.evaluation is not None for r in trials),
         spent_usd=spent,

@@ -20,6 +20,12 @@ def _pyplot() -> Any:
     return plt
 
 
+def _ticks(n: int) -> Any:
+    from matplotlib.ticker import MaxNLocator
+
+    return MaxNLocator(nbins=n)
+
+
 def _save(plt: Any, fig: Any, path: str | Path, axes: list[Any], *, legend: bool = False) -> Path:
     """Grid on every axis (and a legend), lay out, write the PNG, free the figure."""
     for ax in axes:
@@ -101,8 +107,10 @@ def pareto_plot(result: StudyResult, path: str | Path) -> Path:
         [t.accuracy or 0.0 for t in front],
         "o-",
         color="tab:blue",
-        label="Pareto front",
+        label="Pareto front (dev)",
     )
+    _dev_bars(ax, front)
+    _held_out(ax, result)
     if result.best is not None:
         ax.scatter(
             [result.best.cost or 0.0],
@@ -114,9 +122,53 @@ def pareto_plot(result: StudyResult, path: str | Path) -> Path:
             label="best",
         )
     ax.set_xlabel("cost per task (USD)")
-    ax.set_ylabel("accuracy")
+    ax.set_ylabel("accuracy (dev; bars: intervals)")
+    ax.xaxis.set_major_locator(_ticks(5))
     ax.set_title(f"{result.name}: accuracy vs cost ({result.algo})")
     return _save(plt, fig, path, [ax], legend=True)
+
+
+def _dev_bars(ax: Any, trials: list[TrialRecord]) -> None:
+    """The dev accuracy intervals of the front's graphs as error bars."""
+    known = [t for t in trials if t.accuracy_low is not None and t.accuracy_high is not None]
+    if not known:
+        return
+    acc = [t.accuracy or 0.0 for t in known]
+    ax.errorbar(
+        [t.cost or 0.0 for t in known],
+        acc,
+        yerr=[
+            [a - (t.accuracy_low or 0.0) for a, t in zip(acc, known, strict=True)],
+            [(t.accuracy_high or 0.0) - a for a, t in zip(acc, known, strict=True)],
+        ],
+        fmt="none",
+        ecolor="tab:blue",
+        alpha=0.4,
+        capsize=2,
+    )
+
+
+def _held_out(ax: Any, result: StudyResult) -> None:
+    """Each graph run on the held-out tasks: a hollow diamond with its interval at its dev
+    cost, joined to its dev accuracy by a dotted line (the drop from dev to held-out)."""
+    sel = result.selection
+    if sel is None:
+        return
+    done = [c for c in sel.candidates if c.holdout is not None]
+    for i, c in enumerate(done):
+        assert c.holdout is not None
+        h, x = c.holdout.accuracy, c.dev.cost
+        ax.plot([x, x], [c.dev.accuracy.value, h.value], ":", color="tab:purple", alpha=0.6)
+        ax.errorbar(
+            [x],
+            [h.value],
+            yerr=[[h.value - h.low], [h.high - h.value]],
+            fmt="D",
+            mfc="none",
+            color="tab:purple",
+            capsize=3,
+            label="held-out (after the choice)" if i == 0 else None,
+        )
 
 
 def progress_plot(result: StudyResult, path: str | Path) -> Path:

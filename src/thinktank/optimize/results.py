@@ -21,6 +21,7 @@ from typing import Any
 from pydantic import BaseModel, Field
 
 from thinktank.graphs.spec import GraphSpec
+from thinktank.optimize.stats import Interval
 
 EVALUATED = frozenset({"complete", "cached"})
 """Statuses of trials scored on the whole dev set."""
@@ -49,6 +50,11 @@ class TrialRecord(BaseModel):
     """Mean dollars per task."""
     score: float | None = None
     """accuracy - cost_weight * cost."""
+    accuracy_low: float | None = None
+    """Lower end of the accuracy's interval over the dev tasks scored (Wilson; a bootstrap
+    for partial credit)."""
+    accuracy_high: float | None = None
+    """Upper end of that interval."""
     tasks: int = 0
     """Dev tasks the score is over."""
     fresh: int = 0
@@ -91,6 +97,110 @@ def best_trial(trials: Sequence[TrialRecord]) -> TrialRecord | None:
     return min(done, key=lambda t: (-(t.score or 0.0), t.cost or 0.0, t.index))
 
 
+class Evidence(BaseModel):
+    """A graph's figures on one set of tasks."""
+
+    tasks: int
+    accuracy: Interval
+    score: Interval
+    """``accuracy - cost_weight * cost``."""
+    cost: float
+    """Mean dollars per task."""
+
+
+CANDIDATE_STATUSES = {
+    "confirmed": "re-evaluated on the confirmation tasks",
+    "excluded": "not re-evaluated: its dev interval lies below the leader's",
+    "truncated": "its per-task budget cut a confirmation task short: not ranked",
+    "refused": "not re-evaluated: the budget left could not cover it",
+    "interrupted": "the budget ran out during its re-evaluation",
+    "not_run": "not re-evaluated: the budget ran out before it",
+    "dev_only": "not re-evaluated (no confirmation step)",
+}
+
+
+class Candidate(BaseModel):
+    """One of the top graphs by dev score and what the steps after the search found."""
+
+    number: int
+    """Its trial (the first that evaluated it on the whole dev set)."""
+    key: str
+    description: str = ""
+    rank: int
+    """Its place by dev score (1: the dev leader)."""
+    status: str = "dev_only"
+    """See :data:`CANDIDATE_STATUSES`."""
+    reason: str | None = None
+    dev: Evidence
+    confirm: Evidence | None = None
+    """On the confirmation tasks."""
+    combined: Evidence | None = None
+    """On the dev and confirmation tasks together: what the best is chosen on."""
+    vs_chosen: Interval | None = None
+    """Its score minus the chosen graph's, per task on the tasks both ran (paired)."""
+    holdout: Evidence | None = None
+    """On the held-out tasks (after the choice; never used to choose)."""
+    holdout_status: str | None = None
+    """evaluated, truncated, refused, interrupted or not_run (``None``: not a candidate for
+    it)."""
+    holdout_reason: str | None = None
+
+
+SELECTION_STATUSES = {
+    "confirmed": "every candidate was re-evaluated; the best is chosen on all their tasks",
+    "partial": "the budget cut the re-evaluation short: the best is chosen among the "
+    "candidates re-evaluated",
+    "incomplete": "the budget did not allow re-evaluating the dev leader: it is the best "
+    "unconfirmed",
+    "no_tasks": "no confirmation tasks: the best is the dev leader",
+    "off": "re-evaluation turned off (top_k 0): the best is the dev leader",
+    "none": "no graph was evaluated on the whole dev set",
+}
+
+
+class Selection(BaseModel):
+    """How the best graph was declared: the top candidates re-evaluated on more tasks,
+    the choice on the combined evidence, then the held-out check."""
+
+    status: str
+    """See :data:`SELECTION_STATUSES`."""
+    reason: str = ""
+    top_k: int = 0
+    confidence: float = 0.95
+    dev_tasks: int = 0
+    confirm_tasks: int = 0
+    holdout_tasks: int = 0
+    leader: int | None = None
+    """Trial number of the dev leader (the best on the dev set alone)."""
+    chosen: int | None = None
+    """Trial number of the declared best."""
+    cost_usd: float = 0.0
+    """What the re-evaluation's tasks cost (those a resumed session found in the cache
+    counted at what they cost when they ran); part of the study's spend."""
+    holdout_status: str = "no_tasks"
+    """evaluated (the best was run on the held-out tasks), no_tasks, refused or
+    interrupted (by the budget), none (no best)."""
+    holdout_reason: str = ""
+    holdout_cost_usd: float = 0.0
+    """The same for the held-out runs."""
+    candidates: list[Candidate] = Field(default_factory=list)
+
+    @property
+    def changed(self) -> bool:
+        """The re-evaluation chose another graph than the dev leader."""
+        return self.chosen is not None and self.chosen != self.leader
+
+    def candidate(self, number: int | None) -> Candidate | None:
+        return next((c for c in self.candidates if c.number == number), None)
+
+    def by_key(self) -> dict[str, Candidate]:
+        return {c.key: c for c in self.candidates}
+
+    @property
+    def best(self) -> Candidate | None:
+        return self.candidate(self.chosen)
+
+
 class StudyResult(BaseModel):
     """The outcome of :meth:`thinktank.optimize.Study.run`."""
 
@@ -107,6 +217,14 @@ class StudyResult(BaseModel):
     stop_reason: str = ""
     sessions: int = 1
     out_dir: str | None = None
+    selection: Selection | None = None
+    """How the best was declared: re-evaluation of the top candidates, held-out check."""
+
+    @property
+    def search_best(self) -> TrialRecord | None:
+        """The best on the dev set alone (what the search found; ``best`` is what the
+        re-evaluation chose)."""
+        return best_trial(self.trials)
 
     @property
     def best_spec(self) -> GraphSpec | None:
@@ -133,7 +251,14 @@ class StudyResult(BaseModel):
             "sessions": self.sessions,
             "best": best,
             "pareto": [t.model_dump(exclude={"spec"}) for t in self.pareto],
+            "selection": self.selection.model_dump(mode="json") if self.selection else None,
         }
+
+
+def _figures(e: Evidence) -> dict[str, Any]:
+    """An accuracy with its interval, as written to best.yaml and pareto.json."""
+    a = e.accuracy
+    return {"accuracy": a.value, "low": a.low, "high": a.high, "tasks": e.tasks}
 
 
 def log_line(t: TrialRecord) -> str:
@@ -156,11 +281,25 @@ def write_outputs(result: StudyResult, out_dir: str | Path, *, plots: bool = Tru
             accuracy=result.best.accuracy if result.best else None,
             cost_per_task=result.best.cost if result.best else None,
         )
+        chosen = result.selection.best if result.selection else None
+        if chosen is not None:
+            opt["selection"] = result.selection.status if result.selection else None
+            for split in ("dev", "combined", "holdout"):
+                e = getattr(chosen, split)
+                if e is not None:
+                    opt[f"{split}_accuracy"] = _figures(e)
         meta["optimizer"] = opt
         spec = spec.model_copy(update={"metadata": meta})
         spec.save(out / "best.yaml")
         written.append(out / "best.yaml")
-    pareto = [{**t.model_dump(exclude={"spec"}), "spec": t.spec} for t in result.pareto]
+    held = result.selection.by_key() if result.selection else {}
+
+    def point(t: TrialRecord) -> dict[str, Any]:
+        c = held.get(t.key or "")
+        h = _figures(c.holdout) if c is not None and c.holdout is not None else None
+        return {**t.model_dump(exclude={"spec"}), "holdout": h, "spec": t.spec}
+
+    pareto = [point(t) for t in result.pareto]
     (out / "pareto.json").write_text(json.dumps(pareto, indent=2, default=str))
     (out / "study.json").write_text(json.dumps(result.summary(), indent=2, default=str))
     run = out / "run.json"  # how `thinktank report` recognises an optimizer run
@@ -208,4 +347,7 @@ def load_result(out_dir: str | Path) -> StudyResult:
         stop_reason=summary.get("stop_reason", ""),
         sessions=summary.get("sessions", 1),
         out_dir=str(out),
+        selection=Selection.model_validate(summary["selection"])
+        if summary.get("selection")
+        else None,
     )

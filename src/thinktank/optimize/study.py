@@ -91,6 +91,14 @@ class StudyConfig(StrictModel):
     """Consecutive invalid proposals before the study gives up on the space."""
     scan: int = Field(default=400, ge=1)
     """Points examined up front (validity, cheapest graph); the whole space when smaller."""
+    top_k: int = Field(default=3, ge=0)
+    """After the search, the top graphs by dev score re-evaluated on the confirmation tasks
+    before a best is declared (0: the dev leader is the best, not re-checked)."""
+    confirm_overlap: bool = True
+    """Re-evaluate only the top graphs whose dev interval reaches the dev leader's (False:
+    all ``top_k``)."""
+    confidence: float = Field(default=0.95, gt=0.5, lt=1.0)
+    """Level of the intervals (dev, confirmation, held-out, paired differences)."""
 
     def identity(self) -> dict[str, Any]:
         """What must match to resume a study (budget and limits may change)."""
@@ -115,6 +123,12 @@ class Study:
     """One search over ``space`` on ``tasks`` (the dev set) with ``evaluator``.
 
     Args:
+        confirm_tasks: after the search, the top graphs (``config.top_k``) are
+            re-evaluated on these before a best is declared; the best is chosen on the
+            dev and confirmation tasks together.
+        holdout_tasks: the best graph (and the other candidates, budget permitting) runs
+            these once, at the end; never used to choose. :func:`~thinktank.optimize.stats.split_tasks`
+            carves both sets out of one task list by seed.
         out_dir: where the study persists and its outputs go; ``None`` keeps
             everything in memory (benchmarks).
         cache_path: the evaluation cache / spend journal (default ``out_dir/evals.db``);
@@ -130,6 +144,8 @@ class Study:
         evaluator: Objective,
         config: StudyConfig | None = None,
         *,
+        confirm_tasks: Sequence[Task] = (),
+        holdout_tasks: Sequence[Task] = (),
         out_dir: str | Path | None = None,
         cache_path: str | Path | None = None,
         feedback_model: ChatModel | None = None,
@@ -138,6 +154,8 @@ class Study:
     ) -> None:
         self.space = space
         self.tasks = list(tasks)
+        self.confirm_tasks = list(confirm_tasks)
+        self.holdout_tasks = list(holdout_tasks)
         self.evaluator = evaluator
         self.config = config or StudyConfig()
         self.out_dir = Path(out_dir) if out_dir is not None else None
@@ -155,9 +173,24 @@ class Study:
     def _tasks(self) -> list[Task]:
         if not self.tasks:
             raise ConfigError("the dev set is empty: give at least one task (--suite, --tasks)")
-        ids = [t.id for t in self.tasks]
-        if len(set(ids)) < len(ids):
-            raise ConfigError("task ids must be unique in the dev set")
+        seen: dict[str, str] = {}
+        for name, split in (
+            ("dev set", self.tasks),
+            ("confirmation set", self.confirm_tasks),
+            ("held-out set", self.holdout_tasks),
+        ):
+            for t in split:
+                if t.id in seen:
+                    where = (
+                        "twice in the " + name
+                        if seen[t.id] == name
+                        else (f"in both the {seen[t.id]} and the {name}")
+                    )
+                    raise ConfigError(
+                        f"task {t.id!r} is {where}: task ids must be unique and the splits "
+                        "must not share tasks (a held-out task seen in the search is not held out)"
+                    )
+                seen[t.id] = name
         out = list(self.tasks)
         random.Random(derive_seed(self.config.seed, "tasks")).shuffle(out)
         return out
@@ -274,6 +307,7 @@ class Study:
     async def _run(self) -> StudyResult:
         from thinktank.evals.runs.worker import RUN_BUDGET_NAME
         from thinktank.optimize._evaluation import Evaluations
+        from thinktank.optimize._selection import Finisher
         from thinktank.optimize.store import EvalStore
 
         c = self.config
@@ -291,13 +325,17 @@ class Study:
         try:
             stale, _ = store.adopt_stale(study_id)
             spent = store.spent(study_id)
-            need = est.per_task(cheapest) * sizes[0]
+            after = (len(self.confirm_tasks) if c.top_k else 0) + len(self.holdout_tasks)
+            need = est.per_task(cheapest) * (sizes[0] + after)
             if c.budget_usd is not None and need > c.budget_usd - spent:
                 left = c.budget_usd - spent
                 what = "the budget" if spent == 0 else f"what is left of the budget (${left:.6f})"
+                plus = (
+                    f" (and its re-check on {after} confirmation/held-out tasks)" if after else ""
+                )
                 raise BudgetTooSmall(
                     f"one evaluation of the cheapest graph in the space ({cheapest.description}) "
-                    f"on {sizes[0]} tasks is estimated at ${need:.6f}, more than {what} "
+                    f"on {sizes[0]} tasks{plus} is estimated at ${need:.6f}, more than {what} "
                     f"(--budget-usd {c.budget_usd:g}); nothing was spent. Raise --budget-usd to "
                     f"at least {need + spent:.6f}, use fewer tasks, or set lower max_tokens "
                     "in the space's node fields (estimates assume full replies)"
@@ -317,7 +355,9 @@ class Study:
                 cost_weight=c.cost_weight,
                 metric=c.metric,
                 budget_usd=c.budget_usd,
+                confidence=c.confidence,
             )
+            finisher = Finisher(c, evals, self.confirm_tasks, self.holdout_tasks, cheapest)
             loop = _loop.Loop(
                 self,
                 study,
@@ -329,13 +369,17 @@ class Study:
                 cheapest=cheapest,
                 space_size=len(valid) if complete else None,
                 stale=stale,
+                reserve=finisher.reserve,
             )
             stop = await loop.run()
+            selection = await finisher.run(loop.records)
         finally:
             self.evaluator.set_budget(None)
             spent = store.spent(study_id)
             store.close()
-        result = _loop.collect(study, c, spent=spent, stop=stop, sessions=sessions + 1)
+        result = _loop.collect(
+            study, c, spent=spent, stop=stop, sessions=sessions + 1, selection=selection
+        )
         if self.out_dir is not None:
             result.out_dir = str(self.out_dir)
             write_outputs(result, self.out_dir, plots=self.plots)
