@@ -1,5 +1,6 @@
 # thinktank: every target does its own set-up on a fresh Debian machine.
-#   make test   install everything the tests need, then lint, type-check and test
+#   make test   install everything the tests need (a trace collector too), then lint,
+#               type-check and test
 #   make demo   install, start what is needed, run the demo job
 #   make bench  run every benchmark in quick mode
 SHELL := /bin/bash
@@ -16,7 +17,7 @@ export UV_PROJECT_ENVIRONMENT := $(CURDIR)/$(VENV)
 export UV_PYTHON_DOWNLOADS := never
 export UV_NO_PROGRESS := 1
 
-.PHONY: setup engine browser test lint demo bench clean
+.PHONY: setup engine browser collector test lint demo bench clean
 
 $(UV):
 	@$(PY) -m venv $(BOOT)
@@ -35,6 +36,19 @@ $(STAMP): pyproject.toml uv.lock | $(UV)
 	@touch $@
 
 setup: $(STAMP)
+
+# The trace collector the telemetry tests start on loopback (Arize Phoenix, pinned by
+# tests/telemetry/collector/uv.lock), in a venv of its own so its dependencies never move
+# the project's. Users run their own collector; this one is for the tests.
+COLLECTOR := .cache/collector
+COLLECTOR_LOCK := tests/telemetry/collector
+$(COLLECTOR)/.thinktank-synced: $(COLLECTOR_LOCK)/pyproject.toml $(COLLECTOR_LOCK)/uv.lock | $(UV)
+	@echo "setting up the trace collector (Phoenix) in $(COLLECTOR)"
+	@UV_PROJECT_ENVIRONMENT=$(CURDIR)/$(COLLECTOR) $(UV) sync --frozen --quiet \
+	  --compile-bytecode --project $(COLLECTOR_LOCK)
+	@touch $@
+
+collector: $(COLLECTOR)/.thinktank-synced
 
 # Docker engine and sandbox image: installs docker.io and starts dockerd when no
 # engine runs, builds the image offline when missing. Idempotent.
@@ -57,7 +71,7 @@ browser:
 	  $(APT) install -y -q $$pkg >/dev/null 2>&1 || \
 	  { $(APT) update -q >/dev/null && $(APT) install -y -q $$pkg >/dev/null; } || exit 1; done
 
-test: setup engine lint browser
+test: setup engine lint browser collector
 	@$(VENV)/bin/pytest -q -p no:cacheprovider
 
 demo: setup engine
@@ -67,4 +81,4 @@ bench: setup engine
 	@set -e; for f in bench/[!_]*.py; do echo "== $$f"; $(VENV)/bin/python $$f --quick; done
 
 clean:
-	rm -rf $(VENV) $(BOOT)
+	rm -rf $(VENV) $(BOOT) $(COLLECTOR)
