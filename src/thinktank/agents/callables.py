@@ -101,10 +101,17 @@ def resolve(path: str, *, what: str) -> Any:
 
 
 def _shown(fn: Callable[..., Any]) -> str:
+    """``name(a, b, *args)``: what a function takes, without annotations."""
     try:
-        return f"{getattr(fn, '__name__', 'it')}{inspect.signature(fn)}"
+        params = inspect.signature(fn).parameters.values()
     except (TypeError, ValueError):
         return repr(fn)
+    marks: dict[Any, str] = {
+        inspect.Parameter.VAR_POSITIONAL: "*",
+        inspect.Parameter.VAR_KEYWORD: "**",
+    }
+    names = ", ".join(marks.get(p.kind, "") + p.name for p in params)
+    return f"{getattr(fn, '__name__', 'it')}({names})"
 
 
 def check_params(

@@ -249,6 +249,18 @@ BUILT_IN_OUTPUTS: tuple[type[RoleOutput], ...] = (
 )
 """The output types thinktank defines (their prompts describe their format)."""
 
+DEFAULT_OUTPUT: dict[str, type[RoleOutput]] = {
+    "answer": AnswerOutput,
+    "refine": AnswerOutput,
+    "fuse": AnswerOutput,
+    "score": Verification,
+    "critique": Critique,
+    "select": Selection,
+    "decide": Decision,
+    "context": ContextOutput,
+}
+"""The output type of a role that declares none, by what it does."""
+
 _TRUE = {"true", "yes", "correct", "pass", "passed", "approve", "approved", "valid", "ok"}
 _FALSE = {"false", "no", "incorrect", "fail", "failed", "reject", "rejected", "invalid"}
 _BULLET = re.compile(r"^\s*(?:[-*•]|\d+[.)])\s+(.*\S)\s*$", re.M)

@@ -11,8 +11,8 @@ optimizer read those declarations, never role names.
   is read); the built-in roles below are registered the same way.
 * A role name that is an import path (``module:function``) names a function role:
   the function is imported and registered the first time the name is looked up.
-* Registering a name again with the same declaration changes nothing; a different
-  one is refused unless ``replace=True`` (built-in roles are never replaced).
+* The same declaration again changes nothing; a different one is refused unless
+  ``replace=True`` (built-in roles are never replaced).
 """
 
 from __future__ import annotations
@@ -29,16 +29,15 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from thinktank._strict import StrictModel
 from thinktank.agents.callables import NODE_ATTRIBUTE, check_params, is_path, path_of, resolve
-from thinktank.agents.outputs import (
-    BUILT_IN_OUTPUTS,
-    AnswerOutput,
-    ContextOutput,
-    Critique,
-    Decision,
-    RoleOutput,
-    Selection,
-    Verification,
+from thinktank.agents.outputs import BUILT_IN_OUTPUTS, DEFAULT_OUTPUT, RoleOutput
+from thinktank.agents.outputs import (  # re-exported: a role and its output type go together
+    AnswerOutput as AnswerOutput,
 )
+from thinktank.agents.outputs import ContextOutput as ContextOutput
+from thinktank.agents.outputs import Critique as Critique
+from thinktank.agents.outputs import Decision as Decision
+from thinktank.agents.outputs import Selection as Selection
+from thinktank.agents.outputs import Verification as Verification
 from thinktank.agents.schema import check_output_fields, role_output_type
 from thinktank.errors import ConfigError
 
@@ -53,18 +52,6 @@ read (a plan, retrieved facts) — no answer, no judgement."""
 
 RoleReads = Literal["task", "answers"]
 
-DEFAULT_OUTPUT: dict[str, type[RoleOutput]] = {
-    "answer": AnswerOutput,
-    "refine": AnswerOutput,
-    "fuse": AnswerOutput,
-    "score": Verification,
-    "critique": Critique,
-    "select": Selection,
-    "decide": Decision,
-    "context": ContextOutput,
-}
-"""The output type of a role that declares none, by what it does."""
-
 READS_ANSWERS: frozenset[str] = frozenset({"score", "critique", "select", "fuse"})
 """What roles do that works on other nodes' answers (their default ``reads``)."""
 
@@ -75,7 +62,7 @@ FUNCTION_PARAMS = ("task", "inputs", "ctx")
 class RoleDecl(StrictModel):
     """A role as it is written in a graph's (or a search space's) ``roles:`` block."""
 
-    name: str = Field(pattern=r"^[A-Za-z][\w.:<>#-]{0,199}$")
+    name: str = Field(pattern=r"^[A-Za-z_][\w.:<>#-]{0,199}$")
     """The name nodes use as their ``role``."""
     instructions: str | None = None
     """The system prompt of a model role (``None``: the packaged ``prompts/<name>.md``)."""
@@ -230,18 +217,14 @@ def register_role(
         if name in BUILT_IN:
             raise ConfigError(f"role {name!r} is built in; register yours under another name")
         if not replace:
+            how = f"function {old.function}" if old.function else "a model role"
             raise ConfigError(
-                f"role {name!r} is already registered ({_summary(old)}), differently; choose "
-                f"another name, or pass replace=True to redefine it"
+                f"role {name!r} is already registered ({how}, does {old.does}), differently; "
+                "choose another name, or pass replace=True to redefine it"
             )
     ROLES[name] = spec
     _FAILED.pop(name, None)
     return spec
-
-
-def _summary(role: RoleSpec) -> str:
-    how = f"function {role.function}" if role.function else "a model role"
-    return f"{how}, does {role.does}"
 
 
 def declare_role(decl: RoleDecl) -> RoleSpec:
@@ -275,14 +258,19 @@ def temporary_roles() -> Iterator[dict[str, RoleSpec]]:
         _FAILED.update(failed)
 
 
-def _function_role(path: str) -> RoleSpec:
-    """The function role named by its import path, registered on first use; what it does
-    comes from its ``@node`` declaration (default ``answer``)."""
+def function_declaration(path: str) -> RoleDecl:
+    """What naming the function at ``path`` as a role declares: what it does comes from
+    its ``@node`` declaration (default ``answer``)."""
     fn = resolve(path, what=f"function node {path!r}")
     meta = getattr(fn, NODE_ATTRIBUTE, None) or {}
-    return register_role(
-        path, function=path, does=meta.get("does", "answer"), reads=meta.get("reads")
-    )
+    does = meta.get("does", "answer")
+    reads = meta.get("reads") or ("answers" if does in READS_ANSWERS else "task")
+    return RoleDecl.model_validate({"name": path, "function": path, "does": does, "reads": reads})
+
+
+def _function_role(path: str) -> RoleSpec:
+    """The function role named by its import path, registered on first use."""
+    return declare_role(function_declaration(path))
 
 
 def find_role(name: str) -> RoleSpec | None:
@@ -310,6 +298,12 @@ def lookup_role(name: str) -> RoleSpec:
         "register_role(...) or a roles: entry in the graph, or name a function node by "
         "its import path 'module:function')"
     )
+
+
+def is_function(name: str) -> bool:
+    """The role ``name`` is computed by a function (a function node's role)."""
+    spec = find_role(name)
+    return spec is not None and spec.function is not None
 
 
 def role_does(name: str) -> RoleAct | None:

@@ -16,6 +16,7 @@ if TYPE_CHECKING:
         CEO,
         Critic,
         Debater,
+        Function,
         Fuser,
         Graph,
         Judge,
@@ -25,6 +26,7 @@ if TYPE_CHECKING:
     )
     from thinktank.graphs.compiler import CompiledGraph, compile, run
     from thinktank.graphs.execution import ExecutionScorer
+    from thinktank.graphs.functions import NodeContext, RunTask, node
     from thinktank.graphs.nodes import NodeRuntime
     from thinktank.graphs.result import RunResult
     from thinktank.graphs.spec import (
@@ -41,9 +43,21 @@ if TYPE_CHECKING:
 # public name -> module defining it
 _LAZY: dict[str, str] = {
     **dict.fromkeys(
-        ("CEO", "Critic", "Debater", "Fuser", "Graph", "Judge", "Refiner", "Solver", "Verifier"),
+        (
+            "CEO",
+            "Critic",
+            "Debater",
+            "Function",
+            "Fuser",
+            "Graph",
+            "Judge",
+            "Refiner",
+            "Solver",
+            "Verifier",
+        ),
         "thinktank.graphs.builder",
     ),
+    **dict.fromkeys(("NodeContext", "RunTask", "node"), "thinktank.graphs.functions"),
     **dict.fromkeys(("CompiledGraph", "compile", "run"), "thinktank.graphs.compiler"),
     "RunResult": "thinktank.graphs.result",
     "NodeRuntime": "thinktank.graphs.nodes",
@@ -76,21 +90,25 @@ __all__ = [
     "Debater",
     "EdgeSpec",
     "ExecutionScorer",
+    "Function",
     "Fuser",
     "Graph",
     "GraphSpec",
     "Judge",
+    "NodeContext",
     "NodeRuntime",
     "NodeSpec",
     "Refiner",
     "RoundSpec",
     "RunResult",
+    "RunTask",
     "SamplingSpec",
     "SelectionSpec",
     "Solver",
     "Verifier",
     "compile",
     "load_graph",
+    "node",
     "run",
     "topology",
 ]

@@ -9,7 +9,7 @@ The same goes for a node whose ``first_round`` is past the last round.
 
 from __future__ import annotations
 
-from thinktank.agents.roles import ROLES
+from thinktank.agents.roles import find_role
 from thinktank.errors import ConfigError
 from thinktank.graphs.spec import ANSWER_ROLES, GraphSpec, NodeSpec
 
@@ -17,7 +17,7 @@ _ANSWERING = "a solver, refiner, fuser or debater"
 
 
 def _reads_answers(node: NodeSpec) -> bool:
-    role = ROLES.get(node.role)
+    role = find_role(node.role)
     return role is not None and role.reads == "answers"
 
 

@@ -9,13 +9,36 @@
 
 Role helpers (:func:`Solver`, :func:`Verifier`, …) take any :class:`NodeSpec`
 field except ``id`` and ``role``; ``add`` returns the node id to connect with.
+Your own roles and functions are nodes the same way::
+
+    planner = register_role("planner", instructions="...", output=Plan, does="context")
+    p = g.add(planner)                        # a registered role (or its name)
+    t = g.add(Function(run_tests))            # an async function (or an @node one)
+    g.select(t)                               # select by what that node scores
+
+:meth:`Graph.build` puts the declarations of the roles it uses that thinktank does not
+define into the spec's ``roles:`` block, so the spec is whole in YAML and elsewhere.
 """
 
 from __future__ import annotations
 
+import re
+from collections.abc import Callable
 from typing import Any
 
+from thinktank.agents.callables import path_of
+from thinktank.agents.roles import (
+    BUILT_IN,
+    RoleAct,
+    RoleReads,
+    RoleSpec,
+    function_declaration,
+    lookup_role,
+)
+from thinktank.errors import ConfigError
+from thinktank.graphs.functions import function_role
 from thinktank.graphs.spec import (
+    SELECT_METHODS,
     BudgetSpec,
     EdgeSpec,
     GraphSpec,
@@ -27,11 +50,35 @@ from thinktank.graphs.spec import (
 
 
 class NodeTemplate:
-    """A role plus node settings, waiting for an id."""
+    """A role plus node settings, waiting for an id (``default_id``: when none is given)."""
 
-    def __init__(self, role: str, **fields: Any) -> None:
+    def __init__(self, role: str, *, default_id: str | None = None, **fields: Any) -> None:
         self.role = role
+        self.default_id = default_id or role
         self.fields = fields
+
+
+def Function(
+    fn: Callable[..., Any] | str,
+    *,
+    does: RoleAct | None = None,
+    reads: RoleReads | None = None,
+    name: str | None = None,
+    **fields: Any,
+) -> NodeTemplate:
+    """A function node: ``fn`` is an async function ``fn(task, inputs, ctx)`` (see
+    :mod:`thinktank.graphs.functions`) or its import path. What it does comes from
+    ``does``, else its ``@node`` declaration, else ``answer``; its role is named ``name``,
+    else by its import path. Keyword arguments are NodeSpec fields (``n``, ``tools``, …)."""
+    role = function_role(fn, does=does, reads=reads, name=name)
+    path = role.function or ""
+    default = path.partition(":")[2].rsplit(".", 1)[-1].split("#")[0]
+    return NodeTemplate(
+        role.name, default_id=default if _ID.match(default) else "function", **fields
+    )
+
+
+_ID = re.compile(r"^[A-Za-z][A-Za-z0-9_-]{0,63}$")
 
 
 def _role(role: str) -> Any:
@@ -67,15 +114,29 @@ class Graph:
         self._metadata: dict[str, Any] = {}
 
     def add(
-        self, template: NodeTemplate, *, id: str | None = None, n: int | None = None, **fields: Any
+        self,
+        template: NodeTemplate | RoleSpec | str | Callable[..., Any],
+        *,
+        id: str | None = None,
+        n: int | None = None,
+        **fields: Any,
     ) -> str:
-        """Add a node; returns its id (default: the role, numbered when repeated)."""
+        """Add a node; returns its id (default: the role — a function node's function
+        name — numbered when repeated). ``template`` is a role helper's template, a
+        registered role (or its name) or an async function (a function node)."""
+        if isinstance(template, RoleSpec):
+            template = NodeTemplate(template.name)
+        elif isinstance(template, str):
+            role = lookup_role(template)  # an unknown name fails here, listing the known ones
+            template = Function(template) if role.function else NodeTemplate(template)
+        elif not isinstance(template, NodeTemplate):
+            template = Function(template)
         data = {**template.fields, **fields}
         if n is not None:
             data["n"] = n
         if isinstance(data.get("sampling"), dict):
             data["sampling"] = SamplingSpec(**data["sampling"])
-        node_id = id or self._fresh(template.role)
+        node_id = id or self._fresh(template.default_id)
         self._nodes.append(NodeSpec(id=node_id, role=template.role, **data))
         return node_id
 
@@ -121,12 +182,26 @@ class Graph:
 
     def select(
         self,
-        method: str = "vote",
+        method: str | Callable[..., Any] = "vote",
         *,
         by: str | None = None,
         candidates: list[str] | None = None,
         **kw: Any,
     ) -> Graph:
+        """How the final answer is chosen: a method (``vote``, ``verifier``, …), the id of a
+        node that scores, selects or fuses (select by it: ``select("tests")``), or a
+        selection function ``fn(candidates, scores)`` (or its ``module:function`` path)."""
+        if callable(method):
+            method = path_of(method)
+        elif method not in SELECT_METHODS and any(nd.id == method for nd in self._nodes):
+            node = next(nd for nd in self._nodes if nd.id == method)
+            by_act = {"score": "verifier", "select": "judge", "fuse": "fuser"}
+            if node.does not in by_act:
+                raise ConfigError(
+                    f"cannot select by node {method!r}: it does {node.does!r}; select by a node "
+                    "that scores, selects or fuses candidates, or give a method"
+                )
+            method, by = by_act[node.does], method
         self._selection = SelectionSpec.model_validate(
             {"method": method, "by": by, "candidates": candidates or [], **kw}
         )
@@ -140,6 +215,19 @@ class Graph:
         self._metadata.update(items)
         return self
 
+    def _declarations(self) -> list[dict[str, Any]]:
+        """The roles the nodes use that thinktank does not define, as ``roles:`` entries (a
+        function named by its path with the act of its ``@node`` declaration needs none)."""
+        out: dict[str, dict[str, Any]] = {}
+        for n in self._nodes:
+            role = lookup_role(n.role)
+            if n.role in BUILT_IN or n.role in out:
+                continue
+            if role.function == n.role and role.declaration() == function_declaration(n.role):
+                continue
+            out[n.role] = role.declaration().model_dump(mode="json", exclude_defaults=True)
+        return list(out.values())
+
     def build(self) -> GraphSpec:
         """The validated :class:`GraphSpec` (raises ``ConfigError`` listing every problem,
         nodes that could never run included)."""
@@ -149,6 +237,7 @@ class Graph:
             {
                 "name": self.name,
                 "description": self.description,
+                "roles": self._declarations(),
                 "nodes": [n.model_dump() for n in self._nodes],
                 "edges": [e.model_dump() for e in self._edges],
                 "rounds": self._rounds.model_dump(),

@@ -40,7 +40,7 @@ from thinktank.graphs.state import (
 from thinktank.graphs.steps import Steps
 from thinktank.llm.base import ChatModel
 from thinktank.llm.budget import Budget, BudgetState
-from thinktank.llm.ledger import UsageLedger, scope
+from thinktank.llm.ledger import UsageLedger, UsageTotals, scope
 from thinktank.tools.base import Tool
 
 
@@ -56,9 +56,10 @@ class CompiledGraph(Steps):
         memory: Any = None,
         scorer: Any = None,
         checkpointer: Any = None,
+        sandbox: Any = None,
     ) -> None:
         self.spec = spec
-        self.nodes = NodeRuntime(spec, models=models, tools=tools, memory=memory)
+        self.nodes = NodeRuntime(spec, models=models, tools=tools, memory=memory, sandbox=sandbox)
         self.models, self.tools, self.memory = self.nodes.models, self.nodes.tools, memory
         check_runnable(spec)
         self.scorer = scorer
@@ -176,7 +177,7 @@ class CompiledGraph(Steps):
             usage=RunUsage(
                 totals=totals,
                 by_model={k[0]: v for k, v in ledger.by("model").items()},
-                by_node={k[0]: v for k, v in ledger.by("node").items() if k[0]},
+                by_node=self._by_node(ledger, outs),
                 tokens=totals.total_tokens,
             ),
             cost=totals.cost_usd,
@@ -188,6 +189,15 @@ class CompiledGraph(Steps):
             ),
             graph=self.spec.name,
         )
+
+    def _by_node(self, ledger: UsageLedger, outs: list[NodeOutput]) -> dict[str, UsageTotals]:
+        """Usage per node; a function node that ran and called no model is listed at zero."""
+        by_node = {k[0]: v for k, v in ledger.by("node").items() if k[0]}
+        ran = {o.node for o in outs}
+        for nid, role in self.nodes.roles.items():
+            if role.function is not None and nid in ran:
+                by_node.setdefault(nid, UsageTotals())
+        return by_node
 
 
 def compile(
@@ -204,8 +214,10 @@ def compile(
 
     ``models`` maps aliases used by nodes to models (a single model is alias
     ``default``); ``tools`` are the tools nodes may name; ``memory`` is a memory
-    bank nodes with ``memory=True`` read from; ``scorer`` scores candidates by
-    execution (``hybrid``/``test_vote``; built from ``sandbox`` when not given);
+    bank nodes with ``memory=True`` read from; ``sandbox`` (a started sandbox, a
+    provider or a sandbox config) is what function nodes open with ``ctx.sandbox()``;
+    ``scorer`` scores candidates by execution (``hybrid``/``test_vote``; built from
+    ``sandbox`` when not given);
     ``checkpointer`` is a LangGraph checkpointer (e.g. the SQLite saver) for resume.
     """
     if scorer is None and sandbox is not None:
@@ -219,6 +231,7 @@ def compile(
         memory=memory,
         scorer=scorer,
         checkpointer=checkpointer,
+        sandbox=sandbox,
     )
 
 

@@ -1,8 +1,9 @@
 """Diagrams of a :class:`GraphSpec`: Mermaid text, Graphviz DOT, and PNG through ``dot``.
 
-Nodes show their id, role and sample count (plus the model when not the default,
+Nodes show their id, role and sample count (a function node ``ƒ function``; a role
+thinktank does not define, what it does), plus the model when not the default,
 active instances, the rounds they run in, the aspect they check and adaptive
-sampling); edges are labelled ``feedback`` (reads the previous round) and
+sampling; edges are labelled ``feedback`` (reads the previous round) and
 ``disagree``/``agree`` (conditional); the round controller is a hexagon; the
 selection step is a trapezoid fed by the candidate nodes and by the node that
 scores them.
@@ -14,15 +15,26 @@ import shutil
 import subprocess
 from pathlib import Path
 
+from thinktank.agents.roles import BUILT_IN, SELECTION_NEEDS, find_role
 from thinktank.errors import MissingDependency
-from thinktank.graphs.spec import SELECTION_NEEDS, EdgeSpec, GraphSpec, NodeSpec
+from thinktank.graphs.spec import EdgeSpec, GraphSpec, NodeSpec
 
 _SELECT_ID = "select_step"
 
 
 def _lines(spec: GraphSpec, node: NodeSpec) -> list[str]:
-    head = f"{node.role} ×{node.n}" if node.n > 1 else node.role
+    role = find_role(node.role)
+    name = node.role
+    if role is not None and role.function is not None:
+        name = (
+            "ƒ " + role.function.partition(":")[2].split("#")[0]
+            if role.function == name
+            else f"ƒ {name}"
+        )
+    head = f"{name} ×{node.n}" if node.n > 1 else name
     out = [node.id, head]
+    if role is not None and node.role not in BUILT_IN:
+        out.append(f"does: {role.does}")
     if node.model != "default":
         out.append(f"model: {node.model}")
     if node.active is not None:

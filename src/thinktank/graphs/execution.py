@@ -124,6 +124,26 @@ def llm_scores(spec: GraphSpec, outputs: Sequence[NodeOutput]) -> dict[str, floa
     return out
 
 
+@contextlib.asynccontextmanager
+async def sandbox_session(sandbox: Any) -> AsyncIterator[Any]:
+    """A started sandbox from what ``compile(..., sandbox=...)`` was given: a started
+    sandbox is used as it is (and kept open); a provider or a config makes one that is
+    closed when the block ends."""
+    sb = sandbox
+    if hasattr(sb, "run_python"):
+        yield sb
+        return
+    if not hasattr(sb, "create"):
+        from thinktank.sandboxes.provider import provider_from_config
+
+        sb = provider_from_config(sb)
+    box = await sb.create()
+    try:
+        yield box
+    finally:
+        await box.close()
+
+
 class ExecutionScorer:
     """Scores code candidates by running tests in a sandbox.
 
@@ -151,21 +171,8 @@ class ExecutionScorer:
         self.runs = 0
         """Test programs executed so far (for reports and tests)."""
 
-    @contextlib.asynccontextmanager
-    async def _open(self) -> AsyncIterator[Any]:
-        sb = self.sandbox
-        if hasattr(sb, "run_python"):
-            yield sb
-            return
-        if not hasattr(sb, "create"):
-            from thinktank.sandboxes.provider import provider_from_config
-
-            sb = provider_from_config(sb)
-        box = await sb.create()
-        try:
-            yield box
-        finally:
-            await box.close()
+    def _open(self) -> contextlib.AbstractAsyncContextManager[Any]:
+        return sandbox_session(self.sandbox)
 
     async def scores(
         self, spec: GraphSpec, outputs: Sequence[NodeOutput], task: dict[str, Any]

@@ -16,7 +16,9 @@ from typing import Any
 
 from thinktank import telemetry
 from thinktank.agents.agent import Agent
+from thinktank.agents.roles import lookup_role
 from thinktank.errors import BudgetExceeded, ConfigError
+from thinktank.graphs.functions import FunctionRunner
 from thinktank.graphs.runtime import RunContext, current_run
 from thinktank.graphs.select import answer_kind
 from thinktank.graphs.spec import ANSWER_ROLES, GraphSpec, NodeSpec
@@ -28,6 +30,20 @@ from thinktank.tools.base import Tool
 
 def _seed(*parts: Any) -> int:
     return int(hashlib.sha256(":".join(map(str, parts)).encode()).hexdigest()[:8], 16) & 0x7FFFFFFF
+
+
+def sample_seed(
+    ctx: RunContext | None, node: str, round_no: int, sample: int, target: str | None
+) -> int:
+    """The seed of one sample: the run's seed, the task, the node, round, sample and target."""
+    return _seed(
+        ctx.seed if ctx else 0,
+        ctx.task.get("id") if ctx else "",
+        node,
+        round_no,
+        sample,
+        target or "",
+    )
 
 
 def _dump(out: NodeOutput) -> dict[str, Any]:
@@ -47,6 +63,7 @@ class NodeRuntime:
         models: Mapping[str, ChatModel | str] | ChatModel | str | None,
         tools: Mapping[str, Tool[Any]] | Sequence[Tool[Any]] = (),
         memory: Any = None,
+        sandbox: Any = None,
     ) -> None:
         self.spec = spec
         self.models = self._load(models)
@@ -60,6 +77,15 @@ class NodeRuntime:
                 )
         self.memory = memory
         self._agents: dict[tuple[str, int | None], Agent] = {}
+        self.roles = {n.id: lookup_role(n.role) for n in spec.nodes}
+        """Each node's role (a function node's function is loaded now: a path that does
+        not import fails here, at build time)."""
+        self.functions = FunctionRunner(
+            tools=self.tools, memory=memory, models=self.models, sandbox=sandbox
+        )
+        for n in spec.nodes:
+            if self.roles[n.id].function is not None:
+                self.functions.function(self.roles[n.id])
 
     @staticmethod
     def _load(
@@ -87,6 +113,9 @@ class NodeRuntime:
         """:meth:`run`, the samples' records as :class:`NodeOutput` s."""
         ctx = current_run()
         task = ctx.task if ctx else {}
+        role = self.roles[node.id]
+        if role.function is not None:
+            return await self.functions.run(node, role, item, task, ctx)
         memory = await self._memory_items(node, task)
         samples: list[int] = list(item["samples"])
         keep = int(item.get("keep") or len(samples))
@@ -175,14 +204,7 @@ class NodeRuntime:
         target = item.get("target")
         oid = f"{node.id}:{r}:{sample}" + (f"@{target}" if node.does == "score" and target else "")
         agent = self._agent(node, item.get("max_tokens") or node.max_tokens, memory)
-        seed = _seed(
-            ctx.seed if ctx else 0,
-            ctx.task.get("id") if ctx else "",
-            node.id,
-            r,
-            sample,
-            target or "",
-        )
+        seed = sample_seed(ctx, node.id, r, sample, target)
         try:
             traj = await telemetry.agent(
                 agent.run(str(item["prompt"]), seed=seed), agent, oid, r, sample

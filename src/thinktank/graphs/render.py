@@ -2,12 +2,15 @@
 
 Conventions the simulator and the role prompts share: a verifier sees one
 ``Candidate answer:`` line; a judge or fuser sees ``Candidate 1:``, ``Candidate 2:``
-blocks each ending in ``Answer: X``; a CEO sees the round's discussion.
+blocks each ending in ``Answer: X``; a CEO sees the round's discussion. What a
+context-producing node (``does: context``) wrote comes after the task, under
+``Context:``; outputs of a role's own type are shown as ``field: value`` lines.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 from thinktank.agents.roles import role_does
 from thinktank.graphs.state import NodeOutput
@@ -23,10 +26,27 @@ def _answer_block(o: NodeOutput, max_chars: int = 2_000) -> str:
     return text or "(no answer)"
 
 
+def _fields(value: Any, max_chars: int = 2_000) -> str:
+    """An output of a role's own type as ``field: value`` lines (text as it is)."""
+    if isinstance(value, dict):
+        lines = []
+        for k, v in value.items():
+            if isinstance(v, list):
+                lines.append(f"{k}:" + ("".join(f"\n- {i}" for i in v) or " (none)"))
+            else:
+                lines.append(f"{k}: {v}")
+        text = "\n".join(lines)
+    else:
+        text = "" if value is None else str(value)
+    return text if len(text) <= max_chars else text[:max_chars] + "\n…"
+
+
 def _feedback_block(o: NodeOutput) -> str:
     out = o.output if isinstance(o.output, dict) else {}
     does = role_does(o.role)
     if does == "critique":
+        if not ("issues" in out or "suggestions" in out):  # a critique of its own type
+            return f"Review by {o.node}:\n{_fields(o.output)}"
         issues = "\n".join(f"- {i}" for i in out.get("issues", []))
         sugg = "\n".join(f"- {s}" for s in out.get("suggestions", []))
         return f"Issues:\n{issues or '- none'}\nSuggestions:\n{sugg or '- none'}"
@@ -36,6 +56,16 @@ def _feedback_block(o: NodeOutput) -> str:
             f"Verifier says {verdict} (score {out.get('score', 0):.2f}): {out.get('rationale', '')}"
         )
     return _answer_block(o)
+
+
+def _context(inputs: Sequence[NodeOutput]) -> str:
+    """What context-producing nodes (a planner, a retriever) wrote, for the nodes they feed."""
+    blocks = []
+    for o in inputs:
+        text = o.output.get("text") if isinstance(o.output, dict) else None
+        body = text if isinstance(text, str) and len(o.output) == 1 else _fields(o.output)
+        blocks.append(f"From {o.node}:\n{body.strip() or '(nothing)'}")
+    return "Context:\n\n" + "\n\n".join(blocks)
 
 
 def numbered(candidates: Sequence[NodeOutput]) -> str:
@@ -54,6 +84,10 @@ def render(
 ) -> str:
     """The user message for one sample of a node."""
     parts = [f"Task:\n{task.strip()}"]
+    context = [i for i in inputs if role_does(i.role) == "context"]
+    if context:  # shown to every role, after the task; the rest as before
+        parts.append(_context(context))
+        inputs = [i for i in inputs if role_does(i.role) != "context"]
     does = role_does(role)
     if does == "score" and target is not None:
         parts.append(f"Candidate solution:\n{_answer_block(target)}")

@@ -13,6 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from thinktank.agents.roles import is_function
 from thinktank.graphs.answers import vote
 from thinktank.graphs.render import render
 from thinktank.graphs.select import answer_kind
@@ -42,6 +43,8 @@ class Scheduler:
 
     def __init__(self, spec: GraphSpec) -> None:
         self.spec = spec
+        self.functions = {n.id for n in spec.nodes if is_function(n.role)}
+        """Ids of the function nodes (they read records, not a prompt)."""
         self.order = spec.order()
         ctrl = spec.rounds.controller
         if ctrl is not None:
@@ -229,6 +232,8 @@ class Scheduler:
         direction = str(control.get("direction") or "")
         max_tokens = control.get("max_tokens") or node.max_tokens
         base: WorkItem = {"node": node.id, "round": r, "max_tokens": max_tokens}
+        if node.id in self.functions:
+            return self._function_items(node, base, inputs, outs, samples)
         if node.does == "score":
             # a same-round edge from a node that did not run this round shows its last
             # outputs again; a verifier checks each candidate once
@@ -281,6 +286,38 @@ class Scheduler:
                 }
             ]
         return [{**base, "samples": [s], "prompt": prompt, "inputs": shown} for s in samples]
+
+    def _function_items(
+        self,
+        node: NodeSpec,
+        base: WorkItem,
+        inputs: list[NodeOutput],
+        outs: list[NodeOutput],
+        samples: list[int],
+    ) -> list[WorkItem]:
+        """A function node's work: it reads its inputs as records (no prompt). One that
+        scores gets every candidate not scored yet in one call; one that refines, one
+        candidate per sample; one that works on answers is skipped without any."""
+        answers = [o for o in inputs if o.answer is not None]
+        if node.does == "score":
+            checked = {o.target for o in outs if o.node == node.id and o.round < base["round"]}
+            inputs = [o for o in answers if o.id not in checked]
+        elif node.does in ("select", "fuse", "critique"):
+            inputs = answers
+        if not inputs and node.does in ("score", "select", "fuse", "critique", "refine"):
+            return []
+        items: list[WorkItem] = []
+        for s in samples:
+            shown = inputs
+            item: WorkItem = {**base, "samples": [s], "prompt": ""}
+            if node.does == "refine" and answers:
+                target = answers[s % len(answers)]
+                shown = [target, *(o for o in inputs if o.answer is None)]
+                item["target"] = target.id
+            item["inputs"] = [o.id for o in shown]
+            item["records"] = [o.model_dump(mode="json") for o in shown]
+            items.append(item)
+        return items
 
     def _end_round(
         self,

@@ -13,6 +13,9 @@ Methods (``SelectionSpec.method``):
 * ``ceo`` — the coordinator's final answer, else a vote.
 * ``hybrid`` / ``test_vote`` — execution-based scores supplied by an execution scorer
   (see :mod:`thinktank.graphs.execution`), combined with judge scores for hybrid.
+* ``module:function`` — your selection function ``fn(candidates, scores)``, given the
+  candidates (with their vote counts) and :func:`scores_by_node`; it returns the chosen
+  candidate, its id, or ``None`` to keep the vote (called by the compiled graph).
 
 Ties in score are broken by the size of the candidate's answer group, then order.
 
@@ -32,7 +35,7 @@ from typing import Any, get_args
 from pydantic import BaseModel, Field
 
 from thinktank.graphs.answers import AnswerKind, answer_kind_for, vote
-from thinktank.graphs.spec import GraphSpec
+from thinktank.graphs.spec import SELECT_METHODS, GraphSpec
 from thinktank.graphs.state import NodeOutput
 
 
@@ -145,6 +148,21 @@ def _failed_scorer(method: str, nodes: set[str], outputs: Sequence[NodeOutput]) 
     )
 
 
+def scores_by_node(spec: GraphSpec, outputs: Sequence[NodeOutput]) -> dict[str, dict[str, float]]:
+    """Candidate id → {scoring node: its mean score of the candidate}: what every node that
+    scores (verifiers, your own scoring roles and function nodes) made of each candidate."""
+    scorers = {n.id for n in spec.nodes if n.does == "score"}
+    got: dict[str, dict[str, list[float]]] = defaultdict(lambda: defaultdict(list))
+    for o in outputs:
+        if o.node in scorers and o.target and isinstance(o.output, dict):
+            score = o.output.get("score")
+            if score is None and "verdict" in o.output:
+                score = 1.0 if o.output["verdict"] else 0.0
+            if score is not None:
+                got[o.target][o.node].append(float(score))
+    return {c: {n: sum(v) / len(v) for n, v in by.items()} for c, by in got.items()}
+
+
 def select(
     spec: GraphSpec,
     outputs: Sequence[NodeOutput],
@@ -234,6 +252,8 @@ def select(
         final = [d for d in decisions if d.get("answer")]
         if final:
             answer, winner = str(final[-1]["answer"]), None
+    elif method not in SELECT_METHODS:  # a selection function: it is given these
+        detail["scores"] = scores_by_node(spec, outputs)
     elif method in ("hybrid", "test_vote") and exec_scores is not None:
         for c in cands:
             c.score = exec_scores.get(c.id)

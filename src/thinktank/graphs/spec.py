@@ -16,7 +16,6 @@ disagree (MAgICoRe's hard cases, ModelSwitch's escalation).
 
 from __future__ import annotations
 
-from collections import defaultdict
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -28,7 +27,12 @@ from pydantic import (
 )
 
 from thinktank._strict import StrictModel
-from thinktank.agents.roles import ANSWER_ROLES, ROLES, SELECTION_NEEDS, RoleAct, role_does
+from thinktank.agents.roles import (
+    ANSWER_ROLES,
+    RoleAct,
+    RoleDecl,
+    role_does,
+)
 from thinktank.errors import ConfigError
 
 if TYPE_CHECKING:
@@ -78,7 +82,9 @@ class NodeSpec(StrictModel):
     id: str = Field(pattern=r"^[A-Za-z][A-Za-z0-9_-]{0,63}$")
     """Unique node name."""
     role: str
-    """solver, verifier, critic, refiner, fuser, judge, debater or ceo."""
+    """solver, verifier, critic, refiner, fuser, judge, debater, ceo, a role of the
+    graph's ``roles:`` block or registered with ``register_role``, or the import path
+    ``module:function`` of a function node."""
     model: str = "default"
     """Model alias from the models mapping given at compile time, or a model string."""
     instructions: str | None = None
@@ -136,7 +142,10 @@ class RoundSpec(StrictModel):
 class SelectionSpec(StrictModel):
     """How the final answer is chosen."""
 
-    method: SelectMethod = "vote"
+    method: SelectMethod | str = "vote"
+    """A method (see :data:`SelectMethod`), or the import path ``module:function`` of a
+    selection function ``fn(candidates, scores)`` returning the chosen candidate (or its
+    id, or ``None`` for the vote)."""
     candidates: list[str] = Field(default_factory=list)
     """Nodes whose answers are candidates (default: every answer-producing node)."""
     by: str | None = None
@@ -169,6 +178,9 @@ class GraphSpec(StrictModel):
 
     name: str = "graph"
     description: str = ""
+    roles: list[RoleDecl] = Field(default_factory=list)
+    """Roles this graph declares (registered when the graph is read; see
+    :class:`~thinktank.agents.roles.RoleDecl`)."""
     nodes: list[NodeSpec]
     edges: list[EdgeSpec] = Field(default_factory=list)
     rounds: RoundSpec = Field(default_factory=RoundSpec)
@@ -195,117 +207,16 @@ class GraphSpec(StrictModel):
     def located_problems(
         self, model_aliases: set[str] | None = None
     ) -> list[tuple[tuple[str | int, ...], str]]:
-        """:meth:`problems`, each with the path of the field it is about (``("nodes", 0, "role")``)."""
-        out: list[tuple[tuple[str | int, ...], str]] = []
-        ids = [n.id for n in self.nodes]
-        if not ids:
-            out.append((("nodes",), "a graph needs at least one node"))
-        dup = {i for i in ids if ids.count(i) > 1}
-        if dup:
-            at = next(k for k, i in enumerate(ids) if i in dup and ids.index(i) < k)
-            out.append((("nodes", at, "id"), f"duplicate node ids: {sorted(dup)}"))
-        known = set(ids)
-        reserved = [(k, i) for k, i in enumerate(ids) if i in RESERVED_IDS]
-        if reserved:
-            names = sorted(i for _, i in reserved)
-            out.append(
-                (("nodes", reserved[0][0], "id"), f"node ids {names} are reserved; rename them")
-            )
-        for k, n in enumerate(self.nodes):
-            if n.role not in ROLES:
-                out.append(
-                    (
-                        ("nodes", k, "role"),
-                        f"node {n.id!r} has unknown role {n.role!r}; valid roles: {', '.join(sorted(ROLES))}",
-                    )
-                )
-            if model_aliases is not None and n.model not in model_aliases and ":" not in n.model:
-                out.append(
-                    (
-                        ("nodes", k, "model"),
-                        f"node {n.id!r} uses unknown model alias {n.model!r}; known aliases: {', '.join(sorted(model_aliases))}",
-                    )
-                )
-        for k, e in enumerate(self.edges):
-            for side, end in (("source", e.source), ("target", e.target)):
-                if end not in known:
-                    out.append(
-                        (
-                            ("edges", k, side),
-                            f"dangling edge {e.source} -> {e.target}: no node {end!r}",
-                        )
-                    )
-        if not out and self._has_same_round_cycle():
-            out.append(
-                (("edges",), "the same-round edges form a cycle; mark a back edge feedback=True")
-            )
-        if (
-            any(e.feedback for e in self.edges)
-            and self.rounds.max_rounds < 2
-            and self.rounds.controller is None
-        ):
-            out.append(
-                (
-                    ("rounds", "max_rounds"),
-                    "a feedback edge (a cycle across rounds) needs rounds.max_rounds >= 2",
-                )
-            )
-        if self.rounds.controller is not None:
-            where = ("rounds", "controller")
-            c = self.node(self.rounds.controller) if self.rounds.controller in known else None
-            if c is None:
-                out.append((where, f"rounds.controller {self.rounds.controller!r} is not a node"))
-            elif c.does != "decide":
-                out.append(
-                    (where, f"rounds.controller {c.id!r} must have role 'ceo', not {c.role!r}")
-                )
-        sel = self.selection
-        for k, cid in enumerate(sel.candidates):
-            if cid not in known:
-                out.append(
-                    (("selection", "candidates", k), f"selection candidate {cid!r} is not a node")
-                )
-        if not self.candidate_nodes() and sel.method not in ("ceo",):
-            out.append(
-                (
-                    ("selection",),
-                    "the selection step has no candidates: add a solver/refiner/fuser/debater node or list selection.candidates",
-                )
-            )
-        if sel.method in SELECTION_NEEDS:
-            act = SELECTION_NEEDS[sel.method]
-            role = sel.method if sel.method in ("judge", "fuser") else "verifier"
-            by = sel.by or next((n.id for n in self.nodes if n.does == act), None)
-            if by is None or by not in known:
-                out.append(
-                    (
-                        ("selection", "by" if sel.by else "method"),
-                        f"selection method {sel.method!r} needs a {role} node (selection.by)",
-                    )
-                )
-        return out
+        """:meth:`problems`, each with the path of the field it is about (``("nodes", 0, "role")``).
+        Declares the graph's ``roles:`` first (see :mod:`thinktank.graphs.checks`)."""
+        from thinktank.graphs.checks import located_problems
+
+        return located_problems(self, model_aliases)
 
     def validate_models(self, aliases: set[str]) -> None:
         problems = self.problems(aliases)
         if problems:
             raise ConfigError(f"invalid graph {self.name!r}: " + "; ".join(problems))
-
-    def _has_same_round_cycle(self) -> bool:
-        graph: dict[str, list[str]] = defaultdict(list)
-        for e in self.edges:
-            if not e.feedback:
-                graph[e.source].append(e.target)
-        state: dict[str, int] = {}
-
-        def visit(u: str) -> bool:
-            state[u] = 1
-            for v in graph[u]:
-                if state.get(v) == 1 or (v not in state and visit(v)):
-                    return True
-            state[u] = 2
-            return False
-
-        return any(visit(n.id) for n in self.nodes if n.id not in state)
 
     # --- queries ------------------------------------------------------------------------
 

@@ -161,6 +161,8 @@ class WorkItem(TypedDict, total=False):
     """The round's token budget."""
     batch: list[WorkItem]
     """Without a checkpointer: several items of one node run in one LangGraph task."""
+    records: list[dict[str, Any]]
+    """A function node's inputs: the shown outputs as JSON (it reads them, not a prompt)."""
 
 
 class GraphState(TypedDict, total=False):

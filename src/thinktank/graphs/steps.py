@@ -25,11 +25,12 @@ from langgraph.graph import END
 from langgraph.types import Send
 
 from thinktank.errors import ConfigError
+from thinktank.graphs.functions import choose_by_function, describe
 from thinktank.graphs.nodes import NodeRuntime
 from thinktank.graphs.runtime import current_run
 from thinktank.graphs.schedule import Plan, Scheduler
-from thinktank.graphs.select import select
-from thinktank.graphs.spec import GraphSpec, NodeSpec
+from thinktank.graphs.select import SelectionResult, select
+from thinktank.graphs.spec import SELECT_METHODS, GraphSpec, NodeSpec
 from thinktank.graphs.state import NodeOutput, WorkItem, apply_update
 
 
@@ -196,6 +197,8 @@ class Steps:
             decisions=state.get("decisions") or [],
             exec_scores=exec_scores,
         )
+        if res.method not in SELECT_METHODS:
+            res = await self._select_by_function(res)
         status = state.get("status") or "ok"
         error = state.get("error")
         if res.answer is None and status == "ok":
@@ -213,3 +216,16 @@ class Steps:
             "error": error,
             "events": [{"kind": "select", "method": res.method, "winner": res.winner}],
         }
+
+    async def _select_by_function(self, res: SelectionResult) -> SelectionResult:
+        """Your selection function picks among the candidates (the vote stands when it
+        picks none; when it fails, the vote stands and the run ends ``degraded``)."""
+        try:
+            chosen = await choose_by_function(res.method, res.candidates, res.detail["scores"])
+        except Exception as exc:
+            why = f"selection function {res.method!r} failed ({describe(exc)}); the vote stands"
+            return res.model_copy(update={"detail": {**res.detail, "degraded": why}})
+        if chosen is None:
+            return res
+        pick = next(c for c in res.candidates if c.id == chosen)
+        return res.model_copy(update={"answer": pick.answer, "winner": pick.id})

@@ -35,9 +35,9 @@ import yaml
 from pydantic import Field, ValidationError
 
 from thinktank._strict import StrictModel
-from thinktank.agents.roles import ROLES, RoleAct, role_does
+from thinktank.agents.roles import ROLES, SELECTION_NEEDS, RoleAct, role_does
 from thinktank.errors import ConfigError
-from thinktank.graphs.spec import ANSWER_ROLES, SELECTION_NEEDS, SelectMethod
+from thinktank.graphs.spec import ANSWER_ROLES, SelectMethod
 
 if TYPE_CHECKING:
     from thinktank._configfile import Document

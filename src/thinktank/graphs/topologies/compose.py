@@ -52,7 +52,7 @@ def _readers(
     if not cands:
         raise ConfigError(f"graph {spec.name!r} has no candidate nodes to add a {method} step to")
     edges = [*spec.edges, *(EdgeSpec(source=c, target=n.id) for n in nodes for c in cands)]
-    selection = SelectionSpec(method=method, by=by, candidates=cands, **sel)  # type: ignore[arg-type]
+    selection = SelectionSpec(method=method, by=by, candidates=cands, **sel)
     return _rebuild(
         spec,
         method,
