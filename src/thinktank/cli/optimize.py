@@ -4,9 +4,12 @@
         --model-pool small=openai:gpt-4o-mini,large=openai:gpt-4o \\
         --budget-usd 5 --algo reinforce --out runs/opt
 
-writes ``best.yaml`` (run it with ``thinktank eval --graph runs/opt/best.yaml``),
-``pareto.json``, ``pareto.png``, ``progress.png``, ``search_log.jsonl`` and
-``study.json``; running the same command again resumes the study.
+searches on a dev split of the tasks, re-evaluates the top graphs on a confirmation
+split before declaring a best (``--confirm``, ``--top-k``) and runs that best once on a
+held-out split (``--holdout``); writes ``best.yaml`` (run it with ``thinktank eval
+--graph runs/opt/best.yaml``), ``pareto.json``, ``pareto.png``, ``progress.png``,
+``search_log.jsonl`` and ``study.json``; running the same command again resumes the
+study.
 """
 
 from __future__ import annotations
@@ -47,6 +50,42 @@ def parse_pool(values: list[str]) -> dict[str, str]:
     return out
 
 
+def parse_split(value: str, flag: str) -> float | str:
+    """``--confirm`` / ``--holdout``: a fraction of the tasks (``0.2``) or a task file /
+    suite name (anything that is not a number)."""
+    from thinktank.errors import ConfigError
+
+    try:
+        fraction = float(value)
+    except ValueError:
+        return value
+    if not 0.0 <= fraction < 1.0:
+        raise ConfigError(
+            f"{flag} takes a fraction of the tasks in [0, 1) (0 turns it off) or a task file, "
+            f"not {value}"
+        )
+    return fraction
+
+
+def split_dev(
+    tasks: list[Any], confirm: float | str, holdout: float | str, seed: int
+) -> tuple[list[Any], list[Any], list[Any]]:
+    """The dev, confirmation and held-out tasks: fractions carved out of ``tasks`` by
+    ``seed``, task files loaded as they are."""
+    from thinktank.evals.tasks.suites import load_suite
+    from thinktank.optimize import split_tasks
+
+    split = split_tasks(
+        tasks,
+        confirm=confirm if isinstance(confirm, float) else 0.0,
+        holdout=holdout if isinstance(holdout, float) else 0.0,
+        seed=seed,
+    )
+    conf = load_suite(confirm) if isinstance(confirm, str) else split.confirm
+    hold = load_suite(holdout) if isinstance(holdout, str) else split.holdout
+    return split.dev, conf, hold
+
+
 def _env_options(values: list[str] | None) -> dict[str, dict[str, Any]]:
     import yaml
 
@@ -74,7 +113,33 @@ def command(
         None, "--budget-usd", min=0, help="Hard limit on everything the search spends."
     ),
     max_evals: int = typer.Option(30, "--max-evals", min=1, help="Distinct graphs to evaluate."),
-    tasks: int | None = typer.Option(None, "--tasks", min=1, help="Dev set: the first N tasks."),
+    tasks: int | None = typer.Option(
+        None, "--tasks", min=1, help="Use the first N tasks (before the splits below)."
+    ),
+    confirm: str = typer.Option(
+        "0.2",
+        "--confirm",
+        help="Confirmation split: a fraction of the tasks (0: none) or a task file. The top "
+        "graphs are re-evaluated on it before a best is declared.",
+    ),
+    holdout: str = typer.Option(
+        "0.2",
+        "--holdout",
+        help="Held-out split: a fraction of the tasks (0: none) or a task file. The best "
+        "graph runs it once at the end; never used to choose.",
+    ),
+    top_k: int = typer.Option(
+        3,
+        "--top-k",
+        min=0,
+        help="Graphs re-evaluated on the confirmation split (0: the dev leader is the best).",
+    ),
+    confirm_all: bool = typer.Option(
+        False,
+        "--confirm-all",
+        help="Re-evaluate all --top-k graphs, not only those whose dev interval reaches "
+        "the leader's.",
+    ),
     suite_opt: list[str] | None = typer.Option(None, "--suite-opt", help="Suite option key=value."),
     seed: int = typer.Option(0, "--seed", help="Search seed."),
     eval_seed: int = typer.Option(0, "--eval-seed", help="Seed every graph runs with."),
@@ -120,7 +185,10 @@ def command(
         help="Ask every model's endpoint once before the search starts; stop if one is down.",
     ),
 ) -> None:
-    """Search collaboration graphs on a dev set; write best.yaml, the Pareto front and plots."""
+    """Search collaboration graphs on a dev set; write best.yaml, the Pareto front and plots.
+
+    The tasks are split (by --seed) into a dev set the search runs on, a confirmation set the top graphs are re-evaluated on before a best is declared, and a held-out set the best runs once at the end (reported next to its dev accuracy, never used to choose).
+    """
     from rich.console import Console
 
     from thinktank.errors import ThinktankError
@@ -149,9 +217,12 @@ def command(
             import yaml
 
             suite_options[key] = yaml.safe_load(raw)
-        dev = load_suite(suite, **suite_options)
+        everything = load_suite(suite, **suite_options)
         if tasks is not None:
-            dev = dev[:tasks]
+            everything = everything[:tasks]
+        dev, confirm_set, holdout_set = split_dev(
+            everything, parse_split(confirm, "--confirm"), parse_split(holdout, "--holdout"), seed
+        )
         config = StudyConfig(
             name=name,
             algo=algo,  # type: ignore[arg-type]
@@ -164,6 +235,8 @@ def command(
             prune_min_tasks=prune_min_tasks,
             concurrency=concurrency,
             reinforce=ReinforceConfig(batch=batch, feedback_every=feedback_every),
+            top_k=top_k,
+            confirm_overlap=not confirm_all,
         )
         models = {alias: load_model(spec) for alias, spec in pool.items()}
         feedback = load_model(feedback_model) if feedback_model else None
@@ -193,8 +266,9 @@ def command(
     out.mkdir(parents=True, exist_ok=True)
     (out / "models.yaml").write_text("".join(f"{a}: {m}\n" for a, m in pool.items()))
     console.print(
-        f"optimize: {algo} over {escape(the_space.name)} on {len(dev)} tasks of "
-        f"{escape(suite)}, pool {escape(', '.join(pool))}"
+        f"optimize: {algo} over {escape(the_space.name)} on {len(dev)} dev tasks of "
+        f"{escape(suite)} ({len(confirm_set)} for confirmation, {len(holdout_set)} held out), "
+        f"pool {escape(', '.join(pool))}"
         + (f", budget ${budget_usd:g}" if budget_usd is not None else "")
         + f" → {escape(str(out))}"
     )
@@ -202,7 +276,17 @@ def command(
     console.print(escape(f"models: {models_used} (--model-pool)"))
     if feedback_model:
         console.print(escape(f"feedback model: {feedback_model} (--feedback-model)"))
-    result = _run(console, the_space, dev, evaluator, config, out, cache, feedback)
+    result = _run(
+        console,
+        the_space,
+        dev,
+        evaluator,
+        config,
+        out,
+        cache,
+        feedback,
+        splits=(confirm_set, holdout_set),
+    )
     if baseline and result.stop_reason != "budget":
         left = None if budget_usd is None else max(0.0, budget_usd - result.spent_usd)
         base_cfg = config.model_copy(
@@ -273,6 +357,7 @@ def _run(
     feedback: Any,
     *,
     quiet: bool = False,
+    splits: tuple[list[Any], list[Any]] = ([], []),
 ) -> Any:
     from thinktank.errors import ThinktankError
     from thinktank.optimize import Study
@@ -292,6 +377,8 @@ def _run(
         dev,
         evaluator,
         config,
+        confirm_tasks=splits[0],
+        holdout_tasks=splits[1],
         out_dir=out,
         cache_path=cache,
         feedback_model=feedback,
@@ -317,11 +404,44 @@ def _print_result(
     if b is None:
         console.print("[yellow]no graph was evaluated on the whole dev set[/yellow]")
         return
+    console.print(f"best: acc {b.accuracy:.3f}, ${b.cost:.5f}/task — {escape(b.description)}")
+    _print_selection(console, result.selection)
     console.print(
-        f"best: acc {b.accuracy:.3f}, ${b.cost:.5f}/task — {escape(b.description)}\n"
         f"files: {out}/best.yaml, pareto.json, pareto.png, progress.png, search_log.jsonl, {report.name}"
     )
     models = " ".join(f"--model {a}={m}" for a, m in pool.items())
     console.print(
         f"run it: thinktank eval --suite {suite} --graph {out}/best.yaml {models} --out DIR"
     )
+
+
+def _print_selection(console: Any, sel: Any) -> None:
+    """How the best was declared: its accuracy on each split, the re-evaluation and the
+    held-out check (in yellow when a step did not happen or was cut short)."""
+    c = sel.best if sel is not None else None
+    if c is None:
+        return
+    console.print(escape(f"  dev: {c.dev.accuracy.fmt()} on {c.dev.tasks} tasks"))
+    if c.combined is not None:
+        lead = sel.candidate(sel.leader)
+        how = "the dev leader, confirmed"
+        if sel.changed and lead is not None and lead.combined is not None:
+            how = f"chosen over the dev leader (trial {lead.number}: {lead.combined.accuracy.value:.1%})"
+        console.print(
+            escape(
+                f"  dev + confirmation: {c.combined.accuracy.fmt()} on {c.combined.tasks} tasks, {how}"
+            )
+        )
+    style = None if sel.status == "confirmed" else "yellow"
+    console.print(escape(f"  selection: {sel.status} — {sel.reason}"), style=style)
+    if c.holdout is not None and sel.holdout_status == "evaluated":
+        console.print(
+            escape(
+                f"  held-out: {c.holdout.accuracy.fmt()} on {c.holdout.tasks} tasks "
+                "(never used to choose)"
+            )
+        )
+    else:
+        console.print(
+            escape(f"  held-out: {sel.holdout_status} — {sel.holdout_reason}"), style="yellow"
+        )
