@@ -106,7 +106,7 @@ def located_problems(spec: GraphSpec, model_aliases: set[str] | None = None) -> 
             )
     sel = spec.selection
     if sel.method not in SELECT_METHODS:
-        out += _selection_function_problems(sel.method)
+        out += selection_function_problems(sel.method)
     for k, cid in enumerate(sel.candidates):
         if cid not in known:
             out.append(
@@ -133,7 +133,7 @@ def located_problems(spec: GraphSpec, model_aliases: set[str] | None = None) -> 
     return out
 
 
-def _selection_function_problems(method: str) -> list[tuple[tuple[str | int, ...], str]]:
+def selection_function_problems(method: str) -> list[tuple[tuple[str | int, ...], str]]:
     where: tuple[str | int, ...] = ("selection", "method")
     if not is_path(method):
         from thinktank.graphs.spec import SELECT_METHODS

@@ -14,6 +14,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+from thinktank.agents.roles import is_function
 from thinktank.graphs.spec import ANSWER_ROLES, GraphSpec
 from thinktank.llm.pricing import Price
 
@@ -69,6 +70,8 @@ class CostEstimator:
             for node in spec.nodes:
                 if node.first_round > r or (node.last_round is not None and r > node.last_round):
                     continue
+                if is_function(node.role):
+                    continue  # a function node calls no model (unless it chooses to)
                 inputs = [e for e in spec.inputs_of(node.id) if not e.feedback or r > 1]
                 read = sum(by_id[e.source].n * self._out(spec, e.source) for e in inputs)
                 out = self._out(spec, node.id)

@@ -21,13 +21,13 @@ from typing import Any, Protocol, TypeVar
 
 from pydantic import ValidationError
 
-from thinktank.agents.roles import role_does
+from thinktank.agents.roles import BUILT_IN, is_function, role_does
 from thinktank.errors import ConfigError
 from thinktank.graphs.spec import ANSWER_ROLES, GraphSpec
 from thinktank.optimize.space import NEEDS_ACT, READERS, SELECTORS, EdgeChoice, SearchSpace
 
 T = TypeVar("T")
-NODE_DIMS = ("n", "model", "temperature", "memory", "copies")
+NODE_DIMS = ("role", "n", "model", "temperature", "memory", "copies")
 
 
 class Chooser(Protocol):
@@ -174,8 +174,8 @@ def assign(space: SearchSpace, chooser: Chooser) -> Assignment:
     pick("stop_on_agreement", space.stop_on_agreement)
     need = NEEDS_ACT.get(method)
     forced = next(
-        (n.id for n in space.nodes if role_does(n.role) == need and True in n.present),
-        next((n.id for n in space.nodes if role_does(n.role) == need), None),
+        (n.id for n in space.nodes if n.can(need) and True in n.present),
+        next((n.id for n in space.nodes if n.can(need)), None),
     )
     present: set[str] = set()
     for node in space.nodes:
@@ -221,6 +221,8 @@ def nominal_calls(spec: GraphSpec) -> int:
         for node in spec.nodes:
             if node.first_round > r or (node.last_round is not None and r > node.last_round):
                 continue
+            if is_function(node.role):
+                continue  # a function node calls no model (unless it chooses to)
             if node.does == "score":
                 targets = sum(
                     by_id[e.source].n
@@ -248,7 +250,9 @@ def build(
     rounds = int(v["rounds"])
     stop = v["stop_on_agreement"]
     present = [n for n in space.nodes if v.get(f"{n.id}.present")]
-    ceos = [n for n in present if role_does(n.role) == "decide"]
+    role = {n.id: str(v[f"{n.id}.role"]) for n in present}
+    does = {n.id: role_does(role[n.id]) for n in present}
+    ceos = [n for n in present if does[n.id] == "decide"]
     if len(ceos) > 1 or any(int(v[f"{n.id}.copies"]) > 1 for n in ceos):
         out.reason = "more than one coordinator (ceo) node: a graph has at most one controller"
         return out
@@ -257,15 +261,17 @@ def build(
     incoming = {e.target for e in space.edges if v.get(e.key)}
     nodes: list[dict[str, Any]] = []
     for n in present:
-        if role_does(n.role) in READERS and n.id not in incoming:
-            out.reason = f"{n.id} ({n.role}) is present but reads no node: no edge into it is on"
+        if does[n.id] in READERS and n.id not in incoming:
+            out.reason = (
+                f"{n.id} ({role[n.id]}) is present but reads no node: no edge into it is on"
+            )
             return out
-        policy = n.rounds or ("last" if role_does(n.role) in SELECTORS and not looped else "all")
+        policy = n.rounds or ("last" if does[n.id] in SELECTORS and not looped else "all")
         for i, nid in enumerate(copies[n.id]):
             data: dict[str, Any] = {
                 **n.fields,
                 "id": nid,
-                "role": n.role,
+                "role": role[n.id],
                 "model": v[f"{n.id}.model"],
                 "n": int(v[f"{n.id}.n"]),
                 "memory": bool(v[f"{n.id}.memory"]),
@@ -292,14 +298,11 @@ def build(
     ]
     method = v["selection"]
     need = NEEDS_ACT.get(method)
-    by = (
-        next((copies[n.id][0] for n in present if role_does(n.role) == need), None)
-        if need
-        else None
-    )
+    by = next((copies[n.id][0] for n in present if does[n.id] == need), None) if need else None
     c = space.constraints
     data = {
         "name": space.name,
+        "roles": [d.model_dump(mode="json", exclude_defaults=True) for d in space.roles],
         "nodes": nodes,
         "edges": edges,
         "rounds": {
@@ -345,6 +348,10 @@ def describe(spec: GraphSpec) -> str:
     parts = []
     for n in spec.nodes:
         bits = [n.model]
+        if is_function(n.role):  # a function: its name, no model
+            bits = [n.role.partition(":")[2] or n.role]
+        elif n.role not in BUILT_IN:  # your own role: named
+            bits.insert(0, n.role)
         if n.temperature is not None:
             bits.append(f"T={n.temperature:g}")
         if n.memory:

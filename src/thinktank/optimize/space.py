@@ -18,6 +18,17 @@ methods and round counts to choose from, and constraints every proposal must mee
     rounds: [1, 2]
     constraints: {max_calls_per_task: 40, max_cost_per_task: 0.01}
 
+A node's ``role`` may be a list: the role is then a dimension too, its options any
+registered role, a role of the space's ``roles:`` block (declared as in a graph, and
+copied into every proposal) or a function node's ``module:function``; ``selection``
+may offer selection functions (``module:function``) beside the methods::
+
+    roles:
+      - {name: careful, instructions: "You are a careful solver. ...", does: answer}
+    nodes:
+      - {id: solver, role: [solver, careful], n: [4]}
+      - {id: check, role: [verifier, "mypackage.checks:exact"], present: [false, true]}
+
 Every choice is one *dimension* (a categorical; an optional edge is a Bernoulli);
 :mod:`thinktank.optimize.decode` turns an assignment of the dimensions into a
 valid :class:`~thinktank.graphs.spec.GraphSpec` or a rejection with its reason.
@@ -35,9 +46,17 @@ import yaml
 from pydantic import Field, ValidationError
 
 from thinktank._strict import StrictModel
-from thinktank.agents.roles import ROLES, SELECTION_NEEDS, RoleAct, role_does
+from thinktank.agents.roles import (
+    SELECTION_NEEDS,
+    RoleAct,
+    RoleDecl,
+    declare_role,
+    lookup_role,
+    role_does,
+)
 from thinktank.errors import ConfigError
-from thinktank.graphs.spec import ANSWER_ROLES, SelectMethod
+from thinktank.graphs.checks import selection_function_problems
+from thinktank.graphs.spec import ANSWER_ROLES, SELECT_METHODS, SelectMethod
 
 if TYPE_CHECKING:
     from thinktank._configfile import Document
@@ -78,8 +97,9 @@ class NodeChoice(StrictModel):
 
     id: str = Field(pattern=r"^[A-Za-z][A-Za-z0-9_-]{0,55}$")
     """Node id in the proposed graphs (copies get ``id2``, ``id3``, …)."""
-    role: str
-    """solver, verifier, critic, refiner, fuser, judge, debater or ceo."""
+    role: str | list[str]
+    """solver, verifier, critic, refiner, fuser, judge, debater, ceo, your own role or a
+    function node's ``module:function``; a list makes the role a dimension."""
     present: list[bool] = Field(default_factory=lambda: [True])
     """``[true]``: always in the graph; ``[false, true]``: searched (roles a selection
     method needs are switched on by that method)."""
@@ -102,10 +122,20 @@ class NodeChoice(StrictModel):
     """Fixed :class:`~thinktank.graphs.spec.NodeSpec` fields (``max_tokens``,
     ``max_steps``, ``instructions``, ``tools``, ``sampling``, …)."""
 
+    @property
+    def roles(self) -> list[str]:
+        """The role options."""
+        return [self.role] if isinstance(self.role, str) else list(self.role)
+
+    def can(self, act: RoleAct | None) -> bool:
+        """One of its role options does ``act``."""
+        return any(role_does(r) == act for r in self.roles)
+
     def option_lists(self) -> dict[str, list[Any]]:
         """The node's dimensions (suffix → options), ``present`` first."""
         return {
             "present": list(self.present),
+            "role": self.roles,
             "n": list(self.n),
             "model": list(self.model or []),
             "temperature": list(self.temperature),
@@ -152,12 +182,14 @@ class SearchSpace(StrictModel):
     name: str = "space"
     """Name of the space; proposed graphs are named after it."""
     description: str = ""
+    roles: list[RoleDecl] = Field(default_factory=list)
+    """Roles the space's nodes may take (declared as a graph declares them)."""
     nodes: list[NodeChoice]
     """Candidate nodes (at least one answer-producing node must be possible)."""
     edges: list[EdgeChoice] = Field(default_factory=list)
     """Candidate edges between candidate nodes."""
-    selection: list[SelectMethod] = Field(default_factory=lambda: ["vote"])  # type: ignore[arg-type]
-    """Selection methods to choose from."""
+    selection: list[SelectMethod | str] = Field(default_factory=lambda: ["vote"])
+    """Selection methods (or selection functions ``module:function``) to choose from."""
     rounds: list[int] = Field(default_factory=lambda: [1])
     """Round counts to choose from (feedback edges and debate need 2 or more)."""
     stop_on_agreement: list[float | None] = Field(default_factory=lambda: [_NONE])
@@ -238,18 +270,24 @@ class SearchSpace(StrictModel):
     def problems(self) -> list[str]:
         """Every reason the space is empty or contradictory (structure only)."""
         out: list[str] = []
+        for decl in self.roles:
+            try:
+                declare_role(decl)
+            except ConfigError as exc:
+                out.append(str(exc))
         ids = [n.id for n in self.nodes]
         if not ids:
-            return ["the space has no nodes: add at least one solver node"]
+            return [*out, "the space has no nodes: add at least one solver node"]
         dup = sorted({i for i in ids if ids.count(i) > 1})
         if dup:
             out.append(f"duplicate node ids: {dup}")
         for node in self.nodes:
-            if node.role not in ROLES:
-                out.append(
-                    f"node {node.id!r} has unknown role {node.role!r}; valid roles: "
-                    + ", ".join(sorted(ROLES))
-                )
+            for role in node.roles:
+                try:
+                    lookup_role(role)
+                except ConfigError as exc:
+                    why = str(exc).removeprefix(f"unknown role {role!r}; ")
+                    out.append(f"node {node.id!r} has unknown role {role!r}; {why}")
             for dim, options in node.option_lists().items():
                 if not options and not (dim == "model" and node.model is None):
                     out.append(f"node {node.id!r}: {dim} has no options")
@@ -291,15 +329,19 @@ class SearchSpace(StrictModel):
                         f"edge {e.source} -> {e.target} is a feedback edge (always on), but "
                         f"rounds offers only {self.rounds}: add a round count of 2 or more"
                     )
-        acts = {role_does(n.role) for n in self.nodes}
+        acts = {role_does(r) for n in self.nodes for r in n.roles}
         for method in self.selection:
+            if method not in SELECT_METHODS:
+                out += [msg for _, msg in selection_function_problems(method)]
             need = NEEDS_ACT.get(method)
             if need is not None and need not in acts:
                 out.append(
                     f"selection {method!r} is offered but no node has role "
                     f"{ACT_EXAMPLE[need]!r}: add one, or drop {method!r} from selection"
                 )
-        if not any(n.role in ANSWER_ROLES and True in n.present for n in self.nodes):
+        if not any(
+            any(r in ANSWER_ROLES for r in n.roles) and True in n.present for n in self.nodes
+        ):
             out.append(
                 "no answer-producing node (solver, debater, refiner, fuser) can be present: "
                 "every proposal would have nothing to select from"
@@ -311,7 +353,7 @@ class SearchSpace(StrictModel):
         return node is not None and False not in node.present
 
     def _may_have_ceo(self) -> bool:
-        return any(role_does(n.role) == "decide" and True in n.present for n in self.nodes)
+        return any(n.can("decide") and True in n.present for n in self.nodes)
 
     def node(self, node_id: str) -> NodeChoice:
         for n in self.nodes:
