@@ -90,3 +90,18 @@ def test_bad_split_values_say_what_to_do(tmp_path: Path) -> None:
     )
     assert code == 1 and "in both the dev set and the held-out set" in text, text
     assert "Traceback" not in text
+
+
+def test_resuming_with_other_splits_names_the_flags(tmp_path: Path) -> None:
+    f = _files(tmp_path)
+    out = tmp_path / "opt"
+    with K.simulator() as (_, pool):
+        args = ["optimize", "--suite", str(f["dev"]), "--space", str(f["space"]),
+                "--algo", "grid", "--env-opt", "math.python=false", "--out", str(out),
+                "--model-pool", ",".join(f"{a}={m}" for a, m in pool.items())]  # fmt: skip
+        code, text = _invoke(*args, "--confirm", "0", "--holdout", "0")
+        assert code == 0, text
+        assert "held-out: no_tasks" in text and "selection: no_tasks" in text
+        code, text = _invoke(*args)  # the default splits: another dev set
+    assert code == 1 and "made with a different tasks" in text
+    assert "--confirm 0 --holdout 0" in text

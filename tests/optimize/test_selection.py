@@ -126,6 +126,8 @@ def test_held_out_accuracy_is_reported_with_intervals_and_the_lucky_graphs_drop(
     assert "The dev leader (trial" in report and "47.5% on dev + confirmation" in report
     assert "## Top candidates re-evaluated" in report and "excluded" in report
     assert "inside the dev interval" in report
+    page = (out / "report.html").read_text()
+    assert "<b>Selection: confirmed</b>" in page and "held-out (after the choice" in page
     pareto_section = report.split("## Pareto front")[1].split("##")[0]
     assert "held-out accuracy" in pareto_section and "30.0% [" in pareto_section
     assert "80.0% [58.4%, 91.9%] (20)" in pareto_section  # the best, on the front or below it

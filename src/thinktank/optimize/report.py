@@ -15,6 +15,7 @@ from __future__ import annotations
 import base64
 import html
 import os
+import re
 from pathlib import Path
 from typing import Any
 
@@ -33,6 +34,7 @@ from thinktank.optimize.results import (
 )
 
 BASELINE_DIR = "baseline"
+_BOLD = re.compile(r"\*\*(.+?)\*\*")
 
 
 def _usd(x: float | None) -> str:
@@ -290,7 +292,8 @@ def render_html(markdown: str, run_dir: Path) -> str:
             level = len(line) - len(line.lstrip("#"))
             body.append(f"<h{level}>{html.escape(line.lstrip('# '))}</h{level}>")
         elif line.strip():
-            body.append(f"<pre>{html.escape(line)}</pre>")
+            text = _BOLD.sub(r"<b>\1</b>", html.escape(line))
+            body.append(f"<pre>{text}</pre>")
     style = "body{font-family:sans-serif;max-width:70em;margin:2em auto}pre{margin:0}img{max-width:100%}"
     return (
         f"<!doctype html><html><head><meta charset='utf-8'><title>optimizer report</title>"

@@ -274,9 +274,17 @@ class Study:
             sessions = 0
         elif saved != ident:
             diff = [k for k in ident if saved.get(k) != ident[k]]
+            hint = ""
+            if "tasks" in diff:
+                hint = (
+                    " (dev tasks: --tasks, --confirm, --holdout and --seed decide which tasks "
+                    "the search runs on; a study made before the splits existed resumes with "
+                    "--confirm 0 --holdout 0)"
+                )
             raise UsageError(
                 f"{self.out_dir} holds study {c.name!r} made with a different "
-                f"{', '.join(diff)}; choose a new --out DIR (or --name) to start another study"
+                f"{', '.join(diff)}{hint}; choose a new --out DIR (or --name) to start another "
+                "study"
             )
         else:
             sessions = int(study.user_attrs.get("sessions", 0))
