@@ -1,6 +1,7 @@
 """A run's trace summary for the terminal (``thinktank run``): rich tables of what
-each agent sample did, the candidates and how they were selected, the verifiers'
-verifications, the CEO's decisions, and usage."""
+each sample did (agents and function nodes alike: output or error, steps, tokens,
+time), the candidates and how they were selected, the verifiers' verifications, the
+CEO's decisions, and usage by node (a function node that calls no model at $0)."""
 
 from __future__ import annotations
 
@@ -57,7 +58,16 @@ def print_trace(
     outputs = res.trace.outputs
     if outputs:
         t = Table(title="agents", show_lines=False)
-        for h in ("sample", "role", "status", "answer / output", "steps", "tools", "tokens"):
+        for h in (
+            "sample",
+            "role",
+            "status",
+            "answer / output",
+            "steps",
+            "tools",
+            "tokens",
+            "time",
+        ):
             t.add_column(h)
         for o in outputs:
             traj = o.trajectory or {}
@@ -65,6 +75,8 @@ def print_trace(
             tools = [tc.get("name", "?") for s in steps for tc in s.get("tool_calls") or []]
             u = o.usage
             shown = o.answer if o.answer is not None else o.output
+            if o.error:
+                shown = f"error: {o.error}"
             t.add_row(
                 escape(o.id),
                 escape(o.role),
@@ -73,6 +85,7 @@ def print_trace(
                 str(len(steps)),
                 escape(", ".join(tools)) or "—",
                 str(int(u.get("prompt_tokens", 0)) + int(u.get("completion_tokens", 0))),
+                f"{float(traj.get('duration_s') or 0.0):.2f}s",
             )
         console.print(t)
     if res.candidates:
@@ -97,6 +110,14 @@ def print_trace(
                 escape("—" if v.verdict is None else str(v.verdict)),
                 escape("—" if v.score is None else str(v.score)),
             )
+        console.print(t)
+    if res.usage.by_node:
+        t = Table(title="usage by node")
+        for h in ("node", "calls", "tokens", "cost"):
+            t.add_column(h)
+        for name, u in res.usage.by_node.items():
+            tokens = u.prompt_tokens + u.completion_tokens
+            t.add_row(escape(name), str(u.calls), str(tokens), f"${u.cost_usd:.5f}")
         console.print(t)
     for d in res.decisions:
         rest = d.model_dump(exclude={"round", "action", "enforced"})

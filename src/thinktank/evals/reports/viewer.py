@@ -116,6 +116,8 @@ def _agent(o: NodeOutput, winner: str | None) -> str:
     if o.target:
         bits.append(f"on {escape(o.target)}")
     bits.append(f"{tokens} tok")
+    if traj.get("duration_s") is not None:
+        bits.append(fmt_s(traj.get("duration_s")))
     if o.id == winner:
         bits.append('<span class="win">winner</span>')
     body = []
