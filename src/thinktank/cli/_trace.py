@@ -115,9 +115,9 @@ def print_trace(
         t = Table(title="usage by node")
         for h in ("node", "calls", "tokens", "cost"):
             t.add_column(h)
-        for name, u in res.usage.by_node.items():
-            tokens = u.prompt_tokens + u.completion_tokens
-            t.add_row(escape(name), str(u.calls), str(tokens), f"${u.cost_usd:.5f}")
+        for name, tot in res.usage.by_node.items():
+            tokens = tot.prompt_tokens + tot.completion_tokens
+            t.add_row(escape(name), str(tot.calls), str(tokens), f"${tot.cost_usd:.5f}")
         console.print(t)
     for d in res.decisions:
         rest = d.model_dump(exclude={"round", "action", "enforced"})
