@@ -12,9 +12,9 @@ The public API, imported on first use (so ``import thinktank`` stays fast)::
 
 * graphs — :class:`Graph` and the roles (:class:`Solver`, :class:`Verifier`,
   :class:`Critic`, :class:`Refiner`, :class:`Fuser`, :class:`Judge`, :class:`Debater`,
-  :class:`CEO`), :class:`GraphSpec`, :func:`topology`, :func:`load_graph`,
-  :func:`compile`, :func:`run`, :class:`RunResult`;
-* agents and tools — :class:`Agent`, :func:`tool`;
+  :class:`CEO`), function nodes (:func:`Function`, :func:`node`), :class:`GraphSpec`,
+  :func:`topology`, :func:`load_graph`, :func:`compile`, :func:`run`, :class:`RunResult`;
+* agents and tools — :class:`Agent`, :func:`register_role` (your own roles), :func:`tool`;
 * models and budgets — :func:`load_model`, :class:`ChatModel`, :class:`Budget`,
   :func:`scope`, :func:`set_price`;
 * sandboxes — :func:`open_sandbox`;
@@ -36,6 +36,7 @@ __version__ = "0.1.0"
 
 if TYPE_CHECKING:
     from thinktank.agents.agent import Agent
+    from thinktank.agents.roles import register_role
     from thinktank.errors import ThinktankError
     from thinktank.evals.runs.config import RunnerConfig
     from thinktank.evals.runs.runner import Runner
@@ -45,6 +46,7 @@ if TYPE_CHECKING:
         CEO,
         Critic,
         Debater,
+        Function,
         Fuser,
         Graph,
         Judge,
@@ -53,6 +55,7 @@ if TYPE_CHECKING:
         Verifier,
     )
     from thinktank.graphs.compiler import compile, run
+    from thinktank.graphs.functions import node
     from thinktank.graphs.result import RunResult
     from thinktank.graphs.spec import GraphSpec
     from thinktank.graphs.topologies import load_graph, topology
@@ -68,16 +71,29 @@ if TYPE_CHECKING:
 # public name -> module defining it
 _LAZY: dict[str, str] = {
     "Agent": "thinktank.agents.agent",
+    "register_role": "thinktank.agents.roles",
     "ThinktankError": "thinktank.errors",
     "RunnerConfig": "thinktank.evals.runs.config",
     "Runner": "thinktank.evals.runs.runner",
     "load_suite": "thinktank.evals.tasks.suites",
     "Task": "thinktank.evals.tasks.task",
     **dict.fromkeys(
-        ("CEO", "Critic", "Debater", "Fuser", "Graph", "Judge", "Refiner", "Solver", "Verifier"),
+        (
+            "CEO",
+            "Critic",
+            "Debater",
+            "Function",
+            "Fuser",
+            "Graph",
+            "Judge",
+            "Refiner",
+            "Solver",
+            "Verifier",
+        ),
         "thinktank.graphs.builder",
     ),
     **dict.fromkeys(("compile", "run"), "thinktank.graphs.compiler"),
+    "node": "thinktank.graphs.functions",
     "RunResult": "thinktank.graphs.result",
     "GraphSpec": "thinktank.graphs.spec",
     **dict.fromkeys(("load_graph", "topology"), "thinktank.graphs.topologies"),
@@ -100,6 +116,7 @@ __all__ = [
     "ChatModel",
     "Critic",
     "Debater",
+    "Function",
     "Fuser",
     "Graph",
     "GraphSpec",
@@ -118,7 +135,9 @@ __all__ = [
     "load_graph",
     "load_model",
     "load_suite",
+    "node",
     "open_sandbox",
+    "register_role",
     "run",
     "scope",
     "set_price",

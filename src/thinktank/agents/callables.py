@@ -47,6 +47,16 @@ def _importable(path: str) -> Any:
     return obj
 
 
+def importable_path(obj: Any) -> str | None:
+    """The import path of ``obj`` when importing it back gives ``obj`` (in any process)."""
+    module = getattr(obj, "__module__", None)
+    qualname = getattr(obj, "__qualname__", None)
+    if not module or not qualname:
+        return None
+    path = f"{module}:{qualname}"
+    return path if _importable(path) is obj else None
+
+
 def path_of(obj: Any) -> str:
     """The import path of ``obj``; kept in this process when it cannot be imported back."""
     module = getattr(obj, "__module__", None)

@@ -20,7 +20,7 @@ from typing import Any, Literal, Union
 
 from pydantic import BaseModel, Field, create_model
 
-from thinktank.agents.callables import path_of, resolve
+from thinktank.agents.callables import importable_path, resolve
 from thinktank.agents.outputs import (
     ACT_FIELDS,
     BUILT_IN_OUTPUTS,
@@ -219,9 +219,7 @@ def role_output_type(output: Any, name: str) -> tuple[type[RoleOutput] | None, A
     if isinstance(output, type) and issubclass(output, BaseModel):
         if output in BUILT_IN_OUTPUTS:
             return output, None
-        path = path_of(output)
-        importable = "#" not in path and not path.startswith("__main__:") and "<" not in path
-        declared = path if importable else output.model_json_schema()
+        declared = importable_path(output) or output.model_json_schema()
         return as_output_type(output, output.__name__), declared
     raise ConfigError(
         f"role {name!r}: output must be a pydantic model class, a JSON schema (a mapping) "

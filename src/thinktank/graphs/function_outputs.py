@@ -9,7 +9,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel
+from pydantic import BaseModel, ValidationError
 from pydantic_core import to_jsonable_python
 
 from thinktank.agents.outputs import AnswerOutput, Decision, Selection, Verification
@@ -56,7 +56,12 @@ def _verification(value: Any) -> dict[str, Any]:
         return {"verdict": value >= 0.5, "score": float(value), "rationale": ""}
     if isinstance(value, Mapping) and ("score" in value or "verdict" in value):
         data = Verification._normalise(dict(value))
-        return {**data, **Verification.model_validate(data).model_dump()}
+        if "verdict" not in data:
+            data["verdict"] = float(data["score"]) >= 0.5
+        try:
+            return {**data, **Verification.model_validate(data).model_dump()}
+        except ValidationError as exc:
+            raise ReturnError(f"a score that does not fit: {exc.errors()[0]['msg']}") from None
     raise ReturnError(_HINTS["score"])
 
 

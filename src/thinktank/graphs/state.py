@@ -124,6 +124,16 @@ class NodeOutput(BaseModel):
     tool steps, usage)."""
 
     @property
+    def reply(self) -> str:
+        """The sample's last model reply (its whole text: code blocks, reasoning); its
+        answer when it has none (a function node's)."""
+        for step in reversed((self.trajectory or {}).get("steps") or []):
+            text = step.get("text") if isinstance(step, dict) else None
+            if isinstance(text, str) and text.strip():
+                return text
+        return self.answer or ""
+
+    @property
     def refused(self) -> bool:
         """A budget refused one of this sample's calls: it did not run to its end."""
         return self.status == SampleStatus.BUDGET_EXHAUSTED
