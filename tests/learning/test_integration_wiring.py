@@ -109,7 +109,7 @@ def test_eval_cli_learns_into_the_bank_and_later_runs_read_it(
     common = ["eval", "--suite", str(suite), "--model", sim[0], "--memory", str(db), "--no-report"]
     res = cli.invoke(app, [*common, "--graph", "best_of_n:n=2,memory=true", "--out", str(tmp_path / "a"), "--learn", "matts_parallel", "--stream"])  # fmt: skip
     assert res.exit_code == 0, res.output
-    assert "memory (matts_parallel): learned from 12 results" in res.output
+    assert "memory (matts_parallel, judged by the model): learned from 12 results" in res.output
     bank = SQLiteMemoryBank(db)
     try:
         learned = bank.count_sync()

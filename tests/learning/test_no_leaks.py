@@ -54,7 +54,9 @@ async def test_retrieval_leaves_out_items_learned_from_the_excluded_task(tmp_pat
         for filters in (MemoryFilter(exclude_tasks=["t1"]), {"exclude_tasks": ["t1"]}):
             got = {i.id for i in await bank.retrieve("add the tens", 10, filters)}
             assert got == {other.id, handmade.id}
-        got = {i.id for i in bank.retrieve_sync("add the tens", 10, {"exclude_tasks": ["t2", "t3"]})}
+        got = {
+            i.id for i in bank.retrieve_sync("add the tens", 10, {"exclude_tasks": ["t2", "t3"]})
+        }
         assert got == {own.id, handmade.id}
         assert {i.id for i in await bank.scan(MemoryFilter(exclude_tasks=["t1"]))} == {
             other.id,

@@ -72,6 +72,29 @@ def eval_command(
     learn_model: str | None = typer.Option(
         None, "--learn-model", help="Model that judges and extracts lessons (default: --model)."
     ),
+    learn_judge: str = typer.Option(
+        "self",
+        "--learn-judge",
+        help="Who decides whether a run succeeded before lessons are written: self (the "
+        "model, the default) or oracle (the suite's labels; results are marked oracle).",
+    ),
+    memory_split: float | None = typer.Option(
+        None,
+        "--memory-split",
+        min=0.0,
+        max=1.0,
+        help="With --learn: learn on this fraction of the tasks first, then evaluate the "
+        "rest with memory read-only; accuracy is the held-out part's.",
+    ),
+    ablation: bool = typer.Option(
+        False,
+        "--ablation",
+        help="Also run every graph that reads memory with memory off (same tasks and "
+        "seeds); the report shows the paired gain and the tasks memory worsened.",
+    ),
+    repeat: int = typer.Option(
+        1, "--repeat", min=1, max=100, help="Run everything K times with different seeds."
+    ),
     stream: bool = typer.Option(
         False, "--stream", help="Tasks one at a time, in order (later tasks see earlier lessons)."
     ),
@@ -160,6 +183,14 @@ def eval_command(
             fail("--learn writes lessons into a memory bank: add --memory DB")
         if learn not in LEARN_MODES:
             fail(f"unknown --learn mode {learn!r}; valid modes: {', '.join(LEARN_MODES)}")
+    if learn_judge not in ("self", "oracle"):
+        fail(f"unknown --learn-judge {learn_judge!r}: self (the model) or oracle (the labels)")
+    if memory_split is not None and learn is None:
+        fail("--memory-split learns on part of the tasks: add --learn MODE and --memory DB")
+    if memory_split is not None and not 0 < memory_split < 1:
+        fail("--memory-split is the fraction of tasks to learn on: between 0 and 1, e.g. 0.5")
+    if ablation and memory is None:
+        fail("--ablation compares memory on and off: add --memory DB")
     if memory is not None and not any(n.memory for g in graphs for n in g.spec.nodes):
         console.print(
             "[yellow]note[/yellow]: no node of these graphs reads memory; turn it on in the "
@@ -172,10 +203,11 @@ def eval_command(
         try:
             bank = SQLiteMemoryBank(memory, create=True)
             if learn is not None:
-                from thinktank.learning import MemoryLearner
+                from thinktank.learning import LearnerConfig, MemoryLearner
 
                 spec = learn_model or _default_model(parse_models(model))
-                learner = MemoryLearner(spec, bank, mode=learn)
+                config = LearnerConfig(judge="oracle" if learn_judge == "oracle" else "self_judge")
+                learner = MemoryLearner(spec, bank, mode=learn, config=config)
         except ThinktankError as exc:
             if bank is not None:
                 bank.close()
@@ -197,15 +229,28 @@ def eval_command(
         environment_options=env_options or {},
         check_models=check_models,
         check_hint=CHECK_HINT,
+        repeat=repeat,
+        memory_ablation=ablation,
+        memory_split=memory_split,
     )
     memory_bank = learner.memory if learner is not None else bank
-    runner = Runner(
-        tasks, graphs, parse_models(model), settings, memory=memory_bank, on_task_done=learner
-    )
+    try:
+        runner = Runner(
+            tasks, graphs, parse_models(model), settings, memory=memory_bank, on_task_done=learner
+        )
+    except ThinktankError as exc:
+        if bank is not None:
+            bank.close()
+        fail(str(exc))
     console.print(
-        f"eval: {len(tasks)} tasks × {len(graphs)} graph(s) "
-        f"({escape(', '.join(g.label for g in graphs))}) → {escape(str(out))}"
+        f"eval: {len(tasks)} tasks × {len(runner.graphs)} graph(s) "
+        f"({escape(', '.join(g.label for g in runner.graphs))}) → {escape(str(out))}"
     )
+    if runner.learn_tasks:
+        console.print(
+            f"memory split: learning on {len(runner.learn_tasks)} tasks first, then "
+            f"evaluating {len(tasks) - len(runner.learn_tasks)} with memory read-only"
+        )
     console.print(escape(describe_models(parse_models(model))))
     console.print(escape(describe_reply_cap(parse_models(model))))
     interrupted = False
@@ -228,12 +273,19 @@ def eval_command(
         if bank is not None:
             bank.close()
     if not interrupted:
-        _print_summary(console, summary)
+        from thinktank.cli._eval_summary import print_summary
+
+        print_summary(console, summary)
         if learner is not None:
             st = learner.stats
+            judged = (
+                "ORACLE: judged with the suite's labels"
+                if learner.config.judge == "oracle"
+                else "judged by the model"
+            )
             console.print(
-                f"memory ({learner.mode}): learned from {st.tasks} results, {st.items} items "
-                f"added, {st.used} item uses recorded, {st.warnings} warnings"
+                f"memory ({learner.mode}, {judged}): learned from {st.tasks} results, "
+                f"{st.items} items added, {st.used} item uses recorded, {st.warnings} warnings"
             )
     if report and (out / "records.sqlite").is_file():
         from thinktank.evals.reports.report import write_report
@@ -292,57 +344,6 @@ def _default_model(models: dict[str, str] | str | None) -> str | None:
     if isinstance(models, dict):
         return models.get("default") or next(iter(models.values()), None)
     return models
-
-
-def _print_summary(console: Any, summary: Any) -> None:
-    from rich.table import Table
-
-    t = Table(title="results")
-    for h in ("graph", "accuracy"):
-        t.add_column(h)
-    for label, acc in summary.accuracy.items():
-        t.add_row(escape(label), "–" if acc is None else f"{acc:.1%}")
-    console.print(t)
-    line = (
-        f"{summary.recorded} recorded, {summary.skipped} already done, {summary.errors} errors, "
-        + (f"{summary.degraded} degraded, " if summary.degraded else "")
-        + f"spent ${summary.spent_usd:.4f} in {summary.wall_s:.1f}s"
-        + (
-            f" (the run: ${summary.spent_before_usd + summary.spent_usd:.4f} of its "
-            f"${summary.budget_usd:g} budget)"
-            if summary.budget_usd is not None and summary.spent_before_usd > 0
-            else ""
-        )
-    )
-    console.print(line)
-    if summary.truncated:
-        which = ", ".join(f"{g} {n}" for g, n in sorted(summary.truncated_by_graph.items()))
-        console.print(
-            f"[yellow]{summary.truncated} task(s) truncated[/yellow] by their graph's budget "
-            f"({escape(which)}; samples refused): their results are not what the graph gives "
-            "unbounded; the report marks them"
-        )
-    if summary.stop_reason == "budget":
-        console.print(
-            f"[yellow]stopped: the run budget is spent[/yellow] ({summary.not_started} not started, "
-            f"{summary.interrupted} interrupted); continue with --resume and a larger "
-            "--budget-usd (the run's total over all sessions, not an addition)"
-        )
-    if summary.errors:
-        console.print(f"[yellow]{summary.errors} task(s) errored[/yellow], by cause:")
-        _print_causes(console, summary.error_causes)
-        console.print("once the cause is fixed, rerun them with --resume --retry-errors")
-    if summary.degraded:
-        console.print(
-            f"[yellow]{summary.degraded} task(s) degraded[/yellow] (selection fell back to a "
-            "majority vote), by cause:"
-        )
-        _print_causes(console, summary.degraded_causes)
-
-
-def _print_causes(console: Any, causes: dict[str, int]) -> None:
-    for cause, n in sorted(causes.items(), key=lambda kv: -kv[1]):
-        console.print(f"  {n} task{'s' if n > 1 else ''}: {escape(cause)}", soft_wrap=True)
 
 
 def report_command(

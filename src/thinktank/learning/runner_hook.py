@@ -125,6 +125,10 @@ class MemoryLearner:
     def mode(self) -> LearnMode:
         return self.config.mode
 
+    def describe(self) -> dict[str, str]:
+        """What an eval run records of its learner (reports label oracle learning)."""
+        return {"mode": self.config.mode, "judge": self.config.judge}
+
     async def aclose(self) -> None:
         """Close the model this learner loaded (a model object passed in is the caller's)."""
         if self._owned is not None:

@@ -13,6 +13,7 @@ from collections.abc import Sequence
 from html import escape
 from typing import TYPE_CHECKING
 
+from thinktank.evals.reports.experiments import memory_line
 from thinktank.evals.reports.metrics import fmt_ci, fmt_label, fmt_s, fmt_usd
 from thinktank.evals.reports.selection import HEADERS, NOTE, selection_rows
 from thinktank.evals.reports.viewer import badge, render_run
@@ -125,7 +126,8 @@ def render_html(data: ReportData, *, max_trajectories: int = 300) -> str:
     meta = (
         f"{len(data.tasks)} tasks · {len(data.labels)} graphs · {len(data.records)} records · "
         f"models {escape(', '.join(f'{k}={v}' for k, v in c.models.items()) or '—')} · seed {c.seed} · "
-        f"memory {escape(c.memory or 'off')} · spent {fmt_usd(data.spent_usd)} over "
+        f"memory {escape(c.memory or 'off')}{escape(memory_line(c))} · spent "
+        f"{fmt_usd(data.spent_usd)} over "
         f"{len(data.sessions)} session(s)"
         + (f" (latest run budget {fmt_usd(c.budget_usd)})" if c.budget_usd is not None else "")
     )
@@ -156,6 +158,14 @@ def render_html(data: ReportData, *, max_trajectories: int = 300) -> str:
                 ["graph", *HEADERS],
                 [[escape(label), *map(escape, cells)] for label, cells in srows],
                 "id='selection-table'",
+            ),
+        ]
+    for sec in data.sections:
+        out += [
+            f"<h2 id='{sec.id}'>{escape(sec.title)}</h2>",
+            f"<p class='dim'>{escape(sec.note)}</p>",
+            _table(
+                sec.headers, [[escape(c) for c in row] for row in sec.rows], f"id='{sec.id}-table'"
             ),
         ]
     if data.plots:

@@ -77,6 +77,8 @@ class GraphStats(BaseModel):
     selection: SelectionGap | None = None
     """mean@1, selected, oracle@k and the selector's efficiency (tasks whose candidates
     were judged one by one)."""
+    oracle: bool = False
+    """The graph read memory learned with the suite's labels (an oracle result)."""
 
 
 def _ks(max_n: int) -> list[int]:
@@ -139,8 +141,10 @@ def pass_at_ks(records: Iterable[TaskRecord]) -> dict[int, float]:
 
 
 def fmt_label(s: GraphStats) -> str:
-    """The graph's label, flagged when a budget truncated some of its tasks."""
-    return s.label + (f" ({s.truncated} truncated)" if s.truncated else "")
+    """The graph's label, flagged when a budget truncated some of its tasks and when its
+    memory was learned with the labels (oracle)."""
+    oracle = " (oracle memory)" if s.oracle else ""
+    return s.label + oracle + (f" ({s.truncated} truncated)" if s.truncated else "")
 
 
 def fmt_ci(s: GraphStats) -> str:

@@ -21,6 +21,12 @@ from pathlib import Path
 from typing import Any
 
 from thinktank.errors import UsageError
+from thinktank.evals.reports.experiments import (
+    Section,
+    evaluated,
+    experiment_sections,
+    memory_line,
+)
 from thinktank.evals.reports.metrics import (
     GraphStats,
     fmt_ci,
@@ -32,6 +38,7 @@ from thinktank.evals.reports.metrics import (
 from thinktank.evals.reports.selection import HEADERS, NOTE, selection_rows
 from thinktank.evals.runs.records import DB_NAME, RunDatabase
 from thinktank.evals.runs.run_types import RunConfig, TaskRecord, group_causes
+from thinktank.evals.runs.sweep import reads_memory
 
 ReportWriter = Callable[..., list[Path]]
 """``writer(run_dir, **options) -> written paths``."""
@@ -93,6 +100,8 @@ class ReportData:
     plots: dict[str, tuple[bytes, str]] = field(default_factory=dict)
     spent_usd: float = 0.0
     """Spent by every session (results, retried results, interrupted jobs)."""
+    sections: list[Section] = field(default_factory=list)
+    """The experiment's own sections: memory split, ablation, run-to-run variance."""
 
     @property
     def labels(self) -> list[str]:
@@ -102,8 +111,17 @@ class ReportData:
         """Plain warnings a reader must see: the run's own notes (``note`` events, e.g.
         that its model is simulated), then an incomplete run, errors, interruptions."""
         out = [str(e["text"]) for e in self.events if e.get("kind") == "note" and e.get("text")]
+        c = self.config
+        if c.oracle:
+            out.append(
+                "ORACLE memory: lessons were judged with the suite's own labels (--learn-judge "
+                "oracle), so accuracy with memory is not what a deployment without labels gets; "
+                "the default judge is the model itself."
+            )
         last = self.sessions[-1] if self.sessions else None
-        expected = len(self.tasks) * len(self.labels)
+        # a memory split's memory-off arms do not run the tasks learned on
+        off = sum(g.memory_off for g in c.graphs)
+        expected = len(self.tasks) * len(self.labels) - off * len(c.learn_tasks)
         if last and last.get("stop_reason") == "budget":
             out.append(
                 "The last session stopped because the run budget was spent; resume with "
@@ -151,13 +169,17 @@ def load_report_data(run_dir: str | Path, *, plots: bool = True) -> ReportData:
         spent = db.run_spent_usd(records)
     order = {g.label: i for i, g in enumerate(config.graphs)}
     records.sort(key=lambda r: (r.task_index, order.get(r.graph, len(order)), r.graph))
-    stats = graph_stats(records, config.graphs)
+    stats = graph_stats(evaluated(records, config), config.graphs)
+    if config.oracle:
+        for st, g in zip(stats, config.graphs, strict=False):
+            st.oracle = st.label == g.label and reads_memory(g.spec) and not g.memory_off
     seen: dict[str, str] = {}
     for r in records:
         seen.setdefault(r.task_id, r.kind)
     data = ReportData(
         Path(run_dir), config, records, stats, sessions, events, list(seen.items()), spent_usd=spent
     )
+    data.sections = experiment_sections(records, config)
     if plots:
         from thinktank.evals.reports.plots import accuracy_plot
 
@@ -212,7 +234,7 @@ def render_markdown(data: ReportData) -> str:
         f"- run directory: `{data.run_dir}`",
         f"- tasks: {len(data.tasks)} · graphs: {len(data.labels)} · records: {len(data.records)}",
         f"- models: {', '.join(f'{k}={v}' for k, v in c.models.items()) or '—'}",
-        f"- seed: {c.seed} · memory: {c.memory or 'off'}",
+        f"- seed: {c.seed} · memory: {c.memory or 'off'}" + memory_line(c),
         f"- spent: {fmt_usd(data.spent_usd)} over {len(data.sessions)} session(s)"
         + (f"; run budget {fmt_usd(c.budget_usd)}" if c.budget_usd is not None else ""),
         "",
@@ -239,6 +261,11 @@ def render_markdown(data: ReportData) -> str:
             vals = [f"{s.pass_at_k[k]:.1%}" if k in s.pass_at_k else "–" for k in ks]
             lines.append(f"| {md_text(s.label, 200)} | " + " | ".join(vals) + " |")
     lines += _selection_md(data)
+    for sec in data.sections:
+        lines += ["", f"## {sec.title}", "", sec.note, ""]
+        lines.append("| " + " | ".join(sec.headers) + " |")
+        lines.append("|" + "---|" * len(sec.headers))
+        lines += ["| " + " | ".join(md_text(c, 200) for c in row) + " |" for row in sec.rows]
     if data.plots:
         lines += ["", "## Plots", ""]
         lines += [f"![{name}](plots/{name}.png)" for name in data.plots]

@@ -61,6 +61,17 @@ class RunnerConfig(StrictModel):
     """Options of each task kind's environment, by kind: ``{"swe": {"repos": ...}}``."""
     limit: int | None = None
     """The ``--limit`` the tasks were cut to, as recorded (may change on resume)."""
+    repeat: int = Field(default=1, ge=1, le=100)
+    """Run every (graph, task) this many times, each repetition with its own seed; the
+    report shows the run-to-run spread (``--repeat``)."""
+    memory_ablation: bool = False
+    """Every graph that reads memory also runs with memory off, on the same tasks with
+    the same seeds; the report shows the paired gain and the tasks memory worsened
+    (``--ablation``)."""
+    memory_split: float | None = Field(default=None, gt=0, lt=1)
+    """Learn on this fraction of the tasks (chosen by the seed), then evaluate on the
+    rest with memory read-only: the report's accuracy is the held-out part's
+    (``--memory-split``; needs an ``on_task_done`` learner)."""
     check_models: bool = True
     """Probe every model endpoint the run will call before anything starts."""
     check_hint: str | None = None

@@ -9,12 +9,21 @@ flight (a job the budget cuts short is interrupted, its money spent for nothing)
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Mapping, Sequence
 
 from thinktank.evals.runs.sweep import GraphEntry
 from thinktank.evals.runs.worker import TaskJob
 from thinktank.evals.tasks.task import Task
 from thinktank.llm.budget import Budget
+
+
+def repeat_seed(seed: int, repeat: int) -> int:
+    """The seed of repetition ``repeat`` of a run seeded ``seed`` (the first keeps it)."""
+    if repeat <= 1:
+        return seed
+    digest = hashlib.sha256(f"{seed}:repeat:{repeat}".encode()).digest()
+    return int.from_bytes(digest[:4], "big")
 
 
 def plan_jobs(
@@ -49,7 +58,7 @@ def plan_jobs(
                     graph=g.label,
                     task=task,
                     index=i,
-                    seed=seed,
+                    seed=repeat_seed(seed, g.repeat),
                     run_id=run_id,
                     attempt=attempt,
                 )

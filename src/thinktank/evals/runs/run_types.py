@@ -70,6 +70,19 @@ def group_causes(errors: Iterable[str | None]) -> list[tuple[int, str]]:
     return [(n, c) for c, n in Counter(cause_of(e) for e in errors).most_common()]
 
 
+_LATER_SPEC_FIELDS = ("roles",)
+"""Graph-spec fields added after run directories were first written: left out of a run's
+identity while empty, so existing run directories keep their fingerprint (and resume)."""
+
+
+def _spec_identity(spec: Any) -> dict[str, Any]:
+    data: dict[str, Any] = spec.model_dump(mode="json")
+    for name in _LATER_SPEC_FIELDS:
+        if not data.get(name):
+            data.pop(name, None)
+    return data
+
+
 class RunConfig(BaseModel):
     """What a run directory holds results for."""
 
@@ -88,6 +101,15 @@ class RunConfig(BaseModel):
     seed: int = 0
     memory: str | None = None
     """The memory bank used (path or description), ``None`` without memory."""
+    learning: dict[str, Any] | None = None
+    """What learned into memory after each task, as the hook describes itself (the
+    memory learner: its ``mode`` and ``judge``; ``judge: oracle`` means lessons were
+    selected with the suite's labels). ``None``: no learning."""
+    memory_split: float | None = None
+    """The fraction of tasks learned on first (``learn_tasks``); the rest were evaluated
+    with memory read-only. ``None``: every task learned and was evaluated."""
+    learn_tasks: list[str] = Field(default_factory=list)
+    """With ``memory_split``: the ids of the tasks learned on."""
     budget_usd: float | None = None
     """The run budget of the latest session (may change on resume)."""
     concurrency: int = 1
@@ -101,11 +123,20 @@ class RunConfig(BaseModel):
             "kind": self.kind,
             "suite": self.suite,
             "suite_options": self.suite_options,
-            "graphs": {g.label: g.spec.model_dump(mode="json") for g in self.graphs},
+            "graphs": {g.label: _spec_identity(g.spec) for g in self.graphs},
             "models": self.models,
             "seed": self.seed,
             "memory": self.memory is not None,
-        }
+        } | ({"learn_tasks": self.learn_tasks} if self.memory_split is not None else {})
+
+    @property
+    def oracle(self) -> bool:
+        """Lessons were judged with the suite's labels: memory results are *oracle* ones."""
+        return bool(self.learning and self.learning.get("judge") == "oracle")
+
+    def is_learned_on(self, task_id: str) -> bool:
+        """The task belongs to the learning part of a memory split (not evaluated)."""
+        return self.memory_split is not None and task_id in set(self.learn_tasks)
 
     def fingerprint(self) -> str:
         """A hash of :meth:`identity` (budget, concurrency and limit may change on resume)."""

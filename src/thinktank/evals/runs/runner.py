@@ -52,11 +52,12 @@ from typing import Any
 from thinktank.errors import ConfigError
 from thinktank.evals.runs.config import RunnerConfig, runner_config
 from thinktank.evals.runs.executors import Executor, make_executor
+from thinktank.evals.runs.experiments import describe_hook, paired_jobs, plan_memory
 from thinktank.evals.runs.pacing import Pacer, plan_jobs
 from thinktank.evals.runs.progress import Progress
 from thinktank.evals.runs.records import RunDatabase, lock_run_dir, write_run_json
 from thinktank.evals.runs.run_types import INTERRUPTED, RunConfig, RunSummary, TaskRecord, cause_of
-from thinktank.evals.runs.sweep import GraphEntry, entries_from
+from thinktank.evals.runs.sweep import GraphEntry, entries_from, with_variants
 from thinktank.evals.runs.worker import RUN_BUDGET_NAME, TaskJob, TaskWorker
 from thinktank.evals.tasks.task import Task
 from thinktank.graphs.spec import GraphSpec
@@ -96,7 +97,10 @@ class Runner:
         if dup:
             raise ConfigError(f"task ids must be unique within a run; repeated: {dup[:10]}")
         self.tasks = list(tasks)
-        self.graphs = entries_from(graphs)
+        self.graphs = with_variants(
+            entries_from(graphs), repeat=cfg.repeat, ablation=cfg.memory_ablation
+        )
+        self.learn_tasks = plan_memory(self.tasks, self.graphs, cfg, on_task_done)
         self.models = models
         self.memory = memory
         self.judge = judge
@@ -107,6 +111,7 @@ class Runner:
             if cfg.budget_usd is not None
             else None
         )
+        self._entries = {g.label: g for g in self.graphs}
         self._executor_arg: str | Executor = executor if executor is not None else cfg.executor
         self._spent = 0.0
         self.pacer = Pacer(self.run_budget)
@@ -132,6 +137,9 @@ class Runner:
             },
             seed=cfg.seed,
             memory=None if self.memory is None else str(getattr(self.memory, "path", "memory")),
+            learning=describe_hook(self.on_task_done),
+            memory_split=cfg.memory_split,
+            learn_tasks=sorted(self.learn_tasks),
             budget_usd=cfg.budget_usd,
             concurrency=cfg.concurrency,
             limit=cfg.limit,
@@ -194,6 +202,7 @@ class Runner:
             run_id=config.fingerprint(),
             retry_errors=cfg.retry_errors,
         )
+        jobs = paired_jobs(jobs, self._entries, self.learn_tasks)
         summary = RunSummary(
             out_dir=str(self.out_dir), run_id=config.fingerprint(), total=len(jobs) + skipped
         )
@@ -220,10 +229,15 @@ class Runner:
         status = "completed"
         try:
             await executor.start()
-            if cfg.stream:
-                await self._run_stream(executor, jobs)
-            else:
-                await self._run_parallel(executor, jobs)
+            # a memory split learns on its part of the tasks before the rest is evaluated
+            learn = [j for j in jobs if j.task.id in self.learn_tasks]
+            for phase in (learn, [j for j in jobs if j.task.id not in self.learn_tasks]):
+                if not phase or self.pacer.should_stop():
+                    continue
+                if cfg.stream:
+                    await self._run_stream(executor, phase)
+                else:
+                    await self._run_parallel(executor, phase)
         except (asyncio.CancelledError, KeyboardInterrupt):
             status = "cancelled"
             raise
@@ -291,7 +305,7 @@ class Runner:
                 in_flight.pop(id(job), None)
                 async with finished:
                     finished.notify_all()
-            if self._record(job, rec) and self.on_task_done is not None:
+            if self._record(job, rec) and self._learns(job):
                 await self._hook(job.task, rec)
 
         async with asyncio.TaskGroup() as tg:
@@ -327,10 +341,9 @@ class Runner:
                 break
             group = groups[index]
             recs = await asyncio.gather(*(one(job) for job in group))
-            if self.on_task_done is not None:
-                for job, rec in zip(group, recs, strict=True):
-                    if rec is not None:
-                        await self._hook(job.task, rec)
+            for job, rec in zip(group, recs, strict=True):
+                if rec is not None and self._learns(job):
+                    await self._hook(job.task, rec)
 
     def _record(self, job: TaskJob, rec: TaskRecord) -> bool:
         """Append a finished job's record; True when it is a judged result for the hook."""
@@ -362,6 +375,13 @@ class Runner:
         total = self.run_budget.spent_usd if self.run_budget is not None else self._spend()
         self.progress.update(rec, spent_usd=total)
         return rec.status != "error"
+
+    def _learns(self, job: TaskJob) -> bool:
+        """Whether ``on_task_done`` sees this job's result: not for a memory-off arm, nor
+        for the evaluated part of a memory split (memory is read-only there)."""
+        if self.on_task_done is None or self._entries[job.graph].memory_off:
+            return False
+        return not self.learn_tasks or job.task.id in self.learn_tasks
 
     async def _hook(self, task: Task, rec: TaskRecord) -> None:
         assert self.on_task_done is not None

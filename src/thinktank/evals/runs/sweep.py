@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import itertools
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -45,6 +45,64 @@ class GraphEntry(BaseModel):
     """Graphs of one sweep share a family (one curve in the report's plots)."""
     params: dict[str, Any] = Field(default_factory=dict)
     """The swept parameters' values for this member (empty outside sweeps)."""
+    repeat: int = Field(default=1, ge=1)
+    """Which repetition this is (``--repeat K``): the first runs with the run's seed,
+    repetition r with a seed derived from it and r."""
+    variant_of: str = ""
+    """The label of the graph this entry repeats (the first repetition's) or ablates (the
+    memory-on arm of the same repetition); empty for a graph as given."""
+    memory_off: bool = False
+    """The memory-off arm of an ablation (``--ablation``): its nodes read no memory and
+    no learner learns from its results; same tasks and seeds as the graph it ablates."""
+
+
+REPEAT_MARK = " #"
+"""Labels of repetitions: ``best_of_n:n=4 #2``."""
+MEMORY_OFF_MARK = " [memory off]"
+"""Label suffix of an ablation's memory-off arm."""
+
+
+def reads_memory(spec: GraphSpec) -> bool:
+    """Whether some node of ``spec`` retrieves memory."""
+    return any(n.memory and n.memory_k > 0 for n in spec.nodes)
+
+
+def without_memory(spec: GraphSpec) -> GraphSpec:
+    """``spec`` with every node's memory off (an ablation's baseline arm)."""
+    nodes = [n.model_copy(update={"memory": False}) for n in spec.nodes]
+    return spec.model_copy(update={"nodes": nodes})
+
+
+def with_variants(
+    entries: Sequence[GraphEntry], *, repeat: int = 1, ablation: bool = False
+) -> list[GraphEntry]:
+    """``entries``, each followed by its memory-off arm (``ablation``: graphs that read
+    memory), then all of that again for repetitions 2..``repeat``. Entries that are
+    variants already are kept as they are (a run config read back)."""
+    if any(e.variant_of for e in entries):
+        return list(entries)
+    out: list[GraphEntry] = []
+    for r in range(1, repeat + 1):
+        for e in entries:
+            tag = "" if r == 1 else f"{REPEAT_MARK}{r}"
+            rep = e if r == 1 else e.model_copy(
+                update={"label": e.label + tag, "family": e.family + tag, "repeat": r,
+                        "variant_of": e.label},
+            )  # fmt: skip
+            out.append(rep)
+            if ablation and reads_memory(e.spec):
+                out.append(
+                    rep.model_copy(
+                        update={
+                            "label": e.label + MEMORY_OFF_MARK + tag,
+                            "family": e.family + MEMORY_OFF_MARK + tag,
+                            "spec": without_memory(e.spec),
+                            "variant_of": rep.label,
+                            "memory_off": True,
+                        }
+                    )
+                )
+    return out
 
 
 def _split(text: str, sep: str) -> list[str]:
