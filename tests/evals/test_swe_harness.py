@@ -236,3 +236,81 @@ async def test_public_instance_from_a_local_clone(
     assert not missing.ok and "git clone https://github.com/acme/calc" in (
         missing.results[0].error or ""
     )
+
+
+def _two_fixes() -> FunctionModel:
+    """Samples alternate, by the order they start, between the right fix and a wrong
+    one (floor division: off for counts that are multiples of the page size)."""
+    wrong = {
+        **FIX[1],
+        "arguments": {**FIX[1]["arguments"], "new_str": "return self.count // self.per_page"},
+    }
+    order: dict[Any, int] = {}
+
+    def reply(request: ChatRequest) -> Any:
+        k = sum(1 for m in request.messages if m["role"] == "assistant")
+        which = order.setdefault(request.seed, len(order)) % 2
+        steps = [FIX[0], FIX[1] if which == 0 else wrong, SUBMIT]
+        return steps[k] if k < len(steps) else "I changed the code.\nAnswer: done"
+
+    return FunctionModel(reply)
+
+
+async def test_every_distinct_candidate_patch_is_judged_once_for_the_selection_gap(
+    provider: SandboxProvider, tmp_path: Path
+) -> None:
+    from thinktank.evals.reports.report import load_report_data
+    from thinktank.evals.runs.records import RunDatabase
+    from thinktank.evals.runs.runner import Runner
+
+    env_options = {"swe": {"provider": provider, "judge_candidates": True}}
+    out = tmp_path / "run"
+    await Runner(
+        [pagekit()], ["best_of_n:n=3"], _two_fixes(), out_dir=out, progress=False,
+        environment_options=env_options, check_models=False,
+    ).run()  # fmt: skip
+    with RunDatabase.open(out) as db:
+        [rec] = db.records(with_result=True)
+    assert rec.status != "error", rec.error
+    assert rec.result is not None and len(rec.result.candidates) == 3
+    right = ["return -(-self.count // self.per_page)" in (c.answer or "") for c in rec.result.candidates]  # fmt: skip
+    assert sorted(right) == [False, True, True]  # the script made two right, one wrong
+    assert rec.sample_correct == right  # each candidate judged by the tests
+    gap = load_report_data(out, plots=False).stats[0].selection
+    assert gap is not None and gap.tasks == 1
+    assert gap.mean.value == pytest.approx(2 / 3) and gap.oracle.value == 1.0
+    # without the option only the selected patch is judged
+    plain = tmp_path / "plain"
+    await Runner(
+        [pagekit()], ["best_of_n:n=3"], _two_fixes(), out_dir=plain, progress=False,
+        environment_options={"swe": {"provider": provider}}, check_models=False,
+    ).run()  # fmt: skip
+    with RunDatabase.open(plain) as db:
+        assert db.records()[0].sample_correct is None
+
+
+async def test_candidate_patches_are_judged_once_per_distinct_patch(
+    provider: SandboxProvider,
+) -> None:
+    env = SWEEnvironment(provider=provider, judge_candidates=True)
+    task = pagekit()
+    judged: list[str] = []
+    try:
+        harness = await env._harness()
+        real = harness.evaluate
+
+        async def counting(task: Task, patch: str) -> Any:
+            judged.append(patch)
+            return await real(task, patch)
+
+        harness.evaluate = counting  # type: ignore[method-assign]
+        ctx, result = await run_graph(env, task, best_of_n(3, tools=TOOLS), _two_fixes())
+        verdict = await env.evaluate(task, result.answer, ctx, output=winner_output(result))
+        marks = await env.judge_candidates(task, result, ctx)
+        again = await env.judge_candidates(task, result, ctx)
+        await ctx.aclose()
+    finally:
+        await env.close()
+    assert marks == again and marks is not None and sorted(marks) == [False, True, True]
+    assert verdict.correct is marks[[c.answer for c in result.candidates].index(result.answer)]
+    assert len(judged) == len(set(judged)) == 2  # the selected patch's verdict was reused

@@ -130,6 +130,12 @@ def eval_command(
     swe_logs: Path | None = typer.Option(
         None, "--swe-logs", help="SWE: write each judged patch's script, logs and report here."
     ),
+    swe_judge_candidates: bool = typer.Option(
+        False,
+        "--swe-judge-candidates",
+        help="SWE: judge every distinct candidate patch, not only the selected one "
+        "(pass@k and the selection gap; one test run per distinct patch).",
+    ),
     sandbox: Path | None = typer.Option(
         None, "--sandbox", help="Sandbox config file (YAML/JSON) for every task's sandboxes."
     ),
@@ -174,7 +180,7 @@ def eval_command(
     ray_options = executor_options(executor, ray_address, ray_opt)
     env_options = environment_options(
         swe_env=swe_env, repos=repos, swe_image=swe_image, swe_data=swe_data,
-        swe_logs=swe_logs, sandbox=sandbox,
+        swe_logs=swe_logs, sandbox=sandbox, swe_judge_candidates=swe_judge_candidates,
     )  # fmt: skip
     if learn is not None:
         from thinktank.learning import LEARN_MODES

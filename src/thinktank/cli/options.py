@@ -82,6 +82,7 @@ def environment_options(
     swe_data: list[str] | None = None,
     swe_logs: Path | None = None,
     sandbox: Path | None = None,
+    swe_judge_candidates: bool = False,
 ) -> dict[str, dict[str, Any]] | None:
     """The runner's per-kind environment options from the command line (``None``: defaults)."""
     from thinktank.cli.swe_options import harness_options
@@ -102,6 +103,8 @@ def environment_options(
     out: dict[str, dict[str, Any]] = {}
     if swe:
         out["swe"] = {"harness": swe}
+    if swe_judge_candidates:
+        out.setdefault("swe", {})["judge_candidates"] = True
     if provider is not None:
         for kind in ("swe", "code", "math"):
             out.setdefault(kind, {})["provider"] = provider

@@ -65,6 +65,14 @@ class TaskEnvironment(ABC):
     ) -> Verdict:
         """Judge the run's answer (``output`` is the winning candidate's full output, e.g. a patch)."""
 
+    async def judge_candidates(
+        self, task: Task, result: Any, ctx: TaskContext
+    ) -> list[bool] | None:
+        """Whether each of the run's final candidates is right (pass@k, the selection
+        gap), or ``None`` when this environment does not judge candidates (the runner
+        then judges them itself where the task's evaluator is cheap)."""
+        return None
+
     async def __aenter__(self) -> TaskEnvironment:
         await self.start()
         return self

@@ -11,11 +11,15 @@ checkout (:mod:`thinktank.evals.swe.workspaces`). The prompt shows the issue and
 diff and only one checkout was used, that checkout's changes are judged (an
 automatic submit, as when an agent runs out of steps after editing) and
 ``details['patch_source']`` says so. The patch is judged by
-:meth:`SWEHarness.evaluate` in a fresh sandbox.
+:meth:`SWEHarness.evaluate` in a fresh sandbox. With ``judge_candidates=True``
+(``--swe-judge-candidates``) every distinct candidate patch is judged too (once per
+patch hash), so pass@k and the selection gap exist for SWE runs.
 """
 
 from __future__ import annotations
 
+import asyncio
+import hashlib
 from pathlib import Path
 from typing import Any
 
@@ -44,6 +48,14 @@ call `submit` (no arguments): your changes become the patch that is judged by hi
 """The task prompt of SWE instances (``{repo}``, ``{issue}``)."""
 
 
+JUDGING_CONCURRENCY = 4
+"""Candidate patches of one task judged at once (each in a fresh sandbox)."""
+
+
+def _digest(patch: str) -> str:
+    return hashlib.sha256(patch.encode()).hexdigest()
+
+
 class SWEEnvironment(TaskEnvironment):
     """SWE tasks: a sandbox with the repository per task, judged by the SWE harness.
 
@@ -57,6 +69,10 @@ class SWEEnvironment(TaskEnvironment):
         bash: give the agents ``bash`` besides the editing tools.
         bash_timeout_s: limit per ``bash`` command.
         isolate: one checkout per agent run (``False``: all runs share one).
+        judge_candidates: also judge every distinct candidate patch of a run, not only
+            the selected one, so pass@k and the selection gap exist for SWE (each
+            distinct patch of a task is judged once: verdicts are cached by the patch's
+            hash; a judged patch costs a fresh sandbox and the tests).
         judge: accepted for symmetry with the other environments; unused.
     """
 
@@ -72,6 +88,7 @@ class SWEEnvironment(TaskEnvironment):
         bash: bool = True,
         bash_timeout_s: float = 120.0,
         isolate: bool = True,
+        judge_candidates: bool = False,
         judge: Any = None,
     ) -> None:
         cfg = (
@@ -92,6 +109,9 @@ class SWEEnvironment(TaskEnvironment):
         self.bash = bash
         self.bash_timeout_s = bash_timeout_s
         self.isolate = isolate
+        self.judges_candidates = judge_candidates
+        self._verdicts: dict[tuple[str, str], bool] = {}
+        """(task id, patch hash) → resolved: each distinct patch is judged once."""
 
     async def start(self) -> None:
         if self.harness is None:
@@ -152,7 +172,33 @@ class SWEEnvironment(TaskEnvironment):
         patch, source = await self.pick_patch(answer, ctx, output=output)
         verdict = await (await self._harness()).evaluate(task, patch)
         verdict.details["patch_source"] = source
+        self._verdicts[(task.id, _digest(patch))] = bool(verdict.correct)
         return verdict
+
+    async def judge_candidates(
+        self, task: Task, result: Any, ctx: TaskContext
+    ) -> list[bool] | None:
+        """With ``judge_candidates``: each final candidate's patch judged (distinct
+        patches once, the selected one's verdict reused), in candidate order."""
+        candidates = list(getattr(result, "candidates", None) or [])
+        if not self.judges_candidates or not candidates:
+            return None
+        outputs = {o.id: o.output for o in result.trace.outputs}
+        patches = [
+            (await self.pick_patch(c.answer, ctx, output=outputs.get(c.id)))[0] for c in candidates
+        ]
+        harness = await self._harness()
+        gate = asyncio.Semaphore(JUDGING_CONCURRENCY)
+
+        async def judge(patch: str) -> None:
+            key = (task.id, _digest(patch))
+            if key in self._verdicts:
+                return
+            async with gate:
+                self._verdicts[key] = bool((await harness.evaluate(task, patch)).correct)
+
+        await asyncio.gather(*(judge(p) for p in dict.fromkeys(patches)))
+        return [self._verdicts[(task.id, _digest(p))] for p in patches]
 
     async def pick_patch(
         self, answer: str | None, ctx: TaskContext, *, output: Any = None

@@ -265,7 +265,10 @@ class TaskWorker:
                     "tokens": spent.prompt_tokens + spent.completion_tokens,
                     "cost": round(spent.spent_usd, 10),
                 }
-            samples = await _sample_correct(task, result)
+            with scope(budget=self.run_budget, ledger=judging, role="evaluator"):
+                samples = await env.judge_candidates(task, result, ctx)
+            if samples is None:
+                samples = await _sample_correct(task, result)
         except Exception as exc:
             log.debug("task %s on %s failed", task.id, job.graph, exc_info=True)
             extra = _usage(result) if result is not None else {}
