@@ -32,8 +32,8 @@ class Plan(BaseModel):
 
 
 class Review(BaseModel):
-    summary: str = Field(description="how the candidates differ and which look right")
-    concerns: list[str] = Field(default_factory=list, description="bugs spotted, if any")
+    issues: list[str] = Field(description="bugs spotted, one line each (none: an empty list)")
+    summary: str = Field(default="", description="how the candidates differ")
 
 
 planner = register_role(

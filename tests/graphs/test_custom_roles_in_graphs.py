@@ -125,3 +125,16 @@ def test_a_spec_declaring_a_role_differently_from_the_registry_is_refused() -> N
             "nodes: [{id: p, role: planner}, {id: s, role: solver}]\n"
             "edges: [{source: p, target: s}]\n"
         )
+
+
+def test_a_graph_without_roles_dumps_and_hashes_as_before_roles_existed() -> None:
+    from thinktank.graphs.topologies import topology
+    from thinktank.optimize.decode import spec_key
+
+    spec = topology("best_of_n:n=4,select=verifier")
+    assert "roles" not in spec.model_dump() and '"roles"' not in spec.model_dump_json()
+    assert spec_key(spec) == "f07a4db420e30cd0"  # its key before roles: existed
+    register_role("planner", instructions="Plan.", does="context")
+    g = Graph("with-roles")
+    g.connect(g.add("planner"), g.add(Solver()))
+    assert [r["name"] for r in g.build().model_dump()["roles"]] == ["planner"]

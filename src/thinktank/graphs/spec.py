@@ -21,8 +21,10 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import (
     Field,
+    SerializerFunctionWrapHandler,
     ValidationError,
     ValidationInfo,
+    model_serializer,
     model_validator,
 )
 
@@ -188,6 +190,15 @@ class GraphSpec(StrictModel):
     budget: BudgetSpec = Field(default_factory=BudgetSpec)
     metadata: dict[str, Any] = Field(default_factory=dict)
     """Free-form (topology name and parameters, optimizer provenance)."""
+
+    @model_serializer(mode="wrap")
+    def _dump(self, handler: SerializerFunctionWrapHandler) -> Any:
+        """A graph that declares no roles dumps as graphs did before ``roles:`` existed, so
+        its hashes (optimizer caches, run directories) stay what they were."""
+        data = handler(self)
+        if not self.roles and isinstance(data, dict):
+            data.pop("roles", None)
+        return data
 
     @model_validator(mode="after")
     def _check(self, info: ValidationInfo) -> GraphSpec:
