@@ -100,7 +100,7 @@ async def test_a_graph_run_is_one_tree_with_genai_attributes(
         assert (a["thinktank.round"], a["thinktank.sample"]) == (out.round, out.sample)
         assert a["gen_ai.usage.input_tokens"] == out.usage["prompt_tokens"]
         assert a["gen_ai.usage.output_tokens"] == out.usage["completion_tokens"]
-        assert a["thinktank.steps"] == 2 and a["thinktank.sample.status"] == "ok"
+        assert a["thinktank.sample.status"] == "ok" and len(spans.children(s)) == 3
         # each sample's chat spans carry exactly its steps' tokens
         chats = [c for c in spans.children(s) if c.name.startswith("chat")]
         steps = out.trajectory["steps"]

@@ -7,11 +7,13 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import weakref
 from collections.abc import Callable, Coroutine, Mapping
 from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
-from opentelemetry.trace import Span, SpanKind, Status, StatusCode, Tracer
+from opentelemetry.context import attach, detach
+from opentelemetry.trace import Span, SpanKind, Status, StatusCode, Tracer, set_span_in_context
 
 from thinktank.errors import ControlFlow
 from thinktank.telemetry._env import ContentCapture
@@ -26,55 +28,58 @@ CONTENT_EVENT = "gen_ai.client.inference.operation.details"
 
 
 class SpanMaker:
-    """Tracing switched on: the tracer, the content setting, the provider if owned."""
+    """Tracing switched on: the tracer, the content setting, the provider if owned.
+
+    Every span's attributes are given in one mapping when it starts and one when it
+    ends (each attribute write takes the span's lock and checks the value): a span
+    costs the SDK's floor and little more."""
 
     def __init__(self, tracer: Tracer, provider: Any, owned: bool, capture: ContentCapture):
         self.tracer = tracer
         self.provider = provider
         self.owned = owned
         self.capture = capture
-        self._servers: dict[str, tuple[str, int | None] | None] = {}
+        self._models: weakref.WeakKeyDictionary[Any, dict[str, Any]] = weakref.WeakKeyDictionary()
 
     async def _traced(
         self,
         run: Coroutine[Any, Any, T],
         name: str,
         kind: SpanKind,
-        describe: Callable[[], dict[str, Any]],
+        attrs: dict[str, Any],
         finish: Callable[[Span, Any], None],
         context: Any = None,
         settle: Callable[[Span], None] | None = None,
     ) -> T:
-        try:
-            attrs = describe()
-        except Exception:
-            log.debug("describing span %s failed", name, exc_info=True)
-            attrs = {}
-        with self.tracer.start_as_current_span(
+        """``run`` in a span made current (its tasks inherit it), ended however it ends."""
+        span = self.tracer.start_span(
             name,
-            context=context,
-            kind=kind,
-            attributes=attrs,
+            context,
+            kind,
+            attrs,
             record_exception=False,
             set_status_on_exception=False,
-        ) as span:
+        )
+        token = attach(set_span_in_context(span))
+        try:
+            result = await run
+        except BaseException as exc:
+            self._ended_by(span, exc)
+            raise
+        else:
             try:
-                result = await run
-            except BaseException as exc:
-                self._ended_by(span, exc)
-                raise
-            else:
+                finish(span, result)
+            except Exception:
+                log.debug("recording span %s failed", name, exc_info=True)
+            return result
+        finally:
+            if settle is not None:
                 try:
-                    finish(span, result)
+                    settle(span)
                 except Exception:
                     log.debug("recording span %s failed", name, exc_info=True)
-                return result
-            finally:
-                if settle is not None:
-                    try:
-                        settle(span)
-                    except Exception:
-                        log.debug("recording span %s failed", name, exc_info=True)
+            detach(token)
+            span.end()
 
     @staticmethod
     def _ended_by(span: Span, exc: BaseException) -> None:
@@ -98,36 +103,43 @@ class SpanMaker:
             span.add_event(CONTENT_EVENT, attrs)
 
     @staticmethod
-    def _usage(span: Span, prompt: int, completion: int, cost: float | None) -> None:
-        span.set_attribute("gen_ai.usage.input_tokens", int(prompt))
-        span.set_attribute("gen_ai.usage.output_tokens", int(completion))
+    def usage(prompt: int, completion: int, cost: float | None = None) -> dict[str, Any]:
+        out: dict[str, Any] = {
+            "gen_ai.usage.input_tokens": int(prompt),
+            "gen_ai.usage.output_tokens": int(completion),
+        }
         if cost is not None:
-            span.set_attribute("gen_ai.usage.cost", float(cost))
-
-    def _server(self, model: Any) -> tuple[str, int | None] | None:
-        url = getattr(model, "base_url", None)
-        if not isinstance(url, str):
-            return None
-        if url not in self._servers:
-            parts = urlsplit(url)
-            port = parts.port or {"http": 80, "https": 443}.get(parts.scheme)
-            self._servers[url] = (parts.hostname, port) if parts.hostname else None
-        return self._servers[url]
+            out["gen_ai.usage.cost"] = float(cost)
+        return out
 
     def _model(self, model: Any) -> dict[str, Any]:
-        """The request-side attributes of a model: its name, provider and server."""
-        model_id = str(getattr(model, "model_id", "") or "")
-        provider, sep, _ = model_id.partition(":")
-        if not sep:
-            provider = "openai" if hasattr(model, "base_url") else "thinktank"
-        attrs: dict[str, Any] = {
-            "gen_ai.provider.name": provider,
-            "gen_ai.request.model": str(getattr(model, "model", None) or model_id),
-            "thinktank.model_id": model_id,
-        }
-        server = self._server(model)
-        if server is not None:
-            attrs["server.address"] = server[0]
-            if server[1] is not None:
-                attrs["server.port"] = server[1]
+        """The request-side attributes of a model: its name, provider and server (worked
+        out once per model; callers copy them before adding their own)."""
+        try:
+            return self._models[model]
+        except KeyError:
+            pass
+        except TypeError:  # a model that cannot be weakly referenced: no memo
+            return _model_attributes(model)
+        attrs = self._models[model] = _model_attributes(model)
         return attrs
+
+
+def _model_attributes(model: Any) -> dict[str, Any]:
+    model_id = str(getattr(model, "model_id", "") or "")
+    provider, sep, _ = model_id.partition(":")
+    url = getattr(model, "base_url", None)
+    if not sep:
+        provider = "openai" if isinstance(url, str) else "thinktank"
+    name = str(getattr(model, "model", None) or model_id)
+    attrs: dict[str, Any] = {"gen_ai.provider.name": provider, "gen_ai.request.model": name}
+    if model_id != name:
+        attrs["thinktank.model_id"] = model_id
+    if isinstance(url, str):
+        parts = urlsplit(url)
+        if parts.hostname:
+            attrs["server.address"] = parts.hostname
+            port = parts.port or {"http": 80, "https": 443}.get(parts.scheme)
+            if port is not None:
+                attrs["server.port"] = port
+    return attrs

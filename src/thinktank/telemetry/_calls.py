@@ -29,9 +29,8 @@ class CallSpans(SpanMaker):
     ) -> None:
         end = time.time_ns()
         try:
-            attrs = self._model(model)
-            attrs[OP] = "chat"
-            attrs[KIND] = "LLM"
+            attrs = dict(self._model(model))
+            attrs[OP] = "chat"  # Phoenix makes it an LLM span from this (no KIND needed)
             if request.n != 1:
                 attrs["gen_ai.request.choice.count"] = int(request.n)
             if request.temperature is not None:
@@ -45,6 +44,8 @@ class CallSpans(SpanMaker):
             if request.response_format:
                 attrs["gen_ai.output.type"] = "json"
             name = f"chat {attrs['gen_ai.request.model']}"
+            if completions is not None:
+                attrs.update(self._chat_result(attrs, completions, cost_usd))
         except Exception:
             log.debug("describing a chat span failed", exc_info=True)
             attrs, name = {OP: "chat"}, "chat"
@@ -57,42 +58,39 @@ class CallSpans(SpanMaker):
         try:
             if error is not None:
                 self._ended_by(span, error)
-            elif completions is not None:
-                self._chat_result(span, request, completions, cost_usd)
+            elif completions is not None and self.capture.on:
+                system, rest = _content.split_system(request.messages)
+                content = {
+                    "gen_ai.input.messages": _content.dumps(rest),
+                    "gen_ai.output.messages": _content.dumps(_content.completions(completions)),
+                }
+                if system:
+                    content["gen_ai.system_instructions"] = _content.dumps(system)
+                self._content(span, content)
         except Exception:
             log.debug("recording a chat span failed", exc_info=True)
         finally:
             span.end(end_time=end)
 
     def _chat_result(
-        self, span: Span, request: Any, completions: Sequence[Any], cost_usd: float
-    ) -> None:
-        self._usage(
-            span,
-            sum(c.usage.prompt_tokens for c in completions),
-            sum(c.usage.completion_tokens for c in completions),
-            cost_usd,
-        )
-        span.set_attribute(
-            "gen_ai.response.finish_reasons", [str(c.finish_reason) for c in completions]
-        )
-        if completions and completions[0].model:
-            span.set_attribute("gen_ai.response.model", str(completions[0].model))
-        cached = sum(1 for c in completions if c.usage.cached)
+        self, request_attrs: dict[str, Any], completions: Sequence[Any], cost_usd: float
+    ) -> dict[str, Any]:
+        prompt = completion = cached = 0
+        for c in completions:
+            prompt += c.usage.prompt_tokens
+            completion += c.usage.completion_tokens
+            cached += c.usage.cached
+        out = self.usage(prompt, completion, cost_usd)
+        out["gen_ai.response.finish_reasons"] = [str(c.finish_reason) for c in completions]
+        model = completions[0].model if completions else ""
+        if model and model != request_attrs.get("gen_ai.request.model"):
+            out["gen_ai.response.model"] = str(model)
         if cached:
-            span.set_attribute("thinktank.cached_samples", cached)
-        if self.capture.on:
-            system, rest = _content.split_system(request.messages)
-            attrs = {
-                "gen_ai.input.messages": _content.dumps(rest),
-                "gen_ai.output.messages": _content.dumps(_content.completions(completions)),
-            }
-            if system:
-                attrs["gen_ai.system_instructions"] = _content.dumps(system)
-            self._content(span, attrs)
+            out["thinktank.cached_samples"] = cached
+        return out
 
     def tool(self, run: Coroutine[Any, Any, T], call: Any, tool: Any) -> Coroutine[Any, Any, T]:
-        def describe() -> dict[str, Any]:
+        try:
             attrs: dict[str, Any] = {
                 OP: "execute_tool",
                 "gen_ai.tool.name": str(call.name),
@@ -102,7 +100,9 @@ class CallSpans(SpanMaker):
             }
             if tool is not None and getattr(tool, "description", None):
                 attrs["gen_ai.tool.description"] = str(tool.description)
-            return attrs
+        except Exception:
+            log.debug("describing a tool span failed", exc_info=True)
+            attrs = {OP: "execute_tool"}
 
         def finish(span: Span, result: Any) -> None:
             meta = result.metadata
@@ -124,30 +124,35 @@ class CallSpans(SpanMaker):
                     },
                 )
 
-        return self._traced(run, f"execute_tool {call.name}", SpanKind.INTERNAL, describe, finish)
+        return self._traced(
+            run, f"execute_tool {attrs.get('gen_ai.tool.name', '')}".rstrip(),
+            SpanKind.INTERNAL, attrs, finish,
+        )  # fmt: skip
 
     def sandbox_exec(
         self, run: Coroutine[Any, Any, T], sandbox: Any, argv: Sequence[str]
     ) -> Coroutine[Any, Any, T]:
         backend = str(getattr(sandbox, "backend", "sandbox"))
-
-        def describe() -> dict[str, Any]:
-            return {
+        try:
+            attrs: dict[str, Any] = {
                 "thinktank.sandbox.backend": backend,
                 "thinktank.sandbox.id": str(sandbox.id),
                 "process.executable.name": str(argv[0]).rsplit("/", 1)[-1] if argv else "",
                 KIND: "CHAIN",
             }
+        except Exception:
+            log.debug("describing a sandbox span failed", exc_info=True)
+            attrs = {}
 
         def finish(span: Span, res: Any) -> None:
-            span.set_attribute("process.exit.code", int(res.exit_code))
+            done: dict[str, Any] = {"process.exit.code": int(res.exit_code)}
             if res.truncated:
-                span.set_attribute("thinktank.sandbox.truncated", True)
+                done["thinktank.sandbox.truncated"] = True
             if res.timed_out or res.oom_killed:
-                kind = "timeout" if res.timed_out else "oom_killed"
-                span.set_attribute("error.type", kind)
+                done["error.type"] = kind = "timeout" if res.timed_out else "oom_killed"
                 span.set_status(Status(StatusCode.ERROR, kind))
+            span.set_attributes(done)
             if self.capture.on:
                 self._content(span, {"process.command_args": [str(a) for a in argv]})
 
-        return self._traced(run, f"sandbox.exec {backend}", SpanKind.INTERNAL, describe, finish)
+        return self._traced(run, f"sandbox.exec {backend}", SpanKind.INTERNAL, attrs, finish)

@@ -22,7 +22,7 @@ from opentelemetry import propagate
 from opentelemetry.trace import Span, SpanKind, Status, StatusCode
 
 from thinktank.telemetry import _content
-from thinktank.telemetry._base import KIND, OP
+from thinktank.telemetry._base import KIND, OP, log
 from thinktank.telemetry._calls import CallSpans
 from thinktank.telemetry._env import ContentCapture
 
@@ -58,8 +58,8 @@ class Tracing(CallSpans):
         task: Mapping[str, Any],
         ledger: Any,
     ) -> Coroutine[Any, Any, T]:
-        def describe() -> dict[str, Any]:
-            return {
+        try:
+            attrs: dict[str, Any] = {
                 OP: "invoke_workflow",
                 "gen_ai.workflow.name": graph,
                 "thinktank.run.id": run_id,
@@ -67,78 +67,85 @@ class Tracing(CallSpans):
                 "thinktank.task.kind": str(task.get("kind") or "text"),
                 KIND: "CHAIN",
             }
+        except Exception:
+            log.debug("describing a workflow span failed", exc_info=True)
+            attrs = {OP: "invoke_workflow"}
 
         def finish(span: Span, final: Any) -> None:
             final = final or {}
-            span.set_attribute("thinktank.run.status", str(final.get("status") or "ok"))
-            span.set_attribute("thinktank.rounds", int(final.get("round") or 1))
-            res = final.get("result")
-            answer = res.get("answer") if isinstance(res, Mapping) else getattr(res, "answer", None)
+            span.set_attributes(
+                {
+                    "thinktank.run.status": str(final.get("status") or "ok"),
+                    "thinktank.rounds": int(final.get("round") or 1),
+                }
+            )
             if self.capture.on:
+                res = final.get("result")
+                answer = (
+                    res.get("answer") if isinstance(res, Mapping) else getattr(res, "answer", None)
+                )
+                text = "" if answer is None else str(answer)
                 prompt = str(task.get("prompt", ""))
                 self._content(
                     span,
                     {
                         "gen_ai.input.messages": _content.dumps(_content.user(prompt)),
-                        "gen_ai.output.messages": _content.dumps(
-                            _content.assistant("" if answer is None else str(answer))
-                        ),
+                        "gen_ai.output.messages": _content.dumps(_content.assistant(text)),
                         "input.value": prompt,
-                        "output.value": "" if answer is None else str(answer),
+                        "output.value": text,
                     },
                 )
 
         def settle(span: Span) -> None:  # however the run ended (a budget's refusal too)
-            calls = [r for r in list(ledger.records) if r.labels.get("run") == run_id]
-            self._usage(
-                span,
-                sum(r.prompt_tokens for r in calls),
-                sum(r.completion_tokens for r in calls),
-                sum(r.cost_usd for r in calls),
-            )
-            span.set_attribute("thinktank.calls", len(calls))
+            prompt = completion = calls = 0
+            cost = 0.0
+            for r in list(ledger.records):
+                if r.labels.get("run") == run_id:
+                    prompt += r.prompt_tokens
+                    completion += r.completion_tokens
+                    cost += r.cost_usd
+                    calls += 1
+            done = self.usage(prompt, completion, cost)
+            done["thinktank.calls"] = calls
+            span.set_attributes(done)
 
         return self._traced(
-            run, f"invoke_workflow {graph}", SpanKind.INTERNAL, describe, finish, settle=settle
+            run, f"invoke_workflow {graph}", SpanKind.INTERNAL, attrs, finish, settle=settle
         )
 
     def agent(
         self, run: Coroutine[Any, Any, T], agent: Any, sample_id: str, rnd: int, sample: int
     ) -> Coroutine[Any, Any, T]:
-        def describe() -> dict[str, Any]:
-            attrs = self._model(agent.model)
-            attrs.update(
-                {
-                    OP: "invoke_agent",
-                    "gen_ai.agent.name": str(agent.name),
-                    "gen_ai.agent.id": sample_id,
-                    "thinktank.agent.role": str(agent.role),
-                    "thinktank.round": int(rnd),
-                    "thinktank.sample": int(sample),
-                    KIND: "AGENT",
-                }
-            )
-            if agent.temperature is not None:
-                attrs["gen_ai.request.temperature"] = float(agent.temperature)
-            if agent.max_tokens is not None:
-                attrs["gen_ai.request.max_tokens"] = int(agent.max_tokens)
-            return attrs
+        try:
+            model = self._model(agent.model)
+            attrs: dict[str, Any] = {
+                OP: "invoke_agent",
+                "gen_ai.agent.name": str(agent.name),
+                "gen_ai.agent.id": sample_id,
+                "gen_ai.request.model": model["gen_ai.request.model"],
+                "thinktank.agent.role": str(agent.role),
+                "thinktank.round": int(rnd),
+                "thinktank.sample": int(sample),
+                KIND: "AGENT",
+            }
+        except Exception:
+            log.debug("describing an agent span failed", exc_info=True)
+            attrs = {OP: "invoke_agent"}
 
         def finish(span: Span, traj: Any) -> None:
             steps = traj.steps
-            span.set_attribute("thinktank.sample.status", str(traj.status))
-            span.set_attribute("thinktank.steps", len(steps))
-            self._usage(
-                span,
-                sum(s.usage.prompt_tokens for s in steps),
-                sum(s.usage.completion_tokens for s in steps),
-                None,
-            )
+            prompt = completion = 0
+            for st in steps:
+                prompt += st.usage.prompt_tokens
+                completion += st.usage.completion_tokens
+            done = self.usage(prompt, completion)
+            done["thinktank.sample.status"] = str(traj.status)
             if traj.status == "error":
-                span.set_attribute("error.type", "agent_error")
+                done["error.type"] = "agent_error"
                 span.set_status(Status(StatusCode.ERROR, str(traj.error or "")[:500]))
             elif traj.refused_by:
-                span.set_attribute("thinktank.refused_by", str(traj.refused_by))
+                done["thinktank.refused_by"] = str(traj.refused_by)
+            span.set_attributes(done)
             if self.capture.on:
                 system, rest = _content.split_system(traj.messages[:2])
                 output = (
@@ -155,13 +162,15 @@ class Tracing(CallSpans):
                     },
                 )
 
-        return self._traced(run, f"invoke_agent {agent.name}", SpanKind.INTERNAL, describe, finish)
+        return self._traced(
+            run, f"invoke_agent {attrs.get('gen_ai.agent.name', '')}".rstrip(),
+            SpanKind.INTERNAL, attrs, finish,
+        )  # fmt: skip
 
     def eval_task(self, run: Coroutine[Any, Any, T], job: Any) -> Coroutine[Any, Any, T]:
         task = job.task
-
-        def describe() -> dict[str, Any]:
-            return {
+        try:
+            attrs: dict[str, Any] = {
                 "thinktank.graph": str(job.graph),
                 "thinktank.task.id": str(task.id),
                 "thinktank.task.kind": str(task.kind),
@@ -170,41 +179,49 @@ class Tracing(CallSpans):
                 "thinktank.attempt": int(job.attempt),
                 KIND: "CHAIN",
             }
+        except Exception:
+            log.debug("describing an eval task span failed", exc_info=True)
+            attrs = {}
 
         def finish(span: Span, rec: Any) -> None:
-            status = getattr(rec.status, "value", rec.status)
-            span.set_attribute("thinktank.task.status", str(status))
+            status = str(getattr(rec.status, "value", rec.status))
+            done = self.usage(rec.prompt_tokens, rec.completion_tokens, rec.cost)
+            done["thinktank.task.status"] = status
             if rec.correct is not None:
-                span.set_attribute("thinktank.task.correct", bool(rec.correct))
+                done["thinktank.task.correct"] = bool(rec.correct)
             if rec.score is not None:
-                span.set_attribute("thinktank.task.score", float(rec.score))
-            self._usage(span, rec.prompt_tokens, rec.completion_tokens, rec.cost)
-            if str(status) == "error":
-                span.set_attribute("error.type", "task_error")
+                done["thinktank.task.score"] = float(rec.score)
+            if status == "error":
+                done["error.type"] = "task_error"
                 span.set_status(Status(StatusCode.ERROR, str(rec.error or "")[:500]))
+            span.set_attributes(done)
             if self.capture.on:
                 answer = "" if rec.answer is None else str(rec.answer)
                 self._content(span, {"input.value": str(task.prompt), "output.value": answer})
 
-        return self._traced(run, f"eval_task {job.graph}", SpanKind.INTERNAL, describe, finish)
+        return self._traced(run, f"eval_task {job.graph}", SpanKind.INTERNAL, attrs, finish)
 
     def served(
         self, run: Coroutine[Any, Any, T], model: str, response_id: str, headers: Mapping[str, str]
     ) -> Coroutine[Any, Any, T]:
-        def describe() -> dict[str, Any]:
-            return {
-                OP: "chat",
-                "gen_ai.provider.name": "thinktank",
-                "gen_ai.request.model": model,
-                "gen_ai.response.id": response_id,
-                KIND: "CHAIN",
-            }
+        attrs: dict[str, Any] = {
+            OP: "chat",
+            "gen_ai.provider.name": "thinktank",
+            "gen_ai.request.model": model,
+            "gen_ai.response.id": response_id,
+            KIND: "CHAIN",
+        }
+        try:  # a client's W3C traceparent: this request's trace goes on from there
+            parent = propagate.extract(headers)
+        except Exception:
+            log.debug("reading trace headers failed", exc_info=True)
+            parent = None
 
         def finish(span: Span, res: Any) -> None:
             totals = res.usage.totals
-            span.set_attribute("gen_ai.response.model", model)
-            span.set_attribute("thinktank.run.status", str(res.status.value))
-            self._usage(span, totals.prompt_tokens, totals.completion_tokens, res.cost)
+            done = self.usage(totals.prompt_tokens, totals.completion_tokens, res.cost)
+            done["thinktank.run.status"] = str(res.status.value)
+            span.set_attributes(done)
             if self.capture.on:
                 answer = "" if res.answer is None else str(res.answer)
                 self._content(
@@ -212,5 +229,4 @@ class Tracing(CallSpans):
                     {"gen_ai.output.messages": _content.dumps(_content.assistant(answer))},
                 )
 
-        parent = propagate.extract(dict(headers))
-        return self._traced(run, f"chat {model}", SpanKind.SERVER, describe, finish, context=parent)
+        return self._traced(run, f"chat {model}", SpanKind.SERVER, attrs, finish, context=parent)
