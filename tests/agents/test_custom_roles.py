@@ -191,3 +191,13 @@ def test_an_agent_will_not_play_a_function_role() -> None:
     register_role("computed", function=compute)
     with pytest.raises(ConfigError, match=r"computed by the function .*compute"):
         Agent("computed", ScriptedModel(["x"]))
+
+
+def test_a_role_s_own_instructions_get_the_reply_format_unless_any_reply_parses() -> None:
+    scorer = register_role("grader2", instructions="Grade it.", does="score")
+    assert scorer.prompt().startswith("Grade it.\n\nReply with a JSON object with the fields:")
+    assert "verdict (required): true or false" in scorer.prompt()
+    assert register_role("writer", instructions="Write it.").prompt() == "Write it."
+    assert register_role("notes", instructions="Note it.", does="context").prompt() == "Note it."
+    assert lookup_role("verifier").prompt() == lookup_role("verifier").prompt(None)  # packaged
+    assert "Reply with a JSON object" not in lookup_role("verifier").prompt()

@@ -249,6 +249,9 @@ BUILT_IN_OUTPUTS: tuple[type[RoleOutput], ...] = (
 )
 """The output types thinktank defines (their prompts describe their format)."""
 
+FREE_FORM: tuple[type[RoleOutput], ...] = (AnswerOutput, Critique, ContextOutput)
+"""Built-in output types any reply parses into (the others need their fields written)."""
+
 DEFAULT_OUTPUT: dict[str, type[RoleOutput]] = {
     "answer": AnswerOutput,
     "refine": AnswerOutput,

@@ -29,7 +29,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from thinktank._strict import StrictModel
 from thinktank.agents.callables import NODE_ATTRIBUTE, check_params, is_path, path_of, resolve
-from thinktank.agents.outputs import BUILT_IN_OUTPUTS, DEFAULT_OUTPUT, RoleOutput
+from thinktank.agents.outputs import DEFAULT_OUTPUT, FREE_FORM, RoleOutput
 from thinktank.agents.outputs import (  # re-exported: a role and its output type go together
     AnswerOutput as AnswerOutput,
 )
@@ -112,22 +112,17 @@ class RoleSpec(BaseModel):
         """Each run works on one candidate (``score`` judges it, ``refine`` rewrites it)."""
         return self.does in ("score", "refine")
 
-    @property
-    def custom_output(self) -> bool:
-        """Its output type is its own (not one thinktank defines)."""
-        return self.output not in BUILT_IN_OUTPUTS
-
     def prompt(self, override_dir: str | Path | None = None) -> str:
         """The system prompt: ``override_dir/<name>.md`` when present, else the
-        instructions (with the reply format when the output type is the role's own),
-        else the packaged prompt."""
+        instructions (with the reply format, unless any reply parses into the output
+        type), else the packaged prompt."""
         if override_dir is not None:
             p = Path(override_dir) / f"{self.name}.md"
             if p.exists():
                 return p.read_text(encoding="utf-8").strip()
         if self.instructions is None:
             return _packaged_prompt(self.name)
-        if not self.custom_output:
+        if self.output in FREE_FORM:
             return self.instructions
         from thinktank.agents.schema import output_instructions
 
