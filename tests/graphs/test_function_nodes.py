@@ -281,3 +281,17 @@ def test_an_answering_function_counts_as_a_sample(tmp_path: Path) -> None:
     g.add(Function("tests.graphs.fnodes:plain"), n=2)
     res = compile(g.build(), models=FunctionModel(lambda r: "unused")).run_sync(QUESTION)
     assert (res.answer, res.samples, res.usage.totals.calls) == ("7", 2, 0)
+
+
+def test_a_function_role_registered_under_a_name_is_added_by_it() -> None:
+    from thinktank.agents.roles import register_role
+
+    named = register_role("exact", function=fnodes.product_check, does="score")
+    g = Graph("named")
+    s = g.add(Solver(), n=2)
+    assert g.add(named) == "exact" and g.add("exact") == "exact2"
+    assert g.add("tests.graphs.fnodes:product") == "product"
+    g.connect(s, "exact").connect(s, "exact2").select("exact")
+    spec = g.build()
+    assert [d.name for d in spec.roles] == ["exact"]  # a named role travels with the spec
+    assert spec.node("exact").does == "score" and spec.node("product").does == "answer"

@@ -125,10 +125,11 @@ class Graph:
         name — numbered when repeated). ``template`` is a role helper's template, a
         registered role (or its name) or an async function (a function node)."""
         if isinstance(template, RoleSpec):
-            template = NodeTemplate(template.name)
-        elif isinstance(template, str):
+            template = template.name
+        if isinstance(template, str):
             role = lookup_role(template)  # an unknown name fails here, listing the known ones
-            template = Function(template) if role.function else NodeTemplate(template)
+            by_path = role.function == template  # a function named by its path: id its name
+            template = Function(template) if by_path else NodeTemplate(template)
         elif not isinstance(template, NodeTemplate):
             template = Function(template)
         data = {**template.fields, **fields}
