@@ -28,9 +28,10 @@ from thinktank.optimize.store import graph_key
 
 if TYPE_CHECKING:
     from thinktank.optimize._evaluation import Evaluations
+    from thinktank.optimize.config import StudyConfig
     from thinktank.optimize.costs import CostEstimator
     from thinktank.optimize.space import SearchSpace
-    from thinktank.optimize.study import Study, StudyConfig
+    from thinktank.optimize.study import Study
 
 log = logging.getLogger(__name__)
 

@@ -40,7 +40,7 @@ from thinktank.optimize.stats import accuracy_interval, paired_difference, score
 
 if TYPE_CHECKING:
     from thinktank.optimize._evaluation import Evaluations
-    from thinktank.optimize.study import StudyConfig
+    from thinktank.optimize.config import StudyConfig
 
 
 def ranked(records: Sequence[TrialRecord]) -> list[TrialRecord]:
