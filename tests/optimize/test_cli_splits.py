@@ -39,6 +39,8 @@ def test_split_files_re_evaluation_and_held_out_end_to_end(tmp_path: Path) -> No
         )  # fmt: skip
     assert code == 0, text
     assert "on 10 dev tasks" in text and "(30 for confirmation, 20 held out)" in text
+    assert "re-evaluating the top 2 graph(s) on 30 confirmation tasks" in text
+    assert "running the best graph (then 1 other candidate(s)" in text
     assert "dev + confirmation: 80.0% [" in text and "chosen over the dev leader" in text
     assert "held-out: 80.0% [58.4%, 91.9%] on 20 tasks (never used to choose)" in text
     assert K.model_of(GraphSpec.load(out / "best.yaml").description) == "sound"

@@ -349,6 +349,7 @@ def _run(
         cache_path=cache,
         feedback_model=feedback,
         on_trial=show,
+        on_step=None if quiet else lambda line: console.print(escape(line)),
     )
     try:
         return study.run_sync()

@@ -22,7 +22,7 @@ be better. So before a best is declared:
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import TYPE_CHECKING
 
 from thinktank.evals.tasks.task import Task
@@ -63,8 +63,11 @@ class Finisher:
         confirm: Sequence[Task],
         holdout: Sequence[Task],
         cheapest: GraphSpec,
+        *,
+        on_step: Callable[[str], None] | None = None,
     ) -> None:
         self.c = config
+        self.on_step = on_step
         self.evals = evals
         self.confirm = evals.for_tasks(confirm) if confirm else None
         self.holdout = evals.for_tasks(holdout) if holdout else None
@@ -179,6 +182,10 @@ class Finisher:
         assert self.confirm is not None
         specs = {r.key: self.spec(r) for r in ranked(records) if r.key in dev}
         todo = [x for x in sel.candidates if x.status != "excluded"]
+        self._say(
+            f"re-evaluating the top {len(todo)} graph(s) on {len(self.confirm.keys)} "
+            "confirmation tasks"
+        )
         if self.holdout is not None:  # keep the best's held-out run affordable
             per = max(self.evals.estimator.per_task(specs[x.key]) for x in todo)
             self.confirm.reserve = per * max(self._missing(self.holdout, x.key) for x in todo)
@@ -229,6 +236,10 @@ class Finisher:
         )
         return best
 
+    def _say(self, line: str) -> None:
+        if self.on_step is not None:
+            self.on_step(line)
+
     def _score(self, o: TaskOutcome) -> float:
         return self.evals.credit(o) - self.c.cost_weight * o.cost
 
@@ -249,6 +260,10 @@ class Finisher:
             for x in sel.candidates
             if x is not chosen and x.status not in ("excluded", "truncated")
         ]
+        self._say(
+            f"running the best graph (then {len(order) - 1} other candidate(s), budget "
+            f"permitting) on {len(self.holdout.keys)} held-out tasks"
+        )
         stop: str | None = None
         for x in order:
             if stop is not None:

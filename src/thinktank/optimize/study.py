@@ -61,6 +61,8 @@ class Study:
             studies may share one.
         feedback_model: the model of REINFORCE's LLM feedback step and of ``llm``.
         on_trial: called with each finished :class:`TrialRecord` (progress output).
+        on_step: called with a line when a step after the search starts (the
+            re-evaluation, the held-out run).
     """
 
     def __init__(
@@ -76,6 +78,7 @@ class Study:
         cache_path: str | Path | None = None,
         feedback_model: ChatModel | None = None,
         on_trial: Callable[[TrialRecord], None] | None = None,
+        on_step: Callable[[str], None] | None = None,
         plots: bool = True,
     ) -> None:
         self.space = space
@@ -89,6 +92,7 @@ class Study:
         self.cache_path = Path(cache_path) if cache_path is not None else Path(default_cache)
         self.feedback_model = feedback_model
         self.on_trial = on_trial
+        self.on_step = on_step
         self.plots = plots
         self.stopped = False
         if self.config.algo == "llm" and feedback_model is None:
@@ -291,7 +295,9 @@ class Study:
                 budget_usd=c.budget_usd,
                 confidence=c.confidence,
             )
-            finisher = Finisher(c, evals, self.confirm_tasks, self.holdout_tasks, cheapest)
+            finisher = Finisher(
+                c, evals, self.confirm_tasks, self.holdout_tasks, cheapest, on_step=self.on_step
+            )
             loop = _loop.Loop(
                 self,
                 study,
