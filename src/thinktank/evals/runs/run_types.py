@@ -70,19 +70,6 @@ def group_causes(errors: Iterable[str | None]) -> list[tuple[int, str]]:
     return [(n, c) for c, n in Counter(cause_of(e) for e in errors).most_common()]
 
 
-_LATER_SPEC_FIELDS = ("roles",)
-"""Graph-spec fields added after run directories were first written: left out of a run's
-identity while empty, so existing run directories keep their fingerprint (and resume)."""
-
-
-def _spec_identity(spec: Any) -> dict[str, Any]:
-    data: dict[str, Any] = spec.model_dump(mode="json")
-    for name in _LATER_SPEC_FIELDS:
-        if not data.get(name):
-            data.pop(name, None)
-    return data
-
-
 class RunConfig(BaseModel):
     """What a run directory holds results for."""
 
@@ -123,7 +110,7 @@ class RunConfig(BaseModel):
             "kind": self.kind,
             "suite": self.suite,
             "suite_options": self.suite_options,
-            "graphs": {g.label: _spec_identity(g.spec) for g in self.graphs},
+            "graphs": {g.label: g.spec.model_dump(mode="json") for g in self.graphs},
             "models": self.models,
             "seed": self.seed,
             "memory": self.memory is not None,
