@@ -162,6 +162,11 @@ def test_a_stronger_blind_spot_lowers_best_of_n_and_narrows_extra_verifiers() ->
         for r in (0.0, 0.5, 1.0)
     ]
     assert gains[0] > gains[1] > gains[2] == pytest.approx(0.0, abs=1e-9)
+    # the same through ``calls``: 3 calls per sample, inside the blind spot they agree
+    three = best_of_n_accuracy(0.4, shares, 8, tpr, fpr, 1.0, calls=3)
+    assert three == pytest.approx(best_of_n_accuracy(0.4, shares, 8, tpr, fpr, 1.0))
+    free = best_of_n_accuracy(0.4, shares, 8, majority(tpr, 0.0), majority(fpr, 0.0), 0.0)
+    assert best_of_n_accuracy(0.4, shares, 8, tpr, fpr, 0.0, calls=3) == pytest.approx(free)
 
 
 def test_verifier_calls_share_a_blind_spot_across_calls_and_models() -> None:
@@ -405,3 +410,36 @@ def test_realistic_draws_are_deterministic_per_seed() -> None:
     assert first == again
     other = {i: ask(engine(tasks, seed=8), u, system=s, n=3) for i, (s, u) in enumerate(prompts)}
     assert other != first
+
+
+def test_a_self_judge_asked_for_words_answers_with_its_verdict() -> None:
+    """A judge whose schema wants ``"success" | "failure"`` gets the verdict in those words
+    (not the schema's first value), so a self-judging learner is as fallible as a verifier."""
+    tasks = TaskSet.generate(600, seed=18, p_correct=0.9)
+    eng = engine(tasks, blind_spot=0.0)
+    schema = {
+        "type": "object",
+        "properties": {
+            "outcome": {"enum": ["success", "failure"], "type": "string"},
+            "rationale": {"type": "string"},
+        },
+        "required": ["outcome", "rationale"],
+    }
+    fmt = {"type": "json_schema", "json_schema": {"name": "judge", "schema": schema}}
+    said = Counter()
+    for q in tasks.questions:
+        wrong = tasks.wrong_choices(q)[0][0]
+        for label, answer in (("right", q.answer), ("wrong", wrong)):
+            messages = [
+                {"role": "system", "content": "You judge whether an agent solved its task."},
+                {
+                    "role": "user",
+                    "content": f"Task: {q.question}\nFinal answer: \\boxed{{{answer}}}",
+                },
+            ]
+            body = {"model": "sim", "messages": messages, "seed": 1, "response_format": fmt}
+            plan = eng.plan(json.dumps(body).encode(), {})
+            said[label, json.loads(plan.choices[0].text or "")["outcome"]] += 1
+    tpr, fpr = verifier_rates(0.9)
+    assert close(said["right", "success"] / 600, tpr, 600)
+    assert close(said["wrong", "success"] / 600, fpr, 600)

@@ -71,7 +71,13 @@ def vote_accuracy(p: float, shares: tuple[float, ...], n: int) -> float:
 
 @lru_cache(maxsize=100_000)
 def best_of_n_accuracy(
-    p: float, shares: tuple[float, ...], n: int, tpr: float, fpr: float, blind_spot: float
+    p: float,
+    shares: tuple[float, ...],
+    n: int,
+    tpr: float,
+    fpr: float,
+    blind_spot: float,
+    calls: int = 1,
 ) -> float:
     """P(the top-scored of ``n`` samples is right) with one verifier call per sample.
 
@@ -80,25 +86,45 @@ def best_of_n_accuracy(
     ``blind_spot`` an answer is in the verifiers' blind spot: every call on it gives one
     shared verdict. Conditioned on each answer's state (shared accept, shared reject or
     free), samples are independent, so the pick is uniform among the accepted ones, or
-    among all when none is accepted.
+    among all when none is accepted. With ``calls`` > 1 each sample gets that many calls
+    and counts as accepted when most of them accept (outside the blind spot they are
+    independent; inside they agree): the majority rule, close to (not the same as)
+    ranking by mean score.
     """
     cats = [(p, tpr, True), *(((1.0 - p) * s, fpr, False) for s in shares)]
-    states = [
-        ((blind_spot * r, 1.0), (blind_spot * (1 - r), 0.0), (1 - blind_spot, r))
-        for _, r, _ in cats
-    ]
+    combos = [(1.0, 0.0, 0.0)]  # (weight, P(a sample is right and accepted), ... wrong ...)
+    for q, r, right in cats:
+        free = _majority(r, calls) if calls > 1 else r
+        options = [
+            (w, q * acc)
+            for w, acc in (
+                (blind_spot * r, 1.0),
+                (blind_spot * (1 - r), 0.0),
+                (1 - blind_spot, free),
+            )
+            if w > 0.0
+        ]
+        combos = [
+            (w * wo, a + add, b) if right else (w * wo, a, b + add)
+            for w, a, b in combos
+            for wo, add in options
+        ]
     total = 0.0
-    for combo in itertools.product(*states):
-        weight = math.prod(w for w, _ in combo)
-        if weight == 0.0:
-            continue
-        a = sum(q * acc for (q, _, right), (_, acc) in zip(cats, combo, strict=True) if right)
-        b = sum(q * acc for (q, _, right), (_, acc) in zip(cats, combo, strict=True) if not right)
+    for weight, a, b in combos:
         none = 1.0 - a - b  # P(a sample is rejected)
         chosen = (1.0 - none**n) * a / (a + b) if a + b > 0 else 0.0
         if none > 1e-15:
             chosen += none**n * (p - a) / none
         total += weight * chosen
+    return total
+
+
+def _majority(rate: float, calls: int) -> float:
+    """P(most of ``calls`` independent verdicts accept), a tie counted as half."""
+    total = 0.0
+    for k in range(calls + 1):
+        pk = math.comb(calls, k) * rate**k * (1 - rate) ** (calls - k)
+        total += pk if 2 * k > calls else pk / 2 if 2 * k == calls else 0.0
     return total
 
 

@@ -60,6 +60,26 @@ def _matches(value: Any, schema: dict[str, Any]) -> bool:
     return t is None
 
 
+_POSITIVE = ("succ", "pass", "correct", "yes", "true", "approv", "accept", "valid")
+_NEGATIVE = ("fail", "incorrect", "wrong", "no", "false", "reject", "invalid")
+
+
+def _verdict_word(schema: dict[str, Any], payload: dict[str, Any]) -> str | None:
+    """A verdict enum (``"success" | "failure"``, ``"pass" | "fail"``…) for a payload's
+    boolean ``correct``, so a judge asked for words answers with its verdict."""
+    verdict = payload.get("correct")
+    words = schema.get("enum")
+    if not isinstance(verdict, bool) or not isinstance(words, list):
+        return None
+    want = _POSITIVE if verdict else _NEGATIVE
+    avoid = _NEGATIVE if verdict else _POSITIVE
+    for w in words:
+        low = str(w).strip().lower()
+        if isinstance(w, str) and low.startswith(want) and not low.startswith(avoid):
+            return w
+    return None
+
+
 def fill_schema(
     schema: dict[str, Any],
     payload: dict[str, Any] | None = None,
@@ -90,6 +110,8 @@ def fill_schema(
         for name, sub in (schema.get("properties") or {}).items():
             if name in payload and _matches(payload[name], sub):
                 out[name] = payload[name]
+            elif (word := _verdict_word(sub, payload)) is not None:
+                out[name] = word
             else:
                 out[name] = fill_schema(sub, {}, root)
         return out
