@@ -1,10 +1,16 @@
 """Memory learning on a task stream: accuracy on the second half with memory vs without.
 
-The simulator's synthetic mode serves a stream of arithmetic questions in topic
-families (``TaskSet.generate(families=F)``): questions of one family share topic
-words and one strategy whose text, when it is in a solver's prompt, raises that
-question's success probability by ``delta`` (a "boost"). A correct solver reply
-mentions its family's strategy; a memory extractor reading it can learn it.
+The simulator's synthetic mode (realistic defaults) serves a stream of arithmetic
+questions in topic families (``TaskSet.generate(families=F)``): questions of one family
+share topic words and one strategy whose text, when it is in a solver's prompt, changes
+that question's success probability by ``delta`` (a "boost"). A correct solver reply
+mentions its family's strategy; a memory extractor reading it can learn it. A wrong
+reply mentions the family's *lure* (``--lure-delta``, a shortcut that lowers success):
+a learner that takes a failure for a success learns it.
+
+``--lessons`` sets what the strategy is worth: ``relevant`` (``+delta``), ``irrelevant``
+(0: the lesson is learned, retrieved and shown, and changes nothing) or ``wrong``
+(``-delta``: a lesson that hurts).
 
 Per seed, the same stream (same questions, same run seed) runs twice through the
 eval runner in streaming mode (tasks in order, each judged before the next):
@@ -13,22 +19,25 @@ eval runner in streaming mode (tasks in order, each judged before the next):
 * **with memory** — the same graph with ``memory=true`` (the solver reads the
   top-``k`` items retrieved by BM25 for its task) and a
   :class:`~thinktank.learning.MemoryLearner` (``reasoningbank`` by default: up to 3
-  strategies from a success, 3 pitfalls from a failure, judged by the evaluator).
+  strategies from a success, 3 pitfalls from a failure), judging each run with the
+  model itself (``--judge self_judge``, the learner's default; ``oracle`` uses the
+  suite's labels).
 
 Only the second half of each stream is scored: by then most families have had a
-success to learn from. Samples are seeded by (run seed, task, node, round,
-index), so the two runs draw the same random numbers for every task and differ
-only by what memory put in the prompt — a paired comparison.
+success to learn from. Samples are seeded by (run seed, task, node, round, index) and,
+by the simulator's default, by the whole prompt: a prompt with a lesson in it is a
+different sample, so a task can get worse with memory as well as better, and only the
+average tells. The comparison is paired by task.
 
 ``value`` = accuracy with memory on the second halves (all seeds pooled),
-``baseline`` = without, ``ratio`` = with / without, ``target`` = baseline + the
-margin. ``ok`` when the gain is positive and larger than twice its paired standard
-error
-(``2 * sd(d) / sqrt(n)`` over the per-task differences ``d = with - without``):
-a one-sided test at about the 2.3% level, so a gain this size is not noise of the
-draws. The expected gain is about ``delta x (share of second-half tasks whose
-family strategy was learned)``; the bench reports the share of second-half
-prompts that held their own family's strategy (``boosted_share``).
+``baseline`` = without, ``ratio`` = with / without. ``gain`` = the mean paired
+difference ``d = with - without`` over second-half tasks (worsened tasks count -1),
+with its 95% interval ``gain ± 1.96 sd(d) / sqrt(n)``; ``target`` = baseline + the
+interval's half-width, ``ok`` when the interval's lower end is above 0 (memory helps,
+beyond the noise of the draws). With ``--lessons irrelevant`` or ``wrong`` it must not
+be ok. The bench reports the tasks improved and worsened and the share of second-half
+prompts that held their own family's strategy (``boosted_share``) and a lure
+(``lured_share``).
 """
 
 from __future__ import annotations
@@ -61,20 +70,23 @@ GRAPHS = {
 }
 
 
-def stream(n: int, families: int, seed: int, delta: float) -> TaskSet:
-    return TaskSet.generate(n, seed=seed, p_correct=(0.15, 0.65), families=families, boost_delta=delta)  # fmt: skip
+def stream(n: int, families: int, seed: int, delta: float, lure: float) -> TaskSet:
+    return TaskSet.generate(
+        n, seed=seed, p_correct=(0.15, 0.65), families=families, boost_delta=delta,
+        lure_delta=lure,
+    )  # fmt: skip
 
 
 async def one_run(
     url: str, tasks: list[Task], graph: str, out: Path, *, mode: str | None, seed: int, k: int,
-    consolidate: int = 0,
+    consolidate: int = 0, judge: str = "self_judge",
 ) -> dict[str, Any]:  # fmt: skip
     """One streaming run; returns per-task correctness, prompts' strategies and costs."""
     model = OpenAICompatModel("sim", base_url=url, concurrency=8)
     bank = learner = None
     if mode is not None:
         bank = SQLiteMemoryBank(out.with_suffix(".sqlite"))
-        config = LearnerConfig(consolidate_every=consolidate)
+        config = LearnerConfig(consolidate_every=consolidate, judge=judge)  # type: ignore[arg-type]
         learner = MemoryLearner(model, bank, mode=mode, config=config)
         graph = f"{graph},memory=true,memory_k={k}" if ":" in graph else f"{graph}:memory=true,memory_k={k}"  # fmt: skip
     t0 = time.perf_counter()
@@ -112,16 +124,16 @@ def _system_prompts(result: dict[str, Any]) -> str:
 
 async def seed_pair(
     n: int, families: int, seed: int, delta: float, mode: str, graph: str, k: int, tmp: Path,
-    consolidate: int,
+    consolidate: int, lure: float, judge: str,
 ) -> dict[str, Any]:  # fmt: skip
-    ts = stream(n, families, seed, delta)
+    ts = stream(n, families, seed, delta, lure)
     tasks = [Task(id=q.id, kind="math", prompt=q.question, expected=q.answer) for q in ts.questions]
     cfg = SimulatorConfig.model_validate({"seed": seed, "synthetic": {"tasks": ts.model_dump()}})
     with SimulatorProcess(cfg) as sim:
         plain = await one_run(sim.base_url, tasks, graph, tmp / f"plain-{seed}", mode=None, seed=seed, k=k)  # fmt: skip
         mem = await one_run(
             sim.base_url, tasks, graph, tmp / f"mem-{seed}", mode=mode, seed=seed, k=k,
-            consolidate=consolidate,
+            consolidate=consolidate, judge=judge,
         )  # fmt: skip
     second = ts.questions[n // 2 :]
     return {
@@ -130,6 +142,9 @@ async def seed_pair(
         "with": [int(mem["correct"][q.id]) for q in second],
         "without": [int(plain["correct"][q.id]) for q in second],
         "boosted": [q.boosts[0].text in mem["prompts"].get(q.id, "") for q in second],
+        "lured": [
+            any(b.text in mem["prompts"].get(q.id, "") for b in q.boosts[1:]) for q in second
+        ],
         "items": mem["items"],
         "learn_tokens": mem["learn_tokens"],
         "learn_warnings": mem["learn_warnings"],
@@ -144,7 +159,16 @@ def main() -> None:
     p.add_argument("--tasks", type=int, default=None, help="tasks per stream")
     p.add_argument("--seeds", type=int, default=None, help="streams (seeds)")
     p.add_argument("--families", type=int, default=None)
-    p.add_argument("--delta", type=float, default=0.3, help="boost of a family's strategy")
+    p.add_argument("--delta", type=float, default=0.3, help="size of a family strategy's effect")
+    p.add_argument(
+        "--lessons", default="relevant", choices=["relevant", "irrelevant", "wrong"],
+        help="the strategy's effect: +delta, 0 or -delta",
+    )  # fmt: skip
+    p.add_argument(
+        "--lure-delta", type=float, default=-0.15,
+        help="effect of a family's lure (what wrong replies mention); 0: no lures",
+    )  # fmt: skip
+    p.add_argument("--judge", default="self_judge", choices=["self_judge", "oracle"])
     p.add_argument("-k", type=int, default=3, help="memory items per solver")
     p.add_argument(
         "--consolidate-every", type=int, default=0, help="merge near-duplicates every N tasks"
@@ -154,27 +178,34 @@ def main() -> None:
     seeds = args.seeds or (3 if args.quick else 10)
     families = args.families or (4 if args.quick else 8)
     graph = args.graph or GRAPHS[args.mode]
+    delta = {"relevant": args.delta, "irrelevant": 0.0, "wrong": -args.delta}[args.lessons]
     set_price("sim", 0.0, 0.0)
     t0 = time.perf_counter()
     with tempfile.TemporaryDirectory() as tmp:
         pairs = []
         for s in range(seeds):
             run = seed_pair(
-                n, families, s, args.delta, args.mode, graph, args.k, Path(tmp),
-                args.consolidate_every,
+                n, families, s, delta, args.mode, graph, args.k, Path(tmp),
+                args.consolidate_every, args.lure_delta, args.judge,
             )  # fmt: skip
             pairs.append(asyncio.run(run))
     d = [x for r in pairs for x in r["d"]]
     with_acc = statistics.fmean(x for r in pairs for x in r["with"])
     without_acc = statistics.fmean(x for r in pairs for x in r["without"])
-    gain = with_acc - without_acc
-    se = statistics.pstdev(d) / math.sqrt(len(d)) if len(d) > 1 else float("inf")
+    gain = statistics.fmean(d)
+    half = 1.96 * statistics.stdev(d) / math.sqrt(len(d)) if len(d) > 1 else float("inf")
     for r in pairs:
         print(
             f"seed {r['seed']}: second half {sum(r['without'])}/{len(r['without'])} without, "
-            f"{sum(r['with'])}/{len(r['with'])} with memory; {r['items']} items; "
-            f"{sum(r['boosted'])} prompts held their strategy; {r['wall_s']:.1f}s"
+            f"{sum(r['with'])}/{len(r['with'])} with memory "
+            f"(+{sum(x > 0 for x in r['d'])} / -{sum(x < 0 for x in r['d'])}); "
+            f"{r['items']} items; {sum(r['boosted'])} prompts held their strategy, "
+            f"{sum(r['lured'])} a lure; {r['wall_s']:.1f}s"
         )
+    print(
+        f"paired gain {gain:+.4f}, 95% interval [{gain - half:+.4f}, {gain + half:+.4f}] "
+        f"over {len(d)} tasks ({args.lessons} lessons, delta {delta:+g}, judge {args.judge})"
+    )
     emit(
         "memory_learning",
         metric=f"accuracy on the second half of {seeds} streams of {n} tasks with memory ({args.mode})",
@@ -182,21 +213,25 @@ def main() -> None:
         unit="accuracy",
         baseline=without_acc,
         ratio=with_acc / without_acc if without_acc else None,
-        target=round(without_acc + 2 * se, 4),
-        ok=gain > 0 and gain > 2 * se,
+        target=round(without_acc + half, 4),
+        ok=gain - half > 0,
         gain=round(gain, 4),
-        gain_se=round(se, 4),
+        gain_ci95=[round(gain - half, 4), round(gain + half, 4)],
         paired_tasks=len(d),
         improved=sum(1 for x in d if x > 0),
         worsened=sum(1 for x in d if x < 0),
         boosted_share=round(statistics.fmean(b for r in pairs for b in r["boosted"]), 4),
+        lured_share=round(statistics.fmean(b for r in pairs for b in r["lured"]), 4),
         items_per_stream=round(statistics.fmean(r["items"] for r in pairs), 1),
         learn_tokens=sum(r["learn_tokens"] for r in pairs),
         learn_warnings=sum(r["learn_warnings"] for r in pairs),
         mode=args.mode,
         graph=graph,
         families=families,
-        delta=args.delta,
+        lessons=args.lessons,
+        delta=delta,
+        lure_delta=args.lure_delta,
+        judge=args.judge,
         seconds=round(time.perf_counter() - t0, 1),
     )
 

@@ -1,34 +1,61 @@
-"""Evaluations each search algorithm needs to come within 1 accuracy point of the best graph.
+"""Evaluations each search algorithm needs before its best graph is truly within 1 point of the optimum.
 
-The landscape is a simulated one, the same for every algorithm: a search space of
-solver counts, temperatures, models (small / medium / large), verifiers, judges,
-critics, rounds and selection methods under a 48-calls-per-task constraint, scored
-by an analytic model of how the simulator behaves on a 60-question dev set (per-
-question success probabilities, model skill as a logit shift, a main distractor
-that majority voting can converge to, verifier TPR/FPR, judge accuracy, sample
-diversity by temperature, critic feedback). Its exact optimum is found by
-enumerating the space. Each algorithm (REINFORCE, TPE, random search) runs as a
-real :class:`~thinktank.optimize.Study` (in memory) with an analytic evaluator;
-an evaluation is a distinct graph (proposing a graph again is free: it is cached).
+The landscape is a simulated one, the same for every algorithm. The search space
+(:data:`SPACE`): a solver node (``n`` in 1, 2, 4, 8, 16, 32; temperature 0.3, 0.7,
+1.0), an optional verifier node (1 or 3 verifier calls per candidate) and an optional
+listwise judge, selection by vote, verifier or judge, a model per node from
+small / medium / large, at most 40 calls per task. Each graph's per-question success
+probability on a 60-question dev set follows the simulator's realistic defaults
+(``thinktank.llm.simulator``, README "Realism"): per-question solver accuracy (Beta
+spread, model skill a logit shift, temperature trading accuracy for diversity), wrong
+answers clustering on a distractor (share 0.3-0.9 per question), verifiers whose
+TPR/FPR fall toward chance on questions their model finds hard and share a blind spot
+(strength 0.5) across calls on one answer, a judge that drifts toward chance the same
+way and with long candidate lists. Vote and best-of-n accuracies are the exact values
+of ``thinktank.llm.simulator.analytic``; 3 verifier calls are counted as a majority.
 
-Metric: the median over 10 seeds of the evaluations until the incumbent is within
-1 accuracy point of the optimum (a run that never gets there counts as the cap).
-``ratio`` = the worse of REINFORCE's and TPE's medians / random search's median;
-target <= 0.40.
+An evaluation *samples* the dev set: each of the 60 questions is right or wrong by a
+seeded draw with that graph's success probability on it, so a study sees the sampling
+noise of a 60-question dev set (a standard error of about 6 points), not the expected
+accuracy. The exact expected accuracy of every graph is known (the space is enumerated):
+the optimum, and how good each algorithm's incumbent (its best graph by dev score so
+far) truly is. Each algorithm (REINFORCE, TPE, random search) runs as a real
+:class:`~thinktank.optimize.Study` (in memory); an evaluation is a distinct graph
+(proposing a graph again is free: it is cached, with the same sampled outcomes).
+
+Metric: the median over the seeds of the evaluations until the incumbent's *expected*
+accuracy is within ``--within`` points of the optimum (a run that never gets there
+counts as the cap). ``ratio`` = the worse of REINFORCE's and TPE's medians / random
+search's median; target <= 0.40. The default tolerance is 3 points, not 1: a 60-question
+dev set has a standard error of about 4.6 points at this accuracy, and only 4 of the
+3051 graphs (one graph, with or without an unused judge) are within 1 point of the
+optimum, so the best dev score lands there by luck (24 graphs are within 3 points).
+Per algorithm the bench also reports how many runs got within 1 point and the
+incumbent's regret at the end (the optimum minus its expected accuracy, median): noise
+makes the best dev score an optimistic pick (the winner's curse), which no search
+algorithm escapes without re-evaluating its top candidates (``thinktank optimize
+--confirm``).
 """
 
 from __future__ import annotations
 
+import hashlib
 import math
 import random
 import statistics
 import time
-from functools import lru_cache
 
 from _common import emit, parser
 
 from thinktank.evals.tasks.task import Task
 from thinktank.graphs.spec import GraphSpec
+from thinktank.llm.simulator.analytic import (
+    best_of_n_accuracy,
+    judge_accuracy,
+    verifier_rates,
+    vote_accuracy,
+)
+from thinktank.llm.simulator.synthetic import discrimination
 from thinktank.optimize import (
     FunctionObjective,
     ReinforceConfig,
@@ -57,15 +84,19 @@ constraints: {max_calls_per_task: 40}
 )
 POOL = ["small", "medium", "large"]
 MODELS = {
-    "small": {"shift": -1.0, "tpr": 0.75, "fpr": 0.25, "judge": 0.60, "critic": 0.10},
-    "medium": {"shift": 0.0, "tpr": 0.85, "fpr": 0.12, "judge": 0.75, "critic": 0.20},
-    "large": {"shift": 1.0, "tpr": 0.93, "fpr": 0.06, "judge": 0.85, "critic": 0.30},
+    "small": {"shift": -1.0, "tpr": 0.80, "fpr": 0.20, "judge": 0.65},
+    "medium": {"shift": 0.0, "tpr": 0.88, "fpr": 0.12, "judge": 0.78},
+    "large": {"shift": 1.0, "tpr": 0.94, "fpr": 0.06, "judge": 0.88},
 }
+"""Model skill (logit shift), verifier rates and judge accuracy on an easy question."""
 TEMPERATURE = {0.3: (0.02, 0.35), 0.7: (0.0, 0.8), 1.0: (-0.03, 1.0)}
 """temperature -> (per-sample accuracy change, sample diversity)."""
+BLIND_SPOT = 0.5
+DIFFICULTY = 0.6
+DEV_SIZE = 60
 
 
-def _questions(k: int = 60, seed: int = 11) -> list[tuple[float, float]]:
+def _questions(k: int = DEV_SIZE, seed: int = 11) -> list[tuple[float, float]]:
     rng = random.Random(seed)
     return [(rng.betavariate(1.2, 1.6), rng.uniform(0.3, 0.9)) for _ in range(k)]
 
@@ -73,111 +104,111 @@ def _questions(k: int = 60, seed: int = 11) -> list[tuple[float, float]]:
 QUESTIONS = _questions()
 
 
-def _binom(n: int, p: float) -> list[float]:
-    return [math.comb(n, c) * p**c * (1 - p) ** (n - c) for c in range(n + 1)]
+def _skill(p0: float, model: str) -> float:
+    z = math.log(max(p0, 1e-4) / max(1 - p0, 1e-4)) + MODELS[model]["shift"]
+    return 1 / (1 + math.exp(-z))
 
 
-@lru_cache(maxsize=200_000)
-def _vote(p: float, w: float, n: int) -> float:
-    """P(the correct answer wins a plurality vote); wrong mass w goes to one distractor."""
-    d = (1 - p) * w
-    total = 0.0
-    for c in range(n + 1):
-        pc = math.comb(n, c) * p**c
-        rest = n - c
-        for k in range(rest + 1):
-            prob = pc * math.comb(rest, k) * d**k * (1 - p - d) ** (rest - k)
-            if c > k:
-                total += prob
-            elif c == k and c > 0:
-                total += prob / 2
-    return total
-
-
-@lru_cache(maxsize=200_000)
-def _verified(p: float, n: int, tpr: float, fpr: float) -> float:
-    """P(the highest-scored candidate is correct) with an imperfect verifier."""
-    total = 0.0
-    for c, pc in enumerate(_binom(n, p)):
-        none = (1 - tpr) ** c * (1 - fpr) ** (n - c)
-        hit = c * tpr / (c * tpr + (n - c) * fpr) if c else 0.0
-        total += pc * ((1 - none) * hit + none * c / n)
-    return total
-
-
-def _majority(n: int, p: float) -> float:
-    return sum(pr for k, pr in enumerate(_binom(n, p)) if k > n / 2) if n > 1 else p
-
-
-def accuracy(spec: GraphSpec) -> float:
-    """Expected accuracy of a graph on the dev set."""
+def _per_question(spec: GraphSpec) -> list[float]:
+    """The graph's success probability on each dev question."""
     s = spec.node("solver")
     delta, diversity = TEMPERATURE[float(s.temperature or 0.7)]
     n_eff = max(1, round(1 + (s.n - 1) * diversity))
-    ids = {n.id for n in spec.nodes}
-    critic = spec.node("critic") if "critic" in ids else None
-    refine = (
-        critic is not None and spec.rounds.max_rounds >= 2 and any(e.feedback for e in spec.edges)
-    )
     method = spec.selection.method
-    acc = 0.0
+    out = []
     for p0, w in QUESTIONS:
-        z = math.log(max(p0, 1e-4) / max(1 - p0, 1e-4)) + MODELS[s.model]["shift"]
-        p = min(max(1 / (1 + math.exp(-z)) + delta, 0.0), 1.0)
-        if refine and critic is not None:
-            p += MODELS[critic.model]["critic"] * (1 - p) * 0.5
-        p = round(p, 3)
+        p = round(min(max(_skill(p0, s.model) + delta, 0.0), 1.0), 3)
+        shares = (round(w, 2), round((1 - w) / 2, 3), round((1 - w) / 2, 3))
         if method == "verifier":
             v = spec.node("verifier")
             m = MODELS[v.model]
-            tpr, fpr = _majority(v.n, m["tpr"]), _majority(v.n, m["fpr"])
-            acc += _verified(p, n_eff, round(tpr, 3), round(fpr, 3))
+            tpr, fpr = verifier_rates(_skill(p0, v.model), m["tpr"], m["fpr"], DIFFICULTY)
+            tpr, fpr = round(tpr, 3), round(fpr, 3)
+            out.append(best_of_n_accuracy(p, shares, n_eff, tpr, fpr, BLIND_SPOT, v.n))
         elif method == "judge":
-            j = MODELS[spec.node("judge").model]["judge"] * max(0.0, 1 - 0.006 * s.n)
-            acc += (1 - (1 - p) ** n_eff) * j
+            j = spec.node("judge")
+            acc = MODELS[j.model]["judge"] * max(0.0, 1 - 0.006 * s.n)
+            g = discrimination(_skill(p0, j.model), DIFFICULTY)
+            out.append(judge_accuracy(p, n_eff, acc, g))
         else:
-            acc += _vote(p, round(w, 2), n_eff)
-    return acc / len(QUESTIONS)
+            out.append(vote_accuracy(p, shares, n_eff))
+    return out
 
 
-DEV = [Task(id="devset", kind="math", prompt="the dev set", expected="1")]
+_CACHE: dict[str, list[float]] = {}
+_BY_OBJECT: dict[int, tuple[GraphSpec, str, list[float]]] = {}
+
+
+def _info(spec: GraphSpec) -> tuple[str, list[float]]:
+    """The graph's JSON and per-question success probabilities (memoised per object)."""
+    hit = _BY_OBJECT.get(id(spec))
+    if hit is not None and hit[0] is spec:
+        return hit[1], hit[2]
+    key = spec.model_dump_json()
+    if key not in _CACHE:
+        _CACHE[key] = _per_question(spec)
+    if len(_BY_OBJECT) > 10_000:
+        _BY_OBJECT.clear()
+    _BY_OBJECT[id(spec)] = (spec, key, _CACHE[key])
+    return key, _CACHE[key]
+
+
+def expected_accuracy(spec: GraphSpec) -> float:
+    """The graph's exact expected accuracy on the dev set (what sampling estimates)."""
+    return statistics.fmean(_info(spec)[1])
+
+
+DEV = [
+    Task(id=f"dev{i}", kind="math", prompt=f"dev question {i}", expected="1")
+    for i in range(DEV_SIZE)
+]
 
 
 def outcome(spec: GraphSpec, task: Task, seed: int) -> TaskOutcome:
-    a = accuracy(spec)
-    return TaskOutcome(task_id=task.id, status="ok", correct=a >= 0.5, score=a)
+    """One dev question, sampled: right with the graph's success probability on it."""
+    key, probs = _info(spec)
+    digest = hashlib.blake2b(f"{key}|{task.id}|{seed}".encode(), digest_size=8).digest()
+    correct = int.from_bytes(digest, "big") / 2.0**64 < probs[int(task.id.removeprefix("dev"))]
+    return TaskOutcome(task_id=task.id, status="ok", correct=correct, score=float(correct))
 
 
 def optimum() -> tuple[float, int, int]:
-    """The best accuracy of the space, the number of valid graphs and how many are within 1 point."""
+    """The best expected accuracy of the space, the number of valid graphs and how many are within 1 point."""
     space = SPACE.bind(POOL)
     accs: dict[str, float] = {}
     for a in iter_assignments(space):
         d = build(space, a)
         if d.spec is not None and d.key not in accs:
-            accs[d.key or ""] = accuracy(d.spec)
+            accs[d.key or ""] = expected_accuracy(d.spec)
     best = max(accs.values())
     return best, len(accs), sum(v >= best - 0.01 for v in accs.values())
 
 
 def evals_to_reach(
     algo: str, seed: int, target: float, cap: int, patience: int = 200
-) -> tuple[int, int]:
-    """(evaluations until the incumbent reaches ``target`` or ``cap``, proposals made)."""
+) -> tuple[int, int, float]:
+    """(evaluations until the incumbent's expected accuracy reaches ``target`` or ``cap``,
+    proposals made, the incumbent's expected accuracy when the run ended)."""
     config = StudyConfig(
         algo=algo,  # type: ignore[arg-type]
         seed=seed,
         max_evals=cap,
-        metric="score",
+        metric="correct",
         startup_trials=10,
         patience=patience,
         scan=50,
         reinforce=ReinforceConfig(batch=4, lr=0.6),
     )
     reached: list[tuple[int, int]] = []
+    incumbent = {"dev": -1.0, "expected": 0.0}
 
     def check(t: TrialRecord) -> None:
-        if t.evaluation is not None and t.accuracy is not None and t.accuracy >= target:
+        if t.evaluation is None or t.accuracy is None or t.spec is None:
+            return
+        if t.accuracy > incumbent["dev"]:  # the best dev score so far (first one on ties)
+            incumbent["dev"] = t.accuracy
+            incumbent["expected"] = expected_accuracy(GraphSpec.model_validate(t.spec))
+        if incumbent["expected"] >= target and not reached:
             reached.append((t.evaluation, t.number + 1))
             study.stop()
 
@@ -185,37 +216,49 @@ def evals_to_reach(
         SPACE, DEV, FunctionObjective(outcome, aliases=POOL), config, on_trial=check, plots=False
     )
     result = study.run_sync()
-    return reached[0] if reached else (cap, len(result.trials))
+    evals, proposals = reached[0] if reached else (cap, len(result.trials))
+    return evals, proposals, incumbent["expected"]
 
 
 def main() -> None:
-    args = parser(__doc__ or "").parse_args()
-    cap, patience = (400, 60) if args.quick else (1000, 300)
-    seeds = range(10)
+    p = parser(__doc__ or "")
+    p.add_argument("--within", type=float, default=3.0, help="tolerance, accuracy points")
+    p.add_argument("--seeds", type=int, default=None, help="studies per algorithm")
+    p.add_argument("--cap", type=int, default=None, help="evaluations at most per study")
+    args = p.parse_args()
+    cap, patience = (80, 60) if args.quick else (400, 150)
+    cap = args.cap or cap
+    seeds = range(args.seeds or (4 if args.quick else 10))
     t0 = time.perf_counter()
     best, n_graphs, near = optimum()
-    target = best - 0.01
+    target = best - args.within / 100
     print(
-        f"landscape: {n_graphs} valid graphs, best accuracy {best:.4f}, {near} within 1 point "
-        f"({time.perf_counter() - t0:.1f}s)"
+        f"landscape: {n_graphs} valid graphs, best expected accuracy {best:.4f}, {near} within "
+        f"1 point; dev set of {DEV_SIZE} questions, sampled ({time.perf_counter() - t0:.1f}s)"
     )
     medians: dict[str, float] = {}
     proposals: dict[str, float] = {}
+    regret: dict[str, float] = {}
+    reached: dict[str, int] = {}
     for algo in ("random", "reinforce", "tpe"):
         t1 = time.perf_counter()
         runs = [evals_to_reach(algo, s, target, cap, patience) for s in seeds]
         medians[algo] = statistics.median(r[0] for r in runs)
         proposals[algo] = statistics.median(r[1] for r in runs)
+        regret[algo] = round(100 * statistics.median(best - r[2] for r in runs), 2)
+        reached[algo] = sum(best - r[2] <= 0.01 + 1e-12 for r in runs)
         print(
-            f"{algo:9s} evaluations to within 1 point: median {medians[algo]:g} "
-            f"(runs {[r[0] for r in runs]}, proposals {[r[1] for r in runs]}) "
-            f"{time.perf_counter() - t1:.1f}s"
+            f"{algo:9s} evaluations to within {args.within:g} points: median {medians[algo]:g} "
+            f"(runs {[r[0] for r in runs]}, proposals {[r[1] for r in runs]}); "
+            f"{reached[algo]}/{len(runs)} ended within 1 point; incumbent regret, median "
+            f"{regret[algo]:.2f} points ({time.perf_counter() - t1:.1f}s)"
         )
     worse = max(medians["reinforce"], medians["tpe"])
     ratio = worse / medians["random"]
     emit(
         "optimizer_efficiency",
-        metric="median evaluations to within 1 accuracy point (worse of reinforce, tpe)",
+        metric=f"median evaluations until the incumbent is truly within {args.within:g} "
+        "accuracy points (worse of reinforce, tpe), 60-question sampled dev set",
         value=worse,
         unit="evaluations",
         baseline=medians["random"],
@@ -225,10 +268,15 @@ def main() -> None:
         reinforce=medians["reinforce"],
         tpe=medians["tpe"],
         random=medians["random"],
+        within_points=args.within,
+        ended_within_1pt=reached,
+        regret_points=regret,
+        seeds=len(seeds),
         proposals=proposals,
         cap=cap,
         graphs=n_graphs,
         within_1pt=near,
+        dev_questions=DEV_SIZE,
     )
 
 

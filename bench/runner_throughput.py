@@ -7,12 +7,14 @@ Same-run baseline: the raw model calls alone — ``asyncio.gather`` of the same 
 budgets and ledger, the task environment, evaluation, pass@k judging, one SQLite
 transaction per record and the progress counters.
 
-``value`` = framework time per task = (runner wall − baseline wall) / tasks, in ms
-(median over repetitions, alternating order). Target: <= 5 ms. The same difference
-in this process's CPU time is reported too (``framework_cpu_ms_per_task``): on a
-busy machine it is steadier than wall time. Math tasks run
-without the sandboxed ``python`` tool (``{"math": {"python": False}}``) so no
-sandbox is involved.
+``value`` = framework CPU time per task = (runner CPU − baseline CPU) / tasks, in ms,
+this process's CPU time (the simulator runs in its own process), median over
+repetitions in alternating order. Target: <= 5 ms. CPU time is the figure that
+matters: it is what the framework adds per task, and on a busy machine it is steady
+where wall time is not (other jobs' load moves it by more than the framework costs).
+The same difference in wall time is reported beside it (``framework_wall_ms_per_task``).
+Math tasks run without the sandboxed ``python`` tool (``{"math": {"python": False}}``)
+so no sandbox is involved.
 """
 
 from __future__ import annotations
@@ -96,30 +98,30 @@ def main() -> None:
                     ours.append(wall)
                     ours_cpu.append(time.process_time() - c0)
     b, r = statistics.median(base), statistics.median(ours)
-    per_task_ms = (r - b) / n * 1000
-    cpu_ms = (statistics.median(ours_cpu) - statistics.median(base_cpu)) / n * 1000
+    wall_ms = (r - b) / n * 1000
+    base_cpu_ms = statistics.median(base_cpu) / n * 1000
+    cpu_ms = statistics.median(ours_cpu) / n * 1000 - base_cpu_ms
     print(
         f"baseline (raw calls): {b:.2f}s  runner: {r:.2f}s  for {n} tasks at concurrency "
-        f"{CONCURRENCY}: {n / r:.0f} tasks/s, framework {per_task_ms:.2f} ms/task wall, "
-        f"{cpu_ms:.2f} ms/task CPU (accuracy {acc:.0%})"
+        f"{CONCURRENCY}: {n / r:.0f} tasks/s, framework {cpu_ms:.2f} ms/task CPU, "
+        f"{wall_ms:.2f} ms/task wall (accuracy {acc:.0%})"
     )
     emit(
         "runner_throughput",
-        metric="framework_ms_per_task",
-        value=per_task_ms,
+        metric="framework_cpu_ms_per_task",
+        value=cpu_ms,
         unit="ms",
-        baseline=b / n * 1000,
-        ratio=r / b,
+        baseline=base_cpu_ms,
+        ratio=(cpu_ms + base_cpu_ms) / base_cpu_ms if base_cpu_ms else None,
         target=TARGET_MS,
-        ok=per_task_ms <= TARGET_MS,
+        ok=cpu_ms <= TARGET_MS,
         tasks=n,
         concurrency=CONCURRENCY,
         tasks_per_s=round(n / r, 1),
         runner_wall_s=round(r, 3),
         baseline_wall_s=round(b, 3),
         repetitions=reps,
-        framework_cpu_ms_per_task=round(cpu_ms, 3),
-        baseline_cpu_ms_per_task=round(statistics.median(base_cpu) / n * 1000, 3),
+        framework_wall_ms_per_task=round(wall_ms, 3),
     )
 
 

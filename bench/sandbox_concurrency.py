@@ -5,7 +5,12 @@ the sandbox: kill everything, wipe writable dirs, verify). All 32 must succeed w
 right output. Baseline in the same run: the raw docker SDK running the same 32
 programs with ``exec_run`` from 8 threads over 8 plain pre-started containers, with no
 reset and no isolation guarantees between calls. ``value`` = thinktank calls/s;
-``ratio`` = thinktank throughput / raw throughput.
+``ratio`` = thinktank throughput / raw throughput (medians over rounds).
+
+Target: ``ratio`` >= 0.5, and every call succeeds. The pool does more than the raw
+baseline on the critical path — each sandbox serves 4 calls in turn and is reset and
+verified between them — so parity is not the bar; isolation between calls may cost at
+most half of the raw throughput. ``ok`` = all calls right and ratio >= target.
 """
 
 from __future__ import annotations
@@ -22,6 +27,7 @@ from thinktank.sandboxes._engine import docker_client
 from thinktank.sandboxes.image import default_image
 
 CALLS, POOL = 32, 8
+TARGET_RATIO = 0.5
 CODE = "import math, sys\nn = {i}\nprint(sum(math.factorial(k) % 97 for k in range(200)) + n)"
 EXPECTED = sum(__import__("math").factorial(k) % 97 for k in range(200))
 
@@ -87,14 +93,14 @@ def main() -> None:
         unit="calls/s",
         baseline=base_thr,
         ratio=thr / base_thr,
-        target=1.0,
-        ok=succeeded == CALLS * rounds,
+        target=TARGET_RATIO,
+        ok=succeeded == CALLS * rounds and thr / base_thr >= TARGET_RATIO,
         succeeded=succeeded,
         calls=CALLS * rounds,
         pool_size=POOL,
         wall_s=round(ours_wall, 3),
         success_rate=round(succeeded / (CALLS * rounds), 4),
-        target_metric="success_rate (every call must succeed); throughput is reported",
+        rounds=rounds,
     )
 
 

@@ -1,27 +1,39 @@
-"""Test-time-scaling curves on the simulator's synthetic task mode.
+"""Test-time-scaling curves on the simulator's synthetic task mode (realistic defaults).
 
 500 synthetic arithmetic questions of mixed difficulty (half easy, p(correct) in
 [0.85, 0.99]; 30% medium, [0.5, 0.85]; 20% hard, [0.05, 0.5]; three plausible
-wrong answers each). Accuracy and samples used for: ``single``; SC@{1,2,4,8,16}
+wrong answers each, the first — the distractor — taking 60% of wrong samples, so a vote
+can settle on it). Accuracy and samples used for: ``single``; SC@{1,2,4,8,16}
 (majority vote); adaptive SC (``self_consistency``: waves of 2 until the full
 16-sample vote is settled with probability 0.95, at least 4 samples) and, for
 comparison, the classic posterior rule (Adaptive-Consistency's Beta criterion,
-waves of 4); BoN@8 with a verifier of set TPR/FPR. Every strategy runs through compiled graphs against the
-simulator in its own process.
+waves of 4); BoN@8 with a verifier of set TPR/FPR on easy questions (falling toward
+chance on hard ones, with a blind spot shared by calls on one answer: the simulator's
+``verifier_difficulty`` 0.6 and ``blind_spot`` 0.5). Every strategy runs through
+compiled graphs against the simulator in its own process.
 
 SC@k for k < 16 is the vote over the first k samples of the SC@16 run: samples
 are seeded by (run seed, task, node, round, index), so an SC@k graph would draw
 exactly those samples. Adaptive SC draws the same seeded samples too, so its gap
 to SC@16 measures only what stopping early gave up.
 
+The blind-spot curve: multi-agent verification (``mav:n=8,k=3``, the most approvals of
+3 aspect verifiers) against best-of-8 with one verifier call per sample, on the same
+samples, as the simulator's ``blind_spot`` goes from 0 (independent verifier errors) to
+1 (every call on an answer agrees): what the extra verifiers add shrinks as their errors
+become shared (``--curve-questions``, 300 by default, 60 with ``--quick`` on 3 points; 0:
+skip). What remains at 1 is the approval count letting the vote break ties among
+accepted candidates, where best-of-n picks by score.
+
 Transport: the full run talks HTTP to the simulator in its own process
 (:class:`SimulatorProcess`); ``--quick`` calls the simulator's decision engine
 in-process (:class:`EngineModel`, no HTTP), which returns the same replies for the
 same seeded requests, so the figures are identical — only faster (about 20,000
-model calls). ``--http`` forces HTTP.
+model calls). ``--http`` forces HTTP. The curve always uses the engine.
 
 JSON: ``value`` = accuracy gap (SC@16 minus adaptive, points); ``ratio`` =
 adaptive samples / SC@16 samples. Target: gap <= 0.5 points with ratio <= 0.5.
+``mav_minus_bon`` gives the curve (points, per blind-spot strength).
 """
 
 from __future__ import annotations
@@ -37,7 +49,7 @@ from _common import emit, parser
 from thinktank.graphs import compile
 from thinktank.graphs.answers import vote
 from thinktank.graphs.state import NodeOutput
-from thinktank.graphs.topologies import best_of_n, self_consistency, single
+from thinktank.graphs.topologies import best_of_n, mav, self_consistency, single
 from thinktank.llm.base import ChatModel
 from thinktank.llm.openai import OpenAICompatModel
 from thinktank.llm.simulator import (
@@ -175,12 +187,37 @@ async def measure(n_questions: int, *, http: bool) -> dict[str, Any]:
     }
 
 
+BLIND_SPOTS = (0.0, 0.25, 0.5, 0.75, 1.0)
+
+
+async def blind_spot_curve(n_questions: int, points: tuple[float, ...]) -> list[dict[str, Any]]:
+    """MAV (8 samples x 3 aspect verifiers) vs best-of-8 with one verifier, per blind spot."""
+    tasks = questions(n_questions, seed=13)
+    rows = []
+    for rho in points:
+        synth = SyntheticConfig(tasks=tasks, verifier_tpr=TPR, verifier_fpr=FPR, blind_spot=rho)
+        model = EngineModel(SimulatorConfig(synthetic=synth, seed=5))
+        accs = {}
+        for name, spec in (("bon", best_of_n(8, select="verifier")), ("mav", mav(8, 3))):
+            results = await run_all(compile(spec, models=model), tasks, 64)
+            accs[name] = accuracy(tasks, [r.answer for r in results])
+        rows.append({"blind_spot": rho, **accs})
+    return rows
+
+
 def main() -> None:
     p = parser(__doc__ or "")
     p.add_argument("--questions", type=int, default=500)
+    p.add_argument("--curve-questions", type=int, default=None)
     p.add_argument("--http", action="store_true", help="use HTTP even with --quick")
     args = p.parse_args()
     out = asyncio.run(measure(args.questions, http=args.http or not args.quick))
+    curve_n = (
+        args.curve_questions if args.curve_questions is not None else (60 if args.quick else 300)
+    )
+    points = (0.0, 0.5, 1.0) if args.quick else BLIND_SPOTS
+    t0 = time.perf_counter()
+    curve = asyncio.run(blind_spot_curve(curve_n, points)) if curve_n else []
     rows = {name: (acc, used) for name, acc, used in out["rows"]}
     print(f"{'strategy':16s} {'accuracy':>9s} {'samples/q':>10s}   ({out['questions']} questions)")
     for name, acc, used in out["rows"]:
@@ -189,6 +226,14 @@ def main() -> None:
     print(
         f"(verifier TPR {TPR}, FPR {FPR}; {out['transport']} transport; wall {out['wall']:.1f} s)"
     )
+    if curve:
+        print(f"blind spot  BoN@8 verifier   MAV 8x3   MAV - BoN   ({curve_n} questions)")
+        for r in curve:
+            print(
+                f"{r['blind_spot']:10.2f}  {100 * r['bon']:13.1f}%  {100 * r['mav']:7.1f}%  "
+                f"{100 * (r['mav'] - r['bon']):+9.1f}"
+            )
+        print(f"(curve: engine transport, {time.perf_counter() - t0:.1f} s)")
     gap = 100 * (rows[f"SC@{N_MAX}"][0] - rows["adaptive SC"][0])
     ratio = rows["adaptive SC"][1] / N_MAX
     emit(
@@ -204,6 +249,13 @@ def main() -> None:
         samples_adaptive=round(rows["adaptive SC"][1], 3),
         questions=out["questions"],
         transport=out["transport"],
+        sc16_accuracy=round(100 * rows[f"SC@{N_MAX}"][0], 2),
+        single_accuracy=round(100 * rows["single"][0], 2),
+        bon8_verifier_accuracy=round(100 * rows["BoN@8 verifier"][0], 2),
+        mav_minus_bon={
+            f"{r['blind_spot']:g}": round(100 * (r["mav"] - r["bon"]), 2) for r in curve
+        },
+        curve_questions=curve_n,
     )
 
 
