@@ -3,6 +3,7 @@ processor and the exporters they name (OTLP over HTTP or gRPC, or the console)."
 
 from __future__ import annotations
 
+import importlib.util
 from typing import Any
 
 from thinktank.errors import MissingDependency
@@ -33,14 +34,40 @@ def build_provider(service_name: str) -> Any:
 
             provider.add_span_processor(SimpleSpanProcessor(ConsoleSpanExporter()))
         else:
-            provider.add_span_processor(BatchSpanProcessor(otlp_exporter()))
+            # OTLP encoding runs in a process of its own (see _sidecar); it needs the
+            # exporter there, so a missing one is said here, before anything starts
+            from thinktank.telemetry._sidecar import ProcessExporter
+
+            check_exporter(otlp_protocol())
+            provider.add_span_processor(BatchSpanProcessor(ProcessExporter()))
     return provider
 
 
 def otlp_exporter() -> Any:
     """The OTLP span exporter of the configured protocol (it reads its endpoint, headers,
     timeout, compression and certificates from the variables itself)."""
-    protocol = otlp_protocol()
+    return exporter_class(otlp_protocol())()
+
+
+_MODULES = {
+    "grpc": "opentelemetry.exporter.otlp.proto.grpc.trace_exporter",
+    "http/protobuf": "opentelemetry.exporter.otlp.proto.http.trace_exporter",
+}
+
+
+def check_exporter(protocol: str) -> None:
+    """Raise :class:`MissingDependency` when the exporter of ``protocol`` is not installed
+    (without importing it: the exporting process does)."""
+    try:
+        found = importlib.util.find_spec(_MODULES[protocol]) is not None
+    except ModuleNotFoundError:
+        found = False
+    if not found:
+        raise MissingDependency(f"OTLP over {protocol} needs its exporter: {_EXTRA}")
+
+
+def exporter_class(protocol: str) -> Any:
+    """The official OTLP span exporter class for ``protocol``."""
     try:
         if protocol == "grpc":
             from opentelemetry.exporter.otlp.proto.grpc.trace_exporter import OTLPSpanExporter
@@ -50,4 +77,4 @@ def otlp_exporter() -> Any:
             )
     except ImportError as exc:
         raise MissingDependency(f"OTLP over {protocol} needs its exporter: {_EXTRA}") from exc
-    return OTLPSpanExporter()
+    return OTLPSpanExporter
