@@ -55,42 +55,72 @@ def test_ablation_repeat_and_split_run_end_to_end_from_the_cli(
     out = tmp_path / "run"
     args = ["eval", "--suite", str(suite), "--model", sim[0], "--graph", GRAPH, "--out", str(out)]
     args += ["--memory", str(tmp_path / "m.sqlite"), "--learn", "reasoningbank", "--stream"]
-    args += ["--ablation", "--repeat", "2", "--memory-split", "0.5"]
+    args += ["--ablation", "--memory-split", "0.5"]
     res = CliRunner().invoke(app, args)
     assert res.exit_code == 0, res.output
-    assert "memory split: learning on 6 tasks first, then evaluating 6" in res.output
+    assert "memory split: learning on" in res.output
+    assert "results (held-out tasks of the memory split)" in res.output
     assert "judged by the model" in res.output and "ORACLE" not in res.output
     with RunDatabase.open(out) as db:
         config, records = db.config(), db.records()
         reports = db.events("task_report")
-    labels = [g.label for g in config.graphs]
-    assert labels == [GRAPH, f"{GRAPH} [memory off]", f"{GRAPH} #2", f"{GRAPH} [memory off] #2"]
+        cli_accuracy = db.accuracy(exclude_tasks=config.learn_tasks)
+    assert [g.label for g in config.graphs] == [GRAPH, f"{GRAPH} [memory off]"]
     assert config.learning == {"mode": "reasoningbank", "judge": "self_judge"}
     learned = set(config.learn_tasks)
-    assert len(learned) == 6 and config.memory_split == 0.5
+    assert 1 <= len(learned) < 12 and config.memory_split == 0.5
     by: dict[str, set[str]] = {}
     for r in records:
         by.setdefault(r.graph, set()).add(r.task_id)
     all_tasks = {t.id for t in eval_tasks(sim[1])}
-    assert by[GRAPH] == by[f"{GRAPH} #2"] == all_tasks
-    # memory-off arms run the held-out tasks only; no learner saw their results
-    assert by[f"{GRAPH} [memory off]"] == by[f"{GRAPH} [memory off] #2"] == all_tasks - learned
-    assert {(e["graph"], e["task"]) for e in reports} == {
-        (g, t) for g in (GRAPH, f"{GRAPH} #2") for t in learned
-    }
+    assert by[GRAPH] == all_tasks
+    # the memory-off arm runs the held-out tasks only; no learner saw its results
+    assert by[f"{GRAPH} [memory off]"] == all_tasks - learned
+    assert {(e["graph"], e["task"]) for e in reports} == {(GRAPH, t) for t in learned}
     md = (out / "report.md").read_text()
-    for title in ("## Memory split", "## Memory ablation", "## Run-to-run variance"):
+    for title in ("## Memory split", "## Memory ablation"):
         assert title in md
     assert "judged by the model (self-judge)" in md and "ORACLE" not in md
     data = load_report_data(out, plots=False)
-    # the headline figures are the held-out tasks'
-    assert {s.label: s.judged for s in data.stats}[GRAPH] == 6
+    # the headline figures are the held-out tasks', in the report as in the CLI
+    held_out = 12 - len(learned)
+    stats = {s.label: s for s in data.stats}
+    assert stats[GRAPH].judged == held_out
+    assert stats[GRAPH].accuracy == pytest.approx(cli_accuracy[GRAPH])
+    assert f"{cli_accuracy[GRAPH]:.1%}" in res.output
     ablation = next(s for s in data.sections if s.id == "ablation")
-    assert [row[0] for row in ablation.rows] == [GRAPH, f"{GRAPH} #2"]
-    assert all(row[1] == "6" for row in ablation.rows)
+    assert [row[0] for row in ablation.rows] == [GRAPH] and ablation.rows[0][1] == str(held_out)
+    assert ablation.rows[0][3] == f"{stats[GRAPH].accuracy:.1%}"  # memory on = the summary's
+    split = next(s for s in data.sections if s.id == "memory-split")
+    assert (
+        split.rows[0][0] == GRAPH
+        and split.rows[0][3] == f"{stats[GRAPH].accuracy:.1%} of {held_out}"
+    )
+
+
+def test_repetitions_of_a_read_only_bank_get_their_own_seeds_and_a_variance_table(
+    tmp_path: Path, sim: tuple[str, TaskSet]
+) -> None:
+    suite = dump_tasks(eval_tasks(sim[1]), tmp_path / "tasks.jsonl")
+    out = tmp_path / "run"
+    args = ["eval", "--suite", str(suite), "--model", sim[0], "--graph", GRAPH, "--out", str(out)]
+    args += ["--memory", str(tmp_path / "m.sqlite"), "--ablation", "--repeat", "3"]
+    res = CliRunner().invoke(app, args)
+    assert res.exit_code == 0, res.output
+    data = load_report_data(out, plots=False)
+    assert [s.label for s in data.stats] == [
+        GRAPH, f"{GRAPH} [memory off]", f"{GRAPH} #2", f"{GRAPH} [memory off] #2",
+        f"{GRAPH} #3", f"{GRAPH} [memory off] #3",
+    ]  # fmt: skip
     variance = next(s for s in data.sections if s.id == "variance")
     assert [row[0] for row in variance.rows] == [GRAPH, f"{GRAPH} [memory off]"]
-    assert all(row[1] == "2" for row in variance.rows)
+    accs = {s.label: s.accuracy for s in data.stats}
+    shown = ", ".join(f"{accs[label]:.1%}" for label in (GRAPH, f"{GRAPH} #2", f"{GRAPH} #3"))
+    assert variance.rows[0][1:3] == ["3", shown]
+    # other seeds, other samples: the repetitions do not all answer alike
+    answers = {(r.graph, r.task_id): r.answer for r in data.records}
+    assert any(answers[(GRAPH, t)] != answers[(f"{GRAPH} #2", t)] for _, t in answers)
+    assert len({r.task_id for r in data.records}) == 12
 
 
 def test_oracle_learning_is_labelled_wherever_results_are_shown(
@@ -115,17 +145,73 @@ def test_bad_experiment_options_get_clear_errors(tmp_path: Path, sim: tuple[str,
     suite = dump_tasks(eval_tasks(sim[1])[:4], tmp_path / "tasks.jsonl")
     base = ["eval", "--suite", str(suite), "--model", sim[0], "--out", str(tmp_path / "x")]
     mem = ["--memory", str(tmp_path / "m.sqlite")]
+    learn = [*mem, "--learn", "reasoningbank"]
     cases = [
-        ([*base, "--graph", GRAPH, "--ablation"], "--ablation compares memory on and off: add --memory"),
-        ([*base, "--graph", GRAPH, *mem, "--memory-split", "0.5"], "add --learn MODE"),
-        ([*base, "--graph", "single", *mem, "--ablation"], "no graph reads memory"),
-        ([*base, "--graph", GRAPH, *mem, "--learn", "reasoningbank", "--learn-judge", "labels"], "self (the model) or oracle"),
+        ([*base, "--graph", GRAPH, "--ablation"], 1, "--ablation compares memory on and off: add --memory"),
+        ([*base, "--graph", GRAPH, *mem, "--memory-split", "0.5"], 1, "add --learn MODE"),
+        ([*base, "--graph", "single", *mem, "--ablation"], 1, "no graph reads memory"),
+        ([*base, "--graph", GRAPH, *mem, "--learn-judge", "oracle"], 1, "add --learn MODE"),
+        ([*base, "--graph", GRAPH, *learn, "--repeat", "2"], 1, "would share one memory bank"),
+        ([*base, "--graph", GRAPH, *learn, "--learn-judge", "labels"], 2, "self (the model judges) or oracle"),
+        ([*base, "--graph", GRAPH, *learn, "--memory-split", "1.5"], 2, "0 < F < 1"),
+        ([*base, "--graph", GRAPH, *learn, "--memory-split", "0"], 2, "0 < F < 1"),
+        ([*base, "--graph", GRAPH, "--repeat", "0"], 2, "--repeat"),
     ]  # fmt: skip
-    for args, message in cases:
+    for args, code, message in cases:
         res = CliRunner().invoke(app, args)
-        assert res.exit_code == 1 and message in res.output, res.output
+        assert res.exit_code == code and message in _flat(res.output), res.output
         assert "Traceback" not in res.output
     assert not (tmp_path / "x").exists()  # nothing started
+
+
+def test_a_resumed_learning_run_learns_what_its_stop_skipped_and_keeps_its_learner(
+    tmp_path: Path, sim: tuple[str, TaskSet]
+) -> None:
+    suite = dump_tasks(eval_tasks(sim[1])[:6], tmp_path / "tasks.jsonl")
+    out = tmp_path / "run"
+    args = ["eval", "--suite", str(suite), "--model", sim[0], "--graph", GRAPH, "--out", str(out)]
+    args += ["--memory", str(tmp_path / "m.sqlite"), "--learn", "reasoningbank", "--stream"]
+    assert CliRunner().invoke(app, [*args, "--limit", "4"]).exit_code == 0
+    # a stop between two results and their learning steps: their events are gone
+    with RunDatabase.open(out) as db:
+        db.conn.execute(
+            "DELETE FROM events WHERE kind = 'task_report' AND json_extract(data, '$.task') IN "
+            "(SELECT task_id FROM results WHERE task_index >= 2)"
+        )
+        assert len(db.events("task_report")) == 2
+    res = CliRunner().invoke(app, [*args, "--resume"])
+    assert res.exit_code == 0, res.output
+    with RunDatabase.open(out) as db:
+        learned = sorted(e["task"] for e in db.events("task_report"))
+        tasks = sorted(r.task_id for r in db.records())
+    assert learned == tasks and len(tasks) == 6  # each result learned from once, none lost
+    # resuming with another judge, or without the learner, changes the experiment: refused
+    for extra in (["--learn-judge", "oracle"], None):
+        again = [*args, "--resume"] + (extra or [])
+        if extra is None:
+            again = [a for a in again if a not in ("--learn", "reasoningbank")]
+        res = CliRunner().invoke(app, again)
+        assert res.exit_code == 1 and "learning: recorded" in _flat(res.output)
+        assert "Traceback" not in res.output
+
+
+def test_a_tasks_part_of_the_split_does_not_depend_on_the_other_tasks() -> None:
+    from thinktank.evals.runs.experiments import learn_split
+
+    tasks = [Task(id=f"q{i}", kind="math", prompt="p", expected="1") for i in range(40)]
+    full = learn_split(tasks, 0.5, seed=3)
+    assert 12 <= len(full) <= 28  # about half
+    for n in (8, 12, 20):
+        part = learn_split(tasks[:n], 0.5, seed=3)
+        assert part == full & {t.id for t in tasks[:n]} or len(part) in (1, n - 1)
+    assert learn_split(tasks, 0.5, seed=4) != full
+    assert len(learn_split(tasks[:2], 0.01, seed=0)) == 1  # never none learned, never all
+    assert len(learn_split(tasks[:2], 0.99, seed=0)) == 1
+
+
+def _flat(text: str) -> str:
+    """CLI output on one line, without the boxes rich draws around errors."""
+    return " ".join(re.sub(r"[│╭╮╰╯─]", " ", text).split())
 
 
 def _seeded_model(lesson_hurts: bool) -> tuple[FunctionModel, list[tuple[int, int | None, bool]]]:
@@ -161,16 +247,24 @@ async def test_the_ablation_shows_memory_that_hurts_and_arms_share_seeds(tmp_pat
     model, log = _seeded_model(lesson_hurts=True)
     try:
         await Runner(
-            tasks, [GRAPH], model, out_dir=tmp_path / "run", memory=bank, memory_ablation=True,
-            repeat=2, progress=False, environment_options=NO_PYTHON, concurrency=2,
-        ).run()  # fmt: skip
+            tasks,
+            [GRAPH],
+            model,
+            out_dir=tmp_path / "run",
+            memory=bank,
+            memory_ablation=True,
+            repeat=2,
+            progress=False,
+            environment_options=NO_PYTHON,
+            concurrency=2,
+        ).run()  # fmt: skip  (a bank only read: repetitions are independent)
     finally:
         bank.close()
     data = load_report_data(tmp_path / "run", plots=False)
     ablation = next(s for s in data.sections if s.id == "ablation")
     for row in ablation.rows:  # every task right without memory, wrong with it
         assert row[2:4] == ["100.0%", "0.0%"] and row[6] == "5"
-        assert row[4].startswith("-100.0% [-100.0%, -100.0%]")
+        assert row[4] == "-100.0% [-100.0% – -100.0%]"
         assert row[7] == "t0, t1, t2, t3, t4"
     assert "## Memory ablation" in render_markdown(data)
     # the memory-off arm drew with the seeds of its memory-on arm; repetition 2 with others

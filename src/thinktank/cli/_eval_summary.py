@@ -8,14 +8,27 @@ from typing import Any
 from rich.markup import escape
 
 
-def print_summary(console: Any, summary: Any) -> None:
+def print_summary(console: Any, summary: Any, runner: Any = None) -> None:
+    """The end of a run: ``runner`` (when given) says what the accuracies are over (a
+    memory split's held-out tasks) and which are oracle memory results."""
     from rich.table import Table
 
-    t = Table(title="results")
+    from thinktank.evals.runs.experiments import describe_hook
+    from thinktank.evals.runs.sweep import reads_memory
+
+    held_out = bool(runner is not None and runner.learn_tasks)
+    learning = describe_hook(runner.on_task_done) if runner is not None else None
+    oracle = (learning or {}).get("judge") == "oracle"
+    entries = {g.label: g for g in runner.graphs} if runner is not None else {}
+    t = Table(title="results" + (" (held-out tasks of the memory split)" if held_out else ""))
     for h in ("graph", "accuracy"):
         t.add_column(h)
     for label, acc in summary.accuracy.items():
-        t.add_row(escape(label), "–" if acc is None else f"{acc:.1%}")
+        g = entries.get(label)
+        mark = (
+            " (oracle memory)" if oracle and g and reads_memory(g.spec) and not g.memory_off else ""
+        )
+        t.add_row(escape(label + mark), "–" if acc is None else f"{acc:.1%}")
     console.print(t)
     line = (
         f"{summary.recorded} recorded, {summary.skipped} already done, {summary.errors} errors, "

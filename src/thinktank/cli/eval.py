@@ -35,6 +35,20 @@ from thinktank.cli.options import (
 from thinktank.cli.swe_options import SWE_ENV_HELP
 
 
+def _judge_choice(value: str) -> str:
+    if value not in ("self", "oracle"):
+        raise typer.BadParameter(f"{value!r}: self (the model judges) or oracle (the labels)")
+    return value
+
+
+def _fraction(value: float | None) -> float | None:
+    if value is not None and not 0 < value < 1:
+        raise typer.BadParameter(
+            f"{value:g}: the fraction of tasks to learn on, 0 < F < 1 (e.g. 0.5)"
+        )
+    return value
+
+
 def eval_command(
     suite: str = typer.Option(
         ..., "--suite", help="Bundled suite name or a .jsonl/.json task file."
@@ -62,7 +76,11 @@ def eval_command(
         False, "--retry-errors", help="With --resume: run errored tasks again."
     ),
     seed: int = typer.Option(0, "--seed", help="Sampling seed."),
-    memory: Path | None = typer.Option(None, "--memory", help="Memory bank database to read."),
+    memory: Path | None = typer.Option(
+        None,
+        "--memory",
+        help="Memory bank (SQLite file) memory nodes read and --learn writes; made if missing.",
+    ),
     learn: str | None = typer.Option(
         None,
         "--learn",
@@ -75,16 +93,16 @@ def eval_command(
     learn_judge: str = typer.Option(
         "self",
         "--learn-judge",
-        help="Who decides whether a run succeeded before lessons are written: self (the "
-        "model, the default) or oracle (the suite's labels; results are marked oracle).",
+        callback=_judge_choice,
+        help="With --learn: who decides whether a run succeeded before lessons are written: "
+        "self (the model, the default) or oracle (the suite's labels; results marked oracle).",
     ),
     memory_split: float | None = typer.Option(
         None,
         "--memory-split",
-        min=0.0,
-        max=1.0,
-        help="With --learn: learn on this fraction of the tasks first, then evaluate the "
-        "rest with memory read-only; accuracy is the held-out part's.",
+        callback=_fraction,
+        help="With --learn: learn on this fraction of the tasks first (0 < F < 1), then "
+        "evaluate the rest without learning; accuracy is the held-out part's.",
     ),
     ablation: bool = typer.Option(
         False,
@@ -93,7 +111,12 @@ def eval_command(
         "seeds); the report shows the paired gain and the tasks memory worsened.",
     ),
     repeat: int = typer.Option(
-        1, "--repeat", min=1, max=100, help="Run everything K times with different seeds."
+        1,
+        "--repeat",
+        min=1,
+        max=100,
+        help="Run everything K times with different seeds (not with --learn: repetitions "
+        "would share the bank).",
     ),
     stream: bool = typer.Option(
         False, "--stream", help="Tasks one at a time, in order (later tasks see earlier lessons)."
@@ -189,12 +212,12 @@ def eval_command(
             fail("--learn writes lessons into a memory bank: add --memory DB")
         if learn not in LEARN_MODES:
             fail(f"unknown --learn mode {learn!r}; valid modes: {', '.join(LEARN_MODES)}")
-    if learn_judge not in ("self", "oracle"):
-        fail(f"unknown --learn-judge {learn_judge!r}: self (the model) or oracle (the labels)")
+    if learn_judge != "self" and learn is None:
+        fail("--learn-judge says who judges runs before lessons are written: add --learn MODE")
     if memory_split is not None and learn is None:
         fail("--memory-split learns on part of the tasks: add --learn MODE and --memory DB")
-    if memory_split is not None and not 0 < memory_split < 1:
-        fail("--memory-split is the fraction of tasks to learn on: between 0 and 1, e.g. 0.5")
+    if swe_judge_candidates and not any(t.kind == "swe" for t in tasks):
+        console.print("[yellow]note[/yellow]: --swe-judge-candidates: this suite has no SWE task")
     if ablation and memory is None:
         fail("--ablation compares memory on and off: add --memory DB")
     if memory is not None and not any(n.memory for g in graphs for n in g.spec.nodes):
@@ -281,7 +304,7 @@ def eval_command(
     if not interrupted:
         from thinktank.cli._eval_summary import print_summary
 
-        print_summary(console, summary)
+        print_summary(console, summary, runner)
         if learner is not None:
             st = learner.stats
             judged = (

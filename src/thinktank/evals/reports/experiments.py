@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from thinktank.evals.runs.run_types import RunConfig, TaskRecord
-from thinktank.evals.runs.sweep import GraphEntry
+from thinktank.evals.runs.sweep import GraphEntry, reads_memory
 
 RESAMPLES = 2000
 
@@ -66,16 +66,29 @@ def _pct(x: float) -> str:
     return f"{x:.1%}"
 
 
-def paired_gain(off: dict[str, bool], on: dict[str, bool], *, seed: int = 0) -> dict[str, object]:
-    """Paired figures of two arms over the tasks both judged (see the module docstring)."""
-    tasks = sorted(set(off) & set(on))
+def _oracle(label: str, config: RunConfig) -> str:
+    return label + (" (oracle memory)" if config.oracle else "")
+
+
+def paired_gain(
+    off: dict[str, bool],
+    on: dict[str, bool],
+    *,
+    order: dict[str, int] | None = None,
+    seed: int = 0,
+) -> dict[str, object]:
+    """Paired figures of two arms over the tasks both judged (see the module docstring);
+    tasks listed in ``order`` (suite order), else by id. The interval's ends are
+    bootstrap means, so they are values the gain can take on these tasks."""
+    rank = order or {}
+    tasks = sorted(set(off) & set(on), key=lambda t: (rank.get(t, len(rank)), t))
     diff = np.array([float(on[t]) - float(off[t]) for t in tasks])
     out: dict[str, object] = {"tasks": len(tasks)}
     if not tasks:
         return out
     idx = np.random.default_rng(seed).integers(0, len(tasks), size=(RESAMPLES, len(tasks)))
     boot = diff[idx].mean(axis=1)
-    lo, hi = np.percentile(boot, [2.5, 97.5])
+    lo, hi = np.quantile(boot, [0.025, 0.975], method="inverted_cdf")
     out.update(
         off=sum(off[t] for t in tasks) / len(tasks),
         on=sum(on[t] for t in tasks) / len(tasks),
@@ -94,8 +107,10 @@ def ablation_section(records: Sequence[TaskRecord], config: RunConfig) -> Sectio
     if not arms:
         return None
     by: dict[str, list[TaskRecord]] = {}
+    order: dict[str, int] = {}
     for r in evaluated(records, config):
         by.setdefault(r.graph, []).append(r)
+        order.setdefault(r.task_id, r.task_index)
     sec = Section(
         id="ablation",
         title="Memory ablation",
@@ -109,20 +124,22 @@ def ablation_section(records: Sequence[TaskRecord], config: RunConfig) -> Sectio
                  "worsened", "worsened tasks"],
     )  # fmt: skip
     for arm in arms:
-        g = paired_gain(_judged(by.get(arm.label, [])), _judged(by.get(arm.variant_of, [])))
+        label = _oracle(arm.variant_of, config)
+        off, on = _judged(by.get(arm.label, [])), _judged(by.get(arm.variant_of, []))
+        g = paired_gain(off, on, order=order)
         if not g["tasks"]:
-            sec.rows.append([arm.variant_of, "0", "–", "–", "–", "–", "–", ""])
+            sec.rows.append([label, "0", "–", "–", "–", "–", "–", ""])
             continue
         worse: list[str] = g["worsened"]  # type: ignore[assignment]
         better: list[str] = g["improved"]  # type: ignore[assignment]
         shown = ", ".join(worse[:8]) + (f" … (+{len(worse) - 8})" if len(worse) > 8 else "")
         sec.rows.append(
             [
-                arm.variant_of,
+                label,
                 str(g["tasks"]),
                 _pct(g["off"]),  # type: ignore[arg-type]
                 _pct(g["on"]),  # type: ignore[arg-type]
-                f"{g['gain']:+.1%} [{g['low']:+.1%}, {g['high']:+.1%}]",
+                f"{g['gain']:+.1%} [{g['low']:+.1%} – {g['high']:+.1%}]",
                 str(len(better)),
                 str(len(worse)),
                 shown,
@@ -148,6 +165,7 @@ def variance_section(records: Sequence[TaskRecord], config: RunConfig) -> Sectio
         note=(
             "The same graph run again with other seeds (--repeat): accuracy of each "
             "repetition, their mean, sample standard deviation and range."
+            + (" Memory was learned with the suite's labels (oracle)." if config.oracle else "")
         ),
         headers=["graph", "repetitions", "accuracy of each", "mean", "sd", "range"],
     )
@@ -160,6 +178,8 @@ def variance_section(records: Sequence[TaskRecord], config: RunConfig) -> Sectio
         if len(members) < 2:
             continue
         label = base + (" [memory off]" if off else "")
+        if not off and reads_memory(members[0].spec):
+            label = _oracle(label, config)
         if not accs:
             sec.rows.append([label, str(len(members)), "–", "–", "–", "–"])
             continue
@@ -187,24 +207,26 @@ def split_section(records: Sequence[TaskRecord], config: RunConfig) -> Section |
         title="Memory split",
         note=(
             f"Memory learned on {len(learned)} tasks first (learning split); the other tasks "
-            "were then evaluated with memory read-only (held-out split). The summary's figures "
-            "are the held-out ones."
+            "were then run without learning (held-out split). The summary's figures, cost "
+            "included, are the held-out ones; what the learning split cost is here."
             + (" Lessons were judged with the suite's labels (oracle)." if config.oracle else "")
         ),
-        headers=["graph", "learning split", "held-out split"],
+        headers=["graph", "learning split", "its cost", "held-out split", "its cost"],
     )
     by: dict[str, list[TaskRecord]] = {}
     for r in records:
         by.setdefault(r.graph, []).append(r)
     for g in config.graphs:
-        judged = _judged(by.get(g.label, []))
+        recs = by.get(g.label, [])
+        judged = _judged(recs)
         cells = []
-        for part in (
-            {t: v for t, v in judged.items() if t in learned},
-            {t: v for t, v in judged.items() if t not in learned},
-        ):
-            cells.append(f"{_pct(sum(part.values()) / len(part))} of {len(part)}" if part else "–")
-        sec.rows.append([g.label, *cells])
+        for inside in (True, False):
+            part = {t: v for t, v in judged.items() if (t in learned) == inside}
+            cost = sum(r.cost for r in recs if (r.task_id in learned) == inside)
+            acc = f"{_pct(sum(part.values()) / len(part))} of {len(part)}" if part else "–"
+            cells += [acc, f"${cost:.4f}"]
+        label = _oracle(g.label, config) if reads_memory(g.spec) and not g.memory_off else g.label
+        sec.rows.append([label, *cells])
     return sec
 
 

@@ -180,9 +180,10 @@ def render_html(data: ReportData, *, max_trajectories: int = 300) -> str:
     by = {(r.task_id, r.graph): r for r in data.records}
     expected = {r.task_id: r.expected for r in data.records if r.expected}
     rows: list[list[object]] = []
+    learned = set(c.learn_tasks)  # a memory split's learning part
     for tid, kind in data.tasks:
         cells: list[object] = [
-            escape(tid),
+            escape(tid) + (" <span class='dim'>(learned on)</span>" if tid in learned else ""),
             escape(kind),
             f"<code>{escape(str(expected.get(tid) or '—'))}</code>",
         ]

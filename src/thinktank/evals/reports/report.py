@@ -278,10 +278,12 @@ def render_markdown(data: ReportData) -> str:
         "| task | kind | expected | " + " | ".join(md_text(x, 200) for x in data.labels) + " |",
     ]
     lines.append("|---|---|---|" + "---|" * len(data.labels))
+    learned = set(data.config.learn_tasks)  # a memory split's learning part
     for tid, kind in data.tasks:
         cells = [_cell(by.get((tid, g))) for g in data.labels]
         exp = md_text(expected.get(tid) or "—")
-        lines.append(f"| {md_text(tid, 80)} | {kind} | {exp} | " + " | ".join(cells) + " |")
+        tag = " (learned on)" if tid in learned else ""
+        lines.append(f"| {md_text(tid, 80)}{tag} | {kind} | {exp} | " + " | ".join(cells) + " |")
     lines += ["", "Trajectories: open `report.html` in a browser.", ""]
     return "\n".join(lines)
 

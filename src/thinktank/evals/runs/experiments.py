@@ -5,14 +5,19 @@ records of its learner. (The report's side: :mod:`thinktank.evals.reports.experi
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Mapping, Sequence
+import logging
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any
 
 from thinktank.errors import ConfigError
 from thinktank.evals.runs.config import RunnerConfig
+from thinktank.evals.runs.records import RunDatabase
+from thinktank.evals.runs.run_types import TaskRecord
 from thinktank.evals.runs.sweep import GraphEntry
 from thinktank.evals.runs.worker import TaskJob
 from thinktank.evals.tasks.task import Task
+
+log = logging.getLogger(__name__)
 
 
 def plan_memory(
@@ -25,6 +30,13 @@ def plan_memory(
             "the memory ablation compares each graph that reads memory with memory off, "
             "but no graph reads memory: turn it on in the topology, e.g. "
             "--graph 'best_of_n:n=4,memory=true'"
+        )
+    if cfg.repeat > 1 and hook is not None:
+        raise ConfigError(
+            "repetitions of a learning run would share one memory bank and learn from each "
+            "other, so they would not be independent: run each repetition on its own bank "
+            "(e.g. --seed 1 --memory bank-1.sqlite, then --seed 2 --memory bank-2.sqlite), "
+            "or use --repeat with a bank that is only read (no --learn)"
         )
     if cfg.memory_split is None:
         return set()
@@ -45,13 +57,52 @@ def paired_jobs(
 
 
 def learn_split(tasks: Sequence[Task], fraction: float, seed: int) -> set[str]:
-    """The ids of the tasks a memory split learns on: ``fraction`` of them (at least one,
-    never all), chosen by a hash of the seed and each id (stable when tasks are added)."""
+    """The ids of the tasks a memory split learns on: each task whose hash of the seed
+    and its id falls below ``fraction``, so a task's part does not depend on the other
+    tasks (``--limit`` may change on resume); at least one task learns and one is held out."""
     if len(tasks) < 2:
         raise ConfigError("a memory split needs at least 2 tasks (one to learn on, one to test)")
-    n = min(len(tasks) - 1, max(1, round(fraction * len(tasks))))
-    key = {t.id: hashlib.sha256(f"{seed}:learn:{t.id}".encode()).hexdigest() for t in tasks}
-    return set(sorted(key, key=key.__getitem__)[:n])
+    rank = {t.id: _unit(seed, t.id) for t in tasks}
+    chosen = {i for i, u in rank.items() if u < fraction}
+    order = sorted(rank, key=rank.__getitem__)
+    if not chosen:
+        chosen = {order[0]}
+    elif len(chosen) == len(rank):
+        chosen.discard(order[-1])
+    return chosen
+
+
+def _unit(seed: int, task_id: str) -> float:
+    digest = hashlib.sha256(f"{seed}:learn:{task_id}".encode()).digest()
+    return int.from_bytes(digest[:8], "big") / 2**64
+
+
+async def catch_up_learning(
+    db: RunDatabase,
+    tasks: Sequence[Task],
+    learns: Callable[[str, str], bool],
+    hook: Callable[[Task, TaskRecord], Awaitable[None]],
+) -> int:
+    """Give the learner the recorded results it never saw: a run stopped between a
+    result and its learning step would otherwise resume without that lesson. In task
+    order; returns how many."""
+    seen = {(e.get("graph"), e.get("task")) for e in db.events("task_report")}
+    seen |= {(e.get("graph"), e.get("task")) for e in db.events("hook_error")}
+    by_id = {t.id: t for t in tasks}
+    missed = [
+        r
+        for r in sorted(db.records(), key=lambda r: r.task_index)
+        if r.status != "error"
+        and r.task_id in by_id
+        and (r.graph, r.task_id) not in seen
+        and learns(r.graph, r.task_id)
+    ]
+    for rec in missed:
+        rec.result = db.result(rec.graph, rec.task_id)
+        await hook(by_id[rec.task_id], rec)
+    if missed:
+        log.warning("learned from %d recorded result(s) the last session did not", len(missed))
+    return len(missed)
 
 
 def describe_hook(hook: Any) -> dict[str, Any] | None:

@@ -26,7 +26,7 @@ import json
 import os
 import sqlite3
 import time
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -222,11 +222,15 @@ class RunDatabase:
         rows = self.conn.execute("SELECT graph, task_id, status, attempt FROM results")
         return {(g, t): (s, a) for g, t, s, a in rows}
 
-    def accuracy(self) -> dict[str, float | None]:
-        """Graph label → accuracy over its judged, non-error records."""
+    def accuracy(self, exclude_tasks: Iterable[str] = ()) -> dict[str, float | None]:
+        """Graph label → accuracy over its judged, non-error records (but those of
+        ``exclude_tasks``: a memory split's learning part)."""
+        skip = sorted(set(exclude_tasks))
         rows = self.conn.execute(
             "SELECT graph, COUNT(correct), COALESCE(SUM(correct), 0) FROM results "
-            "WHERE status != 'error' GROUP BY graph"
+            f"WHERE status != 'error' AND task_id NOT IN ({', '.join('?' * len(skip))}) "
+            "GROUP BY graph",
+            skip,
         )
         return {g: (c / n if n else None) for g, n, c in rows}
 

@@ -96,7 +96,8 @@ class RunConfig(BaseModel):
     """The fraction of tasks learned on first (``learn_tasks``); the rest were evaluated
     with memory read-only. ``None``: every task learned and was evaluated."""
     learn_tasks: list[str] = Field(default_factory=list)
-    """With ``memory_split``: the ids of the tasks learned on."""
+    """With ``memory_split``: the ids of the tasks learned on (each task's part follows
+    from the seed and its id alone, so ``--limit`` may change on resume)."""
     budget_usd: float | None = None
     """The run budget of the latest session (may change on resume)."""
     concurrency: int = 1
@@ -114,7 +115,11 @@ class RunConfig(BaseModel):
             "models": self.models,
             "seed": self.seed,
             "memory": self.memory is not None,
-        } | ({"learn_tasks": self.learn_tasks} if self.memory_split is not None else {})
+        } | {  # keys of later settings only when used: older run directories keep resuming
+            k: v
+            for k, v in (("learning", self.learning), ("memory_split", self.memory_split))
+            if v is not None
+        }
 
     @property
     def oracle(self) -> bool:
@@ -134,8 +139,8 @@ class RunConfig(BaseModel):
         """A short human description of how ``other`` differs from this config."""
         a, b = self.identity(), other.identity()
         out: list[str] = []
-        for key in a:
-            if a[key] == b[key]:
+        for key in dict.fromkeys([*a, *b]):
+            if a.get(key) == b.get(key):
                 continue
             if key == "graphs":
                 old, new = set(a[key]), set(b[key])
@@ -144,7 +149,7 @@ class RunConfig(BaseModel):
                 bits += [f"{x} changed" for x in changed]
                 out.append("graphs: " + ", ".join(bits))
             else:
-                out.append(f"{key}: recorded {a[key]!r}, now {b[key]!r}")
+                out.append(f"{key}: recorded {a.get(key)!r}, now {b.get(key)!r}")
         return "; ".join(out) or "same settings, different fingerprint version"
 
 

@@ -4,9 +4,9 @@
                     concurrency=8, budget_usd=2.0, out_dir="runs/math")
     summary = await runner.run()            # or runner.run_sync()
 
-The settings (keyword arguments, or one :class:`~thinktank.evals.runs.config.RunnerConfig`
-as ``config``) are plain data; the live objects (tasks, graphs, models, ``memory``,
-``judge``, ``on_task_done``, an executor object) are arguments.
+Settings (keywords, or a :class:`~thinktank.evals.runs.config.RunnerConfig`) are plain
+data; live objects (tasks, graphs, models, ``memory``, ``judge``, ``on_task_done``, an
+executor) are arguments.
 
 Jobs are (task, graph) pairs in task order (every graph sees the same tasks when a
 budget stops the run early). Up to ``concurrency`` run at once; each finished job is
@@ -14,15 +14,12 @@ appended to the run database in one transaction (:mod:`thinktank.evals.runs.reco
 so a killed run resumes (``resume=True``) without duplicates or losses.
 
 Budgets: each graph's ``GraphSpec.budget`` limits every task it runs; ``budget_usd``
-limits the run — its total across sessions: a resumed run starts with what earlier
-sessions spent (:meth:`~thinktank.evals.runs.records.RunDatabase.run_spent_usd`). Every
-model call is admitted by the run budget (:func:`~thinktank.llm.admission.admit`), so
-spending never passes it beyond the documented bound, and a run it stops has spent
-it to within one minimal call; once it is spent no new job starts, and near its end
-only jobs it can pay for start (:mod:`thinktank.evals.runs.pacing`). A job whose calls
-the run budget refused is *interrupted*: not recorded, so it runs again when the run
-is resumed with more budget. A job cut by its graph's own budget is recorded
-``budget_exhausted`` and counted as *truncated* in the summary and the report.
+limits the run, its total across sessions; every model call is admitted by it
+(:func:`~thinktank.llm.admission.admit`) and near its end only jobs it can pay for
+start (:mod:`thinktank.evals.runs.pacing`). A job the run budget refused is
+*interrupted* (not recorded: it runs again on resume); one cut by its graph's own
+budget is recorded ``budget_exhausted`` and counted *truncated*. Memory experiments
+(split, ablation, repetitions): :mod:`thinktank.evals.runs.experiments`.
 
 Before anything starts, every model the run will call (the models given, model
 strings named by nodes, the judge, a hook's ``model``) is checked once per endpoint
@@ -32,11 +29,11 @@ before its directory is touched. ``check_models=False`` skips the check.
 ``stream=True`` processes tasks one at a time, in order (graphs of a task in
 parallel), and calls ``on_task_done(task, result, verdict)`` after each task before
 the next starts — how memory learning lets later tasks see earlier lessons.
-Without ``stream`` the hook is called as results arrive. It sees judged results only
-(not ``error`` records); a failing hook is logged as an event and the run goes on.
-Model calls the hook makes are charged to the run budget; a mapping it returns is
-stored with the task as a ``task_report`` event (graph, task, and its keys) — how
-:class:`~thinktank.learning.MemoryLearner` records what it learned and its warnings.
+Without ``stream`` the hook is called as results arrive, on judged results only. Its
+calls are charged to the run budget; each call leaves a ``task_report`` event (graph,
+task, the keys of a mapping it returns: how :class:`~thinktank.learning.MemoryLearner`
+records what it learned), or ``hook_error``; a resumed run first calls it on recorded
+results that have neither (a stop between a result and its learning step).
 """
 
 from __future__ import annotations
@@ -52,7 +49,12 @@ from typing import Any
 from thinktank.errors import ConfigError
 from thinktank.evals.runs.config import RunnerConfig, runner_config
 from thinktank.evals.runs.executors import Executor, make_executor
-from thinktank.evals.runs.experiments import describe_hook, paired_jobs, plan_memory
+from thinktank.evals.runs.experiments import (
+    catch_up_learning,
+    describe_hook,
+    paired_jobs,
+    plan_memory,
+)
 from thinktank.evals.runs.pacing import Pacer, plan_jobs
 from thinktank.evals.runs.progress import Progress
 from thinktank.evals.runs.records import RunDatabase, lock_run_dir, write_run_json
@@ -101,15 +103,11 @@ class Runner:
             entries_from(graphs), repeat=cfg.repeat, ablation=cfg.memory_ablation
         )
         self.learn_tasks = plan_memory(self.tasks, self.graphs, cfg, on_task_done)
-        self.models = models
-        self.memory = memory
-        self.judge = judge
-        self.on_task_done = on_task_done
-        self.out_dir = cfg.out_dir
+        self.models, self.memory, self.judge = models, memory, judge
+        self.on_task_done, self.out_dir = on_task_done, cfg.out_dir
+        budget = cfg.budget_usd
         self.run_budget = (
-            Budget(max_usd=cfg.budget_usd, name=RUN_BUDGET_NAME)
-            if cfg.budget_usd is not None
-            else None
+            Budget(max_usd=budget, name=RUN_BUDGET_NAME) if budget is not None else None
         )
         self._entries = {g.label: g for g in self.graphs}
         self._executor_arg: str | Executor = executor if executor is not None else cfg.executor
@@ -229,6 +227,8 @@ class Runner:
         status = "completed"
         try:
             await executor.start()
+            if cfg.resume and self.on_task_done is not None:
+                await catch_up_learning(db, self.tasks, self._learns, self._hook)
             # a memory split learns on its part of the tasks before the rest is evaluated
             learn = [j for j in jobs if j.task.id in self.learn_tasks]
             for phase in (learn, [j for j in jobs if j.task.id not in self.learn_tasks]):
@@ -258,7 +258,7 @@ class Runner:
                 summary.total - summary.skipped - summary.recorded - summary.interrupted
             )
             summary.wall_s = time.perf_counter() - t0
-            acc = db.accuracy()
+            acc = db.accuracy(exclude_tasks=self.learn_tasks)  # a split: held-out tasks
             summary.accuracy = {g.label: acc.get(g.label) for g in self.graphs}
             db.end_session(
                 self.session,
@@ -305,7 +305,7 @@ class Runner:
                 in_flight.pop(id(job), None)
                 async with finished:
                     finished.notify_all()
-            if self._record(job, rec) and self._learns(job):
+            if self._record(job, rec) and self._learns(job.graph, job.task.id):
                 await self._hook(job.task, rec)
 
         async with asyncio.TaskGroup() as tg:
@@ -342,7 +342,7 @@ class Runner:
             group = groups[index]
             recs = await asyncio.gather(*(one(job) for job in group))
             for job, rec in zip(group, recs, strict=True):
-                if rec is not None and self._learns(job):
+                if rec is not None and self._learns(job.graph, job.task.id):
                     await self._hook(job.task, rec)
 
     def _record(self, job: TaskJob, rec: TaskRecord) -> bool:
@@ -376,12 +376,13 @@ class Runner:
         self.progress.update(rec, spent_usd=total)
         return rec.status != "error"
 
-    def _learns(self, job: TaskJob) -> bool:
-        """Whether ``on_task_done`` sees this job's result: not for a memory-off arm, nor
-        for the evaluated part of a memory split (memory is read-only there)."""
-        if self.on_task_done is None or self._entries[job.graph].memory_off:
+    def _learns(self, graph: str, task_id: str) -> bool:
+        """Whether ``on_task_done`` sees a result: not a memory-off arm's, nor one of the
+        held-out part of a memory split (no learning there)."""
+        entry = self._entries.get(graph)
+        if self.on_task_done is None or entry is None or entry.memory_off:
             return False
-        return not self.learn_tasks or job.task.id in self.learn_tasks
+        return not self.learn_tasks or task_id in self.learn_tasks
 
     async def _hook(self, task: Task, rec: TaskRecord) -> None:
         assert self.on_task_done is not None
@@ -390,10 +391,10 @@ class Runner:
                 out = self.on_task_done(task, rec.result, rec.verdict)
                 if inspect.isawaitable(out):
                     out = await out
-            if isinstance(out, Mapping) and out:
-                self.db.event(self.session, "task_report", graph=rec.graph, task=task.id, **out)
+            # every call leaves an event: a resumed run learns from what has none
+            extra = dict(out) if isinstance(out, Mapping) else {}
+            self.db.event(self.session, "task_report", graph=rec.graph, task=task.id, **extra)
         except Exception as exc:
             log.warning("on_task_done failed for task %s: %s", task.id, exc, exc_info=True)
-            self.db.event(
-                self.session, "hook_error", task=task.id, error=f"{type(exc).__name__}: {exc}"
-            )
+            error = f"{type(exc).__name__}: {exc}"
+            self.db.event(self.session, "hook_error", graph=rec.graph, task=task.id, error=error)
