@@ -287,3 +287,26 @@ def test_a_runner_refuses_an_ablation_with_nothing_to_ablate_and_a_split_without
     with pytest.raises(ConfigError, match="at least 2 tasks"):
         Runner(tasks, [GRAPH], None, out_dir=tmp_path, memory_split=0.5, on_task_done=print)
     assert MemoryLearner  # the learner the CLI wires (imported for the docs' sake)
+
+
+def test_a_run_reading_lessons_an_oracle_run_learned_says_so(
+    tmp_path: Path, sim: tuple[str, TaskSet]
+) -> None:
+    suite = dump_tasks(eval_tasks(sim[1])[:4], tmp_path / "tasks.jsonl")
+    for judge in ("ground_truth", "self_judge"):
+        bank = SQLiteMemoryBank(tmp_path / f"{judge}.sqlite")
+        item = MemoryItem(
+            title="Carry the tens", content="Add the tens first, then the ones.",
+            provenance=Provenance(task_id="elsewhere", outcome="success", judge=judge),
+        )  # fmt: skip
+        bank.add_sync([item])
+        bank.close()
+        out = tmp_path / judge
+        args = ["eval", "--suite", str(suite), "--model", sim[0], "--graph", GRAPH]
+        res = CliRunner().invoke(app, [*args, "--memory", str(tmp_path / f"{judge}.sqlite"), "--out", str(out)])  # fmt: skip
+        assert res.exit_code == 0, res.output
+        md = (out / "report.md").read_text()
+        if judge == "ground_truth":  # learned with the labels by an earlier run
+            assert "**Note:** ORACLE lessons: 1 of the 1 items" in md
+        else:
+            assert "ORACLE" not in md

@@ -105,6 +105,36 @@ async def catch_up_learning(
     return len(missed)
 
 
+async def oracle_lessons(memory: Any) -> str | None:
+    """A note when the memory a run reads holds lessons judged with a suite's labels
+    (learned by an earlier oracle run): results read from it are oracle ones too."""
+    bank = getattr(memory, "bank", memory)
+    scan = getattr(bank, "scan", None)
+    if memory is None or scan is None:
+        return None
+    try:
+        items = await scan()
+    except Exception:  # a memory without a scannable store: nothing to say
+        return None
+    n = sum(getattr(i.provenance, "judge", None) == "ground_truth" for i in items)
+    if not n:
+        return None
+    return (
+        f"ORACLE lessons: {n} of the {len(items)} items in the memory this run read were "
+        "judged with a suite's labels (an earlier run with --learn-judge oracle); results "
+        "with memory are then not what a deployment without labels gets."
+    )
+
+
+async def before_memory_run(runner: Any, db: RunDatabase, *, resume: bool) -> None:
+    """What a session does before its jobs: a resumed learning run learns from what its
+    stop skipped; a note when the memory read holds oracle lessons."""
+    if resume and runner.on_task_done is not None:
+        await catch_up_learning(db, runner.tasks, runner.learns, runner.call_hook)
+    if note := await oracle_lessons(runner.memory):
+        db.event(runner.session, "note", text=note)
+
+
 def describe_hook(hook: Any) -> dict[str, Any] | None:
     """What a learning hook says of itself (``describe()``), recorded with the run."""
     describe = getattr(hook, "describe", None)

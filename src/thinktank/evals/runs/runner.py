@@ -50,7 +50,7 @@ from thinktank.errors import ConfigError
 from thinktank.evals.runs.config import RunnerConfig, runner_config
 from thinktank.evals.runs.executors import Executor, make_executor
 from thinktank.evals.runs.experiments import (
-    catch_up_learning,
+    before_memory_run,
     describe_hook,
     paired_jobs,
     plan_memory,
@@ -227,8 +227,7 @@ class Runner:
         status = "completed"
         try:
             await executor.start()
-            if cfg.resume and self.on_task_done is not None:
-                await catch_up_learning(db, self.tasks, self._learns, self._hook)
+            await before_memory_run(self, db, resume=cfg.resume)
             # a memory split learns on its part of the tasks before the rest is evaluated
             learn = [j for j in jobs if j.task.id in self.learn_tasks]
             for phase in (learn, [j for j in jobs if j.task.id not in self.learn_tasks]):
@@ -305,8 +304,8 @@ class Runner:
                 in_flight.pop(id(job), None)
                 async with finished:
                     finished.notify_all()
-            if self._record(job, rec) and self._learns(job.graph, job.task.id):
-                await self._hook(job.task, rec)
+            if self._record(job, rec) and self.learns(job.graph, job.task.id):
+                await self.call_hook(job.task, rec)
 
         async with asyncio.TaskGroup() as tg:
             for job in jobs:
@@ -342,8 +341,8 @@ class Runner:
             group = groups[index]
             recs = await asyncio.gather(*(one(job) for job in group))
             for job, rec in zip(group, recs, strict=True):
-                if rec is not None and self._learns(job.graph, job.task.id):
-                    await self._hook(job.task, rec)
+                if rec is not None and self.learns(job.graph, job.task.id):
+                    await self.call_hook(job.task, rec)
 
     def _record(self, job: TaskJob, rec: TaskRecord) -> bool:
         """Append a finished job's record; True when it is a judged result for the hook."""
@@ -376,7 +375,7 @@ class Runner:
         self.progress.update(rec, spent_usd=total)
         return rec.status != "error"
 
-    def _learns(self, graph: str, task_id: str) -> bool:
+    def learns(self, graph: str, task_id: str) -> bool:
         """Whether ``on_task_done`` sees a result: not a memory-off arm's, nor one of the
         held-out part of a memory split (no learning there)."""
         entry = self._entries.get(graph)
@@ -384,7 +383,7 @@ class Runner:
             return False
         return not self.learn_tasks or task_id in self.learn_tasks
 
-    async def _hook(self, task: Task, rec: TaskRecord) -> None:
+    async def call_hook(self, task: Task, rec: TaskRecord) -> None:
         assert self.on_task_done is not None
         try:
             with scope(budget=self.run_budget):  # what the hook spends counts on the run
