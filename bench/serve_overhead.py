@@ -70,14 +70,17 @@ def cpu_s(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-def start_server(model_file: Path) -> tuple[subprocess.Popen[str], str]:
-    """``thinktank serve`` in its own process; returns it and its base URL."""
+def start_server(
+    model_file: Path, env: dict[str, str] | None = None
+) -> tuple[subprocess.Popen[str], str]:
+    """``thinktank serve`` in its own process (``env``: its environment, default this
+    one's); returns it and its base URL."""
     exe = Path(sys.executable).with_name("thinktank")
     argv = [
         str(exe), "serve", "--graph", f"bo8=best_of_n:n={N_SAMPLES}", "--model", str(model_file),
         "--port", "0", "--kind", "math", "--max-concurrency", str(CONCURRENCY),
     ]  # fmt: skip
-    proc = subprocess.Popen(argv, stdout=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(argv, stdout=subprocess.PIPE, text=True, env=env)
     assert proc.stdout is not None
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:

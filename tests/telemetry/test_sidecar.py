@@ -5,15 +5,16 @@ from __future__ import annotations
 
 import pickle
 
+import pytest
 from opentelemetry import trace
 from opentelemetry.exporter.otlp.proto.common.trace_encoder import encode_spans
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import TracerProvider
-from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor, SpanExportResult
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from opentelemetry.trace import NonRecordingSpan, SpanContext, SpanKind, StatusCode, TraceFlags
 
-from thinktank.telemetry._sidecar import _flat, _spans
+from thinktank.telemetry._sidecar import ProcessExporter, _flat, _spans
 
 
 def test_a_batch_survives_the_trip_to_the_exporting_process() -> None:
@@ -45,3 +46,24 @@ def test_a_batch_survives_the_trip_to_the_exporting_process() -> None:
     assert rebuilt[1].parent is not None and rebuilt[1].parent.is_remote
     assert rebuilt[0].events[0].name == "exception"
     assert encode_spans(rebuilt).SerializeToString() == encode_spans(spans).SerializeToString()
+
+
+def test_an_exporting_process_that_ended_drops_spans_without_failing_the_run(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    # the child cannot build its exporter (a protocol it refuses) and ends at once
+    monkeypatch.setenv("OTEL_EXPORTER_OTLP_PROTOCOL", "http/json")
+    exporter = ProcessExporter()
+    assert exporter._proc is not None
+    assert exporter._proc.wait(timeout=60) != 0
+    provider = TracerProvider()
+    provider.add_span_processor(SimpleSpanProcessor(InMemorySpanExporter()))
+    span = provider.get_tracer("t").start_span("chat m")
+    span.end()
+    spans = [span]  # a finished SDK span is a ReadableSpan
+    assert exporter.export(spans) == SpanExportResult.FAILURE
+    assert exporter.export(spans) == SpanExportResult.FAILURE
+    assert [r.message for r in caplog.records].count(
+        "the span exporting process ended (its error is above): spans are dropped from now on"
+    ) == 1
+    exporter.shutdown()

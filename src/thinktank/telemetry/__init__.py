@@ -21,8 +21,8 @@ or an ``OTEL_EXPORTER_OTLP_*ENDPOINT`` variable is set.
 
 **Off, it costs nothing**: this module imports no OpenTelemetry package, and each hook
 below — called by graphs, llm, tools, sandboxes, the eval runner and serve — returns
-what it was given (the coroutine itself) or returns at once, after one check of a
-module flag. The implementation (:mod:`thinktank.telemetry._spans`) is imported by
+what it was given (the coroutine itself) or returns at once, after one read of a
+module variable. The implementation (:mod:`thinktank.telemetry._spans`) is imported by
 :func:`configure` only.
 """
 
@@ -57,14 +57,14 @@ __all__ = [
 
 T = TypeVar("T")
 
-_on = False
-"""True while spans are made; the hooks read it and nothing else when it is False."""
 _impl: Tracing | None = None
+"""The tracing in force, ``None`` while off: the hooks read it and, when it is ``None``,
+nothing else."""
 
 
 def enabled() -> bool:
     """True while thinktank makes spans."""
-    return _on
+    return _impl is not None
 
 
 def configure(
@@ -89,7 +89,7 @@ def configure(
     (off unless set). Raises :class:`~thinktank.errors.MissingDependency` without the
     ``otel`` extra, :class:`~thinktank.errors.ConfigError` for a variable it cannot use.
     """
-    global _on, _impl
+    global _impl
     from thinktank.errors import MissingDependency
 
     try:
@@ -100,7 +100,7 @@ def configure(
         ) from exc
     capture = content_capture() if capture_content is None else ContentCapture.of(capture_content)
     new = _spans.Tracing.start(tracer_provider, capture, service_name)
-    old, _impl, _on = _impl, new, True
+    old, _impl = _impl, new
     if old is not None:
         old.close()
 
@@ -124,8 +124,8 @@ def configure_from_env(service_name: str = "thinktank") -> bool:
 def shutdown() -> None:
     """Turn tracing off: later runs make no spans; a provider :func:`configure` built is
     flushed (its spans exported) and closed. Safe to call when tracing is off."""
-    global _on, _impl
-    impl, _impl, _on = _impl, None, False
+    global _impl
+    impl, _impl = _impl, None
     if impl is not None:
         impl.close()
 
@@ -138,18 +138,20 @@ def workflow(
 ) -> Coroutine[Any, Any, T]:
     """A graph run (``invoke_workflow``): ``run`` is the LangGraph invocation; ``ledger``
     the run's usage ledger (its totals go on the span when the run ends)."""
-    if not _on or _impl is None:
+    impl = _impl
+    if impl is None:
         return run
-    return _impl.workflow(run, graph, run_id, task, ledger)
+    return impl.workflow(run, graph, run_id, task, ledger)
 
 
 def agent(
     run: Coroutine[Any, Any, T], agent: Any, sample_id: str, rnd: int, sample: int
 ) -> Coroutine[Any, Any, T]:
     """A node sample (``invoke_agent``): ``run`` is the agent's run, ending in its trajectory."""
-    if not _on or _impl is None:
+    impl = _impl
+    if impl is None:
         return run
-    return _impl.agent(run, agent, sample_id, rnd, sample)
+    return impl.agent(run, agent, sample_id, rnd, sample)
 
 
 def chat(
@@ -162,32 +164,36 @@ def chat(
 ) -> None:
     """A model call that just ended (``chat``; a leaf span, timed back from its end):
     its completions and cost, or the error it ended with."""
-    if not _on or _impl is None:
+    impl = _impl
+    if impl is None:
         return
-    _impl.chat(model, request, completions, latency_s, cost_usd, error)
+    impl.chat(model, request, completions, latency_s, cost_usd, error)
 
 
 def tool(run: Coroutine[Any, Any, T], call: Any, tool: Any) -> Coroutine[Any, Any, T]:
     """A tool call (``execute_tool``): ``run`` ends in its ``ToolResult``."""
-    if not _on or _impl is None:
+    impl = _impl
+    if impl is None:
         return run
-    return _impl.tool(run, call, tool)
+    return impl.tool(run, call, tool)
 
 
 def sandbox_exec(
     run: Coroutine[Any, Any, T], sandbox: Any, argv: Sequence[str]
 ) -> Coroutine[Any, Any, T]:
     """A command in a sandbox (``sandbox.exec``): ``run`` ends in its ``ExecResult``."""
-    if not _on or _impl is None:
+    impl = _impl
+    if impl is None:
         return run
-    return _impl.sandbox_exec(run, sandbox, argv)
+    return impl.sandbox_exec(run, sandbox, argv)
 
 
 def eval_task(run: Coroutine[Any, Any, T], job: Any) -> Coroutine[Any, Any, T]:
     """A task of an eval run (``thinktank.eval_task``): ``run`` ends in its ``TaskRecord``."""
-    if not _on or _impl is None:
+    impl = _impl
+    if impl is None:
         return run
-    return _impl.eval_task(run, job)
+    return impl.eval_task(run, job)
 
 
 def served(
@@ -195,6 +201,7 @@ def served(
 ) -> Coroutine[Any, Any, T]:
     """A request to ``thinktank serve`` (a server ``chat`` span, continuing the client's
     trace when ``headers`` carry a W3C ``traceparent``): ``run`` ends in its ``RunResult``."""
-    if not _on or _impl is None:
+    impl = _impl
+    if impl is None:
         return run
-    return _impl.served(run, model, response_id, headers)
+    return impl.served(run, model, response_id, headers)

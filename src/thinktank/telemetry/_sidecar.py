@@ -56,7 +56,7 @@ class ProcessExporter(SpanExporter):
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self._resource: Any = None
+        self._warned = False
         self._proc: subprocess.Popen[bytes] | None = subprocess.Popen(
             [sys.executable, "-m", "thinktank.telemetry._sidecar"], stdin=subprocess.PIPE
         )
@@ -77,7 +77,12 @@ class ProcessExporter(SpanExporter):
                 proc.stdin.write(_HEADER.pack(len(frame)) + frame)
                 proc.stdin.flush()
             except (BrokenPipeError, OSError, ValueError):
-                log.warning("the span exporting process ended; %d spans dropped", len(spans))
+                if not self._warned:
+                    self._warned = True
+                    log.warning(
+                        "the span exporting process ended (its error is above): spans are "
+                        "dropped from now on"
+                    )
                 return SpanExportResult.FAILURE
         return SpanExportResult.SUCCESS
 

@@ -1,0 +1,259 @@
+"""Tracing overhead through ``thinktank serve`` (issue 17's bar: tracing on vs off
+≤ 1.05× wall): 500 best-of-8 requests at concurrency 32 on the simulator, served with
+OpenTelemetry export on and off.
+
+Two ``thinktank serve --graph bo8=best_of_n:n=8 --max-concurrency 32`` processes on one
+simulator (synthetic task model, ``--latency-ms`` per call, 100 ms by default), started
+as a user would: ``untraced`` with no ``OTEL_*`` variable (tracing off: the hooks hand
+back what they are given), ``traced`` with the standard variables sending every span
+over OTLP/HTTP (the SDK's batch span processor at its defaults) to a collector in a
+process of its own:
+
+* ``--collector receiver`` (default): a minimal OTLP/HTTP receiver (``_otlp_receiver.py``)
+  that decodes each export and counts its spans — the exporter's whole path, with a
+  collector that costs next to nothing;
+* ``--collector phoenix``: Arize Phoenix as the tests start it (``make collector``); it
+  ingests and stores on the same 2 cores, so its own CPU shows in the traced wall.
+
+The client (httpx on aiohttp, as in ``serve_overhead.py``) sends the same questions with
+the same seeds to both. Within each repetition the sides take turns every ``--chunk`` requests (100; the order
+flips every turn), so both meet the same moments of a machine whose other jobs come and
+go; a side's wall is the sum of its turns. ``ratio`` is the median over repetitions of
+traced / untraced wall (``ratio_of_medians``: of the sides' medians). ``ok`` when
+``ratio`` ≤ 1.05, the answers and tokens agree, and the collector received every span:
+18 per request (the server's ``chat`` span, the run, 8 samples, 8 model calls).
+``cpu_s``: CPU seconds per process per side (``/proc``), the traced server's span
+exporting process (``exporter``, see ``thinktank.telemetry._sidecar``) included;
+``server_cpu_ratio``: the traced server's CPU over the untraced one's.
+``--quick``: 128 requests × 2 repetitions; the full run 500 × 5.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import httpx
+import yaml
+from _common import ROOT, emit, parser
+from serve_overhead import CONCURRENCY, MODEL_CONCURRENCY, N_SAMPLES, cpu_s, http_client, served
+from serve_overhead import start_server as _start_server
+
+from thinktank.llm.simulator import SimulatorConfig, SimulatorProcess, SyntheticConfig, TaskSet
+
+TARGET = 1.05
+SPANS_PER_REQUEST = 2 + 2 * N_SAMPLES
+PROJECT = "serve-tracing-bench"
+
+
+@contextmanager
+def receiver() -> Iterator[tuple[str, Any]]:
+    """The minimal OTLP receiver: its base URL and a function counting spans received."""
+    proc = subprocess.Popen(
+        [sys.executable, str(Path(__file__).with_name("_otlp_receiver.py"))],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert proc.stdout is not None
+        url = f"http://127.0.0.1:{int(proc.stdout.readline())}"
+        yield url, lambda: int(httpx.get(f"{url}/count", timeout=30).json()["spans"]), proc.pid
+    finally:
+        proc.send_signal(signal.SIGINT)
+        proc.wait(timeout=30)
+
+
+@contextmanager
+def phoenix() -> Iterator[tuple[str, Any]]:
+    sys.path.insert(0, str(ROOT))
+    from tests.telemetry import phoenix as px
+
+    with tempfile.TemporaryDirectory() as tmp, px.running(Path(tmp)) as server:
+        yield server.otlp_http, lambda: len(server.spans(PROJECT)), server.proc.pid
+
+
+def children(pid: int) -> list[int]:
+    """The child processes of ``pid`` (the traced server's span exporting process)."""
+    out: list[int] = []
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        text = (task / "children").read_text().split()
+        out += [int(c) for c in text]
+    return out
+
+
+def wait_count(count: Any, expected: int, timeout_s: float = 180.0) -> int:
+    """Spans the collector holds once it has them all (or the time is up)."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        got = int(count())
+        if got >= expected or time.monotonic() > deadline:
+            return got
+        time.sleep(1.0)
+
+
+async def measure(
+    urls: dict[str, str], pids: dict[str, int], n: int, reps: int, chunk: int
+) -> dict[str, Any]:
+    tasks = TaskSet.generate(64, seed=17)
+    prompts = [tasks.questions[i % 64].question for i in range(n)]
+    seeds = list(range(n))
+    clients = {side: http_client(url, "httpx") for side, url in urls.items()}
+    walls: dict[str, list[float]] = {k: [] for k in urls}
+    cpu: dict[str, dict[str, float]] = {k: dict.fromkeys(pids, 0.0) for k in urls}
+    results: dict[str, list[tuple[str | None, int]]] = {k: [] for k in urls}
+    try:
+        for c in clients.values():  # warm connections, imports and caches
+            await served(c, prompts[:CONCURRENCY], seeds[:CONCURRENCY])
+        names = list(urls)
+        for i in range(reps):
+            rep_wall = dict.fromkeys(names, 0.0)
+            for name in names:
+                results[name] = []
+            # the rep's requests go in chunks, the sides taking turns chunk by chunk (the
+            # order flipping every chunk), so both see the same moments of a busy machine
+            for j, start in enumerate(range(0, n, chunk)):
+                part = slice(start, start + chunk)
+                for name in names[(i + j) % 2 :] + names[: (i + j) % 2]:
+                    before = {k: cpu_s(pid) for k, pid in pids.items()}
+                    wall, out = await served(clients[name], prompts[part], seeds[part])
+                    rep_wall[name] += wall
+                    for k, pid in pids.items():
+                        cpu[name][k] += (cpu_s(pid) - before[k]) / reps
+                    results[name] += out
+            for name in names:
+                walls[name].append(rep_wall[name])
+    finally:
+        for c in clients.values():
+            await c.aclose()
+    pairs = [t / u for t, u in zip(walls["traced"], walls["untraced"], strict=True)]
+    same_answers = [a for a, _ in results["traced"]] == [a for a, _ in results["untraced"]]
+    same_tokens = [t for _, t in results["traced"]] == [t for _, t in results["untraced"]]
+    return {
+        "walls": walls,
+        "pairs": pairs,
+        "cpu": cpu,
+        "same_answers": same_answers,
+        "same_tokens": same_tokens,
+    }
+
+
+def main() -> None:
+    p = parser(__doc__ or "")
+    p.add_argument("--requests", type=int, default=None)
+    p.add_argument("--reps", type=int, default=None)
+    p.add_argument("--latency-ms", type=float, default=100.0)
+    p.add_argument("--collector", choices=["receiver", "phoenix"], default="receiver")
+    p.add_argument(
+        "--chunk", type=int, default=100, help="requests a side sends before the other's turn"
+    )
+    args = p.parse_args()
+    n = args.requests or (128 if args.quick else 500)
+    reps = args.reps or (2 if args.quick else 5)
+    cfg = SimulatorConfig(
+        latency=args.latency_ms, synthetic=SyntheticConfig(tasks=TaskSet.generate(64, seed=17))
+    )
+    collector = receiver if args.collector == "receiver" else phoenix
+    plain = {k: v for k, v in os.environ.items() if not k.startswith("OTEL_")}
+    with (
+        SimulatorProcess(cfg) as sim,
+        tempfile.TemporaryDirectory() as tmp,
+        collector() as (endpoint, count, collector_pid),
+    ):
+        model_file = Path(tmp) / "model.yaml"
+        spec = {"type": "openai", "model": "sim", "base_url": sim.base_url}
+        model_file.write_text(yaml.safe_dump({**spec, "concurrency": MODEL_CONCURRENCY}))
+        traced_env = {
+            **plain,
+            "OTEL_EXPORTER_OTLP_ENDPOINT": endpoint,
+            "OTEL_EXPORTER_OTLP_PROTOCOL": "http/protobuf",
+            "OTEL_RESOURCE_ATTRIBUTES": f"openinference.project.name={PROJECT}",
+        }
+        servers = {
+            "untraced": _start_server(model_file, env=plain),
+            "traced": _start_server(model_file, env=traced_env),
+        }
+        stopped = False
+        try:
+            assert sim.proc is not None
+            traced_pid = servers["traced"][0].pid
+            kids = children(traced_pid)
+            pids = {
+                "bench": os.getpid(),
+                "simulator": sim.proc.pid,
+                "untraced": servers["untraced"][0].pid,
+                "traced": traced_pid,
+                **({"exporter": kids[0]} if kids else {}),
+                "collector": collector_pid,
+            }
+            urls = {k: url for k, (_, url) in servers.items()}
+            got = asyncio.run(measure(urls, pids, n, reps, args.chunk))
+            for proc, _ in servers.values():  # a stopping server flushes its spans
+                proc.send_signal(signal.SIGINT)
+                proc.wait(timeout=120)
+            stopped = True
+            expected = (CONCURRENCY + reps * n) * SPANS_PER_REQUEST
+            received = wait_count(count, expected)
+        finally:
+            if not stopped:
+                for proc, _ in servers.values():
+                    proc.kill()
+    walls = got["walls"]
+    med = {k: statistics.median(v) for k, v in walls.items()}
+    ratio = statistics.median(got["pairs"])  # each rep's sides ran back to back
+    of_medians = med["traced"] / med["untraced"]
+    best = min(walls["traced"]) / min(walls["untraced"])
+    server_cpu = got["cpu"]["traced"]["traced"] / got["cpu"]["untraced"]["untraced"]
+    print(
+        f"{n} requests x best-of-{N_SAMPLES} through thinktank serve, concurrency {CONCURRENCY}, "
+        f"{args.latency_ms:g} ms per call, {reps} reps, collector {args.collector}"
+    )
+    for k, v in walls.items():
+        cpu = ", ".join(f"{p} {c:.2f}" for p, c in got["cpu"][k].items())
+        print(
+            f"  {k:9s} median {med[k]:6.2f} s  ({', '.join(f'{w:.2f}' for w in v)}); CPU s: {cpu}"
+        )
+    print(
+        f"  traced / untraced, median of the reps' ratios = {ratio:.3f} (target <= {TARGET}); "
+        f"of the medians {of_medians:.3f}; fastest reps {best:.3f}; server CPU {server_cpu:.3f}"
+    )
+    print(f"  spans received {received} of {expected}; same answers: {got['same_answers']}")
+    emit(
+        "serve_tracing",
+        metric=f"wall of {n} best-of-{N_SAMPLES} requests through thinktank serve, "
+        "OpenTelemetry export on vs off",
+        value=med["traced"],
+        unit="s",
+        baseline=med["untraced"],
+        ratio=ratio,
+        target=TARGET,
+        ok=ratio <= TARGET and received == expected and got["same_answers"] and got["same_tokens"],
+        requests=n,
+        reps=reps,
+        chunk=args.chunk,
+        latency_ms=args.latency_ms,
+        concurrency=CONCURRENCY,
+        collector=args.collector,
+        ratio_of_medians=round(of_medians, 4),
+        ratio_best=round(best, 4),
+        ratios=[round(r, 4) for r in got["pairs"]],
+        server_cpu_ratio=round(server_cpu, 4),
+        spans_expected=expected,
+        spans_received=received,
+        same_answers=got["same_answers"],
+        same_tokens=got["same_tokens"],
+        cpu_s={k: {p: round(c, 2) for p, c in v.items()} for k, v in got["cpu"].items()},
+    )
+
+
+if __name__ == "__main__":
+    main()
