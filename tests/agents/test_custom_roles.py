@@ -201,3 +201,14 @@ def test_a_role_s_own_instructions_get_the_reply_format_unless_any_reply_parses(
     assert register_role("notes", instructions="Note it.", does="context").prompt() == "Note it."
     assert lookup_role("verifier").prompt() == lookup_role("verifier").prompt(None)  # packaged
     assert "Reply with a JSON object" not in lookup_role("verifier").prompt()
+
+
+def test_register_role_refuses_bad_names_acts_and_reads_with_the_valid_ones() -> None:
+    from thinktank.agents.roles import register_role as register
+
+    with pytest.raises(ConfigError, match=r"role name 'my role!': letters, digits"):
+        register("my role!", instructions="x")
+    with pytest.raises(ConfigError, match=r"does='judge'; valid: answer, refine, score"):
+        register("judgy", instructions="x", does="judge")  # type: ignore[arg-type]
+    with pytest.raises(ConfigError, match=r"reads='everything'; valid: task, answers"):
+        register("greedy", instructions="x", does="critique", reads="everything")  # type: ignore[arg-type]

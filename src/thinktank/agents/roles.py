@@ -17,13 +17,14 @@ optimizer read those declarations, never role names.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterator, Mapping
 from collections.abc import Set as AbstractSet
 from contextlib import contextmanager
 from functools import cache
 from importlib import resources
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -51,6 +52,7 @@ rounds (stop, continue, recruit); ``context``: writes something the nodes it fee
 read (a plan, retrieved facts) — no answer, no judgement."""
 
 RoleReads = Literal["task", "answers"]
+ACTS, READS = get_args(RoleAct), get_args(RoleReads)
 
 READS_ANSWERS: frozenset[str] = frozenset({"score", "critique", "select", "fuse"})
 """What roles do that works on other nodes' answers (their default ``reads``)."""
@@ -179,6 +181,11 @@ def register_role(
             computing the role instead of a model: a function role.
         replace: redefine a role registered before under ``name`` (not a built-in one).
     """
+    if not isinstance(name, str) or not re.match(r"^[A-Za-z_][\w.:<>#-]{0,199}$", name):
+        raise ConfigError(f"role name {name!r}: letters, digits and _ . : < > # - only")
+    for key, value, valid in (("does", does, ACTS), ("reads", reads or "task", READS)):
+        if value not in valid:
+            raise ConfigError(f"role {name!r}: {key}={value!r}; valid: {', '.join(valid)}")
     path = None
     if function is not None:
         path = function if isinstance(function, str) else path_of(function)

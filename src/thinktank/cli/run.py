@@ -56,6 +56,7 @@ def command(
     typer.echo(describe_reply_cap(parse_models(model)), err=True)
 
     async def go() -> tuple[RunResult, Any]:
+        from thinktank.agents.roles import is_function
         from thinktank.evals.tasks.evaluators import evaluate
         from thinktank.graphs import compile
         from thinktank.llm.config import load_model
@@ -66,7 +67,13 @@ def command(
             if isinstance(models, dict)
             else load_model(models)
         )
-        g = compile(entries[0].spec, models=loaded)
+        spec = entries[0].spec
+        sandbox = None
+        if any(is_function(n.role) for n in spec.nodes):  # what ctx.sandbox() opens
+            from thinktank.sandboxes import DockerSandboxConfig
+
+            sandbox = DockerSandboxConfig()
+        g = compile(spec, models=loaded, sandbox=sandbox)
         res = await g.run(task, seed=seed, budget=_spec_budget(entries[0].spec, Budget))
         verdict = await evaluate(task, res.answer) if expected is not None else None
         for m in loaded.values() if isinstance(loaded, dict) else [loaded]:

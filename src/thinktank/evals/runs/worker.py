@@ -24,6 +24,7 @@ from typing import Any
 from pydantic import BaseModel
 
 from thinktank import telemetry
+from thinktank.agents.roles import is_function
 from thinktank.errors import BudgetExceeded
 from thinktank.evals.environments.base import TaskEnvironment, environment_for
 from thinktank.evals.runs.run_types import EVALUATION_USAGE, INTERRUPTED, TaskRecord, TaskStatus
@@ -168,10 +169,19 @@ class TaskWorker:
                 self._envs[kind] = env
         return self._envs[kind]
 
-    def compiled(self, label: str, tools: Sequence[Tool[Any]] = ()) -> CompiledGraph:
+    def compiled(
+        self, label: str, tools: Sequence[Tool[Any]] = (), kind: str = ""
+    ) -> CompiledGraph:
         """The graph ``label`` compiled for tools like ``tools`` (reused across tasks whose
-        tools have the same names, descriptions and argument models; see :class:`TaskToolSlot`)."""
-        key = (label, *((t.name, t.description, t.args_model, t.max_output_chars) for t in tools))
+        tools have the same names, descriptions and argument models; see :class:`TaskToolSlot`).
+        Function nodes get the sandbox of the task kind's environment options (``provider``,
+        as ``--sandbox`` sets it), else a Docker sandbox with its secure defaults, made only
+        when a function asks for it."""
+        key = (
+            label,
+            kind,
+            *((t.name, t.description, t.args_model, t.max_output_chars) for t in tools),
+        )
         graph = self._compiled.get(key)
         if graph is not None:
             self._compiled.move_to_end(key)
@@ -190,7 +200,14 @@ class TaskWorker:
                 }
             )
         slots = [TaskToolSlot(t) for t in tools]
-        graph = compile(spec, models=self.models, tools=slots, memory=self.memory)
+        sandbox = None
+        if any(is_function(n.role) for n in spec.nodes):
+            from thinktank.sandboxes import DockerSandboxConfig
+
+            sandbox = (
+                self.environment_options.get(kind, {}).get("provider") or DockerSandboxConfig()
+            )
+        graph = compile(spec, models=self.models, tools=slots, memory=self.memory, sandbox=sandbox)
         self._compiled[key] = graph
         if len(self._compiled) > _COMPILED_CACHE:
             self._compiled.popitem(last=False)
@@ -229,7 +246,7 @@ class TaskWorker:
         try:
             env = await self.environment(task.kind)
             ctx = await env.open(task)
-            graph = self.compiled(job.graph, ctx.tools)
+            graph = self.compiled(job.graph, ctx.tools, task.kind)
             payload = {
                 "id": task.id,
                 "prompt": ctx.prompt or task.prompt,
