@@ -205,6 +205,18 @@ async def test_a_failing_selection_function_falls_back_to_the_vote_and_says_why(
     assert (res.status, res.answer) == ("ok", "392")
 
 
+async def test_a_failing_selection_function_stays_the_reason_when_no_answer_is_left() -> None:
+    """Replies with no answer in them: the run fails, and says the selection function
+    failed before the vote found nothing, not only that no candidate answered."""
+    g = Graph("custom")
+    g.add(Solver(), n=2)
+    g.select("tests.graphs.fnodes:failing_selection")
+    free = FunctionModel(lambda _: "")
+    res = await compile(g.build(), models=free).run(QUESTION)
+    assert res.status == "error" and res.answer is None
+    assert "RuntimeError: no idea" in (res.error or "") and "fell back to" in (res.error or "")
+
+
 def test_a_bad_selection_function_is_a_clear_error() -> None:
     for method, message in (
         ("best_guess", "unknown selection method 'best_guess'; valid methods: vote"),

@@ -202,11 +202,7 @@ class Steps:
         status = state.get("status") or "ok"
         error = state.get("error")
         if res.answer is None and status == "ok":
-            errs = [o.error for o in outs if o.error]
-            status, error = (
-                "error",
-                error or (errs[-1] if errs else "no candidate produced an answer"),
-            )
+            status, error = "error", error or _no_answer(res, outs)
         elif res.detail.get("degraded") and status in ("ok", "max_rounds", "stopped_by_ceo"):
             # a budget that ran out explains a missing score better than "degraded" would
             status, error = "degraded", str(res.detail["degraded"])
@@ -229,3 +225,15 @@ class Steps:
             return res
         pick = next(c for c in res.candidates if c.id == chosen)
         return res.model_copy(update={"answer": pick.answer, "winner": pick.id})
+
+
+def _no_answer(res: SelectionResult, outs: list[NodeOutput]) -> str:
+    """Why selection ended without an answer: the selector's own failure first."""
+    errs = [o.error for o in outs if o.error]
+    if res.detail.get("degraded"):
+        return f"{res.detail['degraded']}; the vote it fell back to found no answer"
+    if errs:
+        return str(errs[-1])
+    if res.candidates:
+        return f"none of the {len(res.candidates)} candidates had an answer selection could read"
+    return "no candidate produced an answer"
