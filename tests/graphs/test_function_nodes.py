@@ -307,3 +307,19 @@ def test_a_function_role_registered_under_a_name_is_added_by_it() -> None:
     spec = g.build()
     assert [d.name for d in spec.roles] == ["exact"]  # a named role travels with the spec
     assert spec.node("exact").does == "score" and spec.node("product").does == "answer"
+
+
+def test_selecting_by_a_node_that_does_not_score_is_refused_where_the_spec_says_so() -> None:
+    text = """
+name: g
+nodes:
+  - {id: solver, role: solver, n: 2}
+  - {id: check, role: verifier}
+edges: [{source: solver, target: check}]
+selection: {method: verifier, by: solver}
+"""
+    with pytest.raises(ConfigError) as err:
+        GraphSpec.from_yaml(text)
+    message = str(err.value)
+    assert "goes by a node that does 'score', but 'solver' does 'answer'" in message
+    assert "selection.by" in message or "line 7" in message

@@ -130,6 +130,15 @@ def located_problems(spec: GraphSpec, model_aliases: set[str] | None = None) -> 
                     f"selection method {sel.method!r} needs a {role} node (selection.by)",
                 )
             )
+        elif (does := spec.node(by).does) != act:
+            out.append(
+                (
+                    ("selection", "by"),
+                    f"selection method {sel.method!r} goes by a node that does {act!r}, but "
+                    f"{by!r} does {does!r}: select by another node, or declare what it does "
+                    "(@node(does=...) on a function, or a roles: entry with does:)",
+                )
+            )
     return out
 
 
