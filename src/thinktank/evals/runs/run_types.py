@@ -126,10 +126,6 @@ class RunConfig(BaseModel):
         """Lessons were judged with the suite's labels: memory results are *oracle* ones."""
         return bool(self.learning and self.learning.get("judge") == "oracle")
 
-    def is_learned_on(self, task_id: str) -> bool:
-        """The task belongs to the learning part of a memory split (not evaluated)."""
-        return self.memory_split is not None and task_id in set(self.learn_tasks)
-
     def fingerprint(self) -> str:
         """A hash of :meth:`identity` (budget, concurrency and limit may change on resume)."""
         blob = json.dumps(self.identity(), sort_keys=True, default=str)
