@@ -18,6 +18,7 @@ from thinktank.cli.app import app
 from thinktank.errors import ConfigError
 from thinktank.evals.reports.experiments import paired_gain
 from thinktank.evals.reports.report import load_report_data, render_markdown
+from thinktank.evals.runs.experiments import learn_split
 from thinktank.evals.runs.records import RunDatabase
 from thinktank.evals.runs.runner import Runner
 from thinktank.evals.tasks.task import Task, dump_tasks
@@ -68,7 +69,9 @@ def test_ablation_repeat_and_split_run_end_to_end_from_the_cli(
     assert [g.label for g in config.graphs] == [GRAPH, f"{GRAPH} [memory off]"]
     assert config.learning == {"mode": "reasoningbank", "judge": "self_judge"}
     learned = set(config.learn_tasks)
-    assert 1 <= len(learned) < 12 and config.memory_split == 0.5
+    assert config.memory_split == 0.5
+    assert learned == learn_split(eval_tasks(sim[1]), 0.5, seed=0)  # the seed's split, exactly
+    assert 0 < len(learned) < 12  # both parts have tasks
     by: dict[str, set[str]] = {}
     for r in records:
         by.setdefault(r.graph, set()).add(r.task_id)
@@ -196,7 +199,6 @@ def test_a_resumed_learning_run_learns_what_its_stop_skipped_and_keeps_its_learn
 
 
 def test_a_tasks_part_of_the_split_does_not_depend_on_the_other_tasks() -> None:
-    from thinktank.evals.runs.experiments import learn_split
 
     tasks = [Task(id=f"q{i}", kind="math", prompt="p", expected="1") for i in range(40)]
     full = learn_split(tasks, 0.5, seed=3)
