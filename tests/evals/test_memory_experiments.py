@@ -140,8 +140,16 @@ def test_oracle_learning_is_labelled_wherever_results_are_shown(
     assert "judged by the suite's labels (ORACLE)" in md
     assert "**Note:** ORACLE memory" in md
     assert f"| {GRAPH} (oracle memory) |" in md
+    # every table that shows the graph's results marks it: summary, pass@k, Selection, Tasks
+    rows = [line for line in md.splitlines() if line.startswith(f"| {GRAPH}")]
+    assert len(rows) >= 3 and all(line.startswith(f"| {GRAPH} (oracle memory) |") for line in rows)
+    header = md.split("## Tasks", 1)[1].strip().splitlines()[0]
+    assert header.endswith(f"| {GRAPH} (oracle memory) |"), header
     html = (out / "report.html").read_text()
     assert "ORACLE memory" in html and "(oracle memory)" in html
+    for table in ("passk-table", "selection-table", "task-table"):
+        part = html.split(f"id='{table}'", 1)[1].split("</table>", 1)[0]
+        assert f"{GRAPH} (oracle memory)" in part, table
 
 
 def test_bad_experiment_options_get_clear_errors(tmp_path: Path, sim: tuple[str, TaskSet]) -> None:

@@ -14,7 +14,7 @@ from html import escape
 from typing import TYPE_CHECKING
 
 from thinktank.evals.reports.experiments import memory_line
-from thinktank.evals.reports.metrics import fmt_ci, fmt_label, fmt_s, fmt_usd
+from thinktank.evals.reports.metrics import fmt_ci, fmt_label, fmt_s, fmt_usd, oracle_label
 from thinktank.evals.reports.selection import HEADERS, NOTE, selection_rows
 from thinktank.evals.reports.viewer import badge, render_run
 from thinktank.evals.runs.records import RunDatabase
@@ -142,14 +142,15 @@ def render_html(data: ReportData, *, max_trajectories: int = 300) -> str:
     ks = sorted({k for s in data.stats for k in s.pass_at_k})
     if ks and max(ks) > 1:
         prows = [
-            [escape(s.label)] + [f"{s.pass_at_k[k]:.1%}" if k in s.pass_at_k else "–" for k in ks]
+            [escape(oracle_label(s))]
+            + [f"{s.pass_at_k[k]:.1%}" if k in s.pass_at_k else "–" for k in ks]
             for s in data.stats
         ]
         out += [
             "<h2 id='passk'>pass@k</h2>",
             _table(["graph"] + [f"pass@{k}" for k in ks], prows, "id='passk-table'"),
         ]
-    srows = selection_rows((s.label, s.selection) for s in data.stats)
+    srows = selection_rows((oracle_label(s), s.selection) for s in data.stats)
     if srows:
         out += [
             "<h2 id='selection'>Selection</h2>",
@@ -199,7 +200,11 @@ def render_html(data: ReportData, *, max_trajectories: int = 300) -> str:
         rows.append(cells)
     out += [
         "<h2 id='tasks'>Tasks</h2>",
-        _table(["task", "kind", "expected", *data.labels], rows, "class='tasks' id='task-table'"),
+        _table(
+            ["task", "kind", "expected", *(oracle_label(s) for s in data.stats)],
+            rows,
+            "class='tasks' id='task-table'",
+        ),
     ]
     out.append(
         f"<h2 id='trajectories'>Trajectories</h2><p class='dim'>{len(shown)} of {len(data.records)} "

@@ -140,11 +140,15 @@ def pass_at_ks(records: Iterable[TaskRecord]) -> dict[int, float]:
     }
 
 
+def oracle_label(s: GraphStats) -> str:
+    """The graph's label, flagged when its memory was learned with the labels (oracle):
+    every table that shows its results says so."""
+    return s.label + (" (oracle memory)" if s.oracle else "")
+
+
 def fmt_label(s: GraphStats) -> str:
-    """The graph's label, flagged when a budget truncated some of its tasks and when its
-    memory was learned with the labels (oracle)."""
-    oracle = " (oracle memory)" if s.oracle else ""
-    return s.label + oracle + (f" ({s.truncated} truncated)" if s.truncated else "")
+    """:func:`oracle_label`, also flagged when a budget truncated some of its tasks."""
+    return oracle_label(s) + (f" ({s.truncated} truncated)" if s.truncated else "")
 
 
 def fmt_ci(s: GraphStats) -> str:

@@ -34,6 +34,7 @@ from thinktank.evals.reports.metrics import (
     fmt_s,
     fmt_usd,
     graph_stats,
+    oracle_label,
 )
 from thinktank.evals.reports.selection import HEADERS, NOTE, selection_rows
 from thinktank.evals.runs.records import DB_NAME, RunDatabase
@@ -215,7 +216,7 @@ def _cell(r: TaskRecord | None) -> str:
 
 
 def _selection_md(data: ReportData) -> list[str]:
-    rows = selection_rows((s.label, s.selection) for s in data.stats)
+    rows = selection_rows((oracle_label(s), s.selection) for s in data.stats)
     if not rows:
         return []
     lines = ["", "## Selection", "", NOTE, ""]
@@ -259,7 +260,7 @@ def render_markdown(data: ReportData) -> str:
         lines.append("|---|" + "---|" * len(ks))
         for s in data.stats:
             vals = [f"{s.pass_at_k[k]:.1%}" if k in s.pass_at_k else "–" for k in ks]
-            lines.append(f"| {md_text(s.label, 200)} | " + " | ".join(vals) + " |")
+            lines.append(f"| {md_text(oracle_label(s), 200)} | " + " | ".join(vals) + " |")
     lines += _selection_md(data)
     for sec in data.sections:
         lines += ["", f"## {sec.title}", "", sec.note, ""]
@@ -275,7 +276,9 @@ def render_markdown(data: ReportData) -> str:
         "",
         "## Tasks",
         "",
-        "| task | kind | expected | " + " | ".join(md_text(x, 200) for x in data.labels) + " |",
+        "| task | kind | expected | "
+        + " | ".join(md_text(oracle_label(s), 200) for s in data.stats)
+        + " |",
     ]
     lines.append("|---|---|---|" + "---|" * len(data.labels))
     learned = set(data.config.learn_tasks)  # a memory split's learning part
