@@ -10,6 +10,7 @@ time); the host downloads its wheels, the sandboxes never get a network.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import subprocess
 from collections.abc import Iterator
@@ -50,9 +51,28 @@ def provider() -> Iterator[SandboxProvider]:
     yield DockerSandboxConfig().build()
 
 
+def _calc_images() -> set[str]:
+    import docker
+
+    tags = (t for i in docker.from_env().images.list("thinktank/swe-env") for t in i.tags)
+    return {t for t in tags if t.startswith("thinktank/swe-env:acme__calc-")}
+
+
 @pytest.fixture(scope="module")
-def clone(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str]:
-    """``repos/acme__calc``: a src-layout package versioned by setuptools_scm, tagged."""
+def clone(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Path, str]]:
+    """``repos/acme__calc``: a src-layout package versioned by setuptools_scm, tagged.
+    Its commits are new every run, so is its environment's hash: the environments this
+    module builds are removed after it (a 300 MB image per run would pile up)."""
+    before = _calc_images()
+    yield _make_clone(tmp_path_factory)
+    import docker
+
+    for tag in _calc_images() - before:
+        with contextlib.suppress(docker.errors.APIError):
+            docker.from_env().images.remove(tag, force=True)
+
+
+def _make_clone(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str]:
     repos = tmp_path_factory.mktemp("repos")
     root = repos / "acme__calc"
     (root / "src" / "calc").mkdir(parents=True)
