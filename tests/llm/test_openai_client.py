@@ -225,3 +225,123 @@ def test_sync_wrapper_works_repeatedly_across_event_loops() -> None:
 async def test_sync_wrapper_inside_a_running_loop() -> None:
     model, _ = mock_model(ok(["nested"]))
     assert model.generate_sync(["hi"])[0].text == "nested"
+
+
+# --- the request as the SDK's typed call would send it ----------------------------------
+
+_TOOLS = [
+    {
+        "type": "function",
+        "function": {
+            "name": "lookup",
+            "description": "Look a word up.",
+            "parameters": {"type": "object", "properties": {"word": {"type": "string"}}},
+        },
+    }
+]
+_SCHEMA = {
+    "type": "json_schema",
+    "json_schema": {
+        "name": "verdict",
+        "schema": {"type": "object", "properties": {"ok": {"type": "boolean"}}},
+        "strict": True,
+    },
+}
+_CONVERSATION: list[dict[str, Any]] = [
+    {"role": "system", "content": "Be brief."},
+    {
+        "role": "user",
+        "content": [
+            {"type": "text", "text": "What is this?"},
+            {"type": "image_url", "image_url": {"url": "data:image/png;base64,iVBORw0KGgo="}},
+        ],
+    },
+    {
+        "role": "assistant",
+        "content": None,
+        "tool_calls": [
+            {
+                "id": "call_1",
+                "type": "function",
+                "function": {"name": "lookup", "arguments": '{"word": "cat"}'},
+            }
+        ],
+    },
+    {"role": "tool", "tool_call_id": "call_1", "content": "a small feline"},
+]
+
+
+@pytest.mark.parametrize(
+    "kwargs",
+    [
+        {"n": 3, "temperature": 0.7, "max_tokens": 20, "seed": 4, "stop": ["END", "\n\n"]},
+        {"tools": _TOOLS, "tool_choice": "auto", "max_tokens": 64},
+        {"tools": _TOOLS, "tool_choice": {"type": "function", "function": {"name": "lookup"}}},
+        {"response_format": _SCHEMA, "temperature": 0.0},
+    ],
+)
+@pytest.mark.parametrize("extra_body", [None, {"top_k": 5, "repetition_penalty": 1.1}])
+async def test_the_request_is_what_the_sdks_typed_call_sends(
+    kwargs: dict[str, Any], extra_body: dict[str, Any] | None
+) -> None:
+    """thinktank posts its body through the SDK's generic ``post``, skipping the typed
+    ``chat.completions.create`` (whose parameter transform costs CPU for nothing): the
+    same bytes must reach the server, headers and all, or the shortcut is wrong."""
+    import json
+
+    import openai
+
+    seen: list[httpx.Request] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        seen.append(request)
+        n = int(json.loads(request.content).get("n", 1))
+        return httpx.Response(200, json=completion_body([f"r{i}" for i in range(n)]))
+
+    http = httpx.AsyncClient(transport=httpx.MockTransport(handler))
+    model = OpenAICompatModel(
+        "mock-model",
+        base_url="http://127.0.0.1:9/v1",
+        api_key="sk-test",
+        http_client=http,
+        extra_body=extra_body,
+        timeout_s=30.0,
+    )
+    out = await model.generate(_CONVERSATION, **kwargs)
+    assert len(out) == kwargs.get("n", 1)
+    sdk = openai.AsyncOpenAI(
+        api_key="sk-test",
+        base_url="http://127.0.0.1:9/v1",
+        http_client=http,  # type: ignore[arg-type]
+        max_retries=0,
+        timeout=model.timeout,  # type: ignore[arg-type]
+    )
+    typed = {"model": "mock-model", "messages": _CONVERSATION, "max_tokens": 1024, **kwargs}
+    await sdk.chat.completions.create(**typed, extra_body=extra_body)
+    ours, theirs = seen
+    assert json.loads(ours.content) == json.loads(theirs.content)
+    assert ours.url == theirs.url and ours.method == theirs.method == "POST"
+    drop = {"content-length"}  # the same JSON, its keys in another order
+    assert {k: v for k, v in ours.headers.items() if k not in drop} == {
+        k: v for k, v in theirs.headers.items() if k not in drop
+    }
+    assert ours.headers["authorization"] == "Bearer sk-test"
+    await http.aclose()
+
+
+async def test_a_choice_without_a_message_is_reported_not_crashed_on() -> None:
+    body = completion_body(["x"])
+    body["choices"] = [{"index": 0, "finish_reason": "stop"}]
+    model, rec = mock_model(lambda b, i: httpx.Response(200, json=body), retry=FAST)
+    with pytest.raises(MalformedResponse, match="a choice without a message"):
+        await model.generate(["hi"])
+    assert rec.calls == 1  # an answer that parses is not asked again
+
+
+async def test_a_json_body_that_is_not_an_object_is_retried_then_reported() -> None:
+    model, rec = mock_model(
+        lambda b, i: httpx.Response(200, json=["not", "a", "reply"]), retry=FAST
+    )
+    with pytest.raises(MalformedResponse, match="not a chat completion"):
+        await model.generate(["hi"])
+    assert rec.calls == FAST.max_retries + 1

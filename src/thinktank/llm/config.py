@@ -89,7 +89,8 @@ class OpenAIModelConfig(_Common):
     extra_body: dict[str, Any] | None = None
     """Extra JSON fields sent with every request (provider-specific options)."""
     transport: Literal["aiohttp", "httpcore"] = "aiohttp"
-    """HTTP transport under the httpx client: aiohttp scales to wide fan-out; httpcore is httpx's own."""
+    """HTTP transport under the SDK's HTTP client (httpx2): aiohttp scales to wide fan-out;
+    ``httpcore`` is the client's own connection pool."""
 
     def build(self) -> ChatModel:
         from thinktank.llm.openai import OpenAICompatModel

@@ -8,6 +8,12 @@ import socket
 from urllib.parse import urlsplit
 
 import httpx
+import httpx2
+
+# The SDK's own HTTP client is httpx2; an injected client may be (legacy) httpx.
+_READ_TIMEOUT = (httpx.ReadTimeout, httpx.WriteTimeout, httpx2.ReadTimeout, httpx2.WriteTimeout)
+_POOL_TIMEOUT = (httpx.PoolTimeout, httpx2.PoolTimeout)
+_CONNECT_TIMEOUT = (httpx.ConnectTimeout, httpx2.ConnectTimeout, TimeoutError)
 
 
 def is_loopback_url(url: str) -> bool:
@@ -37,10 +43,15 @@ def cause_chain(exc: BaseException) -> list[BaseException]:
 def is_refused(exc: BaseException) -> bool:
     """True when ``exc`` comes from a refused connection (nothing listens at the address).
 
-    The transports wrap it differently (httpx_aiohttp even maps it to a connect
+    The transports wrap it differently (the aiohttp transport even maps it to a connect
     *timeout*), so the whole cause chain is searched for the operating system's error.
     """
     return any(isinstance(e, ConnectionRefusedError) for e in cause_chain(exc))
+
+
+def is_read_timeout(exc: BaseException) -> bool:
+    """True when ``exc`` comes from a read timeout: connected, but no answer in time."""
+    return any(isinstance(e, (httpx.ReadTimeout, httpx2.ReadTimeout)) for e in cause_chain(exc))
 
 
 def describe_connection_failure(exc: BaseException, base_url: str, timeout: httpx.Timeout) -> str:
@@ -51,14 +62,14 @@ def describe_connection_failure(exc: BaseException, base_url: str, timeout: http
     if any(isinstance(e, socket.gaierror) for e in chain):
         host = urlsplit(base_url).hostname
         return f"cannot resolve the host {host!r} of {base_url}"
-    if any(isinstance(e, (httpx.ReadTimeout, httpx.WriteTimeout)) for e in chain):
+    if any(isinstance(e, _READ_TIMEOUT) for e in chain):
         return f"{base_url} did not answer within the {timeout.read:g} s read timeout"
-    if any(isinstance(e, httpx.PoolTimeout) for e in chain):
+    if any(isinstance(e, _POOL_TIMEOUT) for e in chain):
         return f"no free connection to {base_url} within {timeout.pool:g} s"
     oserr = next((e for e in chain if isinstance(e, OSError) and e.errno), None)
     if oserr is not None:
         return f"cannot connect to {base_url}: {oserr.strerror or oserr}"
-    if any(isinstance(e, (httpx.ConnectTimeout, TimeoutError)) for e in chain):
+    if any(isinstance(e, _CONNECT_TIMEOUT) for e in chain):
         return f"no connection to {base_url} within the {timeout.connect:g} s connect timeout"
     inner = chain[-1]
     return f"cannot reach {base_url}: {type(inner).__name__}: {inner}"
