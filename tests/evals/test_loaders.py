@@ -222,6 +222,18 @@ async def test_aime_and_math() -> None:
         load_math(FIX / "bad_json.jsonl")
 
 
+async def test_gsm8k_answers_are_the_number_after_the_hashes() -> None:
+    """GSM8K keeps a worked solution in ``answer`` and the final number after ``####``:
+    the task expects that number (thousands separators dropped), never the whole text."""
+    tasks = load_task_file(FIX / "gsm8k.jsonl")  # recognised as math by its fields
+    assert [t.expected for t in tasks] == ["16", "2500", "-12"]
+    assert all(isinstance(t.evaluator, NumericConfig) for t in tasks)
+    assert tasks[0].metadata["solution"].endswith("<<36-20=16>>16 left.")
+    assert "####" not in tasks[1].metadata["solution"]
+    assert (await evaluate(tasks[1], "The farm makes $2,500.\nAnswer: 2500")).correct
+    assert not (await evaluate(tasks[0], "Answer: 36")).correct
+
+
 # --- generic task files -----------------------------------------------------------
 
 

@@ -2,7 +2,9 @@
 
 A record has the problem under ``problem`` (or ``question``) and the answer under
 ``answer``; MATH-style records that only carry a worked ``solution`` get the
-answer from its last ``\\boxed{...}``. Ids come from ``id`` / ``unique_id`` /
+answer from its last ``\\boxed{...}``; GSM8K-style answers (a worked solution whose
+last line is ``#### 18``) are split: the number after ``####`` is the answer (thousands
+separators dropped), the text before it the solution. Ids come from ``id`` / ``unique_id`` /
 ``problem_id`` or the line number. ``level``, ``type`` / ``subject`` and ``year``
 are kept in metadata.
 
@@ -14,6 +16,7 @@ comparison.
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from pydantic import AliasChoices, BaseModel, ConfigDict, Field, field_validator, model_validator
@@ -23,6 +26,9 @@ from thinktank.evals.tasks.suites.files import Source, parse_records
 from thinktank.evals.tasks.task import Task
 from thinktank.graphs.answers.latex import last_boxed
 from thinktank.graphs.answers.numbers import parse_number
+
+_GSM8K_FINAL = re.compile(r"(?:^|\n)####[ \t]*([^\n]*)\s*$")
+_THOUSANDS = re.compile(r"-?\d{1,3}(,\d{3})+(\.\d+)?")
 
 
 class MathRecord(BaseModel):
@@ -52,6 +58,11 @@ class MathRecord(BaseModel):
 
     @model_validator(mode="after")
     def _need_answer(self) -> MathRecord:
+        final = _GSM8K_FINAL.search(self.answer or "")
+        if final is not None:  # GSM8K: "worked solution\n#### 18"
+            self.solution = self.solution or (self.answer or "")[: final.start()].strip()
+            value = final.group(1).strip()
+            self.answer = value.replace(",", "") if _THOUSANDS.fullmatch(value) else value
         if self.answer is None or not self.answer.strip():
             boxed = last_boxed(self.solution) if self.solution else None
             if boxed is None:
