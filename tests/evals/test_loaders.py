@@ -234,6 +234,25 @@ async def test_gsm8k_answers_are_the_number_after_the_hashes() -> None:
     assert not (await evaluate(tasks[0], "Answer: 36")).correct
 
 
+def test_gzipped_task_files_read_as_the_plain_ones(tmp_path: Path) -> None:
+    """HumanEval ships as ``HumanEval.jsonl.gz``: a ``.gz`` file is read through gzip; a
+    gzip file without the suffix, or a broken one, gets an error that says so."""
+    import gzip
+
+    plain = FIX / "humaneval.jsonl"
+    packed = tmp_path / "HumanEval.jsonl.gz"
+    packed.write_bytes(gzip.compress(plain.read_bytes()))
+    assert load_suite(str(packed)) == load_suite(str(plain))
+    unnamed = tmp_path / "HumanEval.jsonl"
+    unnamed.write_bytes(packed.read_bytes())
+    with pytest.raises(ConfigError, match=r"not UTF-8 text .*name it \.gz"):
+        load_suite(str(unnamed))
+    broken = tmp_path / "broken.jsonl.gz"
+    broken.write_text("not gzip")
+    with pytest.raises(ConfigError, match=r"broken\.jsonl\.gz: not a readable gzip file"):
+        load_suite(str(broken))
+
+
 # --- generic task files -----------------------------------------------------------
 
 

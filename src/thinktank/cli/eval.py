@@ -51,7 +51,7 @@ def _fraction(value: float | None) -> float | None:
 
 def eval_command(
     suite: str = typer.Option(
-        ..., "--suite", help="Bundled suite name or a .jsonl/.json task file."
+        ..., "--suite", help="Bundled suite name or a .jsonl/.json (.gz too) or .parquet task file."
     ),
     graph: list[str] = typer.Option(
         ...,

@@ -67,7 +67,7 @@ def _env_options(values: list[str] | None) -> dict[str, dict[str, Any]]:
 
 def command(
     suite: str = typer.Option(
-        ..., "--suite", help="Bundled suite name or a .jsonl/.json task file."
+        ..., "--suite", help="Bundled suite name or a .jsonl/.json (.gz too) or .parquet task file."
     ),
     space: Path = typer.Option(..., "--space", help="Search space YAML (see thinktank.optimize)."),
     model_pool: list[str] = typer.Option(

@@ -78,7 +78,7 @@ def load_suite(name: str, **options: Any) -> list[Task]:
             ) from None
         return loader(**options)
     path = Path(name)
-    if path.suffix in (".jsonl", ".json", ".parquet") or path.exists():
+    if path.suffix in (".jsonl", ".json", ".parquet", ".gz") or path.exists():
         from thinktank.evals.tasks.suites.loaders import load_task_file
 
         if options:
@@ -86,7 +86,7 @@ def load_suite(name: str, **options: Any) -> list[Task]:
         return load_task_file(path)
     raise ConfigError(
         f"unknown suite {name!r}; valid suites: {', '.join(SUITES)} "
-        "(or a path to a .jsonl/.json/.parquet task file)"
+        "(or a path to a .jsonl/.json/.parquet task file; .jsonl.gz/.json.gz too)"
     )
 
 

@@ -7,6 +7,7 @@ required``.
 
 from __future__ import annotations
 
+import gzip
 import json
 from collections.abc import Callable, Iterator
 from importlib import resources
@@ -53,7 +54,8 @@ def read_records(
     path: str | Path | Traversable, *, name: str | None = None
 ) -> Iterator[tuple[int, Any]]:
     """``(line, record)`` pairs from a ``.jsonl`` file, or from a ``.json`` file holding a
-    list (line numbers are then the item's index + 1, reported as "item N")."""
+    list (line numbers are then the item's index + 1, reported as "item N"); either may
+    be gzip-compressed (``.jsonl.gz``, as HumanEval ships)."""
     if isinstance(path, str):
         path = Path(path)
     label = name or path.name
@@ -61,11 +63,20 @@ def read_records(
         yield from _parquet_rows(path, label)
         return
     try:
-        text = path.read_text(encoding="utf-8")
+        raw = path.read_bytes()
     except FileNotFoundError:
         raise ConfigError(f"task file {str(path)!r} does not exist") from None
+    if label.endswith(".gz"):
+        try:
+            raw = gzip.decompress(raw)
+        except (OSError, EOFError) as exc:
+            raise ConfigError(f"{label}: not a readable gzip file ({exc})") from None
+        label = label[: -len(".gz")]
+    try:
+        text = raw.decode("utf-8")
     except UnicodeDecodeError as exc:
-        raise ConfigError(f"{label}: not UTF-8 text ({exc})") from None
+        hint = " (a gzip file? name it .gz)" if raw[:2] == b"\x1f\x8b" else ""
+        raise ConfigError(f"{label}: not UTF-8 text ({exc}){hint}") from None
     if label.endswith(".json"):
         try:
             data = json.loads(text)
