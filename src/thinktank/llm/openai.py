@@ -53,8 +53,9 @@ from thinktank.llm.connection import (
     is_refused,
 )
 from thinktank.llm.limits import endpoint_semaphore, endpoint_slot
+from thinktank.llm.reply import read_completions
 from thinktank.llm.retry import RETRYABLE_STATUS, RetryableError, RetryPolicy, call_with_retries
-from thinktank.llm.types import ChatRequest, Completion, ToolCall, Usage
+from thinktank.llm.types import ChatRequest, Completion
 
 log = logging.getLogger(__name__)
 
@@ -335,7 +336,7 @@ class OpenAICompatModel(ChatModel):
         except RetryableError as exc:
             raise self._exhausted(exc, attempts) from exc.cause
         latency = time.perf_counter() - t0
-        return self._completions(resp, latency, text_tools)
+        return read_completions(resp, self.base_url, self.model, latency, text_tools)
 
     def _translate_status(self, exc: openai.APIStatusError) -> Exception:
         status = exc.status_code
@@ -377,56 +378,3 @@ class OpenAICompatModel(ChatModel):
             f"{what} (model {self.model}, {attempts} attempt{'s' if attempts > 1 else ''})",
             endpoint=self.base_url,
         )
-
-    def _completions(
-        self, resp: dict[str, Any], latency: float, text_tools: bool
-    ) -> list[Completion]:
-        """The completions of a chat-completion reply (its JSON, as sent)."""
-        choices = resp.get("choices") or []
-        if not isinstance(choices, list) or not choices:
-            raise MalformedResponse(f"{self.base_url} returned no choices", endpoint=self.base_url)
-        if not all(isinstance(ch, dict) and isinstance(ch.get("message"), dict) for ch in choices):
-            raise MalformedResponse(
-                f"{self.base_url} returned a choice without a message: {json.dumps(choices)[:300]}",
-                endpoint=self.base_url,
-            )
-        usage = resp.get("usage")
-        usage = usage if isinstance(usage, dict) else {}
-        prompt = int(usage.get("prompt_tokens") or 0)
-        completion = int(usage.get("completion_tokens") or 0)
-        model = resp.get("model") or self.model
-        k = len(choices)
-        out = []
-        for i, ch in enumerate(sorted(choices, key=lambda c: c.get("index") or 0)):
-            msg = ch["message"]
-            text = msg.get("content") or ""
-            calls = [
-                ToolCall(
-                    id=tc.get("id") or f"call_{i}_{j}",
-                    name=tc["function"].get("name") or "",
-                    arguments=tc["function"].get("arguments") or "{}",
-                )
-                for j, tc in enumerate(msg.get("tool_calls") or [])
-                if isinstance(tc, dict) and isinstance(tc.get("function"), dict)
-            ]
-            finish = ch.get("finish_reason") or "stop"
-            if text_tools:
-                text, calls = toolcall_text.parse(text)
-                if calls:
-                    finish = "tool_calls"
-            # usage is per request: the prompt is charged once, completion tokens split evenly
-            share = completion // k + (1 if i < completion % k else 0)
-            out.append(
-                Completion(
-                    text=text,
-                    tool_calls=calls,
-                    finish_reason=finish,
-                    usage=Usage(
-                        prompt_tokens=prompt if i == 0 else 0,
-                        completion_tokens=share,
-                        latency_s=latency,
-                    ),
-                    model=model,
-                )
-            )
-        return out
