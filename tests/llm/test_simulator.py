@@ -12,6 +12,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable
+from typing import Any
 
 import httpx
 import openai
@@ -21,6 +22,17 @@ from thinktank.llm.simulator import Latency, SimulatorConfig, SimulatorProcess, 
 
 Sim = Callable[..., SimulatorServer]
 USER = [{"role": "user", "content": "hello simulator"}]
+
+
+@pytest.fixture(params=["full", "lean"])
+def simulator(request: pytest.FixtureRequest, simulator: Sim) -> Sim:
+    """Every test here runs on both HTTP servers: the lean one must answer as the full one."""
+
+    def make(config: SimulatorConfig | None = None, **fields: Any) -> SimulatorServer:
+        cfg = config or SimulatorConfig.model_validate(fields)
+        return simulator(cfg.model_copy(update={"http": request.param}))
+
+    return make
 
 
 async def test_scripted_replies_in_order(simulator: Sim, openai_client) -> None:
@@ -335,8 +347,12 @@ async def test_models_health_stats_reset(simulator: Sim, http: httpx.AsyncClient
         await http.post(sim.base_url + "/chat/completions", json={"model": model, "messages": USER})
     stats = sim.stats()
     assert stats["requests"] == 4 and stats["per_model"] == {"a": 2, "b": 1, "other": 1}
+    # arrival and reply times on this host's monotonic clock, the serving thread's CPU
+    assert stats["first_arrival_s"] < stats["last_arrival_s"] <= stats["last_reply_s"]
+    assert stats["last_reply_s"] <= time.monotonic() and stats["cpu_s"] > 0
     sim.reset()
-    assert sim.stats()["requests"] == 0
+    stats = sim.stats()
+    assert stats["requests"] == 0 and stats["first_arrival_s"] is None
 
 
 async def test_subprocess_runner(openai_client) -> None:
@@ -346,6 +362,18 @@ async def test_subprocess_runner(openai_client) -> None:
         assert r.choices[0].message.content == "from the child"
         assert sim.stats()["requests"] == 1
     assert sim.proc is None
+
+
+async def test_subprocess_runner_with_the_lean_server(openai_client) -> None:
+    cfg = SimulatorConfig(script=["lean child"], http="lean")
+    with SimulatorProcess(cfg) as sim:
+        proc = sim.proc
+        assert proc is not None
+        r = await openai_client(sim).chat.completions.create(model="sim", messages=USER)
+        assert r.choices[0].message.content == "lean child"
+        stats = sim.stats()
+        assert stats["requests"] == 1 and stats["last_reply_s"] >= stats["first_arrival_s"]
+    assert proc.returncode == 0  # SIGTERM ends it cleanly
 
 
 def test_subprocess_reports_startup_failure(tmp_path) -> None:

@@ -153,6 +153,7 @@ def create_app(engine: SimulatorEngine) -> Starlette:
         raise ConnectionCut("simulated body cut")
 
     async def chat(request: Request) -> Response:
+        engine.arrived()
         engine.in_flight += 1
         engine.max_in_flight = max(engine.max_in_flight, engine.in_flight)
         gate = None
@@ -191,6 +192,7 @@ def create_app(engine: SimulatorEngine) -> Starlette:
                 )
             return Response(data, media_type="application/json")
         finally:
+            engine.last_reply = time.monotonic()
             if not handed_over:
                 engine.active -= 1
                 if gate is not None:

@@ -360,6 +360,11 @@ class SimulatorConfig(StrictModel):
     """Reply when nothing else applies; None = a short echo of the last user message."""
     stream_chunk_chars: int = Field(default=24, ge=1)
     """Characters of content per streamed chunk."""
+    http: Literal["full", "lean"] = "full"
+    """The HTTP server: ``full`` is uvicorn + Starlette; ``lean`` a minimal HTTP/1.1 server
+    on asyncio with the same endpoints, decisions and bodies at a small part of the CPU
+    per request, for benchmarks of a client on the server's own cores (request bodies
+    need a Content-Length)."""
 
 
 def load_config(

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import random
+import time
 from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -87,6 +88,16 @@ class SimulatorEngine:
         self.per_model: Counter[str] = Counter()
         self.faults: Counter[str] = Counter()
         self.roles: Counter[str] = Counter()
+        self.first_arrival: float | None = None
+        self.last_arrival: float | None = None
+        self.last_reply: float | None = None
+
+    def arrived(self) -> None:
+        """Note a chat request's arrival (the monotonic clock, shared by the host's processes)."""
+        now = time.monotonic()
+        if self.first_arrival is None:
+            self.first_arrival = now
+        self.last_arrival = now
 
     def set_script(self, script: list[Any] | None, fault_script: list[Any] | None) -> None:
         """Replace the reply script and/or the fault script (cursors rewound)."""
@@ -100,7 +111,13 @@ class SimulatorEngine:
             self.fault_script = list(fault_script)
 
     def stats(self) -> dict[str, Any]:
-        """Counters for tests and benchmarks (JSON-ready)."""
+        """Counters for tests and benchmarks (JSON-ready).
+
+        ``first_arrival_s`` / ``last_arrival_s`` / ``last_reply_s``: when the first and
+        last chat request since the last reset arrived and when the last reply left,
+        on ``time.monotonic()`` (the host's clock, so any local process can compare);
+        ``cpu_s``: CPU seconds of the thread serving (its event loop) so far.
+        """
         return {
             "requests": self.requests,
             "in_flight": self.in_flight,
@@ -112,6 +129,10 @@ class SimulatorEngine:
             "roles": dict(self.roles),
             "script_consumed": self.script_pos,
             "script_remaining": max(0, len(self.script) - self.script_pos),
+            "first_arrival_s": self.first_arrival,
+            "last_arrival_s": self.last_arrival,
+            "last_reply_s": self.last_reply,
+            "cpu_s": time.thread_time(),
             **dict(self.counts),
         }
 

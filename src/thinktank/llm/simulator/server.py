@@ -7,6 +7,9 @@
   the listening socket down, so the address is known before the child starts.
 * :func:`serve_forever` — the foreground server of ``thinktank models simulate``.
 
+Each serves with uvicorn + Starlette, or with ``SimulatorConfig(http="lean")`` with the
+minimal server of :mod:`~thinktank.llm.simulator.lean` (a small part of the CPU per request).
+
 Both handles share one interface: ``start()``/``stop()``, context managers,
 ``base_url`` (``http://127.0.0.1:<port>/v1``), ``stats()``, ``reset()``,
 ``set_script()``. uvicorn picks httptools / uvloop when they are installed.
@@ -32,14 +35,21 @@ if TYPE_CHECKING:
     from thinktank.llm.base import ChatModel
 
 
-def _uvicorn_server(config: SimulatorConfig) -> tuple[Any, Any]:
+def _make_server(config: SimulatorConfig) -> tuple[Any, Any]:
+    """The HTTP server of ``config.http`` (uvicorn + Starlette, or the lean one) and its engine."""
+    from thinktank.llm.simulator.engine import SimulatorEngine
+
+    engine = SimulatorEngine(config)
+    if config.http == "lean":
+        from thinktank.llm.simulator.lean import LeanServer
+
+        return LeanServer(engine), engine
+
     import uvicorn
 
     from thinktank.llm.simulator.app import create_app, install_log_filter
-    from thinktank.llm.simulator.engine import SimulatorEngine
 
     install_log_filter()
-    engine = SimulatorEngine(config)
     app = create_app(engine)
     ucfg = uvicorn.Config(
         app,
@@ -80,7 +90,8 @@ class _Handle:
             return resp.json()
 
     def stats(self) -> dict[str, Any]:
-        """Counters: ``requests``, ``max_in_flight``, ``per_model``, ``faults``, ``roles``, …"""
+        """Counters: ``requests``, ``max_in_flight``, ``per_model``, ``faults``, ``roles``, …,
+        arrival and reply times and the server's CPU seconds (see ``SimulatorEngine.stats``)."""
         return dict(self._request("GET", "/stats"))
 
     def reset(self) -> None:
@@ -142,7 +153,7 @@ class SimulatorServer(_Handle):
         if self._thread is not None:
             return self
         sock = bind_socket(self.config.host, self.config.port)
-        server, self.engine = _uvicorn_server(self.config)
+        server, self.engine = _make_server(self.config)
         self._thread = ThreadedServer(server, sock, "thinktank-simulator")
         self.port = self._thread.port
         self._thread.start("simulator", timeout)
@@ -228,7 +239,7 @@ def serve_forever(
 
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     sock = socket.socket(fileno=fd) if fd is not None else bind_socket(config.host, config.port)
-    server, _ = _uvicorn_server(config)
+    server, _ = _make_server(config)
     if announce:  # the base URL alone on stdout, so scripts can read it
         port = sock.getsockname()[1]
         host = f"[{config.host}]" if ":" in config.host else config.host
