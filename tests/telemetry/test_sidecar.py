@@ -3,7 +3,7 @@ into spans the OTLP encoder turns into the very bytes the originals give."""
 
 from __future__ import annotations
 
-import pickle
+import os
 
 import pytest
 from opentelemetry import trace
@@ -12,9 +12,17 @@ from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor, SpanExportResult
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
-from opentelemetry.trace import NonRecordingSpan, SpanContext, SpanKind, StatusCode, TraceFlags
+from opentelemetry.trace import (
+    Link,
+    NonRecordingSpan,
+    SpanContext,
+    SpanKind,
+    StatusCode,
+    TraceFlags,
+    TraceState,
+)
 
-from thinktank.telemetry._sidecar import ProcessExporter, _flat, _spans
+from thinktank.telemetry._sidecar import ProcessExporter, Sidecar, _flat, _spans, frame, packed
 
 
 def test_a_batch_survives_the_trip_to_the_exporting_process() -> None:
@@ -22,30 +30,44 @@ def test_a_batch_survives_the_trip_to_the_exporting_process() -> None:
     provider = TracerProvider(resource=Resource({"service.name": "t", "k": 1}))
     provider.add_span_processor(SimpleSpanProcessor(exporter))
     tracer = provider.get_tracer("thinktank", "0.1.0")
-    remote = SpanContext(0xABC, 0xDEF, is_remote=True, trace_flags=TraceFlags(1))
+    state = TraceState([("vendor", "v1")])
+    remote = SpanContext(0xABC, 0xDEF, is_remote=True, trace_flags=TraceFlags(1), trace_state=state)
+    other = SpanContext(0x123, 0x456, is_remote=True, trace_flags=TraceFlags(1))
     with tracer.start_as_current_span(
         "chat bo8",
         context=trace.set_span_in_context(NonRecordingSpan(remote)),
         kind=SpanKind.SERVER,
         attributes={"gen_ai.usage.input_tokens": 12, "gen_ai.response.finish_reasons": ("stop",)},
     ):
-        with tracer.start_as_current_span("invoke_agent solver") as inner:
+        with tracer.start_as_current_span(
+            "invoke_agent solver", links=[Link(other, {"why": "retry"})]
+        ) as inner:
             inner.record_exception(RuntimeError("boom"))
             inner.set_status(trace.Status(StatusCode.ERROR, "RuntimeError: boom"))
             inner.set_attribute("gen_ai.usage.cost", 0.25)
     spans = exporter.get_finished_spans()
-    frame = pickle.dumps(
-        (
-            dict(spans[0].resource.attributes),
-            spans[0].resource.schema_url,
-            [_flat(s) for s in spans],
-        )
+    resource = spans[0].resource
+    rebuilt = _spans(
+        frame(resource.attributes, resource.schema_url, [packed(_flat(s)) for s in spans])
     )
-    rebuilt = _spans(frame)
     assert [s.name for s in rebuilt] == ["invoke_agent solver", "chat bo8"]
     assert rebuilt[1].parent is not None and rebuilt[1].parent.is_remote
     assert rebuilt[0].events[0].name == "exception"
+    assert rebuilt[0].context.trace_state == state  # carried from the client's header
+    assert rebuilt[0].links[0].context.span_id == 0x456
     assert encode_spans(rebuilt).SerializeToString() == encode_spans(spans).SerializeToString()
+
+
+def test_a_forked_copy_of_the_process_does_not_write_into_the_pipe() -> None:
+    sidecar = Sidecar()
+    try:
+        pid = os.fork()
+        if pid == 0:  # the copy: its frames would interleave with the parent's
+            os._exit(0 if sidecar.send({}, "", [b"x"]) is False else 1)
+        _, status = os.waitpid(pid, 0)
+        assert os.waitstatus_to_exitcode(status) == 0
+    finally:
+        sidecar.close()
 
 
 def test_an_exporting_process_that_ended_drops_spans_without_failing_the_run(
@@ -54,8 +76,9 @@ def test_an_exporting_process_that_ended_drops_spans_without_failing_the_run(
     # the child cannot build its exporter (a protocol it refuses) and ends at once
     monkeypatch.setenv("OTEL_EXPORTER_OTLP_PROTOCOL", "http/json")
     exporter = ProcessExporter()
-    assert exporter._proc is not None
-    assert exporter._proc.wait(timeout=60) != 0
+    proc = exporter.sidecar._proc
+    assert proc is not None
+    assert proc.wait(timeout=60) != 0
     provider = TracerProvider()
     provider.add_span_processor(SimpleSpanProcessor(InMemorySpanExporter()))
     span = provider.get_tracer("t").start_span("chat m")

@@ -21,7 +21,7 @@ from thinktank.llm.types import ChatRequest
 from thinktank.sandboxes import LocalSandboxConfig
 from thinktank.tools.code import PythonTool
 
-from .conftest import Spans
+from .conftest import PATHS, Spans, traced
 
 QUESTION = "What is 6 * 7?"
 
@@ -175,24 +175,13 @@ async def test_content_is_recorded_when_asked_for(spans_with_content: Spans, san
     assert attrs(exe)["process.command_args"] == ("python3", "-c", "print(6*7)")
 
 
-async def test_content_can_go_to_span_events_only(sandbox: Any) -> None:
-    from opentelemetry.sdk.trace import TracerProvider
-    from opentelemetry.sdk.trace.export import SimpleSpanProcessor
-    from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
-
+@pytest.mark.parametrize("path", PATHS)
+async def test_content_can_go_to_span_events_only(path: str) -> None:
     from thinktank import telemetry
 
-    exporter = InMemorySpanExporter()
-    provider = TracerProvider()
-    provider.add_span_processor(SimpleSpanProcessor(exporter))
-    telemetry.configure(
-        tracer_provider=provider, capture_content=telemetry.ContentCapture(events=True)
-    )
-    try:
+    with traced(path, telemetry.ContentCapture(events=True)) as spans:
         await compile(topology("single"), models=FunctionModel(lambda r: "Answer: 1")).run("q?")
-    finally:
-        telemetry.shutdown()
-    [chat] = [s for s in exporter.get_finished_spans() if s.name.startswith("chat")]
+        [chat] = spans.named("chat")
     assert "gen_ai.input.messages" not in attrs(chat)
     [event] = chat.events
     assert event.name == "gen_ai.client.inference.operation.details"

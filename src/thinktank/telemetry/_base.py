@@ -39,7 +39,10 @@ class SpanMaker:
         self.provider = provider
         self.owned = owned
         self.capture = capture
-        self._models: weakref.WeakKeyDictionary[Any, dict[str, Any]] = weakref.WeakKeyDictionary()
+        # a model's attributes by its id, while it lives (a weak reference's callback
+        # forgets them): a plain dict lookup, where a WeakKeyDictionary makes a weak
+        # reference on every one
+        self._models: dict[int, tuple[weakref.ref[Any], dict[str, Any]]] = {}
 
     async def _traced(
         self,
@@ -115,14 +118,26 @@ class SpanMaker:
     def _model(self, model: Any) -> dict[str, Any]:
         """The request-side attributes of a model: its name, provider and server (worked
         out once per model; callers copy them before adding their own)."""
+        key = id(model)
+        known = self._models.get(key)
+        if known is not None and known[0]() is model:
+            return known[1]
+        attrs = _model_attributes(model)
+
+        def gone(_: weakref.ref[Any]) -> None:
+            self._forget(key)
+
         try:
-            return self._models[model]
-        except KeyError:
-            pass
+            ref = weakref.ref(model, gone)
         except TypeError:  # a model that cannot be weakly referenced: no memo
-            return _model_attributes(model)
-        attrs = self._models[model] = _model_attributes(model)
+            return attrs
+        self._models[key] = (ref, attrs)
         return attrs
+
+    def _forget(self, key: int) -> None:
+        known = self._models.get(key)
+        if known is not None and known[0]() is None:
+            del self._models[key]
 
 
 def _model_attributes(model: Any) -> dict[str, Any]:

@@ -13,11 +13,14 @@ _EXTRA = "install the otel extra: pip install 'thinktank[otel]'"
 
 
 def build_provider(service_name: str) -> Any:
-    """An SDK ``TracerProvider`` exporting as the variables say (its sampler from
+    """A tracer provider exporting as the variables say (its sampler from
     ``OTEL_TRACES_SAMPLER``, its batching from ``OTEL_BSP_*``, its endpoint, headers,
-    timeout and compression from ``OTEL_EXPORTER_OTLP_*``: the SDK reads them)."""
+    timeout and compression from ``OTEL_EXPORTER_OTLP_*``: the SDK reads them). For
+    OTLP alone, a :class:`~thinktank.telemetry._pipe.PipeProvider` (spans as plain data
+    to the exporting process); else an SDK ``TracerProvider``."""
     try:
         from opentelemetry.sdk.resources import Resource
+        from opentelemetry.sdk.trace import Tracer as SDKTracer
         from opentelemetry.sdk.trace import TracerProvider
         from opentelemetry.sdk.trace.export import BatchSpanProcessor, SimpleSpanProcessor
     except ImportError as exc:
@@ -27,7 +30,14 @@ def build_provider(service_name: str) -> Any:
     if str(resource.attributes.get("service.name", "")).startswith("unknown_service"):
         # OTEL_SERVICE_NAME / OTEL_RESOURCE_ATTRIBUTES name it when set; else thinktank
         resource = resource.merge(Resource({"service.name": service_name}))
-    provider = TracerProvider(resource=resource)
+    provider = TracerProvider(resource=resource, shutdown_on_exit=names != ["otlp"])
+    if names == ["otlp"] and provider.get_tracer("thinktank").__class__ is SDKTracer:
+        # OTLP alone (and the SDK not disabled): thinktank's spans go straight to the
+        # exporting process as plain data (see _pipe), the SDK's sampler deciding
+        from thinktank.telemetry._pipe import PipeProvider
+
+        check_exporter(otlp_protocol())
+        return PipeProvider(resource, provider.sampler)
     for name in names:
         if name == "console":
             from opentelemetry.sdk.trace.export import ConsoleSpanExporter

@@ -1,25 +1,30 @@
 """OTLP export in a process of its own, so encoding spans never holds the traced
 process's interpreter.
 
-The OTLP exporters encode each span in Python (about four times what making the span
-costs), on the batch processor's thread, under the interpreter lock that the traced
-program's event loop needs. :class:`ProcessExporter` hands each batch instead, as plain
-tuples (a few µs a span), to a child process (``python -m thinktank.telemetry._sidecar``,
-with the same ``OTEL_*`` environment) that rebuilds the spans and exports them with the
-official OTLP exporter of the configured protocol. Closing the exporter closes the pipe;
-the child exports what it has, then exits (as it does if the parent dies).
+The OTLP exporters encode each span in Python (about four times what making an SDK span
+costs), under the interpreter lock that the traced program's event loop needs. Spans
+cross a pipe instead, in batches of plain tuples (:data:`Flat`), to a child process
+(``python -m thinktank.telemetry._sidecar``, with the same ``OTEL_*`` environment) that
+rebuilds SDK spans from them, applies the span limits the variables set
+(``OTEL_SPAN_ATTRIBUTE_COUNT_LIMIT`` and the rest) and exports them with the official
+OTLP exporter of the configured protocol. :class:`Sidecar` is the child and its pipe:
+thinktank's own spans (:mod:`thinktank.telemetry._pipe`) are tuples from the start;
+:class:`ProcessExporter` is the SDK exporter that flattens SDK spans onto it. Closing
+the pipe ends the child once it has exported what it has (it also ends if the parent
+dies).
 """
 
 from __future__ import annotations
 
 import logging
+import os
 import pickle
 import signal
 import struct
 import subprocess
 import sys
 import threading
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import IO, Any
 
 from opentelemetry.sdk.trace import ReadableSpan
@@ -29,8 +34,33 @@ log = logging.getLogger("thinktank.telemetry")
 
 _HEADER = struct.Struct("!I")
 
+Flat = tuple[Any, ...]
+"""One finished span as plain data: ``(name, trace_id, span_id, trace_flags, parent,
+kind, start, end, attributes, events, status_code, status_description, scope,
+trace_state, links)`` — ``parent`` is ``(span_id, is_remote)`` or None; ``kind`` and
+``status_code`` the enums' values; ``events`` ``[(name, attributes, timestamp)]``;
+``scope`` ``(name, version)`` or None; ``trace_state`` its W3C header or None; ``links``
+``[(trace_id, span_id, trace_flags, is_remote, attributes)]``. It crosses the pipe
+pickled on its own (:func:`packed`): bytes waiting in a queue are nothing the garbage
+collector has to walk, where tuples, dicts and lists waiting there would be promoted
+to its oldest generation and make its full collections come sooner."""
 
-def _flat(span: ReadableSpan) -> tuple[Any, ...]:
+
+def packed(span: Flat) -> bytes:
+    return pickle.dumps(span, protocol=pickle.HIGHEST_PROTOCOL)
+
+
+def frame(resource: Mapping[str, Any], schema_url: str, spans: list[bytes]) -> bytes:
+    """One batch as it crosses the pipe (after its length): the resource and the spans,
+    each :func:`packed`."""
+    return pickle.dumps((dict(resource), schema_url, spans), protocol=pickle.HIGHEST_PROTOCOL)
+
+
+def _trace_state(ts: Any) -> str | None:
+    return ts.to_header() if ts else None
+
+
+def _flat(span: ReadableSpan) -> Flat:
     ctx, parent = span.context, span.parent
     status = span.status
     scope = span.instrumentation_scope
@@ -48,33 +78,43 @@ def _flat(span: ReadableSpan) -> tuple[Any, ...]:
         status.status_code.value,
         status.description,
         (scope.name, scope.version) if scope is not None else None,
-    )
+        _trace_state(ctx.trace_state),
+        [
+            (
+                k.context.trace_id, k.context.span_id, int(k.context.trace_flags),
+                k.context.is_remote, dict(k.attributes or {}),
+            )
+            for k in span.links
+        ],
+    )  # fmt: skip
 
 
-class ProcessExporter(SpanExporter):
-    """A span exporter that passes batches to the exporting child process."""
+class Sidecar:
+    """The exporting child process and the pipe to it."""
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._warned = False
+        self._pid = os.getpid()
         self._proc: subprocess.Popen[bytes] | None = subprocess.Popen(
             [sys.executable, "-m", "thinktank.telemetry._sidecar"], stdin=subprocess.PIPE
         )
 
-    def export(self, spans: Sequence[ReadableSpan]) -> SpanExportResult:
+    def send(self, resource: Mapping[str, Any], schema_url: str, spans: list[bytes]) -> bool:
+        """Hand a batch of :func:`packed` spans to the child; False when it cannot take it
+        (it ended, or this is a forked copy of the process that started it: its writes
+        would break the stream)."""
         if not spans:
-            return SpanExportResult.SUCCESS
-        resource = spans[0].resource
-        frame = pickle.dumps(
-            (dict(resource.attributes), resource.schema_url, [_flat(s) for s in spans]),
-            protocol=pickle.HIGHEST_PROTOCOL,
-        )
+            return True
+        if os.getpid() != self._pid:
+            return False
+        data = frame(resource, schema_url, spans)
         with self._lock:
             proc = self._proc
             if proc is None or proc.stdin is None:
-                return SpanExportResult.FAILURE
+                return False
             try:
-                proc.stdin.write(_HEADER.pack(len(frame)) + frame)
+                proc.stdin.write(_HEADER.pack(len(data)) + data)
                 proc.stdin.flush()
             except (BrokenPipeError, OSError, ValueError):
                 if not self._warned:
@@ -83,17 +123,14 @@ class ProcessExporter(SpanExporter):
                         "the span exporting process ended (its error is above): spans are "
                         "dropped from now on"
                     )
-                return SpanExportResult.FAILURE
-        return SpanExportResult.SUCCESS
-
-    def force_flush(self, timeout_millis: int = 30_000) -> bool:
+                return False
         return True
 
-    def shutdown(self) -> None:
+    def close(self) -> None:
         """Close the pipe and wait for the child to export what it was given."""
         with self._lock:
             proc, self._proc = self._proc, None
-        if proc is None:
+        if proc is None or os.getpid() != self._pid:
             return
         try:
             if proc.stdin is not None:
@@ -105,40 +142,123 @@ class ProcessExporter(SpanExporter):
             proc.wait(timeout=10)
 
 
-def _spans(frame: bytes) -> list[ReadableSpan]:
-    from opentelemetry.sdk.resources import Resource
-    from opentelemetry.sdk.trace import Event
-    from opentelemetry.sdk.util.instrumentation import InstrumentationScope
-    from opentelemetry.trace import SpanContext, SpanKind, Status, StatusCode, TraceFlags
+class ProcessExporter(SpanExporter):
+    """An SDK span exporter that passes batches of SDK spans to the exporting process
+    (used when the provider is an SDK one: console and OTLP export together)."""
 
-    resource_attrs, schema_url, flat = pickle.loads(frame)
-    resource = Resource(resource_attrs, schema_url)
-    scopes: dict[Any, InstrumentationScope] = {}
-    out = []
-    for (
-        name, trace_id, span_id, flags, parent, kind, start, end, attrs, events, code,
-        description, scope,
-    ) in flat:  # fmt: skip
-        if scope is not None and scope not in scopes:
-            scopes[scope] = InstrumentationScope(scope[0], scope[1])
-        out.append(
-            ReadableSpan(
-                name=name,
-                context=SpanContext(trace_id, span_id, False, TraceFlags(flags)),
-                parent=None
-                if parent is None
-                else SpanContext(trace_id, parent[0], parent[1], TraceFlags(flags)),
-                resource=resource,
-                attributes=attrs,
-                events=[Event(n, a, t) for n, a, t in events],
-                kind=SpanKind(kind),
-                status=Status(StatusCode(code), description),
-                start_time=start,
-                end_time=end,
-                instrumentation_scope=scopes.get(scope) if scope is not None else None,
-            )
+    def __init__(self) -> None:
+        self.sidecar = Sidecar()
+
+    def export(self, spans: Sequence[ReadableSpan]) -> SpanExportResult:
+        if not spans:
+            return SpanExportResult.SUCCESS
+        resource = spans[0].resource
+        ok = self.sidecar.send(
+            resource.attributes, resource.schema_url, [packed(_flat(s)) for s in spans]
         )
-    return out
+        return SpanExportResult.SUCCESS if ok else SpanExportResult.FAILURE
+
+    def force_flush(self, timeout_millis: int = 30_000) -> bool:
+        return True
+
+    def shutdown(self) -> None:
+        self.sidecar.close()
+
+
+class _Rebuild:
+    """SDK spans from a batch's tuples, with the span limits of the ``OTEL_*`` variables
+    applied as the SDK applies them when a span is recorded."""
+
+    def __init__(self) -> None:
+        from opentelemetry.sdk.trace import SpanLimits
+
+        self.limits = limits = SpanLimits()
+        self.attrs_max = limits.max_span_attributes
+        self.attr_len = limits.max_span_attribute_length
+        self.event_attrs_max = limits.max_event_attributes
+        self.link_attrs_max = limits.max_link_attributes
+        self.any_len = limits.max_attribute_length
+
+    def _bounded(self, attrs: dict[str, Any], most: int | None, length: int | None) -> Any:
+        if length is None and (most is None or len(attrs) <= most):
+            return attrs  # within the limits: as it came (cleaned when it was set)
+        from opentelemetry.attributes import BoundedAttributes
+
+        return BoundedAttributes(most, attrs, immutable=True, max_value_len=length)
+
+    def _listed(self, items: list[Any], most: int | None) -> Any:
+        if most is None or len(items) <= most:
+            return items
+        from opentelemetry.sdk.util import BoundedList
+
+        return BoundedList.from_seq(most, items)
+
+    def spans(self, data: bytes) -> list[ReadableSpan]:
+        from opentelemetry.sdk.resources import Resource
+        from opentelemetry.sdk.trace import Event
+        from opentelemetry.sdk.util.instrumentation import InstrumentationScope
+        from opentelemetry.trace import (
+            Link,
+            SpanContext,
+            SpanKind,
+            Status,
+            StatusCode,
+            TraceFlags,
+            TraceState,
+        )
+
+        resource_attrs, schema_url, items = pickle.loads(data)
+        resource = Resource(resource_attrs, schema_url)
+        flat = [pickle.loads(item) for item in items]
+        scopes: dict[Any, InstrumentationScope] = {}
+        limits = self.limits
+        out = []
+        for (
+            name, trace_id, span_id, flags, parent, kind, start, end, attrs, events, code,
+            description, scope, trace_state, links,
+        ) in flat:  # fmt: skip
+            if scope is not None and scope not in scopes:
+                scopes[scope] = InstrumentationScope(scope[0], scope[1])
+            state = TraceState.from_header([trace_state]) if trace_state else None
+            out.append(
+                ReadableSpan(
+                    name=name,
+                    context=SpanContext(trace_id, span_id, False, TraceFlags(flags), state),
+                    parent=None
+                    if parent is None
+                    else SpanContext(trace_id, parent[0], parent[1], TraceFlags(flags)),
+                    resource=resource,
+                    attributes=self._bounded(attrs, self.attrs_max, self.attr_len),
+                    events=self._listed(
+                        [
+                            Event(n, self._bounded(a, self.event_attrs_max, self.any_len), t)
+                            for n, a, t in events
+                        ],
+                        limits.max_events,
+                    ),
+                    links=self._listed(
+                        [
+                            Link(
+                                SpanContext(t, s, r, TraceFlags(f)),
+                                self._bounded(a, self.link_attrs_max, self.any_len),
+                            )
+                            for t, s, f, r, a in links
+                        ],
+                        limits.max_links,
+                    ),
+                    kind=SpanKind(kind),
+                    status=Status(StatusCode(code), description),
+                    start_time=start,
+                    end_time=end,
+                    instrumentation_scope=scopes.get(scope) if scope is not None else None,
+                )
+            )
+        return out
+
+
+def _spans(data: bytes) -> list[ReadableSpan]:
+    """The SDK spans of one :func:`frame` (what the child exports)."""
+    return _Rebuild().spans(data)
 
 
 def _read(stream: IO[bytes], n: int) -> bytes | None:
@@ -155,13 +275,19 @@ def main() -> None:
     # the pipe; this process exports until then
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     exporter = otlp_exporter()
+    rebuild = _Rebuild()
     stream = sys.stdin.buffer
     try:
         while (header := _read(stream, _HEADER.size)) is not None:
-            frame = _read(stream, _HEADER.unpack(header)[0])
-            if frame is None:
+            data = _read(stream, _HEADER.unpack(header)[0])
+            if data is None:
                 break
-            exporter.export(_spans(frame))
+            try:
+                spans = rebuild.spans(data)
+            except Exception:
+                log.exception("a batch of spans could not be read; it is dropped")
+                continue
+            exporter.export(spans)
     finally:
         exporter.shutdown()
 

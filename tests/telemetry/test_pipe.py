@@ -1,0 +1,251 @@
+"""The OTLP export's own spans (:mod:`thinktank.telemetry._pipe`): what reaches the
+exporter is what the SDK's spans give for the same calls — attributes cleaned the same
+way, status rules, exceptions, events, links, trace state, the sampler and the span
+limits of the ``OTEL_*`` variables — and they are real OpenTelemetry spans in the
+context, so other instrumentation nests under them."""
+
+from __future__ import annotations
+
+import enum
+import logging
+import threading
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+from opentelemetry import trace
+from opentelemetry.sdk.resources import Resource
+from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+from opentelemetry.trace import (
+    Link,
+    NonRecordingSpan,
+    SpanContext,
+    SpanKind,
+    StatusCode,
+    TraceFlags,
+    TraceState,
+)
+
+from thinktank.graphs.compiler import compile
+from thinktank.graphs.topologies import topology
+from thinktank.llm.testing import FunctionModel
+from thinktank.llm.types import ChatRequest
+from thinktank.telemetry._batches import Batches
+from thinktank.telemetry._pipe import PipeProvider
+from thinktank.telemetry._sidecar import _spans, frame
+
+from .conftest import Spans
+
+
+class Color(enum.IntEnum):
+    RED = 1
+
+
+class Opaque:
+    def __str__(self) -> str:
+        return "opaque"
+
+
+def both(run: Callable[[trace.Tracer], None]) -> tuple[list[ReadableSpan], list[ReadableSpan]]:
+    """What ``run`` records through an SDK provider, and through the OTLP export's provider
+    (rebuilt from the pipe's bytes as the exporting process rebuilds them)."""
+    sdk_out = InMemorySpanExporter()
+    sdk = TracerProvider(resource=Resource({"service.name": "t"}))
+    sdk.add_span_processor(SimpleSpanProcessor(sdk_out))
+    run(sdk.get_tracer("thinktank", "1.0"))
+    pipe_out = InMemorySpanExporter()
+    pipe = PipeProvider(
+        Resource({"service.name": "t"}),
+        sdk.sampler,
+        send=lambda res, url, spans: pipe_out.export(_spans(frame(res, url, spans))),
+    )
+    run(pipe.get_tracer("thinktank", "1.0"))
+    pipe.shutdown()
+    return list(sdk_out.get_finished_spans()), list(pipe_out.get_finished_spans())
+
+
+def without_stack(attrs: Any) -> dict[str, Any]:
+    """An event's attributes, an exception's stack trace only said to be there (its frames
+    differ between two tracers' code)."""
+    out = dict(attrs or {})
+    if "exception.stacktrace" in out:
+        out["exception.stacktrace"] = "Traceback" in out["exception.stacktrace"]
+    return out
+
+
+def shape(spans: list[ReadableSpan]) -> list[Any]:
+    """Everything of the spans but their random ids and clock times: names, kinds, tree,
+    attributes, events, links, status, flags, trace state, scope."""
+    index = {s.context.span_id: i for i, s in enumerate(spans)}
+    out = []
+    for s in spans:
+        parent = s.parent
+        out.append(
+            (
+                s.name,
+                s.kind,
+                None if parent is None else index.get(parent.span_id, parent.span_id),
+                None if parent is None else parent.is_remote,
+                dict(s.attributes or {}),
+                s.dropped_attributes,
+                [(e.name, without_stack(e.attributes), e.dropped_attributes) for e in s.events],
+                s.dropped_events,
+                [(k.context.span_id, dict(k.attributes or {})) for k in s.links],
+                s.status.status_code,
+                s.status.description,
+                int(s.context.trace_flags),
+                s.context.trace_state.to_header(),
+                (s.instrumentation_scope.name, s.instrumentation_scope.version)
+                if s.instrumentation_scope
+                else None,
+            )
+        )
+    return out
+
+
+BOOM = ValueError("bad value")
+REMOTE = SpanContext(
+    0x0AF7651916CD43DD8448EB211C80319C,
+    0xB7AD6B7169203331,
+    is_remote=True,
+    trace_flags=TraceFlags(TraceFlags.SAMPLED),
+    trace_state=TraceState([("vendor", "v1")]),
+)
+
+
+def calls(tracer: trace.Tracer) -> None:
+    """Every span call thinktank's hooks make, and those other code may make on them."""
+    parent = trace.set_span_in_context(NonRecordingSpan(REMOTE))
+    root = tracer.start_span("chat bo8", parent, SpanKind.SERVER, {"a": 1, "b": ["x", "y"]})
+    ctx = trace.set_span_in_context(root)
+    leaf = tracer.start_span(
+        "chat sim", ctx, SpanKind.CLIENT, {"n": 2.5}, links=[Link(REMOTE, {"why": "retry"})]
+    )
+    leaf.set_attributes(
+        {"flag": True, "enum": Color.RED, "opaque": Opaque(), "tuple": (1, 2), "none": None}
+    )
+    leaf.set_attribute("gen_ai.usage.cost", 0.25)
+    leaf.add_event("gen_ai.client.inference.operation.details", {"gen_ai.input.messages": "[]"})
+    leaf.record_exception(BOOM)
+    leaf.set_status(trace.Status(StatusCode.ERROR, "ValueError: bad value"))
+    leaf.set_status(StatusCode.UNSET)  # ignored
+    leaf.update_name("chat sim-2")
+    leaf.end()
+    leaf.set_attribute("late", 1)  # ignored: ended
+    ok = tracer.start_span("ok", ctx)
+    ok.set_status(StatusCode.OK)
+    ok.set_status(StatusCode.ERROR, "too late")  # an OK status is final
+    ok.end()
+    with pytest.raises(KeyError):
+        with tracer.start_as_current_span("failing", ctx):
+            raise KeyError("k")
+    root.end()
+
+
+def test_spans_reach_the_exporter_as_the_sdks_do() -> None:
+    sdk, pipe = both(calls)
+    assert shape(pipe) == shape(sdk)
+    assert [s.name for s in pipe] == ["chat sim-2", "ok", "failing", "chat bo8"]
+    assert pipe[0].events[1].attributes is not None
+    assert pipe[0].events[1].attributes["exception.type"] == "ValueError"
+
+
+def test_span_limits_apply_as_the_sdks_do(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("OTEL_SPAN_ATTRIBUTE_COUNT_LIMIT", "3")
+    monkeypatch.setenv("OTEL_SPAN_ATTRIBUTE_VALUE_LENGTH_LIMIT", "4")
+    monkeypatch.setenv("OTEL_SPAN_EVENT_COUNT_LIMIT", "1")
+
+    def many(tracer: trace.Tracer) -> None:
+        span = tracer.start_span("s", attributes={"a": "long value", "b": 2})
+        span.set_attributes({"c": 3, "d": "another long one"})
+        span.add_event("e1")
+        span.add_event("e2", {"k": "v"})
+        span.end()
+
+    sdk, pipe = both(many)
+    assert shape(pipe) == shape(sdk)
+    assert pipe[0].dropped_attributes == 1 and pipe[0].dropped_events == 1
+    assert dict(pipe[0].attributes or {})["d"] == "anot"
+
+
+@pytest.mark.parametrize(
+    ("env", "parent", "exported"),
+    [
+        ({}, None, True),
+        ({}, REMOTE, True),
+        ({}, SpanContext(1, 2, True, TraceFlags(0)), False),  # the client did not sample
+        ({"OTEL_TRACES_SAMPLER": "always_off"}, None, False),
+        ({"OTEL_TRACES_SAMPLER": "always_on"}, SpanContext(1, 2, True, TraceFlags(0)), True),
+        ({"OTEL_TRACES_SAMPLER": "traceidratio", "OTEL_TRACES_SAMPLER_ARG": "0"}, None, False),
+    ],
+)
+def test_the_sampler_the_variables_name_decides(
+    monkeypatch: pytest.MonkeyPatch,
+    env: dict[str, str],
+    parent: SpanContext | None,
+    exported: bool,
+) -> None:
+    for k, v in env.items():
+        monkeypatch.setenv(k, v)
+
+    def two(tracer: trace.Tracer) -> None:
+        ctx = None if parent is None else trace.set_span_in_context(NonRecordingSpan(parent))
+        outer = tracer.start_span("outer", ctx)
+        inner = tracer.start_span("inner", trace.set_span_in_context(outer))
+        assert inner.get_span_context().trace_id == outer.get_span_context().trace_id
+        assert inner.is_recording() is exported
+        inner.end()
+        outer.end()
+
+    sdk, pipe = both(two)
+    assert shape(pipe) == shape(sdk)
+    assert len(pipe) == (2 if exported else 0)
+
+
+def test_other_instrumentation_nests_under_thinktanks_spans(spans: Spans) -> None:
+    # a library instrumented on its own (its own SDK provider) runs inside a model call
+    theirs = InMemorySpanExporter()
+    provider = TracerProvider()
+    provider.add_span_processor(SimpleSpanProcessor(theirs))
+    tracer = provider.get_tracer("some.http.client")
+
+    def model(req: ChatRequest) -> str:
+        with tracer.start_as_current_span("POST /v1/chat"):
+            return "Answer: 4"
+
+    graph = compile(topology("single"), models=FunctionModel(model))
+    assert graph.run_sync("What is 2+2?").answer == "4"
+    [agent] = spans.named("invoke_agent")
+    [inner] = theirs.get_finished_spans()
+    assert inner.parent is not None and inner.parent.span_id == agent.context.span_id
+    assert inner.context.trace_id == agent.context.trace_id
+
+
+def test_batches_follow_the_variables_and_a_full_queue_drops_spans_once(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    entered, release = threading.Event(), threading.Event()
+    sizes: list[int] = []
+
+    def send(batch: list[bytes]) -> None:
+        sizes.append(len(batch))
+        entered.set()
+        release.wait(timeout=30)
+
+    batches = Batches(send, schedule_delay_s=60.0, max_queue=4, max_batch=2)
+    try:
+        batches.put(b"1")
+        batches.put(b"2")  # a batch's worth: the thread sends it (and waits in send)
+        assert entered.wait(timeout=30)
+        for i in range(3, 9):
+            batches.put(str(i).encode())  # four fit; two are dropped
+        release.set()
+        batches.flush()
+    finally:
+        release.set()
+        batches.close()
+    assert max(sizes) == 2 and sum(sizes) == 6
+    dropped = [r for r in caplog.records if "span queue is full" in r.getMessage()]
+    assert len(dropped) == 1 and dropped[0].levelno == logging.WARNING
