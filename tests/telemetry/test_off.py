@@ -94,6 +94,7 @@ def test_hooks_hand_back_what_they_are_given() -> None:
         (telemetry.agent, (None, "s:1:0", 1, 0)),
         (telemetry.tool, (None, None)),
         (telemetry.sandbox_exec, (None, ["true"])),
+        (telemetry.sandbox_cell, (None, "print(1)")),
         (telemetry.eval_task, (None,)),
         (telemetry.served, ("m", "chatcmpl-1", {})),
     ]:

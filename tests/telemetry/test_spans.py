@@ -188,6 +188,38 @@ async def test_content_can_go_to_span_events_only(path: str) -> None:
     assert "q?" in dict(event.attributes or {})["gen_ai.input.messages"]
 
 
+async def test_cells_of_a_python_session_are_spans_under_their_tool_calls(
+    spans_with_content: Spans, sandbox: Any
+) -> None:
+    spans = spans_with_content
+    cells = iter(["x = 6 * 7", "print(x)", "1 / 0"])
+
+    def solver(req: ChatRequest) -> Any:
+        if req.messages[-1]["role"] == "tool" and "ZeroDivisionError" in str(
+            req.messages[-1]["content"]
+        ):
+            return "Answer: 42"
+        return {"name": "python", "arguments": {"code": next(cells)}}
+
+    spec = topology("single")
+    spec = spec.model_copy(
+        update={"nodes": [n.model_copy(update={"tools": ["python"]}) for n in spec.nodes]}
+    )
+    tool = PythonTool(sandbox, stateful=True)
+    graph = compile(spec, models=FunctionModel(solver), tools=[tool])
+    res = await graph.run(QUESTION)
+    assert res.answer == "42"
+    calls = sorted(spans.named("execute_tool"), key=lambda s: s.start_time)
+    assert [spans.tree(c) for c in calls] == [
+        ("execute_tool python", [("sandbox.cell local", [])])
+    ] * 3
+    cells_ = [spans.children(c)[0] for c in calls]
+    assert [attrs(c)["input.value"] for c in cells_] == ["x = 6 * 7", "print(x)", "1 / 0"]
+    assert [attrs(c)["process.exit.code"] for c in cells_] == [0, 0, 1]
+    assert attrs(cells_[2])["thinktank.cell.error_type"] == "ZeroDivisionError"
+    assert all(attrs(c)["thinktank.sandbox.id"] == sandbox.id for c in cells_)
+
+
 async def test_a_failing_model_call_is_an_error_span(spans: Spans) -> None:
     def broken(req: ChatRequest) -> Any:
         raise RuntimeError("endpoint down")

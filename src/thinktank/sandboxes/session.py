@@ -21,6 +21,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
+from thinktank import telemetry
 from thinktank.sandboxes.errors import SandboxClosed, SandboxError
 from thinktank.sandboxes.types import CellResult
 
@@ -80,6 +81,16 @@ class PythonSession:
         output_cap: int | None = None,
     ) -> CellResult:
         """Run one cell. The last expression's value is echoed to stdout, like a REPL."""
+        return await telemetry.sandbox_cell(
+            self._run(code, timeout, output_cap), self.sandbox, code
+        )
+
+    async def _run(
+        self,
+        code: str,
+        timeout: float | None,  # noqa: ASYNC109
+        output_cap: int | None,
+    ) -> CellResult:
         if self._closed:
             raise SandboxClosed("this Python session is closed")
         if self._lock is None:

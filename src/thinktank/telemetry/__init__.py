@@ -2,7 +2,8 @@
 
 A graph run is an ``invoke_workflow`` span; each node sample an ``invoke_agent`` span
 under it; each model call a ``chat`` span; each tool call an ``execute_tool`` span;
-each sandbox command a ``sandbox.exec`` span; each task of an eval run a
+each sandbox command a ``sandbox.exec`` span; each cell of a persistent Python
+session a ``sandbox.cell`` span; each task of an eval run a
 ``thinktank.eval_task`` span around its graph run and judging; each request to
 ``thinktank serve`` a server ``chat`` span around its run. Token counts and cost are
 on the spans; message content only when ``OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT``
@@ -186,6 +187,15 @@ def sandbox_exec(
     if impl is None:
         return run
     return impl.sandbox_exec(run, sandbox, argv)
+
+
+def sandbox_cell(run: Coroutine[Any, Any, T], sandbox: Any, code: str) -> Coroutine[Any, Any, T]:
+    """A cell of a persistent Python session in a sandbox (``sandbox.cell``): ``run``
+    ends in its ``CellResult``."""
+    impl = _impl
+    if impl is None:
+        return run
+    return impl.sandbox_cell(run, sandbox, code)
 
 
 def eval_task(run: Coroutine[Any, Any, T], job: Any) -> Coroutine[Any, Any, T]:

@@ -1,5 +1,6 @@
 """The spans of calls: a model call (``chat``, a leaf made when it has ended, timed back
-from then), a tool call (``execute_tool``) and a sandbox command (``sandbox.exec``)."""
+from then), a tool call (``execute_tool``), a sandbox command (``sandbox.exec``) and a
+cell of a persistent Python session (``sandbox.cell``)."""
 
 from __future__ import annotations
 
@@ -156,3 +157,35 @@ class CallSpans(SpanMaker):
                 self._content(span, {"process.command_args": [str(a) for a in argv]})
 
         return self._traced(run, f"sandbox.exec {backend}", SpanKind.INTERNAL, attrs, finish)
+
+    def sandbox_cell(
+        self, run: Coroutine[Any, Any, T], sandbox: Any, code: str
+    ) -> Coroutine[Any, Any, T]:
+        backend = str(getattr(sandbox, "backend", "sandbox"))
+        try:
+            attrs: dict[str, Any] = {
+                "thinktank.sandbox.backend": backend,
+                "thinktank.sandbox.id": str(sandbox.id),
+                "process.executable.name": "python",
+                KIND: "CHAIN",
+            }
+        except Exception:
+            log.debug("describing a session cell span failed", exc_info=True)
+            attrs = {}
+
+        def finish(span: Span, res: Any) -> None:
+            done: dict[str, Any] = {"process.exit.code": int(res.exit_code)}
+            if res.truncated:
+                done["thinktank.sandbox.truncated"] = True
+            if res.session_restarted:  # the interpreter's state was lost
+                done["thinktank.session.restarted"] = True
+            if res.timed_out or res.oom_killed:
+                done["error.type"] = kind = "timeout" if res.timed_out else "oom_killed"
+                span.set_status(Status(StatusCode.ERROR, kind))
+            elif res.error:  # the cell raised: its exception's type (the message is content)
+                done["thinktank.cell.error_type"] = str(res.error).split(":", 1)[0][:200]
+            span.set_attributes(done)
+            if self.capture.on:
+                self._content(span, {"input.value": code})
+
+        return self._traced(run, f"sandbox.cell {backend}", SpanKind.INTERNAL, attrs, finish)
