@@ -302,6 +302,7 @@ class OpenAICompatModel(ChatModel):
         sem = self._sem
         assert sem is not None  # set by _sdk()
         options: Any = self._options  # the SDK's RequestOptions (auth, extra_body)
+        chat_url = self.base_url + "/chat/completions"
         t0 = time.perf_counter()
         attempts = 0
 
@@ -310,8 +311,9 @@ class OpenAICompatModel(ChatModel):
             attempts += 1
             async with sem, endpoint_slot(self.base_url, self.concurrency):
                 try:
+                    # the whole URL: a path would be parsed and joined to the base per request
                     raw = await client.post(
-                        "/chat/completions", body=body, cast_to=httpx2.Response, options=options
+                        chat_url, body=body, cast_to=httpx2.Response, options=options
                     )
                 except openai.APIStatusError as exc:
                     raise self._translate_status(exc) from exc
