@@ -78,7 +78,7 @@ def extract_choice(
     cls = _letters_class(valid)
     found: str | None = None
     for m in re.finditer(
-        rf"(?i)\b(?:answer|option|choice)\s*(?:is|:|=)?\s*(?:option\s+|choice\s+)?"
+        rf"(?i)\b(?:answer|option|choice)\s*(?:(?:is|:|=)\s*)?(?:option\s+|choice\s+)?"
         rf"[\[(]?([{cls}])\b[\])]?(?=\s*(?:[.,;!)]|$|\n|is\b))",
         text,
     ):

@@ -13,23 +13,28 @@ from __future__ import annotations
 import re
 
 _BOX_CMDS = ("\\boxed", "\\fbox")
+_OPENS = re.compile(r"[ \t]*\{")  # a group opens here (spaces skipped, as find_braced)
 
 # "Answer: X", "Final answer - X", "**Answer:** X", "ANSWER = X" at a line start.
 _ANSWER_LINE = re.compile(
-    r"(?im)^[ \t>*#_-]*(?:the\s+)?(?:final\s+|correct\s+)?answer\s*(?:is)?\s*[*_]*\s*[:=\-–—]\s*[*_]*[ \t]*(?P<ans>.*\S)?"
+    r"(?im)^[ \t>*#_-]*(?:the[ \t]+)?(?:(?:final|correct)[ \t]+)?answer(?:[ \t]+is)?"
+    r"(?:[ \t]*[*_]+)?[ \t]*[:=\-–—]\s*(?:[*_]+[ \t]*)?(?P<ans>.*\S)?"
 )
+# (each run of blanks can be read one way only: adjacent optional runs of spaces made
+# "Answer" followed by a long run of blank lines take cubic time)
 # "... the answer is X" anywhere in a sentence (weaker than an answer line).
 _ANSWER_PHRASE = re.compile(
-    r"(?i)\b(?:final|correct)?\s*answer\s+(?:is|would\s+be|should\s+be|=)\s*:?\s*(?P<ans>[^\n]+)"
+    r"(?i)\b(?:(?:final|correct)\s*)?answer\s+(?:is|would\s+be|should\s+be|=)\s*(?::\s*)?(?P<ans>[^\n]+)"
 )
 
 
-def find_braced(text: str, start: int) -> tuple[str, int] | None:
+def find_braced(text: str, start: int, stop: int | None = None) -> tuple[str, int] | None:
     """The content of the ``{...}`` group opening at or after ``start`` (spaces skipped).
 
     Returns ``(content, end)`` where ``end`` is the index after the closing brace,
     or ``None`` when there is no group or it is unbalanced (then the rest of the
-    text is not trusted as an answer).
+    text is not trusted as an answer). ``stop``: look for the closing brace only
+    before this index.
     """
     i = start
     while i < len(text) and text[i] in " \t":
@@ -37,7 +42,7 @@ def find_braced(text: str, start: int) -> tuple[str, int] | None:
     if i >= len(text) or text[i] != "{":
         return None
     depth = 0
-    for j in range(i, len(text)):
+    for j in range(i, len(text) if stop is None else min(stop, len(text))):
         ch = text[j]
         if ch == "\\" and j + 1 < len(text) and text[j + 1] in "{}":
             continue
@@ -54,13 +59,18 @@ def last_boxed(text: str) -> tuple[str, int] | None:
     """Content and start position of the last ``\\boxed{}``/``\\fbox{}`` in ``text``."""
     best: tuple[str, int] | None = None
     for cmd in _BOX_CMDS:
-        pos = text.rfind(cmd)
+        pos, stop = text.rfind(cmd), len(text)
         while pos != -1:
-            found = find_braced(text, pos + len(cmd))
+            found = find_braced(text, pos + len(cmd), stop)
             if found is not None:
                 if best is None or pos > best[1]:
                     best = (found[0], pos)
                 break
+            if _OPENS.match(text, pos + len(cmd)):
+                # an unclosed group: a group opened before it cannot close after it
+                # (depths add up), so earlier boxes are searched only up to here —
+                # linear in the reply, where a model looping on "\boxed{" made it quadratic
+                stop = pos
             pos = text.rfind(cmd, 0, pos)
     return best
 

@@ -25,10 +25,12 @@ from fractions import Fraction
 from thinktank.graphs.answers.latex import clean_latex, final_segment
 
 _THOUSANDS = r"\d{1,3}(?:,\d{3})+(?!\d)"
+# Every [ \t]* follows a character it belongs to: a run of blanks can be read one way
+# only (three optional prefixes each taking any blanks made it cubic in the run's length).
 _NUM = re.compile(
     r"""
     (?<![\w.])
-    (?P<sign>[-+])?[ \t]*(?P<cur>[$€£¥])?[ \t]*(?P<sign2>[-+])?
+    (?:(?P<sign>[-+])[ \t]*)?(?:(?P<cur>[$€£¥])[ \t]*)?(?:(?P<sign2>[-+])[ \t]*)?
     (?:
         (?P<whole>\d+)[ \t]+(?P<mnum>\d+)[ \t]*/[ \t]*(?P<mden>\d+)(?![\d.])
       |
@@ -43,7 +45,11 @@ _NUM = re.compile(
 )
 # What may follow a number and still count as "just a unit": words, degree and
 # micro signs, powers like ^2 or ², slashes (km/h) — no digits or operators.
-_UNIT_TAIL = re.compile(r"(?:[\s.]*(?:[A-Za-zµ°Ω²³']+(?:\^\{?\d\}?)?(?:/[A-Za-z]+)?))*[\s.!,;]*")
+_UNIT = r"[A-Za-zµ°Ω²³']+(?:\^\{?\d\}?)?(?:/[A-Za-z]+)?"
+# Units after the number ("12 cm", "3.5 hours."): one way only to split the words into
+# units (a separator between two), so a tail that does not match fails in linear time;
+# "(?:[\s.]*UNIT)*" could split a long word letter by letter and took exponential time.
+_UNIT_TAIL = re.compile(rf"[\s.]*(?:{_UNIT}(?:[\s.]+{_UNIT})*)?[\s.!,;]*")
 # Words that may precede the number in a one-line answer ("approximately 3.5").
 _WORD_HEAD = re.compile(r"[A-Za-z ,:'’\"~≈-]*")
 
