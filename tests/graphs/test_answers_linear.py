@@ -53,3 +53,14 @@ def test_the_answers_read_stay_the_same() -> None:
     assert last_boxed("\\boxed{1} and \\boxed{2 \\boxed{3}") == ("3", 23)
     assert last_boxed("\\boxed{a{b}c} then \\boxed{") == ("a{b}c", 0)
     assert last_boxed("\\boxed{" * 500 + "\\boxed{9}") == ("9", 3500)
+
+
+def test_answer_lines_of_role_outputs_and_the_simulator_are_linear() -> None:
+    from thinktank.agents.outputs import final_answer
+    from thinktank.llm.simulator.answers import extract_answer, extract_candidate
+
+    starry = "Answer: " + " *" * 40_000 + " x"  # a lazy value before blanks and stars
+    assert final_answer(starry) == (" *" * 40_000).strip() + " x"
+    assert extract_answer("Answer: 7" + " " * 40_000 + "\nmore") == "7"
+    assert extract_candidate("Candidate answer:" + " a" * 40_000 + " ") == "a" + " a" * 39_999
+    assert final_answer("Answer: **5**  ") == "**5"

@@ -22,8 +22,10 @@ from pydantic import BaseModel, Field, ValidationError
 from thinktank.errors import OutputParseError
 from thinktank.llm.structured import extract_json
 
+# the value runs to its line's last character that is not a blank or a star (one way to
+# read it: a lazy value before optional trailing blanks was quadratic in the line)
 _ANSWER_LINE = re.compile(
-    r"^[ \t>*_#]*(?:final[ \t]+)?answer[ \t*_]*[:=][ \t]*(.+?)[ \t*]*$", re.I | re.M
+    r"^[ \t>*_#]*(?:final[ \t]+)?answer[ \t*_]*[:=][ \t]*(.*[^ \t*\n])[ \t*]*$", re.I | re.M
 )
 
 

@@ -14,10 +14,10 @@ from fractions import Fraction
 
 _BOXED = "\\boxed{"
 _ANSWER_LINE = re.compile(
-    r"^[ \t>*_#]*(?:final[ \t]+)?answer[ \t*_]*[:=][ \t]*(.+?)[ \t]*$", re.I | re.M
+    r"^[ \t>*_#]*(?:final[ \t]+)?answer[ \t*_]*[:=][ \t]*(.*\S)[ \t]*$", re.I | re.M
 )
 _CANDIDATE_LINE = re.compile(
-    r"^[ \t>*_#]*(?:candidate|proposed)[ \t]+(?:answer|solution)[ \t*_]*[:=][ \t]*(.*?)[ \t]*$",
+    r"^[ \t>*_#]*(?:candidate|proposed)[ \t]+(?:answer|solution)[ \t*_]*[:=][ \t]*((?:.*\S)?)[ \t]*$",
     re.I | re.M,
 )
 _NUMBERED = re.compile(
@@ -129,11 +129,11 @@ def extract_numbered(text: str) -> list[tuple[int, str | None]]:
 
 
 _PAIR = (
-    re.compile(r"^[ \t]*answer 1[ \t]*:[ \t]*(.*?)[ \t]*$", re.I | re.M),
-    re.compile(r"^[ \t]*answer 2[ \t]*:[ \t]*(.*?)[ \t]*$", re.I | re.M),
+    re.compile(r"^[ \t]*answer 1[ \t]*:[ \t]*((?:.*\S)?)[ \t]*$", re.I | re.M),
+    re.compile(r"^[ \t]*answer 2[ \t]*:[ \t]*((?:.*\S)?)[ \t]*$", re.I | re.M),
 )
 _REFERENCE = (
-    re.compile(r"^[ \t]*reference answer[ \t]*:[ \t]*(.*?)[ \t]*$", re.I | re.M),
+    re.compile(r"^[ \t]*reference answer[ \t]*:[ \t]*((?:.*\S)?)[ \t]*$", re.I | re.M),
     _CANDIDATE_LINE,
 )
 
