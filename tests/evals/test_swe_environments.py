@@ -10,6 +10,7 @@ time); the host downloads its wheels, the sandboxes never get a network.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import json
 import subprocess
@@ -172,6 +173,45 @@ async def test_build_mode_makes_an_offline_environment_once_and_judges_like_the_
     assert "Looking in links: /wheelhouse" in full  # the re-install ran offline
     report_json = json.loads((logs / "report.json").read_text())
     assert report_json["correct"] and "logs" not in report_json["details"]
+
+
+async def test_a_dependency_the_environment_lacks_is_fetched_once_when_patches_are_judged_together(
+    provider: SandboxProvider, clone: tuple[Path, str], tmp_path: Path
+) -> None:
+    """The base commit needs a package its environment (built at an earlier commit) lacks:
+    it is fetched on the host for the instance. Gold and empty patches judged at the same
+    time (as `swe gold` and --swe-judge-candidates do) share one fetch: two builds in the
+    one host copy of the repository collided, and one judgment failed at random."""
+    import shutil
+
+    repos = tmp_path / "repos"
+    shutil.copytree(clone[0], repos)
+    root = repos / "acme__calc"
+    env_commit = _git(["rev-parse", "HEAD~1"], root)  # the other tests' environment
+    project = root / "pyproject.toml"
+    project.write_text(project.read_text().replace('["iniconfig"]', '["iniconfig", "pyparsing"]'))
+    _git(["commit", "-qam", "needs pyparsing"], root)
+    task = task_of(_git(["rev-parse", "HEAD"], root), environment_setup_commit=env_commit)
+    harness = SWEHarness(provider, {"env": "build", "repos": str(repos)})
+    fetched: list[str] = []
+    real = harness._fetch_top_up
+
+    async def counting(co: Any, missing: list[str]) -> Path:
+        fetched.extend(missing)
+        return await real(co, missing)
+
+    harness._fetch_top_up = counting  # type: ignore[method-assign]
+    try:
+        gold, empty = await asyncio.gather(
+            harness.evaluate(task, PATCH), harness.evaluate(task, "")
+        )
+    finally:
+        await harness.aclose()
+    assert gold.correct, gold.reason
+    assert not empty.correct and "empty patch" in (empty.reason or "")
+    assert fetched == ["pyparsing"]  # once, for both
+    for verdict in (gold, empty):
+        assert "fetched pyparsing for this commit" in verdict.details["environment"]["notes"]
 
 
 def _official_layout_image(env_image: str, clone_dir: Path, base: str, name: str) -> None:

@@ -22,6 +22,7 @@ from __future__ import annotations
 import asyncio
 import re
 import shlex
+import shutil
 import sys
 import tempfile
 import time
@@ -76,6 +77,7 @@ class SWEHarness:
         self._providers: dict[str, SandboxProvider] = {}
         self._prepared: dict[str, Prepared] = {}
         self._locks: dict[str, asyncio.Lock] = {}
+        self._topups: dict[str, Path] = {}
         self._builder: Any = None
 
     # -- environments --------------------------------------------------------------------
@@ -239,7 +241,7 @@ class SWEHarness:
             ["bash", "-c", script], cwd=co.repo, timeout=self.config.setup_timeout_s
         )
         if res.exit_code != 0 and co.prepared is not None and co.prepared.mode == "build":
-            missing = _MISSING_DIST.findall(res.output)
+            missing = list(dict.fromkeys(_MISSING_DIST.findall(res.output)))
             if missing:
                 extra = await self._top_up(co, missing)
                 co.notes.append(f"fetched {', '.join(missing)} for this commit")
@@ -256,7 +258,19 @@ class SWEHarness:
             )
 
     async def _top_up(self, co: Checkout, missing: list[str]) -> str:
-        """Fetch the base commit's own dependencies on the host; upload them; their folder."""
+        """The base commit's own dependencies, fetched on the host once per instance (the
+        gold and empty patches, or a run's candidate patches, judged at the same time wait
+        for one fetch: two builds in the one host copy of the repository collided), then
+        uploaded; their folder in the sandbox."""
+        async with self._locks.setdefault(f"top-up {co.case.id}", asyncio.Lock()):
+            folder = self._topups.get(co.case.id)
+            if folder is None:
+                folder = self._topups[co.case.id] = await self._fetch_top_up(co, missing)
+        dest = f"{co.sandbox.scratch_dir}/topup"
+        await co.sandbox.upload(folder, dest)
+        return dest
+
+    async def _fetch_top_up(self, co: Checkout, missing: list[str]) -> Path:
         from thinktank.evals.swe.build_python import find_python
 
         host, _ = await self.cache.get(co.case)
@@ -279,9 +293,7 @@ class SWEHarness:
                 f"{co.case.id}: the environment lacks {', '.join(missing)} and fetching it "
                 f"failed: {tail(out.decode(errors='replace'), 1500)}"
             )
-        dest = f"{co.sandbox.scratch_dir}/topup"
-        await co.sandbox.upload(folder, dest)
-        return dest
+        return folder
 
     # -- judging -------------------------------------------------------------------------
 
@@ -318,8 +330,12 @@ class SWEHarness:
         return verdict
 
     async def aclose(self) -> None:
-        """Delete the host copies of the repositories; close the per-image providers."""
+        """Delete the host copies of the repositories and the fetched top-ups; close the
+        per-image providers."""
         self.cache.close()
+        topups, self._topups = list(self._topups.values()), {}
+        for folder in topups:
+            shutil.rmtree(folder, ignore_errors=True)
         providers, self._providers = list(self._providers.values()), {}
         for p in providers:
             await p.aclose()
