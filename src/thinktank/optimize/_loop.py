@@ -13,6 +13,7 @@ from optuna.trial import TrialState
 from thinktank.errors import UsageError
 from thinktank.graphs.spec import GraphSpec
 from thinktank.llm.ledger import UsageLedger, scope
+from thinktank.optimize._incumbent import Tracker
 from thinktank.optimize.algorithms import OptunaChooser, Samplers, derive_seed
 from thinktank.optimize.decode import Assignment, assign, build, iter_assignments
 from thinktank.optimize.reinforce import EDITS_ATTR, history
@@ -115,6 +116,8 @@ class Loop:
             reinforce=c.reinforce,
         )
         self.records = records_of(study)
+        self.tracker = Tracker(c.incumbent, c.cost_weight, study)
+        self.tracker.replay(self.records)
         self.evaluated = {r.key for r in self.records if r.evaluation is not None}
         self.complete = {r.key for r in self.records if r.status in ("complete", "cached")}
         self.rejections = self.refusals = 0
@@ -249,6 +252,7 @@ class Loop:
         return self.tell(trial, rec, t0)
 
     def tell(self, trial: optuna.trial.Trial, rec: TrialRecord, t0: float) -> None:
+        self.tracker.update(rec)
         rec.elapsed_s = round(time.perf_counter() - t0, 4)
         rec.total_spent = self.evals.store.spent(self.evals.study_id)
         trial.set_user_attr("record", rec.model_dump(mode="json"))

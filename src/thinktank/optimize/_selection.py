@@ -36,10 +36,17 @@ from thinktank.optimize.results import (
     Selection,
     TrialRecord,
 )
-from thinktank.optimize.stats import accuracy_interval, paired_difference, score_interval
+from thinktank.optimize.stats import (
+    Interval,
+    accuracy_interval,
+    paired_difference,
+    score_interval,
+    z_value,
+)
 
 if TYPE_CHECKING:
     from thinktank.optimize._evaluation import Evaluations
+    from thinktank.optimize._incumbent import Tracker
     from thinktank.optimize.config import StudyConfig
 
 
@@ -73,6 +80,17 @@ class Finisher:
         self.holdout = evals.for_tasks(holdout) if holdout else None
         self.cheapest = cheapest
         self._specs: dict[str, GraphSpec] = {}
+        self.tracker: Tracker | None = None
+        """The search's model (set by the study): ranks the candidates by estimate."""
+
+    def ranked(self, records: Sequence[TrialRecord]) -> list[TrialRecord]:
+        """The graphs evaluated on the whole dev set, best first: by estimate (the
+        tracker's), or by dev score with ``incumbent: dev``."""
+        if self.tracker is not None and self.c.incumbent == "estimate":
+            got = self.tracker.ranked()
+            if got:
+                return got
+        return ranked(records)
 
     def spec(self, rec: TrialRecord) -> GraphSpec:
         assert rec.key is not None and rec.spec is not None
@@ -97,7 +115,7 @@ class Finisher:
         if self.evals.budget_usd is None or (self.confirm is None and self.holdout is None):
             return 0.0
         est = self.evals.estimator
-        top = ranked(records)[: max(self.c.top_k, 1)]
+        top = self.ranked(records)[: max(self.c.top_k, 1)]
         todo: list[tuple[GraphSpec, str | None]] = [(self.spec(r), r.key) for r in top]
         if not todo:
             todo = [(self.cheapest, None)]
@@ -133,11 +151,14 @@ class Finisher:
             confirm_tasks=len(self.confirm.keys) if self.confirm else 0,
             holdout_tasks=len(self.holdout.keys) if self.holdout else 0,
         )
-        top = ranked(records)
+        top = self.ranked(records)
         if not top:
             sel.reason = "no graph was evaluated on the whole dev set"
             sel.holdout_status = "none"
             return sel
+        by_estimate = self.tracker is not None and top[0].estimate is not None
+        sel.ranking = "estimate" if by_estimate else "dev"
+        posterior = self._posterior() if by_estimate else {}
         dev: dict[str, dict[str, TaskOutcome]] = {}
         cands = []
         for i, r in enumerate(top[: max(c.top_k, 1)]):
@@ -145,11 +166,19 @@ class Finisher:
             dev[r.key] = self.evals.store.get_many(r.key, self.evals.keys, self.evals.seed)
             ev = self._evidence(list(dev[r.key].values()), (r.key, "dev"))
             cands.append(
-                Candidate(number=r.number, key=r.key, description=r.description, rank=i + 1, dev=ev)
+                Candidate(
+                    number=r.number,
+                    key=r.key,
+                    description=r.description,
+                    rank=i + 1,
+                    dev=ev,
+                    estimate=posterior.get(r.key),
+                )
             )
         sel.candidates = cands
         lead = cands[0]
-        sel.leader = sel.chosen = lead.number
+        sel.incumbent = sel.chosen = lead.number
+        sel.leader = ranked(records)[0].number
         for x in cands[1:]:
             if c.confirm_overlap and x.dev.score.high < lead.dev.score.low:
                 x.status = "excluded"
@@ -160,12 +189,12 @@ class Finisher:
         chosen = lead
         if c.top_k == 0:
             sel.status = "off"
-            sel.reason = "top_k is 0: the dev leader is the best, not re-evaluated"
+            sel.reason = f"top_k is 0: the {_first(sel)} is the best, not re-evaluated"
         elif self.confirm is None:
             sel.status = "no_tasks"
             sel.reason = (
-                "no confirmation tasks (--confirm): the best is the dev leader, chosen on the "
-                "tasks it was selected on, so its dev accuracy is optimistic"
+                f"no confirmation tasks (--confirm): the best is the {_first(sel)}, chosen on "
+                "the tasks it was selected on, so its dev accuracy is optimistic"
             )
         else:
             chosen = await self._confirm(sel, dev, records)
@@ -213,11 +242,15 @@ class Finisher:
             sel.status = "incomplete"
             why = lead.reason or "its per-task budget cut a confirmation task short"
             sel.reason = (
-                f"the dev leader could not be re-evaluated ({why}); it is the best, "
+                f"the {_first(sel)} could not be re-evaluated ({why}); it is the best, "
                 "unconfirmed: raise --budget-usd to re-check it"
             )
             return lead
-        best = max(done, key=lambda x: (_combined(x), -_cost(x), -x.rank))
+        if sel.ranking == "estimate":
+            self._estimate_combined(done, both)
+            best = max(done, key=lambda x: (_estimated(x), -_cost(x), -x.rank))
+        else:
+            best = max(done, key=lambda x: (_combined(x), -_cost(x), -x.rank))
         for x in done:
             common = [k for k in both[x.key] if k in both[best.key]]
             x.vs_chosen = paired_difference(
@@ -229,12 +262,45 @@ class Finisher:
         left_out = [x for x in todo if x.status in ("refused", "interrupted", "not_run")]
         sel.status = "partial" if left_out else "confirmed"
         n = best.combined.tasks if best.combined else 0
+        how = (
+            "by its estimated score on them (the model updated with every candidate's "
+            "confirmation tasks)"
+            if sel.ranking == "estimate"
+            else "by its score on them"
+        )
         sel.reason = (
             f"{len(done)} candidate(s) re-evaluated on {len(self.confirm.keys)} more tasks; "
-            f"the best chosen on its {n} dev and confirmation tasks"
+            f"the best chosen on its {n} dev and confirmation tasks, {how}"
             + (f"; {len(left_out)} not re-evaluated: the budget ran short" if left_out else "")
         )
         return best
+
+    def _posterior(self) -> dict[str, Interval]:
+        """Each graph's estimated score with its interval (posterior mean ± z·sd)."""
+        t = self.tracker
+        assert t is not None
+        fit = t.estimator.fit(t.hyper, sd=True)
+        z = z_value(self.c.confidence)
+        out = {}
+        for key, p in fit.posteriors.items():
+            m = p.mean - t.cost_weight * t.cost(key)
+            half = z * p.sd if p.sd == p.sd else 0.0
+            out[key] = Interval(value=m, low=m - half, high=m + half, n=p.tasks)
+        return out
+
+    def _estimate_combined(
+        self, done: list[Candidate], both: dict[str, dict[str, TaskOutcome]]
+    ) -> None:
+        """The model given the confirmed candidates' dev and confirmation tasks together:
+        their estimates (what the best is chosen by) are updated in place."""
+        t = self.tracker
+        assert t is not None
+        for x in done:
+            credit = [self.evals.credit(o) for o in both[x.key].values()]
+            t.observe_more(x.key, sum(credit) / len(credit), len(credit))
+        got = self._posterior()
+        for x in done:
+            x.estimate = got.get(x.key, x.estimate)
 
     def _say(self, line: str) -> None:
         if self.on_step is not None:
@@ -283,6 +349,14 @@ class Finisher:
 
 def _cost_of(outcomes: Iterable[TaskOutcome]) -> float:
     return sum(o.cost + o.evaluation_cost for o in outcomes)
+
+
+def _first(sel: Selection) -> str:
+    return "search's incumbent (the best estimate)" if sel.ranking == "estimate" else "dev leader"
+
+
+def _estimated(x: Candidate) -> float:
+    return x.estimate.value if x.estimate else float("-inf")
 
 
 def _combined(x: Candidate) -> float:

@@ -61,6 +61,12 @@ class StudyConfig(StrictModel):
     confirm_overlap: bool = True
     """Re-evaluate only the top graphs whose dev interval reaches the dev leader's (False:
     all ``top_k``)."""
+    incumbent: Literal["estimate", "dev"] = "estimate"
+    """What the search's incumbent (the best so far, and the candidates re-evaluated after
+    the search) is ranked by: ``estimate``, each graph's posterior accuracy under a model
+    that borrows strength from structurally similar graphs (noise-aware: a lucky dev score
+    is shrunk toward its neighbours', :mod:`thinktank.optimize.estimate`), less the cost
+    term; ``dev``, the raw dev score (the highest is an optimistic pick)."""
     confidence: float = Field(default=0.95, gt=0.5, lt=1.0)
     """Level of the intervals (dev, confirmation, held-out, paired differences)."""
 
@@ -79,6 +85,7 @@ class StudyConfig(StrictModel):
                 "startup_trials",
                 "population",
                 "reinforce",
+                "incumbent",
             },
         )
 

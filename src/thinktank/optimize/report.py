@@ -170,15 +170,19 @@ def _candidates(sel: Selection) -> list[str]:
         f"${sel.holdout_cost_usd:.5f} (both within the study's budget and spend). "
         "Paired differences are per task on the same tasks, this graph minus the chosen one.",
         "",
-        "| rank | trial | status | dev | confirmation | dev + confirmation | vs chosen "
-        "(score) | held-out | graph |",
-        "|---|---|---|---|---|---|---|---|---|",
+        _ranking(sel),
+        "",
+        "| rank | trial | status | estimated score | dev | confirmation | dev + confirmation "
+        "| vs chosen (score) | held-out | graph |",
+        "|---|---|---|---|---|---|---|---|---|---|",
     ]
     for x in sel.candidates:
         mark = " ★" if x.number == sel.chosen else ""
+        est = x.estimate.fmt(pct=False) if x.estimate else "–"
         out.append(
-            f"| {x.rank}{mark} | {x.number} | {x.status} | {_ev(x.dev)} | {_ev(x.confirm)} "
-            f"| {_ev(x.combined)} | {x.vs_chosen.fmt(pct=False, signed=True) if x.vs_chosen else '–'} "
+            f"| {x.rank}{mark} | {x.number} | {x.status} | {est} | {_ev(x.dev)} "
+            f"| {_ev(x.confirm)} | {_ev(x.combined)} "
+            f"| {x.vs_chosen.fmt(pct=False, signed=True) if x.vs_chosen else '–'} "
             f"| {_held(x)} | {_cell(x.description)} |"
         )
     notes = [x for x in sel.candidates if x.reason or (x.holdout_reason and x.holdout is None)]
@@ -191,6 +195,29 @@ def _candidates(sel: Selection) -> list[str]:
             )
             out.append(f"- rank {x.rank} ({x.status}): {why}.{held}")
     return out
+
+
+def _ranking(sel: Selection) -> str:
+    if sel.ranking != "estimate":
+        return (
+            "Candidates are ranked by dev score (`incumbent: dev`): the highest is an "
+            "optimistic pick, the more so the more graphs were tried."
+        )
+    lead = sel.candidate(sel.leader)
+    extra = ""
+    if sel.leader is not None and sel.leader != sel.incumbent:
+        extra = (
+            f" The best dev score (trial {sel.leader}) is "
+            + ("ranked lower" if lead is not None else "not among them")
+            + ": its neighbours did not bear it out."
+        )
+    return (
+        "Candidates are ranked by estimate: each graph's estimated score is its posterior "
+        "accuracy (a model of all the graphs evaluated that borrows strength from similar "
+        "ones, so a lucky dev score is shrunk toward its neighbours') less the cost term, "
+        f"with a {sel.confidence:.0%} interval; once confirmed, on its dev and confirmation "
+        "tasks together." + extra
+    )
 
 
 def render_markdown(result: StudyResult, baseline: StudyResult | None) -> str:

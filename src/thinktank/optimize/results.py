@@ -68,6 +68,16 @@ class TrialRecord(BaseModel):
     elapsed_s: float = 0.0
     spec: dict[str, Any] | None = None
     """The graph (JSON), for evaluated trials."""
+    estimate: float | None = None
+    """This graph's estimated score after this trial: its posterior accuracy (a model that
+    borrows strength from similar graphs, :mod:`thinktank.optimize.estimate`) less the
+    cost term; ``None`` with ``incumbent: dev`` or for a graph not evaluated."""
+    incumbent: int | None = None
+    """The trial number of the search's incumbent after this trial: the fully evaluated
+    graph the study would declare now (best estimate; best dev score with ``incumbent:
+    dev``)."""
+    incumbent_estimate: float | None = None
+    """The incumbent's estimated score after this trial."""
 
 
 def pareto_front(trials: Sequence[TrialRecord]) -> list[TrialRecord]:
@@ -127,11 +137,16 @@ class Candidate(BaseModel):
     key: str
     description: str = ""
     rank: int
-    """Its place by dev score (1: the dev leader)."""
+    """Its place by the selection's ranking (1: the search's incumbent): by estimated score,
+    or by dev score with ``incumbent: dev``."""
     status: str = "dev_only"
     """See :data:`CANDIDATE_STATUSES`."""
     reason: str | None = None
     dev: Evidence
+    estimate: Interval | None = None
+    """Its estimated score (posterior mean, interval ± z·sd; ``n``: the tasks it is
+    over): on the dev tasks, or on dev + confirmation once confirmed (what the best is
+    then chosen by). ``None`` with ``incumbent: dev``."""
     confirm: Evidence | None = None
     """On the confirmation tasks."""
     combined: Evidence | None = None
@@ -150,10 +165,10 @@ SELECTION_STATUSES = {
     "confirmed": "every candidate was re-evaluated; the best is chosen on all their tasks",
     "partial": "the budget cut the re-evaluation short: the best is chosen among the "
     "candidates re-evaluated",
-    "incomplete": "the budget did not allow re-evaluating the dev leader: it is the best "
-    "unconfirmed",
-    "no_tasks": "no confirmation tasks: the best is the dev leader",
-    "off": "re-evaluation turned off (top_k 0): the best is the dev leader",
+    "incomplete": "the budget did not allow re-evaluating the search's incumbent: it is the "
+    "best unconfirmed",
+    "no_tasks": "no confirmation tasks: the best is the search's incumbent",
+    "off": "re-evaluation turned off (top_k 0): the best is the search's incumbent",
     "none": "no graph was evaluated on the whole dev set",
 }
 
@@ -170,8 +185,15 @@ class Selection(BaseModel):
     dev_tasks: int = 0
     confirm_tasks: int = 0
     holdout_tasks: int = 0
+    ranking: str = "dev"
+    """What the candidates are ranked by: ``estimate`` (the posterior score, noise-aware)
+    or ``dev`` (the raw dev score)."""
     leader: int | None = None
-    """Trial number of the dev leader (the best on the dev set alone)."""
+    """Trial number of the dev leader (the best dev score; with ranking ``estimate`` it may
+    not be a candidate: its dev score was shrunk below theirs)."""
+    incumbent: int | None = None
+    """Trial number of the search's incumbent: the first candidate (the best estimate, or
+    the dev leader with ranking ``dev``)."""
     chosen: int | None = None
     """Trial number of the declared best."""
     cost_usd: float = 0.0
@@ -187,7 +209,8 @@ class Selection(BaseModel):
 
     @property
     def changed(self) -> bool:
-        """The re-evaluation chose another graph than the dev leader."""
+        """The declared best is not the dev leader (the estimate or the re-evaluation chose
+        another graph)."""
         return self.chosen is not None and self.chosen != self.leader
 
     def candidate(self, number: int | None) -> Candidate | None:

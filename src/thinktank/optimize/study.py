@@ -311,6 +311,7 @@ class Study:
                 stale=stale,
                 reserve=finisher.reserve,
             )
+            finisher.tracker = loop.tracker
             stop = await loop.run()
             selection = await finisher.run(loop.records)
         finally:
