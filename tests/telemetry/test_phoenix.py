@@ -229,10 +229,17 @@ def test_each_request_to_thinktank_serve_is_a_trace(
         assert all(attrs(c)["server.address"] == "127.0.0.1" for c in chats)
 
 
+@pytest.mark.parametrize(
+    "executor", ["local", pytest.param("ray", marks=[pytest.mark.ray, pytest.mark.timeout(600)])]
+)
 def test_each_task_of_thinktank_eval_is_a_trace(
-    phoenix: px.Phoenix, sim: tuple[SimulatorServer, TaskSet], tmp_path: Path
+    phoenix: px.Phoenix, sim: tuple[SimulatorServer, TaskSet], tmp_path: Path, executor: str
 ) -> None:
-    project = "eval"
+    # on Ray, the tasks run in worker processes (a private loopback cluster the command
+    # starts): each worker traces its tasks with the driver's OTEL_* variables
+    if executor == "ray":
+        pytest.importorskip("ray", reason="the ray extra is not installed")
+    project = f"eval-{executor}"
     server, tasks = sim
     suite = dump_tasks(
         [
@@ -246,13 +253,15 @@ def test_each_task_of_thinktank_eval_is_a_trace(
     argv = [
         THINKTANK, "eval", "--suite", str(suite), "--graph", "single", "--model",
         f"openai:sim@{server.base_url}", "--out", str(tmp_path / "run"), "--no-report",
-        "--sandbox", str(sandbox),
+        "--sandbox", str(sandbox), "--executor", executor,
     ]  # fmt: skip
+    if executor == "ray":
+        argv += ["--ray-opt", "workers=1"]
     proc = subprocess.run(
         argv,
         capture_output=True,
         text=True,
-        timeout=300,
+        timeout=540 if executor == "ray" else 300,  # a Ray start is slow on a busy machine
         check=False,
         env=clean_env(**phoenix.env(project)),
     )

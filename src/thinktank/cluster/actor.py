@@ -14,11 +14,13 @@ budget reservations and endpoint slots its predecessors still held.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import os
 from dataclasses import dataclass, field
 from typing import Any
 
+from thinktank import telemetry
 from thinktank.evals.runs.run_types import INTERRUPTED, TaskRecord
 from thinktank.evals.runs.worker import TaskJob, TaskWorker
 from thinktank.graphs.spec import GraphSpec
@@ -79,6 +81,8 @@ class TaskActor:
             set_endpoint_limiter(ClusterLimiter(limiter, self.holder))
         for key, (p_in, p_out) in spec.prices.items():
             set_price(key, p_in, p_out)
+        # traced when the driver's OTEL_* variables ask (a worker process of its own)
+        self._tracing = not telemetry.enabled() and telemetry.configure_from_env()
         memory = spec.memory
         if spec.memory_path is not None:
             from thinktank.memory import SQLiteMemoryBank
@@ -140,3 +144,5 @@ class TaskActor:
         memory = self.worker.memory
         if memory is not None and hasattr(memory, "close"):
             memory.close()
+        if self._tracing:
+            await asyncio.to_thread(telemetry.shutdown)  # export the spans still batched

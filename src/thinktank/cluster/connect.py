@@ -173,9 +173,10 @@ def cluster_resources() -> tuple[dict[str, Any], dict[str, Any]]:
 
 
 def forwarded_env(models: Any = None) -> dict[str, str]:
-    """Variables the workers need from the driver's environment: ``THINKTANK_*`` and the
-    API-key variables of the OpenAI-compatible ``models`` (a mapping or one model)."""
-    out = {k: v for k, v in os.environ.items() if k.startswith("THINKTANK_")}
+    """Variables the workers need from the driver's environment: ``THINKTANK_*``,
+    ``OTEL_*`` (a traced run's workers trace their tasks) and the API-key variables of
+    the OpenAI-compatible ``models`` (a mapping or one model)."""
+    out = {k: v for k, v in os.environ.items() if k.startswith(("THINKTANK_", "OTEL_"))}
     values = models.values() if isinstance(models, dict) else [models]
     for m in values:
         name = getattr(m, "_api_key_env", None)
