@@ -62,7 +62,7 @@ def pipe_provider(exporter: InMemorySpanExporter) -> PipeProvider:
     """The OTLP export's provider, its batches going to ``exporter`` as the exporting
     process gets them (rebuilt from the pipe's bytes) instead of to a child."""
 
-    def send(resource: Any, schema_url: str, spans: list[bytes]) -> None:
+    def send(resource: Any, schema_url: str, spans: list[Any]) -> None:
         exporter.export(_spans(frame(resource, schema_url, spans)))
 
     return PipeProvider(Resource.create({"service.name": "t"}), sampling.DEFAULT_ON, send=send)

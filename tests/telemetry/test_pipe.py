@@ -204,6 +204,52 @@ def test_the_sampler_the_variables_name_decides(
     assert len(pipe) == (2 if exported else 0)
 
 
+@pytest.mark.parametrize("flags", [TraceFlags.SAMPLED, TraceFlags.DEFAULT])
+@pytest.mark.parametrize("sampler", [None, "always_on"])
+def test_the_hooks_fast_path_starts_spans_as_start_span_does(
+    monkeypatch: pytest.MonkeyPatch, flags: int, sampler: str | None
+) -> None:
+    if sampler:
+        monkeypatch.setenv("OTEL_TRACES_SAMPLER", sampler)
+    client = SpanContext(
+        REMOTE.trace_id, REMOTE.span_id, True, TraceFlags(flags), REMOTE.trace_state
+    )
+
+    def hooks(tracer: trace.Tracer) -> None:
+        start = getattr(tracer, "start_plain", None)  # what thinktank's hooks call, if any
+
+        def begin(name: str, ctx: Any, kind: SpanKind, attrs: dict[str, Any]) -> trace.Span:
+            if start is not None:
+                return start(name, ctx, kind, attrs)
+            return tracer.start_span(name, ctx, kind, attrs)
+
+        served = begin(
+            "chat bo8", trace.set_span_in_context(NonRecordingSpan(client)), SpanKind.SERVER, {}
+        )
+
+        def leaf(name: str, attrs: dict[str, Any]) -> None:  # a finished model call
+            if hasattr(tracer, "leaf_plain"):
+                tracer.leaf_plain(name, SpanKind.CLIENT, attrs, 1_000, 2_000)
+            else:
+                tracer.start_span(name, None, SpanKind.CLIENT, attrs, start_time=1_000).end(2_000)
+
+        for parent in (served, None):  # under the served span, and a root of its own
+            ctx = None if parent is None else trace.set_span_in_context(parent)
+            run = begin("invoke_workflow g", ctx, SpanKind.INTERNAL, {"a": 1})
+            leaf2 = begin("chat m", trace.set_span_in_context(run), SpanKind.CLIENT, {"b": "x"})
+            with trace.use_span(leaf2):
+                leaf("chat n", {"c": 2.5})
+            leaf2.end()
+            run.end()
+        leaf("chat root", {})  # no current span: a trace of its own
+        served.end()
+
+    sdk, pipe = both(hooks)
+    assert shape(pipe) == shape(sdk)
+    sampled = flags == TraceFlags.SAMPLED or sampler == "always_on"
+    assert len(pipe) == (8 if sampled else 4)
+
+
 def test_other_instrumentation_nests_under_thinktanks_spans(spans: Spans) -> None:
     # a library instrumented on its own (its own SDK provider) runs inside a model call
     theirs = InMemorySpanExporter()
@@ -229,7 +275,7 @@ def test_batches_follow_the_variables_and_a_full_queue_drops_spans_once(
     entered, release = threading.Event(), threading.Event()
     sizes: list[int] = []
 
-    def send(batch: list[bytes]) -> None:
+    def send(batch: list[Any]) -> None:
         sizes.append(len(batch))
         entered.set()
         release.wait(timeout=30)

@@ -22,7 +22,7 @@ from opentelemetry.trace import (
     TraceState,
 )
 
-from thinktank.telemetry._sidecar import ProcessExporter, Sidecar, _flat, _spans, frame, packed
+from thinktank.telemetry._sidecar import ProcessExporter, Sidecar, _flat, _spans, frame
 
 
 def test_a_batch_survives_the_trip_to_the_exporting_process() -> None:
@@ -47,9 +47,7 @@ def test_a_batch_survives_the_trip_to_the_exporting_process() -> None:
             inner.set_attribute("gen_ai.usage.cost", 0.25)
     spans = exporter.get_finished_spans()
     resource = spans[0].resource
-    rebuilt = _spans(
-        frame(resource.attributes, resource.schema_url, [packed(_flat(s)) for s in spans])
-    )
+    rebuilt = _spans(frame(resource.attributes, resource.schema_url, [_flat(s) for s in spans]))
     assert [s.name for s in rebuilt] == ["invoke_agent solver", "chat bo8"]
     assert rebuilt[1].parent is not None and rebuilt[1].parent.is_remote
     assert rebuilt[0].events[0].name == "exception"
@@ -63,7 +61,7 @@ def test_a_forked_copy_of_the_process_does_not_write_into_the_pipe() -> None:
     try:
         pid = os.fork()
         if pid == 0:  # the copy: its frames would interleave with the parent's
-            os._exit(0 if sidecar.send({}, "", [b"x"]) is False else 1)
+            os._exit(0 if sidecar.send({}, "", [("x",)]) is False else 1)
         _, status = os.waitpid(pid, 0)
         assert os.waitstatus_to_exitcode(status) == 0
     finally:

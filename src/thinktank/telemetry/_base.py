@@ -39,6 +39,14 @@ class SpanMaker:
         self.provider = provider
         self.owned = owned
         self.capture = capture
+        self.content = capture.on
+        # (name, context, kind, attributes, start_time) -> span: the tracer's own fast
+        # path for attributes that are plain values and the hook's to give away
+        # (thinktank's OTLP export, _pipe), else the API's start_span
+        self._start: Callable[..., Span] = getattr(tracer, "start_plain", None) or self._api_start
+        # (name, kind, attributes, start, end): a finished leaf span with nothing more to
+        # record, without a span object (the same tracers' fast path), else None
+        self._leaf: Callable[..., None] | None = getattr(tracer, "leaf_plain", None)
         # a model's attributes by its id, while it lives (a weak reference's callback
         # forgets them): a plain dict lookup, where a WeakKeyDictionary makes a weak
         # reference on every one
@@ -55,14 +63,7 @@ class SpanMaker:
         settle: Callable[[Span], None] | None = None,
     ) -> T:
         """``run`` in a span made current (its tasks inherit it), ended however it ends."""
-        span = self.tracer.start_span(
-            name,
-            context,
-            kind,
-            attrs,
-            record_exception=False,
-            set_status_on_exception=False,
-        )
+        span = self._start(name, context, kind, attrs)
         token = attach(set_span_in_context(span))
         try:
             result = await run
@@ -83,6 +84,24 @@ class SpanMaker:
                     log.debug("recording span %s failed", name, exc_info=True)
             detach(token)
             span.end()
+
+    def _api_start(
+        self,
+        name: str,
+        context: Any,
+        kind: SpanKind,
+        attrs: dict[str, Any],
+        start_time: int | None = None,
+    ) -> Span:
+        return self.tracer.start_span(
+            name,
+            context,
+            kind,
+            attrs,
+            start_time=start_time,
+            record_exception=False,
+            set_status_on_exception=False,
+        )
 
     @staticmethod
     def _ended_by(span: Span, exc: BaseException) -> None:

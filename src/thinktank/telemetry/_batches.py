@@ -20,7 +20,7 @@ class Batches:
 
     def __init__(
         self,
-        send: Callable[[list[bytes]], Any],
+        send: Callable[[list[Any]], Any],
         *,
         schedule_delay_s: float,
         max_queue: int,
@@ -30,7 +30,7 @@ class Batches:
         self._delay = schedule_delay_s
         self._max_queue = max_queue
         self._max_batch = max_batch
-        self._queue: deque[bytes] = deque()
+        self._queue: deque[Any] = deque()
         self._lock = threading.Lock()
         self._wake = threading.Event()
         self._stop = False
@@ -39,7 +39,7 @@ class Batches:
         self._thread = threading.Thread(target=self._loop, name="thinktank-spans", daemon=True)
         self._thread.start()
 
-    def put(self, span: bytes) -> None:
+    def put(self, span: Any) -> None:
         q = self._queue
         if len(q) >= self._max_queue:
             self._dropped += 1

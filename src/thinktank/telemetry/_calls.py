@@ -41,7 +41,7 @@ class CallSpans(SpanMaker):
             if request.seed is not None:
                 attrs["gen_ai.request.seed"] = int(request.seed)
             if request.stop:
-                attrs["gen_ai.request.stop_sequences"] = [str(s) for s in request.stop]
+                attrs["gen_ai.request.stop_sequences"] = tuple(str(s) for s in request.stop)
             if request.response_format:
                 attrs["gen_ai.output.type"] = "json"
             name = f"chat {attrs['gen_ai.request.model']}"
@@ -50,16 +50,18 @@ class CallSpans(SpanMaker):
         except Exception:
             log.debug("describing a chat span failed", exc_info=True)
             attrs, name = {OP: "chat"}, "chat"
-        span = self.tracer.start_span(
-            name,
-            kind=SpanKind.CLIENT,
-            attributes=attrs,
-            start_time=end - int(max(latency_s, 0.0) * 1e9),
-        )
+        start = end - int(max(latency_s, 0.0) * 1e9)
+        if self._leaf is not None and error is None and not self.content:
+            try:
+                self._leaf(name, SpanKind.CLIENT, attrs, start, end)
+            except Exception:
+                log.debug("recording a chat span failed", exc_info=True)
+            return
+        span = self._start(name, None, SpanKind.CLIENT, attrs, start)
         try:
             if error is not None:
                 self._ended_by(span, error)
-            elif completions is not None and self.capture.on:
+            elif completions is not None and self.content:
                 system, rest = _content.split_system(request.messages)
                 content = {
                     "gen_ai.input.messages": _content.dumps(rest),
@@ -82,7 +84,7 @@ class CallSpans(SpanMaker):
             completion += c.usage.completion_tokens
             cached += c.usage.cached
         out = self.usage(prompt, completion, cost_usd)
-        out["gen_ai.response.finish_reasons"] = [str(c.finish_reason) for c in completions]
+        out["gen_ai.response.finish_reasons"] = tuple(str(c.finish_reason) for c in completions)
         model = completions[0].model if completions else ""
         if model and model != request_attrs.get("gen_ai.request.model"):
             out["gen_ai.response.model"] = str(model)
@@ -113,7 +115,7 @@ class CallSpans(SpanMaker):
                 span.set_status(Status(StatusCode.ERROR, kind))
             if meta.get("truncated_chars"):
                 span.set_attribute("thinktank.tool.truncated_chars", int(meta["truncated_chars"]))
-            if self.capture.on:
+            if self.content:
                 args = call.arguments
                 self._content(
                     span,
@@ -153,8 +155,8 @@ class CallSpans(SpanMaker):
                 done["error.type"] = kind = "timeout" if res.timed_out else "oom_killed"
                 span.set_status(Status(StatusCode.ERROR, kind))
             span.set_attributes(done)
-            if self.capture.on:
-                self._content(span, {"process.command_args": [str(a) for a in argv]})
+            if self.content:
+                self._content(span, {"process.command_args": tuple(str(a) for a in argv)})
 
         return self._traced(run, f"sandbox.exec {backend}", SpanKind.INTERNAL, attrs, finish)
 
@@ -185,7 +187,7 @@ class CallSpans(SpanMaker):
             elif res.error:  # the cell raised: its exception's type (the message is content)
                 done["thinktank.cell.error_type"] = str(res.error).split(":", 1)[0][:200]
             span.set_attributes(done)
-            if self.capture.on:
+            if self.content:
                 self._content(span, {"input.value": code})
 
         return self._traced(run, f"sandbox.cell {backend}", SpanKind.INTERNAL, attrs, finish)

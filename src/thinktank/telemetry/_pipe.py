@@ -5,8 +5,8 @@ An SDK span costs tens of µs to make and end on the traced process's event loop
 attribute validation, span processors, the metrics hooks), then its exporter turns it
 into plain data for the pipe to :mod:`thinktank.telemetry._sidecar`. A
 :class:`PipeSpan` is that plain data from the start — name, ids, times, attributes,
-events, status — and when it ends it is pickled into a queue that a thread writes to
-the child in batches, as the SDK's batch span processor would hand them to an
+events, status — and when it ends one tuple joins a queue that a thread pickles and
+writes to the child in batches, as the SDK's batch span processor would hand them to an
 exporter (``OTEL_BSP_SCHEDULE_DELAY``, ``OTEL_BSP_MAX_EXPORT_BATCH_SIZE``,
 ``OTEL_BSP_MAX_QUEUE_SIZE``). The child rebuilds SDK spans, applies the span limits
 and exports them with the official exporter: a collector receives what the SDK sends.
@@ -50,7 +50,7 @@ from opentelemetry.trace import (
 from opentelemetry.trace.span import DEFAULT_TRACE_STATE
 
 from thinktank.telemetry._batches import Batches, env_int
-from thinktank.telemetry._sidecar import Sidecar, packed
+from thinktank.telemetry._sidecar import Flat, Sidecar
 
 log = logging.getLogger("thinktank.telemetry")
 
@@ -115,8 +115,8 @@ def _clean(attributes: Mapping[str, Any] | None) -> dict[str, Any]:
 
 class PipeSpan(trace_api.Span):
     """A recording span whose end puts it on the queue, one :data:`~thinktank.telemetry.
-    _sidecar.Flat` tuple pickled (sampled spans only, as the SDK's batch processor
-    exports only those)."""
+    _sidecar.Flat` tuple (sampled spans only, as the SDK's batch processor exports only
+    those)."""
 
     __slots__ = (
         "_attrs", "_ctx", "_end", "_events", "_head", "_kind", "_links", "_name", "_put",
@@ -132,7 +132,7 @@ class PipeSpan(trace_api.Span):
         attrs: dict[str, Any],
         start: int,
         tail: tuple[Any, ...],
-        put: Callable[[bytes], None] | None,
+        put: Callable[[Flat], None] | None,
     ) -> None:
         self._name = name
         self._ctx = ctx
@@ -161,7 +161,11 @@ class PipeSpan(trace_api.Span):
         if self._end is not None:
             log.warning("Setting attribute on ended span.")
             return
-        self._attrs.update(_clean(attributes))
+        for k, v in attributes.items():
+            if type(v) not in _PLAIN or type(k) is not str or not k:
+                self._attrs.update(_clean(attributes))
+                return
+        self._attrs.update(attributes)
 
     def add_event(
         self, name: str, attributes: Mapping[str, Any] | None = None, timestamp: int | None = None
@@ -226,11 +230,9 @@ class PipeSpan(trace_api.Span):
             (0, None) if status is None else (status.status_code._value_, status.description)
         )
         self._put(
-            packed(
-                (
-                    self._name, *self._head, self._kind._value_, self._start, end,
-                    self._attrs, self._events, code, description, *self._tail, self._links,
-                )
+            (
+                self._name, *self._head, self._kind._value_, self._start, end,
+                self._attrs, self._events, code, description, *self._tail, self._links,
             )
         )  # fmt: skip
 
@@ -241,7 +243,7 @@ class PipeTracer(trace_api.Tracer):
 
     def __init__(
         self,
-        put: Callable[[bytes], None],
+        put: Callable[[Flat], None],
         scope: tuple[str, str | None],
         sampler: sampling.Sampler | None = None,
     ) -> None:
@@ -307,6 +309,71 @@ class PipeTracer(trace_api.Tracer):
             span.add_link(link.context, link.attributes)
         return span
 
+    def start_plain(
+        self,
+        name: str,
+        context: Context | None,
+        kind: SpanKind,
+        attrs: dict[str, Any],
+        start_time: int | None = None,
+    ) -> trace_api.Span:
+        """:meth:`start_span` for thinktank's own hooks, the hot path: ``attrs`` is theirs
+        to keep and holds plain values only (no cleaning, no copy)."""
+        if self._sampler is not None:
+            return self.start_span(name, context, kind, attrs, start_time=start_time)
+        # a SpanContext is the tuple (trace_id, span_id, is_remote, flags, state, valid)
+        trace_id, parent_id, remote, parent_flags, state, valid = get_current_span(
+            context
+        ).get_span_context()
+        if valid:
+            flags = parent_flags & (_SAMPLED | _RANDOM)  # parent-based: as the parent was
+            up: tuple[int, bool] | None = (parent_id, remote)
+        else:
+            trace_id = _ID_BITS(128) or _new_id(128)
+            flags, state, up = _SAMPLED | _RANDOM, DEFAULT_TRACE_STATE, None
+        span_id = _ID_BITS(64) or _new_id(64)
+        ctx = tuple.__new__(SpanContext, (trace_id, span_id, False, _FLAGS[flags], state, True))
+        if not flags & _SAMPLED:
+            return NonRecordingSpan(ctx)
+        return PipeSpan(
+            name,
+            ctx,
+            (trace_id, span_id, flags, up),
+            kind,
+            attrs,
+            time.time_ns() if start_time is None else start_time,
+            self._tail if not state else (self._tail[0], state.to_header()),
+            self._put,
+        )
+
+    def leaf_plain(
+        self, name: str, kind: SpanKind, attrs: dict[str, Any], start: int, end: int
+    ) -> None:
+        """A span that has ended already and has no children, under the current span
+        (a model call, recorded once it returned): straight onto the queue, no span
+        object. ``attrs`` as for :meth:`start_plain`."""
+        if self._sampler is not None:
+            self.start_span(name, None, kind, attrs, start_time=start).end(end)
+            return
+        trace_id, parent_id, remote, parent_flags, state, valid = (
+            get_current_span().get_span_context()
+        )
+        if valid:
+            if not parent_flags & _SAMPLED:
+                return
+            flags = parent_flags & (_SAMPLED | _RANDOM)
+            up: tuple[int, bool] | None = (parent_id, remote)
+        else:
+            trace_id = _ID_BITS(128) or _new_id(128)
+            flags, state, up = _SAMPLED | _RANDOM, DEFAULT_TRACE_STATE, None
+        self._put(
+            (
+                name, trace_id, _ID_BITS(64) or _new_id(64), flags, up, kind._value_, start,
+                end, attrs, (), 0, None, self._tail[0], state.to_header() if state else None,
+                (),
+            )
+        )  # fmt: skip
+
     @contextmanager
     def start_as_current_span(  # type: ignore[override]  # the API's is a context manager too
         self,
@@ -336,7 +403,7 @@ class PipeProvider:
         self,
         resource: Any,
         sampler: sampling.Sampler,
-        send: Callable[[Mapping[str, Any], str, list[bytes]], Any] | None = None,
+        send: Callable[[Mapping[str, Any], str, list[Flat]], Any] | None = None,
     ) -> None:
         self.resource = resource
         self.sampler = sampler

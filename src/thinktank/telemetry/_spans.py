@@ -79,7 +79,7 @@ class Tracing(CallSpans):
                     "thinktank.rounds": int(final.get("round") or 1),
                 }
             )
-            if self.capture.on:
+            if self.content:
                 res = final.get("result")
                 answer = (
                     res.get("answer") if isinstance(res, Mapping) else getattr(res, "answer", None)
@@ -146,7 +146,7 @@ class Tracing(CallSpans):
             elif traj.refused_by:
                 done["thinktank.refused_by"] = str(traj.refused_by)
             span.set_attributes(done)
-            if self.capture.on:
+            if self.content:
                 system, rest = _content.split_system(traj.messages[:2])
                 output = (
                     traj.output if isinstance(traj.output, str) else _content.dumps(traj.output)
@@ -195,7 +195,7 @@ class Tracing(CallSpans):
                 done["error.type"] = "task_error"
                 span.set_status(Status(StatusCode.ERROR, str(rec.error or "")[:500]))
             span.set_attributes(done)
-            if self.capture.on:
+            if self.content:
                 answer = "" if rec.answer is None else str(rec.answer)
                 self._content(span, {"input.value": str(task.prompt), "output.value": answer})
 
@@ -222,7 +222,7 @@ class Tracing(CallSpans):
             done = self.usage(totals.prompt_tokens, totals.completion_tokens, res.cost)
             done["thinktank.run.status"] = str(res.status.value)
             span.set_attributes(done)
-            if self.capture.on:
+            if self.content:
                 answer = "" if res.answer is None else str(res.answer)
                 self._content(
                     span,
