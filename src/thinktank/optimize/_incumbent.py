@@ -85,7 +85,7 @@ class Tracker:
             return
         if self._observe(rec) or self.fit is None:
             if self._refit_due():
-                self.hyper = self.estimator.select()
+                self.hyper = self.estimator.select(self.hyper)
                 self._seen_at = len(self.estimator)
                 if self.study is not None and self.hyper is not None:
                     self.study.set_user_attr(HYPER_ATTR, [self._seen_at, *self.hyper])

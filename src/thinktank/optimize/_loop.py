@@ -14,6 +14,7 @@ from thinktank.errors import UsageError
 from thinktank.graphs.spec import GraphSpec
 from thinktank.llm.ledger import UsageLedger, scope
 from thinktank.optimize._incumbent import Tracker
+from thinktank.optimize._screen import screened
 from thinktank.optimize.algorithms import OptunaChooser, Samplers, derive_seed
 from thinktank.optimize.decode import Assignment, assign, build, iter_assignments
 from thinktank.optimize.reinforce import EDITS_ATTR, history
@@ -190,6 +191,10 @@ class Loop:
             await self.feedback()
         if c.algo == "llm":
             await self.llm_proposal(index)
+        if c.algo == "reinforce" and c.reinforce.screen:
+            params = screened(self, index)
+            if params is not None:
+                study.enqueue_trial(params)
         if c.algo == "grid":
             point = self.grid_point(index)
             if point is None:
@@ -256,12 +261,16 @@ class Loop:
         rec.elapsed_s = round(time.perf_counter() - t0, 4)
         rec.total_spent = self.evals.store.spent(self.evals.study_id)
         trial.set_user_attr("record", rec.model_dump(mode="json"))
+        reward = rec.score
+        if self.c.learns_from_estimate() and rec.estimate is not None:
+            reward = rec.estimate
         if rec.score is not None:
             trial.set_user_attr("score", rec.score)
+            trial.set_user_attr("reward", reward)
         if self.est.ratio is not None:
             self.study.set_user_attr("cost_ratio", self.est.ratio)
         if rec.status in ("complete", "cached"):
-            values: Any = [rec.accuracy, rec.cost] if self.c.algo == "nsga2" else rec.score
+            values: Any = [rec.accuracy, rec.cost] if self.c.algo == "nsga2" else reward
             self.study.tell(trial, values)
         elif rec.status in ("rejected", "truncated") and self.c.algo in ("tpe", "nsga2"):
             # model-based samplers ignore failed trials and would propose the same invalid

@@ -67,8 +67,20 @@ class StudyConfig(StrictModel):
     that borrows strength from structurally similar graphs (noise-aware: a lucky dev score
     is shrunk toward its neighbours', :mod:`thinktank.optimize.estimate`), less the cost
     term; ``dev``, the raw dev score (the highest is an optimistic pick)."""
+    learn_from: Literal["auto", "estimate", "score"] = "auto"
+    """What single-objective samplers are told a graph scored: its ``estimate`` (the
+    incumbent's model: a lucky score shrunk toward its neighbours'; needs ``incumbent:
+    estimate``) or its raw dev ``score``. ``auto``: the estimate for tpe, whose split of
+    the trials into good and bad ones a lucky score misleads (measured: half the
+    evaluations on ``bench/optimizer_efficiency.py``), the score for the others
+    (REINFORCE did worse on estimates: its normalised advantages lose their contrast)."""
     confidence: float = Field(default=0.95, gt=0.5, lt=1.0)
     """Level of the intervals (dev, confirmation, held-out, paired differences)."""
+
+    def learns_from_estimate(self) -> bool:
+        if self.learn_from == "auto":
+            return self.algo == "tpe" and self.incumbent == "estimate"
+        return self.learn_from == "estimate"
 
     def identity(self) -> dict[str, Any]:
         """What must match to resume a study (budget and limits may change)."""
@@ -86,6 +98,7 @@ class StudyConfig(StrictModel):
                 "population",
                 "reinforce",
                 "incumbent",
+                "learn_from",
             },
         )
 

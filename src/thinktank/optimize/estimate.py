@@ -108,25 +108,42 @@ def _solve(
     s2, theta, t2 = hyper
     k = s2 * np.exp(-theta * dist) + t2 * (dist == 0)
     a = k + np.diag(noise) + 1e-10 * np.eye(len(y))
-    chol = np.linalg.cholesky(a)
+    logdet = 2.0 * float(np.log(np.diag(np.linalg.cholesky(a))).sum())
     ones = np.ones(len(y))
-
-    def inv(b: np.ndarray) -> np.ndarray:
-        return np.linalg.solve(chol.T, np.linalg.solve(chol, b))
-
-    ai_one, ai_y = inv(ones), inv(y)
+    rhs = np.column_stack([ones, y, k]) if sd else np.column_stack([ones, y])
+    sol = np.linalg.solve(a, rhs)  # one factorisation for every right-hand side
+    ai_one, ai_y = sol[:, 0], sol[:, 1]
     prec = float(ones @ ai_one)
     mean = float(ones @ ai_y) / prec
     alpha = ai_y - mean * ai_one
     # the constant mean integrated out (REML), so the grid does not favour overfitting it
-    ll = float(-0.5 * (y - mean) @ alpha - np.log(np.diag(chol)).sum() - 0.5 * math.log(prec))
+    ll = float(-0.5 * (y - mean) @ alpha - 0.5 * logdet - 0.5 * math.log(prec))
     post = mean + k @ alpha
     if not sd:
         return ll, post, None
-    v = np.linalg.solve(chol, k)
     u = 1.0 - ai_one @ k  # the constant mean's own uncertainty
-    var = np.diag(k) - (v * v).sum(axis=0) + u * u / prec
+    var = np.diag(k) - (k * sol[:, 2:]).sum(axis=0) + u * u / prec
     return ll, post, np.sqrt(np.maximum(var, 0.0))
+
+
+def _neighbours(h: Hyper) -> list[Hyper]:
+    """The grid points one step from ``h`` along each setting."""
+    axes = (SIGNAL, DECAY, OWN)
+    at = [axis.index(v) for axis, v in zip(axes, h, strict=True)]
+    out = []
+    for d, axis in enumerate(axes):
+        for step in (-1, 1):
+            i = at[d] + step
+            if 0 <= i < len(axis):
+                moved = list(h)
+                moved[d] = axis[i]
+                out.append((moved[0], moved[1], moved[2]))
+    return out
+
+
+FULL_GRID_UP_TO = 60
+"""Up to this many graphs :meth:`Estimator.select` scores the whole grid; beyond, it
+climbs from the previous choice one grid step at a time (a fit costs O(graphs^3))."""
 
 
 class Estimator:
@@ -159,14 +176,27 @@ class Estimator:
         self._at[o.key] = n
         self.obs.append(o)
 
-    def select(self) -> Hyper | None:
+    def select(self, start: Hyper | None = None) -> Hyper | None:
         """The grid point of highest likelihood on the evidence so far (``None``: too
-        few graphs for a model)."""
+        few graphs for a model). With ``start`` (the previous choice) and more than
+        :data:`FULL_GRID_UP_TO` graphs, the best found climbing from it."""
         if len(self.obs) < MIN_POINTS:
             return None
         y, noise = self._data()
-        scores = [_solve(self._dist, y, noise, h, sd=False)[0] for h in GRID]
-        return GRID[int(np.argmax(scores))]
+
+        def score(h: Hyper) -> float:
+            return _solve(self._dist, y, noise, h, sd=False)[0]
+
+        if start is None or start not in GRID or len(self.obs) <= FULL_GRID_UP_TO:
+            scores = [score(h) for h in GRID]
+            return GRID[int(np.argmax(scores))]
+        best, top = start, score(start)
+        while True:
+            moves = [(score(h), h) for h in _neighbours(best)]
+            got, h = max(moves)
+            if got <= top + 1e-9:
+                return best
+            best, top = h, got
 
     def _data(self) -> tuple[np.ndarray, np.ndarray]:
         y = np.asarray([o.mean for o in self.obs], dtype=float)
@@ -198,6 +228,34 @@ class Estimator:
             )
         return out
 
+    def predict(
+        self, points: Sequence[Mapping[str, Any]], hyper: Hyper | None = None
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Posterior means and standard deviations of graphs given by their choices
+        (observed or not: an unobserved graph is predicted from its neighbours)."""
+        if not points:
+            return np.zeros(0), np.zeros(0)
+        if len(self.obs) < MIN_POINTS:
+            mu = float(np.mean([o.mean for o in self.obs])) if self.obs else 0.5
+            return np.full(len(points), mu), np.full(len(points), 0.5)
+        hyper = hyper or self.select()
+        assert hyper is not None
+        s2, theta, t2 = hyper
+        y, noise = self._data()
+        k = s2 * np.exp(-theta * self._dist) + t2 * (self._dist == 0)
+        a = k + np.diag(noise) + 1e-10 * np.eye(len(y))
+        d = np.asarray([[_differ(p, o.params) for o in self.obs] for p in points], dtype=float)
+        ks = s2 * np.exp(-theta * d) + t2 * (d == 0)
+        ones = np.ones(len(y))
+        sol = np.linalg.solve(a, np.column_stack([ones, y, ks.T]))
+        ai_one, ai_y = sol[:, 0], sol[:, 1]
+        prec = float(ones @ ai_one)
+        mean = float(ones @ ai_y) / prec
+        mu = mean + ks @ (ai_y - mean * ai_one)
+        u = 1.0 - ks @ ai_one
+        var = (s2 + t2) - (ks * sol[:, 2:].T).sum(axis=1) + u * u / prec
+        return mu, np.sqrt(np.maximum(var, 0.0))
+
 
 def fit(obs: Sequence[Observation], *, hyper: Hyper | None = None) -> Fit:
     """The posterior of each observed graph (one observation per graph)."""
@@ -209,4 +267,13 @@ def fit(obs: Sequence[Observation], *, hyper: Hyper | None = None) -> Fit:
     return est.fit(hyper)
 
 
-__all__ = ["GRID", "Estimator", "Fit", "Hyper", "Observation", "Posterior", "fit"]
+__all__ = [
+    "FULL_GRID_UP_TO",
+    "GRID",
+    "Estimator",
+    "Fit",
+    "Hyper",
+    "Observation",
+    "Posterior",
+    "fit",
+]

@@ -52,6 +52,12 @@ class ReinforceConfig(StrictModel):
     """Entropy bonus per update (keeps the distribution from collapsing too early)."""
     explore: float = Field(default=0.05, ge=0, le=1)
     """Share of each draw taken uniformly (keeps every option reachable)."""
+    screen: int = Field(default=32, ge=0)
+    """Draws per screened proposal: the new graph of highest expected improvement under
+    the incumbent's model among them is proposed (0: never screen;
+    :mod:`thinktank.optimize._screen`)."""
+    screen_every: int = Field(default=2, ge=1)
+    """Screen every this many proposals (the others are plain draws)."""
     feedback_every: int = Field(default=0, ge=0)
     """Ask the feedback model for logit changes every this many batches (0: never)."""
     max_edit: float = Field(default=2.0, gt=0)
@@ -155,7 +161,7 @@ def history(study: Study) -> list[tuple[dict[str, Any], float]]:
     """(params, reward) of the study's evaluated trials, in trial order."""
     out = []
     for t in study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,)):
-        score = t.user_attrs.get("score")
+        score = t.user_attrs.get("reward", t.user_attrs.get("score"))
         if score is not None:
             out.append((dict(t.params), float(score)))
     return out
