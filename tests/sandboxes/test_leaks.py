@@ -31,7 +31,11 @@ async def main():
         return
     if sys.argv[1] == "raise":
         raise RuntimeError("crash without closing")
-    await asyncio.sleep(600)
+    # short waits, as a working program's loop wakes: a SIGINT the kernel hands to another
+    # thread (the executor's) does not interrupt the main thread's select(), and Python
+    # runs the handler only when the main thread wakes (one 600 s sleep hung here)
+    for _ in range(1200):
+        await asyncio.sleep(0.5)
 
 asyncio.run(main())
 """
