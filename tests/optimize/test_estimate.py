@@ -166,6 +166,10 @@ def test_the_records_study_json_and_report_say_how_the_incumbent_was_declared(
     write_optimize_report(tmp_path)
     report = (tmp_path / "report.md").read_text()
     assert "estimated score" in report and "ranked by estimate" in report
+    assert (
+        f"| estimated score (every graph's evidence, the model's) | 20 | – | {est['value']:.3f}"
+        in (report)
+    )
 
 
 def test_with_incumbent_dev_the_best_dev_score_is_declared() -> None:
@@ -193,3 +197,36 @@ def test_resumed_tracker_estimates_as_the_uninterrupted_one(tmp_path: Path) -> N
     tracker.update(last)
     assert last.estimate == pytest.approx(records[-1].estimate)
     assert last.incumbent == records[-1].incumbent
+
+
+def confirmed_study(seed: int) -> StudyResult:
+    confirm = [Task(id=f"c{i}", kind="math", prompt=f"c{i}", expected="1") for i in range(20)]
+    study = Study(
+        SPACE,
+        tasks(20),
+        landscape(),
+        StudyConfig(algo="grid", max_evals=None, eval_seed=seed),
+        confirm_tasks=confirm,
+    )
+    return study.run_sync()
+
+
+@pytest.mark.parametrize(("seed", "kept"), [(11, False), (3, True)])
+def test_a_dev_leader_the_estimate_demoted_is_re_evaluated_after_the_top_k(
+    seed: int, kept: bool
+) -> None:
+    """The dev leader outside the top 3 by estimate joins the candidates (rank 4) and runs
+    the confirmation tasks: with its new tasks the model may keep it down (seed 11) or
+    bring it back as the best (seed 3)."""
+    sel = confirmed_study(seed).selection
+    assert sel is not None and sel.ranking == "estimate" and sel.status == "confirmed"
+    assert [c.rank for c in sel.candidates] == [1, 2, 3, 4]
+    lead = sel.candidate(sel.leader)
+    assert lead is not None and lead.rank == 4 and lead.status == "confirmed"
+    assert sel.incumbent == sel.candidates[0].number != sel.leader
+    assert lead.combined is not None and lead.combined.tasks == 40
+    assert lead.estimate is not None and lead.estimate.n == 40
+    # the best is the confirmed candidate of highest estimate on dev + confirmation
+    best = max(sel.candidates, key=lambda c: c.estimate.value if c.estimate else -1.0)
+    assert sel.chosen == best.number
+    assert (sel.chosen == sel.leader) is kept and sel.changed is not kept

@@ -92,6 +92,17 @@ class Finisher:
                 return got
         return ranked(records)
 
+    def candidates(self, records: Sequence[TrialRecord]) -> list[TrialRecord]:
+        """The top ``top_k`` (at least one), and the dev leader after them when the
+        estimate ranked it lower: its re-evaluation checks the model's demotion."""
+        top = self.ranked(records)
+        out = top[: max(self.c.top_k, 1)]
+        if self.c.top_k and top:
+            leader = ranked(records)[0]
+            if all(r.key != leader.key for r in out):
+                out.append(leader)
+        return out
+
     def spec(self, rec: TrialRecord) -> GraphSpec:
         assert rec.key is not None and rec.spec is not None
         got = self._specs.get(rec.key)
@@ -115,7 +126,7 @@ class Finisher:
         if self.evals.budget_usd is None or (self.confirm is None and self.holdout is None):
             return 0.0
         est = self.evals.estimator
-        top = self.ranked(records)[: max(self.c.top_k, 1)]
+        top = self.candidates(records)
         todo: list[tuple[GraphSpec, str | None]] = [(self.spec(r), r.key) for r in top]
         if not todo:
             todo = [(self.cheapest, None)]
@@ -161,7 +172,7 @@ class Finisher:
         posterior = self._posterior() if by_estimate else {}
         dev: dict[str, dict[str, TaskOutcome]] = {}
         cands = []
-        for i, r in enumerate(top[: max(c.top_k, 1)]):
+        for i, r in enumerate(self.candidates(records)):
             assert r.key is not None
             dev[r.key] = self.evals.store.get_many(r.key, self.evals.keys, self.evals.seed)
             ev = self._evidence(list(dev[r.key].values()), (r.key, "dev"))
@@ -183,7 +194,7 @@ class Finisher:
             if c.confirm_overlap and x.dev.score.high < lead.dev.score.low:
                 x.status = "excluded"
                 x.reason = (
-                    f"its dev score {x.dev.score.fmt(pct=False)} lies below the leader's "
+                    f"its dev score {x.dev.score.fmt(pct=False)} lies below the incumbent's "
                     f"interval {lead.dev.score.fmt(pct=False)}"
                 )
         chosen = lead

@@ -127,6 +127,11 @@ def _best_lines(result: StudyResult) -> list[str]:
                 f"| {label} | {e.tasks} | {e.accuracy.fmt()} | {e.score.fmt(pct=False)} "
                 f"| {_usd(e.cost)} |"
             )
+    if c.estimate is not None:
+        lines.append(
+            f"| estimated score (every graph's evidence, the model's) | {c.estimate.n} | – "
+            f"| {c.estimate.fmt(pct=False)} | {_usd(c.dev.cost)} |"
+        )
     lines += ["", f"**Selection: {sel.status}** — {SELECTION_STATUSES.get(sel.status, '')}."]
     if sel.reason:
         lines.append(f"{sel.reason}.")

@@ -120,7 +120,7 @@ class Evidence(BaseModel):
 
 CANDIDATE_STATUSES = {
     "confirmed": "re-evaluated on the confirmation tasks",
-    "excluded": "not re-evaluated: its dev interval lies below the leader's",
+    "excluded": "not re-evaluated: its dev interval lies below the incumbent's",
     "truncated": "its per-task budget cut a confirmation task short: not ranked",
     "refused": "not re-evaluated: the budget left could not cover it",
     "interrupted": "the budget ran out during its re-evaluation",
@@ -138,7 +138,8 @@ class Candidate(BaseModel):
     description: str = ""
     rank: int
     """Its place by the selection's ranking (1: the search's incumbent): by estimated score,
-    or by dev score with ``incumbent: dev``."""
+    or by dev score with ``incumbent: dev``. The dev leader, when the estimate ranked it
+    below the top ``top_k``, comes last (``top_k + 1``): its re-evaluation checks that."""
     status: str = "dev_only"
     """See :data:`CANDIDATE_STATUSES`."""
     reason: str | None = None
