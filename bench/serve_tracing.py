@@ -6,8 +6,9 @@ Two ``thinktank serve --graph bo8=best_of_n:n=8 --max-concurrency 32`` processes
 simulator (synthetic task model, ``--latency-ms`` per call, 100 ms by default), started
 as a user would: ``untraced`` with no ``OTEL_*`` variable (tracing off: the hooks hand
 back what they are given), ``traced`` with the standard variables sending every span
-over OTLP/HTTP (the SDK's batch span processor at its defaults) to a collector in a
-process of its own:
+over OTLP/HTTP (batched at the ``OTEL_BSP_*`` defaults, encoded and sent by the server's
+exporting child process, ``thinktank.telemetry._sidecar``) to a collector in a process
+of its own:
 
 * ``--collector receiver`` (default): a minimal OTLP/HTTP receiver (``_otlp_receiver.py``)
   that decodes each export and counts its spans — the exporter's whole path, with a

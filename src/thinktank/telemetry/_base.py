@@ -44,6 +44,11 @@ class SpanMaker:
         # path for attributes that are plain values and the hook's to give away
         # (thinktank's OTLP export, _pipe), else the API's start_span
         self._start: Callable[..., Span] = getattr(tracer, "start_plain", None) or self._api_start
+        # the same, the span made current: (span, token); and back (token)
+        self._enter: Callable[..., tuple[Span, Any]] = (
+            getattr(tracer, "enter", None) or self._api_enter
+        )
+        self._leave: Callable[[Any], None] = getattr(tracer, "leave", None) or detach
         # (name, kind, attributes, start, end): a finished leaf span with nothing more to
         # record, without a span object (the same tracers' fast path), else None
         self._leaf: Callable[..., None] | None = getattr(tracer, "leaf_plain", None)
@@ -63,8 +68,7 @@ class SpanMaker:
         settle: Callable[[Span], None] | None = None,
     ) -> T:
         """``run`` in a span made current (its tasks inherit it), ended however it ends."""
-        span = self._start(name, context, kind, attrs)
-        token = attach(set_span_in_context(span))
+        span, token = self._enter(name, context, kind, attrs)
         try:
             result = await run
         except BaseException as exc:
@@ -82,7 +86,7 @@ class SpanMaker:
                     settle(span)
                 except Exception:
                     log.debug("recording span %s failed", name, exc_info=True)
-            detach(token)
+            self._leave(token)
             span.end()
 
     def _api_start(
@@ -102,6 +106,12 @@ class SpanMaker:
             record_exception=False,
             set_status_on_exception=False,
         )
+
+    def _api_enter(
+        self, name: str, context: Any, kind: SpanKind, attrs: dict[str, Any]
+    ) -> tuple[Span, Any]:
+        span = self._start(name, context, kind, attrs)
+        return span, attach(set_span_in_context(span))
 
     @staticmethod
     def _ended_by(span: Span, exc: BaseException) -> None:

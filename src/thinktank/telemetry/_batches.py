@@ -41,6 +41,13 @@ class Batches:
 
     def put(self, span: Any) -> None:
         q = self._queue
+        if len(q) < self._max_batch - 1:  # the common case: nothing to check or wake
+            q.append(span)
+        else:
+            self._put_many(span)
+
+    def _put_many(self, span: Any) -> None:
+        q = self._queue
         if len(q) >= self._max_queue:
             self._dropped += 1
             if self._dropped == 1:
@@ -50,7 +57,7 @@ class Batches:
                 )
             return
         q.append(span)
-        if len(q) >= self._max_batch and not self._wake.is_set():
+        if not self._wake.is_set():  # a batch's worth: the thread sends it
             self._wake.set()
 
     def _loop(self) -> None:

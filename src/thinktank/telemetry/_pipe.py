@@ -23,39 +23,37 @@ child rebuilds the spans, not when an attribute is set.
 
 from __future__ import annotations
 
+import atexit
 import logging
 import random
 import time
-import traceback
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
+from contextvars import ContextVar
 from typing import Any
 
 from opentelemetry import trace as trace_api
-from opentelemetry.attributes import BoundedAttributes
-from opentelemetry.context import Context
+from opentelemetry.context import Context, attach, detach
 from opentelemetry.sdk.trace import sampling
 from opentelemetry.trace import (
+    INVALID_SPAN_CONTEXT,
     Link,
     NonRecordingSpan,
     SpanContext,
     SpanKind,
-    Status,
-    StatusCode,
     TraceFlags,
     get_current_span,
+    set_span_in_context,
     use_span,
 )
 from opentelemetry.trace.span import DEFAULT_TRACE_STATE
 
-from thinktank.telemetry._sidecar import Flat
+from thinktank.telemetry._batches import Batches, env_int
+from thinktank.telemetry._record import PipeSpan, clean
+from thinktank.telemetry._sidecar import Flat, Sidecar
 
 log = logging.getLogger("thinktank.telemetry")
 
-_PLAIN = frozenset({str, int, float, bool})
-_SEQ = frozenset({list, tuple})
-_UNSET = StatusCode.UNSET
-_OK = StatusCode.OK
 _SAMPLED = TraceFlags.SAMPLED
 _RANDOM = TraceFlags.RANDOM_TRACE_ID
 _FLAGS = {f: TraceFlags(f) for f in range(4)}
@@ -69,170 +67,31 @@ def _new_id(bits: int) -> int:
             return i
 
 
-def _exact(value: Any) -> Any:
-    """A cleaned value in the built-in types only (a str or int subclass, an enum member,
-    would need its class to unpickle in the exporting process)."""
-    t = type(value)
-    if t in _PLAIN or value is None:
-        return value
-    if isinstance(value, bool):
-        return bool(value)
-    if isinstance(value, int):
-        return int.__int__(value)
-    if isinstance(value, float):
-        return float.__float__(value)
-    if isinstance(value, str):
-        return str.__str__(value)
-    if isinstance(value, bytes):
-        return bytes(value)
-    if isinstance(value, tuple):
-        return tuple(_exact(v) for v in value)
-    if isinstance(value, Mapping):
-        return {str(k): _exact(v) for k, v in value.items()}
-    return str(value)
+def _context_variable() -> tuple[ContextVar[Context], str] | None:
+    """``(the context variable holding OpenTelemetry's current Context, the key of the
+    current span in it)`` when OpenTelemetry keeps its context the default way (in a
+    context variable: its API then reads and sets exactly that) — checked by a round
+    trip through the API — else None, and thinktank goes through the API. Saves the
+    dozen Python calls the API makes for a span made current and back."""
+    try:
+        from opentelemetry import context as context_api
+        from opentelemetry.trace import propagation
 
-
-def _clean(attributes: Mapping[str, Any] | None) -> dict[str, Any]:
-    """The attributes as the SDK keeps them: plain values as they are (thinktank's own),
-    anything else cleaned by the OpenTelemetry API's rules (sequences to tuples, unknown
-    types to strings, invalid keys and values dropped with a warning)."""
-    if not attributes:
-        return {}
-    out = dict(attributes)
-    for k, v in out.items():
-        if type(v) not in _PLAIN or type(k) is not str or not k:
-            if type(v) in _SEQ and type(k) is str and k and all(type(x) in _PLAIN for x in v):
-                out[k] = tuple(v)  # a list of plain values (finish reasons, stop sequences)
-                continue
-            break
-    else:
-        return out
-    bounded = BoundedAttributes(None, attributes, immutable=False)
-    return {str(k): _exact(v) for k, v in bounded.items()}
-
-
-class PipeSpan(trace_api.Span):
-    """A recording span whose end puts it on the queue, one :data:`~thinktank.telemetry.
-    _sidecar.Flat` tuple (sampled spans only, as the SDK's batch processor exports only
-    those)."""
-
-    __slots__ = (
-        "_attrs", "_ctx", "_end", "_events", "_head", "_kind", "_links", "_name", "_put",
-        "_start", "_status", "_tail",
-    )  # fmt: skip
-
-    def __init__(
-        self,
-        name: str,
-        ctx: SpanContext,
-        head: tuple[Any, ...],
-        kind: SpanKind,
-        attrs: dict[str, Any],
-        start: int,
-        tail: tuple[Any, ...],
-        put: Callable[[Flat], None] | None,
-    ) -> None:
-        self._name = name
-        self._ctx = ctx
-        self._head = head  # (trace_id, span_id, flags, parent), as the tuple begins
-        self._kind = kind
-        self._attrs = attrs
-        self._start = start
-        self._end: int | None = None
-        # lists only once something is added (most spans have neither)
-        self._events: Sequence[tuple[str, dict[str, Any], int]] = ()
-        self._links: Sequence[tuple[int, int, int, bool, dict[str, Any]]] = ()
-        self._status: Status | None = None
-        self._tail = tail  # (scope, trace_state)
-        self._put = put
-
-    def get_span_context(self) -> SpanContext:
-        return self._ctx
-
-    def is_recording(self) -> bool:
-        return self._end is None
-
-    def set_attribute(self, key: str, value: Any) -> None:
-        self.set_attributes({key: value})
-
-    def set_attributes(self, attributes: Mapping[str, Any]) -> None:
-        if self._end is not None:
-            log.warning("Setting attribute on ended span.")
-            return
-        for k, v in attributes.items():
-            if type(v) not in _PLAIN or type(k) is not str or not k:
-                self._attrs.update(_clean(attributes))
-                return
-        self._attrs.update(attributes)
-
-    def add_event(
-        self, name: str, attributes: Mapping[str, Any] | None = None, timestamp: int | None = None
-    ) -> None:
-        if self._end is None:
-            when = time.time_ns() if timestamp is None else timestamp
-            self._events = [*self._events, (str(name), _clean(attributes), when)]
-
-    def add_link(self, context: SpanContext, attributes: Mapping[str, Any] | None = None) -> None:
-        if self._end is None and context is not None and context.is_valid:
-            link = (
-                context.trace_id, context.span_id, int(context.trace_flags),
-                context.is_remote, _clean(attributes),
-            )  # fmt: skip
-            self._links = [*self._links, link]
-
-    def update_name(self, name: str) -> None:
-        if self._end is None:
-            self._name = name
-
-    def set_status(self, status: Status | StatusCode, description: str | None = None) -> None:
-        if self._end is not None:
-            return
-        if self._status is not None and self._status.status_code is _OK:
-            return  # as the SDK: an OK status is final, UNSET is never set
-        if isinstance(status, Status):
-            if status.status_code is not _UNSET:
-                self._status = status
-        elif status is not _UNSET:
-            self._status = Status(status, description)
-
-    def record_exception(
-        self,
-        exception: BaseException,
-        attributes: Mapping[str, Any] | None = None,
-        timestamp: int | None = None,
-        escaped: bool = False,
-    ) -> None:
-        module = type(exception).__module__
-        qualname = type(exception).__qualname__
-        attrs: dict[str, Any] = {
-            "exception.type": f"{module}.{qualname}"
-            if module and module != "builtins"
-            else qualname,
-            "exception.message": str(exception),
-            "exception.stacktrace": "".join(traceback.format_exception(exception)),
-            "exception.escaped": str(escaped),
-        }
-        if attributes:
-            attrs.update(attributes)
-        self.add_event("exception", attrs, timestamp)
-
-    def end(self, end_time: int | None = None) -> None:
-        if self._end is not None:
-            log.warning("Calling end() on an ended span.")
-            return
-        self._end = end = time.time_ns() if end_time is None else end_time
-        if self._put is None:  # recorded, not sampled
-            return
-        status = self._status
-        code, description = (
-            (0, None) if status is None else (status.status_code._value_, status.description)
-        )
-        self._put(
-            (
-                self._name, *self._head, self._kind._value_, self._start, end,
-                self._attrs, self._events, code, description, *self._tail, self._links,
-            )
-        )  # fmt: skip
+        var = context_api._RUNTIME_CONTEXT._current_context  # type: ignore[attr-defined]
+        key = propagation._SPAN_KEY
+        if not isinstance(var, ContextVar) or not isinstance(key, str):
+            return None
+        probe = NonRecordingSpan(INVALID_SPAN_CONTEXT)
+        values = var.get().copy()
+        values[key] = probe
+        token = var.set(Context(values))
+        try:
+            seen = get_current_span() is probe
+        finally:
+            var.reset(token)
+        return (var, key) if seen and get_current_span() is not probe else None
+    except Exception:
+        return None
 
 
 class PipeTracer(trace_api.Tracer):
@@ -246,7 +105,8 @@ class PipeTracer(trace_api.Tracer):
         sampler: sampling.Sampler | None = None,
     ) -> None:
         self._put = put
-        self._tail = (scope, None)
+        self._scope = scope
+        self._context = _context_variable()
         # None: the default sampler (parent-based, always on at the root) decided inline
         self._sampler = None if sampler is sampling.DEFAULT_ON else sampler
 
@@ -277,12 +137,12 @@ class PipeTracer(trace_api.Tracer):
         recording = sampled
         sampler = self._sampler
         if sampler is None:  # parent-based, always on: the parent's decision, or yes
-            attrs = _clean(attributes)
+            attrs = clean(attributes)
         else:
             result = sampler.should_sample(context, trace_id, name, kind, attributes, links)
             sampled = result.decision.is_sampled()
             recording = result.decision.is_recording()
-            attrs = _clean(result.attributes)
+            attrs = clean(result.attributes)
             state = result.trace_state if result.trace_state is not None else DEFAULT_TRACE_STATE
         if sampled:
             flags |= _SAMPLED
@@ -292,20 +152,51 @@ class PipeTracer(trace_api.Tracer):
         if not recording:
             return NonRecordingSpan(ctx)
         span = PipeSpan(
-            name,
             ctx,
-            (trace_id, span_id, flags, up),
-            kind,
-            attrs,
-            time.time_ns() if start_time is None else start_time,
-            self._tail
-            if state is DEFAULT_TRACE_STATE or not state
-            else (self._tail[0], state.to_header()),
+            [
+                name, trace_id, span_id, flags, up, kind._value_,
+                time.time_ns() if start_time is None else start_time, None, attrs, (), 0, None,
+                self._scope, None if state is DEFAULT_TRACE_STATE else (state.to_header() or None), (),
+            ],
             self._put if sampled else None,
-        )
+        )  # fmt: skip
         for link in links or ():
             span.add_link(link.context, link.attributes)
         return span
+
+    def _parent(self, context: Context | None) -> SpanContext:
+        """The span context of the current span (of ``context``'s, when given)."""
+        fast = self._context
+        if fast is None:
+            return get_current_span(context).get_span_context()
+        span = (fast[0].get() if context is None else context).get(fast[1])
+        if span is None or (type(span) is not PipeSpan and not isinstance(span, trace_api.Span)):
+            return INVALID_SPAN_CONTEXT
+        return span.get_span_context()
+
+    def enter(
+        self, name: str, context: Context | None, kind: SpanKind, attrs: dict[str, Any]
+    ) -> tuple[trace_api.Span, Any]:
+        """:meth:`start_plain`, the span made current: ``(span, token)`` for :meth:`leave`."""
+        span = self.start_plain(name, context, kind, attrs)
+        fast = self._context
+        if fast is None:
+            return span, attach(set_span_in_context(span))
+        var, key = fast
+        values = var.get().copy()
+        values[key] = span
+        return span, var.set(Context(values))
+
+    def leave(self, token: Any) -> None:
+        """The context as it was before :meth:`enter` gave ``token``."""
+        fast = self._context
+        if fast is None:
+            detach(token)
+            return
+        try:
+            fast[0].reset(token)
+        except Exception:  # as the API's detach
+            log.exception("Failed to detach context")
 
     def start_plain(
         self,
@@ -320,9 +211,7 @@ class PipeTracer(trace_api.Tracer):
         if self._sampler is not None:
             return self.start_span(name, context, kind, attrs, start_time=start_time)
         # a SpanContext is the tuple (trace_id, span_id, is_remote, flags, state, valid)
-        trace_id, parent_id, remote, parent_flags, state, valid = get_current_span(
-            context
-        ).get_span_context()
+        trace_id, parent_id, remote, parent_flags, state, valid = self._parent(context)
         if valid:
             flags = parent_flags & (_SAMPLED | _RANDOM)  # parent-based: as the parent was
             up: tuple[int, bool] | None = (parent_id, remote)
@@ -334,15 +223,14 @@ class PipeTracer(trace_api.Tracer):
         if not flags & _SAMPLED:
             return NonRecordingSpan(ctx)
         return PipeSpan(
-            name,
             ctx,
-            (trace_id, span_id, flags, up),
-            kind,
-            attrs,
-            time.time_ns() if start_time is None else start_time,
-            self._tail if not state else (self._tail[0], state.to_header()),
+            [
+                name, trace_id, span_id, flags, up, kind._value_,
+                time.time_ns() if start_time is None else start_time, None, attrs, (), 0, None,
+                self._scope, None if state is DEFAULT_TRACE_STATE else (state.to_header() or None), (),
+            ],
             self._put,
-        )
+        )  # fmt: skip
 
     def leaf_plain(
         self, name: str, kind: SpanKind, attrs: dict[str, Any], start: int, end: int
@@ -353,9 +241,7 @@ class PipeTracer(trace_api.Tracer):
         if self._sampler is not None:
             self.start_span(name, None, kind, attrs, start_time=start).end(end)
             return
-        trace_id, parent_id, remote, parent_flags, state, valid = (
-            get_current_span().get_span_context()
-        )
+        trace_id, parent_id, remote, parent_flags, state, valid = self._parent(None)
         if valid:
             if not parent_flags & _SAMPLED:
                 return
@@ -367,7 +253,7 @@ class PipeTracer(trace_api.Tracer):
         self._put(
             (
                 name, trace_id, _ID_BITS(64) or _new_id(64), flags, up, kind._value_, start,
-                end, attrs, (), 0, None, self._tail[0], state.to_header() if state else None,
+                end, attrs, (), 0, None, self._scope, None if state is DEFAULT_TRACE_STATE else (state.to_header() or None),
                 (),
             )
         )  # fmt: skip
@@ -391,3 +277,57 @@ class PipeTracer(trace_api.Tracer):
         )  # fmt: skip
         with use_span(span, end_on_exit, record_exception, set_status_on_exception) as s:
             yield s
+
+
+class PipeProvider:
+    """What :class:`~thinktank.telemetry._spans.Tracing` keeps of a provider: tracers
+    whose spans go to the exporting process, and :meth:`shutdown` (flush, then close)."""
+
+    def __init__(
+        self,
+        resource: Any,
+        sampler: sampling.Sampler,
+        send: Callable[[Mapping[str, Any], str, list[Flat]], Any] | None = None,
+    ) -> None:
+        self.resource = resource
+        self.sampler = sampler
+        self._sidecar: Sidecar | None = None
+        if send is None:
+            self._sidecar = Sidecar()
+            send = self._sidecar.send
+        attrs, schema = dict(resource.attributes), resource.schema_url
+        max_batch = env_int("OTEL_BSP_MAX_EXPORT_BATCH_SIZE", 512)
+        max_queue = env_int("OTEL_BSP_MAX_QUEUE_SIZE", 2048)
+        if max_batch > max_queue:
+            log.warning(
+                "OTEL_BSP_MAX_EXPORT_BATCH_SIZE (%d) is above OTEL_BSP_MAX_QUEUE_SIZE (%d): "
+                "batches of %d",
+                max_batch, max_queue, max_queue,
+            )  # fmt: skip
+            max_batch = max_queue
+        self.batches = Batches(
+            lambda spans: send(attrs, schema, spans),
+            schedule_delay_s=env_int("OTEL_BSP_SCHEDULE_DELAY", 5000) / 1000,
+            max_queue=max_queue,
+            max_batch=max_batch,
+        )
+
+        self._closed = False
+        atexit.register(self.shutdown)  # as the SDK's provider: what is queued is sent
+
+    def get_tracer(self, name: str, version: str | None = None, *args: Any, **kw: Any) -> Any:
+        return PipeTracer(self.batches.put, (name, version), self.sampler)
+
+    def force_flush(self, timeout_millis: int = 30_000) -> bool:
+        """Hand what is queued to the exporting process now."""
+        self.batches.flush()
+        return True
+
+    def shutdown(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        atexit.unregister(self.shutdown)
+        self.batches.close()
+        if self._sidecar is not None:
+            self._sidecar.close()

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from collections.abc import Coroutine, Mapping
 from importlib import metadata
+from operator import attrgetter
 from typing import Any, TypeVar
 
 from opentelemetry import propagate
@@ -27,6 +28,10 @@ from thinktank.telemetry._calls import CallSpans
 from thinktank.telemetry._env import ContentCapture
 
 T = TypeVar("T")
+
+_PROMPT = attrgetter("prompt_tokens")
+_COMPLETION = attrgetter("completion_tokens")
+_COST = attrgetter("cost_usd")
 
 
 class Tracing(CallSpans):
@@ -97,16 +102,11 @@ class Tracing(CallSpans):
                 )
 
         def settle(span: Span) -> None:  # however the run ended (a budget's refusal too)
-            prompt = completion = calls = 0
-            cost = 0.0
-            for r in list(ledger.records):
-                if r.labels.get("run") == run_id:
-                    prompt += r.prompt_tokens
-                    completion += r.completion_tokens
-                    cost += r.cost_usd
-                    calls += 1
-            done = self.usage(prompt, completion, cost)
-            done["thinktank.calls"] = calls
+            mine = [r for r in list(ledger.records) if r.labels.get("run") == run_id]
+            done = self.usage(
+                sum(map(_PROMPT, mine)), sum(map(_COMPLETION, mine)), sum(map(_COST, mine))
+            )
+            done["thinktank.calls"] = len(mine)
             span.set_attributes(done)
 
         return self._traced(
