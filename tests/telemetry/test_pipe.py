@@ -36,7 +36,7 @@ from thinktank.telemetry._batches import Batches
 from thinktank.telemetry._pipe_provider import PipeProvider
 from thinktank.telemetry._sidecar import _spans, frame
 
-from .conftest import Spans
+from .conftest import Spans, traced
 
 
 class Color(enum.IntEnum):
@@ -295,3 +295,20 @@ def test_batches_follow_the_variables_and_a_full_queue_drops_spans_once(
     assert max(sizes) == 2 and sum(sizes) == 6
     dropped = [r for r in caplog.records if "span queue is full" in r.getMessage()]
     assert len(dropped) == 1 and dropped[0].levelno == logging.WARNING
+
+
+def test_spans_are_made_current_through_the_api_when_its_context_is_kept_elsewhere(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from thinktank.telemetry import _pipe
+
+    # the default runtime context: the fast path is in use
+    assert _pipe._context_variable() is not None
+    monkeypatch.setattr(_pipe, "_context_variable", lambda: None)
+    with traced("pipe", capture=False) as spans:
+        res = compile(topology("best_of_n", n=2), models=FunctionModel(lambda r: "Answer: 3"))
+        assert res.run_sync("q?").answer == "3"
+        tree = spans.tree()
+    sample = ("invoke_agent solver", [("chat function", [])])
+    assert tree == ("invoke_workflow best_of_2_vote", [sample, sample])
+    assert trace.get_current_span() is trace.INVALID_SPAN  # every span made current was undone
