@@ -10,8 +10,9 @@ Every told trial updates the model with its graph's evidence (pruned graphs too:
 tasks are evidence about their neighbours, though they are never the incumbent;
 truncated ones are not: they are not the graph as specified). The model's settings are
 chosen again while the study has at most :data:`REFIT_ALL` graphs and then every
-:data:`REFIT_EVERY` new graphs; the choice is kept in the Optuna study, so a resumed
-study estimates as the uninterrupted one would have.
+:data:`REFIT_EVERY` new graphs (past 60 graphs by climbing the grid from the previous
+choice); the choice is kept in the Optuna study, so a resumed study estimates as the
+uninterrupted one would have.
 """
 
 from __future__ import annotations
@@ -58,7 +59,7 @@ class Tracker:
     def _observe(self, r: TrialRecord) -> bool:
         if r.status not in OBSERVED or r.key is None or r.accuracy is None or not r.tasks:
             return False
-        known = self.estimator.obs[self.estimator._at[r.key]] if r.key in self.estimator else None
+        known = self.estimator.get(r.key)
         if known is None or r.tasks >= known.tasks:
             self.estimator.observe(
                 Observation(key=r.key, params=r.params, mean=r.accuracy, tasks=r.tasks)
@@ -103,7 +104,8 @@ class Tracker:
 
     def observe_more(self, key: str, mean: float, tasks: int) -> None:
         """A graph's evidence grown beyond the dev set (its confirmation tasks added)."""
-        o = self.estimator.obs[self.estimator._at[key]]
+        o = self.estimator.get(key)
+        assert o is not None
         self.estimator.observe(Observation(key=key, params=o.params, mean=mean, tasks=tasks))
 
     def score(self, key: str) -> float:

@@ -376,7 +376,7 @@ def collect(
     selection: Selection | None = None,
 ) -> StudyResult:
     """The study's result from its trials; the best is the graph the selection chose (the
-    dev leader without one)."""
+    best dev score without one)."""
     trials = sorted(records_of(study), key=lambda r: r.number)
     best = best_trial(trials)
     if selection is not None and selection.chosen is not None:

@@ -5,16 +5,20 @@ The dev leader won on the tasks it was selected on, so its dev accuracy is biase
 upwards (the more graphs tried, the more so), and a graph a few points behind it may
 be better. So before a best is declared:
 
-1. **Candidates** — the ``top_k`` graphs by dev score; by default only those whose dev
-   interval reaches the leader's (the others are clearly behind and not re-checked).
-2. **Confirmation** — each candidate, leader first, runs the confirmation tasks (the
-   evaluation cache is reused, so a resumed study only runs what is missing; every
+1. **Candidates** — the ``top_k`` graphs by estimated score (the incumbent's model,
+   :mod:`thinktank.optimize._incumbent`; by dev score with ``incumbent: dev``), and the
+   dev leader after them when the estimate ranked it lower; by default only those whose
+   dev interval reaches the incumbent's (the others are clearly behind and not
+   re-checked).
+2. **Confirmation** — each candidate, the incumbent first, runs the confirmation tasks
+   (the evaluation cache is reused, so a resumed study only runs what is missing; every
    dollar is charged to the study's budget, which keeps enough back during the search
-   for these steps). The best is the candidate with the highest score over its dev and
-   confirmation tasks together; the paired difference of every candidate to it (the
-   same tasks on both sides) is reported with its interval. A budget that cannot cover
-   a candidate stops the step there, and the selection says so (``partial``, or
-   ``incomplete`` when the leader itself could not be re-checked).
+   for these steps). The best is the candidate with the highest estimated score over
+   its dev and confirmation tasks together (the model given those tasks too; the
+   highest raw score with ``incumbent: dev``); the paired difference of every candidate
+   to it (the same tasks on both sides) is reported with its interval. A budget that
+   cannot cover a candidate stops the step there, and the selection says so
+   (``partial``, or ``incomplete`` when the incumbent itself could not be re-checked).
 3. **Held-out** — the chosen graph, then the other candidates as far as the budget
    goes, run the held-out tasks once. This happens after the choice and nothing reads
    it back into one: held-out accuracy is an unbiased estimate of the declared best.

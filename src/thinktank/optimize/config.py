@@ -57,9 +57,9 @@ class StudyConfig(StrictModel):
     """Points examined up front (validity, cheapest graph); the whole space when smaller."""
     top_k: int = Field(default=3, ge=0)
     """After the search, the top graphs by dev score re-evaluated on the confirmation tasks
-    before a best is declared (0: the dev leader is the best, not re-checked)."""
+    before a best is declared (0: the search's incumbent is the best, not re-checked)."""
     confirm_overlap: bool = True
-    """Re-evaluate only the top graphs whose dev interval reaches the dev leader's (False:
+    """Re-evaluate only the top graphs whose dev interval reaches the incumbent's (False:
     all ``top_k``)."""
     incumbent: Literal["estimate", "dev"] = "estimate"
     """What the search's incumbent (the best so far, and the candidates re-evaluated after

@@ -161,6 +161,11 @@ class Estimator:
     def __contains__(self, key: object) -> bool:
         return key in self._at
 
+    def get(self, key: str) -> Observation | None:
+        """The evidence held for a graph."""
+        i = self._at.get(key)
+        return None if i is None else self.obs[i]
+
     def observe(self, o: Observation) -> None:
         """Add a graph's evidence, or replace it (the graph seen on more tasks)."""
         i = self._at.get(o.key)
