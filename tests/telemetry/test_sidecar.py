@@ -23,6 +23,7 @@ from opentelemetry.trace import (
 )
 
 from thinktank.telemetry._sidecar import ProcessExporter, Sidecar, _flat, _spans, frame
+from thinktank.telemetry._wire import Encoder
 
 
 def test_a_batch_survives_the_trip_to_the_exporting_process() -> None:
@@ -54,6 +55,9 @@ def test_a_batch_survives_the_trip_to_the_exporting_process() -> None:
     assert rebuilt[0].context.trace_state == state  # carried from the client's header
     assert rebuilt[0].links[0].context.span_id == 0x456
     assert encode_spans(rebuilt).SerializeToString() == encode_spans(spans).SerializeToString()
+    # and the exporting process's own encoding of the tuples gives the very same bytes
+    direct = Encoder().request(resource.attributes, resource.schema_url, [_flat(s) for s in spans])
+    assert direct == encode_spans(spans).SerializeToString()
 
 
 def test_a_forked_copy_of_the_process_does_not_write_into_the_pipe() -> None:
