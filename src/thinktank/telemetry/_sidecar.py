@@ -301,11 +301,13 @@ class Exports:
             from thinktank.telemetry._wire import Prepared
 
             try:
-                raw = self.encoder.request(resource, schema_url, flat)
+                request = ExportTraceServiceRequest.FromString(
+                    self.encoder.request(resource, schema_url, flat)
+                )
             except Exception:  # a value the official encoder handles its own way
                 log.debug("encoding a batch directly failed", exc_info=True)
             else:
-                return Prepared(ExportTraceServiceRequest.FromString(raw), len(flat))
+                return Prepared(request, len(flat))
         return self.rebuild.spans_of(resource, schema_url, flat)
 
 
