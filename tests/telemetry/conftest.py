@@ -23,7 +23,7 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import (
 )
 
 from thinktank import telemetry
-from thinktank.telemetry._pipe_provider import PipeProvider
+from thinktank.telemetry._pipe import PipeProvider
 from thinktank.telemetry._sidecar import _spans, frame
 
 

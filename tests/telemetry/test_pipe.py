@@ -33,7 +33,7 @@ from thinktank.graphs.topologies import topology
 from thinktank.llm.testing import FunctionModel
 from thinktank.llm.types import ChatRequest
 from thinktank.telemetry._batches import Batches
-from thinktank.telemetry._pipe_provider import PipeProvider
+from thinktank.telemetry._pipe import PipeProvider
 from thinktank.telemetry._sidecar import _spans, frame
 
 from .conftest import Spans, traced

@@ -20,7 +20,7 @@ from thinktank import telemetry
 from thinktank.graphs.compiler import compile
 from thinktank.graphs.topologies import topology
 from thinktank.llm.testing import FunctionModel
-from thinktank.telemetry._pipe_provider import PipeProvider
+from thinktank.telemetry._pipe import PipeProvider
 from thinktank.telemetry._sidecar import Exports, _spans, frame
 from thinktank.telemetry._wire import Encoder, Prepared, take_prepared
 

@@ -16,7 +16,7 @@ def build_provider(service_name: str) -> Any:
     """A tracer provider exporting as the variables say (its sampler from
     ``OTEL_TRACES_SAMPLER``, its batching from ``OTEL_BSP_*``, its endpoint, headers,
     timeout and compression from ``OTEL_EXPORTER_OTLP_*``: the SDK reads them). For
-    OTLP alone, a :class:`~thinktank.telemetry._pipe_provider.PipeProvider` (spans as plain data
+    OTLP alone, a :class:`~thinktank.telemetry._pipe.PipeProvider` (spans as plain data
     to the exporting process); else an SDK ``TracerProvider``."""
     try:
         from opentelemetry.sdk.resources import Resource
@@ -34,7 +34,7 @@ def build_provider(service_name: str) -> Any:
     if names == ["otlp"] and provider.get_tracer("thinktank").__class__ is SDKTracer:
         # OTLP alone (and the SDK not disabled): thinktank's spans go straight to the
         # exporting process as plain data (see _pipe), the SDK's sampler deciding
-        from thinktank.telemetry._pipe_provider import PipeProvider
+        from thinktank.telemetry._pipe import PipeProvider
 
         check_exporter(otlp_protocol())
         return PipeProvider(resource, provider.sampler)
