@@ -5,7 +5,7 @@ cell of a persistent Python session (``sandbox.cell``)."""
 from __future__ import annotations
 
 import time
-from collections.abc import Coroutine, Sequence
+from collections.abc import Callable, Coroutine, Sequence
 from typing import Any, TypeVar
 
 from opentelemetry.trace import Span, SpanKind, Status, StatusCode
@@ -135,59 +135,61 @@ class CallSpans(SpanMaker):
     def sandbox_exec(
         self, run: Coroutine[Any, Any, T], sandbox: Any, argv: Sequence[str]
     ) -> Coroutine[Any, Any, T]:
-        backend = str(getattr(sandbox, "backend", "sandbox"))
-        try:
-            attrs: dict[str, Any] = {
-                "thinktank.sandbox.backend": backend,
-                "thinktank.sandbox.id": str(sandbox.id),
-                "process.executable.name": str(argv[0]).rsplit("/", 1)[-1] if argv else "",
-                KIND: "CHAIN",
-            }
-        except Exception:
-            log.debug("describing a sandbox span failed", exc_info=True)
-            attrs = {}
-
-        def finish(span: Span, res: Any) -> None:
-            done: dict[str, Any] = {"process.exit.code": int(res.exit_code)}
-            if res.truncated:
-                done["thinktank.sandbox.truncated"] = True
-            if res.timed_out or res.oom_killed:
-                done["error.type"] = kind = "timeout" if res.timed_out else "oom_killed"
-                span.set_status(Status(StatusCode.ERROR, kind))
-            span.set_attributes(done)
-            if self.content:
-                self._content(span, {"process.command_args": tuple(str(a) for a in argv)})
-
-        return self._traced(run, f"sandbox.exec {backend}", SpanKind.INTERNAL, attrs, finish)
+        exe = str(argv[0]).rsplit("/", 1)[-1] if argv else ""
+        return self._sandbox_span(
+            run, sandbox, "sandbox.exec", exe,
+            lambda: {"process.command_args": tuple(str(a) for a in argv)},
+        )  # fmt: skip
 
     def sandbox_cell(
         self, run: Coroutine[Any, Any, T], sandbox: Any, code: str
     ) -> Coroutine[Any, Any, T]:
+        def cell(res: Any, done: dict[str, Any]) -> None:
+            if res.session_restarted:  # the interpreter's state was lost
+                done["thinktank.session.restarted"] = True
+            if res.error and not (res.timed_out or res.oom_killed):
+                # the cell raised: its exception's type (the message is content)
+                done["thinktank.cell.error_type"] = str(res.error).split(":", 1)[0][:200]
+
+        return self._sandbox_span(
+            run, sandbox, "sandbox.cell", "python", lambda: {"input.value": code}, cell
+        )
+
+    def _sandbox_span(
+        self,
+        run: Coroutine[Any, Any, T],
+        sandbox: Any,
+        what: str,
+        executable: str,
+        content: Callable[[], dict[str, Any]],
+        more: Callable[[Any, dict[str, Any]], None] | None = None,
+    ) -> Coroutine[Any, Any, T]:
+        """A span of a command (or a session cell) in a sandbox: its exit code,
+        truncation, timeout or OOM kill; ``content`` (made only when content is on) and
+        ``more`` add what the kind of call knows."""
         backend = str(getattr(sandbox, "backend", "sandbox"))
         try:
             attrs: dict[str, Any] = {
                 "thinktank.sandbox.backend": backend,
                 "thinktank.sandbox.id": str(sandbox.id),
-                "process.executable.name": "python",
+                "process.executable.name": executable,
                 KIND: "CHAIN",
             }
         except Exception:
-            log.debug("describing a session cell span failed", exc_info=True)
+            log.debug("describing a %s span failed", what, exc_info=True)
             attrs = {}
 
         def finish(span: Span, res: Any) -> None:
             done: dict[str, Any] = {"process.exit.code": int(res.exit_code)}
             if res.truncated:
                 done["thinktank.sandbox.truncated"] = True
-            if res.session_restarted:  # the interpreter's state was lost
-                done["thinktank.session.restarted"] = True
+            if more is not None:
+                more(res, done)
             if res.timed_out or res.oom_killed:
                 done["error.type"] = kind = "timeout" if res.timed_out else "oom_killed"
                 span.set_status(Status(StatusCode.ERROR, kind))
-            elif res.error:  # the cell raised: its exception's type (the message is content)
-                done["thinktank.cell.error_type"] = str(res.error).split(":", 1)[0][:200]
             span.set_attributes(done)
             if self.content:
-                self._content(span, {"input.value": code})
+                self._content(span, content())
 
-        return self._traced(run, f"sandbox.cell {backend}", SpanKind.INTERNAL, attrs, finish)
+        return self._traced(run, f"{what} {backend}", SpanKind.INTERNAL, attrs, finish)
