@@ -24,7 +24,7 @@ from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
 
 from thinktank.llm.simulator.engine import Plan, SimulatorEngine
-from thinktank.llm.simulator.faults import error_plan, malformed_body, malformed_chunk
+from thinktank.llm.simulator.faults import malformed_body, malformed_chunk
 
 
 class ConnectionCut(Exception):
@@ -124,9 +124,6 @@ def create_app(engine: SimulatorEngine) -> Starlette:
     cfg = engine.config
     state: dict[str, asyncio.Semaphore] = {}
 
-    def leave() -> None:
-        engine.in_flight -= 1
-
     async def stream_body(plan: Plan, gate: asyncio.Semaphore | None) -> AsyncIterator[bytes]:
         try:
             events = _events(plan, cfg.stream_chunk_chars)
@@ -143,43 +140,25 @@ def create_app(engine: SimulatorEngine) -> Starlette:
                     await asyncio.sleep(plan.token_delay_s * tokens)
                 yield event
         finally:
-            engine.active -= 1
-            if gate is not None:
-                gate.release()
-            leave()
+            engine.leave(gate)
 
     async def cut_body(data: bytes) -> AsyncIterator[bytes]:
         yield data[: int(len(data) * cfg.faults.cut_fraction)]
         raise ConnectionCut("simulated body cut")
 
     async def chat(request: Request) -> Response:
-        engine.arrived()
-        engine.in_flight += 1
-        engine.max_in_flight = max(engine.max_in_flight, engine.in_flight)
         gate = None
         if cfg.max_concurrency is not None:
             gate = state.setdefault("gate", asyncio.Semaphore(cfg.max_concurrency))
-            if cfg.over_capacity == "reject" and gate.locked():
-                leave()
-                engine.faults["over_capacity"] += 1
-                plan = error_plan(kind="rate_limit", faults=cfg.faults)
-                return _json(plan.error, plan.status, plan.headers)
-            await gate.acquire()
-        engine.active += 1
-        engine.max_active = max(engine.max_active, engine.active)
+        rejected = await engine.enter(gate)
+        if rejected is not None:
+            return _json(rejected.error, rejected.status, rejected.headers)
         handed_over = False
         try:
-            plan = engine.plan(await request.body(), request.headers)
-            if plan.hang_s:
-                await asyncio.sleep(plan.hang_s)
-            if plan.delay_s > 0:
-                await asyncio.sleep(plan.delay_s)
+            plan = await engine.decide(await request.body(), request.headers)
             if plan.error is not None:
-                engine.counts[f"status_{plan.status}"] += 1
                 return _json(plan.error, plan.status, plan.headers)
-            engine.counts["responses"] += 1
             if plan.stream:
-                engine.counts["streams"] += 1
                 handed_over = True
                 return StreamingResponse(stream_body(plan, gate), media_type="text/event-stream")
             if plan.fault == "malformed":
@@ -194,10 +173,7 @@ def create_app(engine: SimulatorEngine) -> Starlette:
         finally:
             engine.last_reply = time.monotonic()
             if not handed_over:
-                engine.active -= 1
-                if gate is not None:
-                    gate.release()
-                leave()
+                engine.leave(gate)
 
     async def models(request: Request) -> Response:
         data = [

@@ -8,6 +8,7 @@ from the server's event loop only.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import random
 import time
@@ -98,6 +99,45 @@ class SimulatorEngine:
         if self.first_arrival is None:
             self.first_arrival = now
         self.last_arrival = now
+
+    async def enter(self, gate: asyncio.Semaphore | None) -> Plan | None:
+        """A chat request arrives and waits for a place under the server's concurrency
+        limit (``gate``); ``None`` once it holds one, else the rate-limit reply of
+        ``over_capacity="reject"`` (the request has left again)."""
+        self.arrived()
+        self.in_flight += 1
+        self.max_in_flight = max(self.max_in_flight, self.in_flight)
+        if gate is not None:
+            if self.config.over_capacity == "reject" and gate.locked():
+                self.in_flight -= 1
+                self.faults["over_capacity"] += 1
+                return error_plan(kind="rate_limit", faults=self.config.faults)
+            await gate.acquire()
+        self.active += 1
+        self.max_active = max(self.max_active, self.active)
+        return None
+
+    def leave(self, gate: asyncio.Semaphore | None) -> None:
+        """A request that held a place (:meth:`enter`) is done with it."""
+        self.active -= 1
+        if gate is not None:
+            gate.release()
+        self.in_flight -= 1
+
+    async def decide(self, raw: bytes, headers: Mapping[str, str]) -> Plan:
+        """The reply's plan, after the hang and delay it asks for; counted."""
+        plan = self.plan(raw, headers)
+        if plan.hang_s:
+            await asyncio.sleep(plan.hang_s)
+        if plan.delay_s > 0:
+            await asyncio.sleep(plan.delay_s)
+        if plan.error is not None:
+            self.counts[f"status_{plan.status}"] += 1
+        else:
+            self.counts["responses"] += 1
+            if plan.stream:
+                self.counts["streams"] += 1
+        return plan
 
     def set_script(self, script: list[Any] | None, fault_script: list[Any] | None) -> None:
         """Replace the reply script and/or the fault script (cursors rewound)."""

@@ -28,7 +28,7 @@ from typing import Any
 
 from thinktank.llm.simulator.app import _completion, _events
 from thinktank.llm.simulator.engine import Plan, SimulatorEngine
-from thinktank.llm.simulator.faults import error_plan, malformed_body, malformed_chunk
+from thinktank.llm.simulator.faults import malformed_body, malformed_chunk
 
 _MAX_HEAD = 65536
 _CHAT = ("/v1/chat/completions", "/chat/completions")
@@ -196,36 +196,19 @@ class _Connection(asyncio.Protocol):
 
     async def _chat(self, raw: bytes, headers: dict[str, str]) -> None:
         engine, cfg = self.engine, self.engine.config
-        engine.arrived()
-        engine.in_flight += 1
-        engine.max_in_flight = max(engine.max_in_flight, engine.in_flight)
-        gate = None
-        if cfg.max_concurrency is not None:
-            if self.server.gate is None:
-                self.server.gate = asyncio.Semaphore(cfg.max_concurrency)
-            gate = self.server.gate
-            if cfg.over_capacity == "reject" and gate.locked():
-                engine.in_flight -= 1
-                engine.faults["over_capacity"] += 1
-                plan = error_plan(kind="rate_limit", faults=cfg.faults)
-                self._json(plan.error, plan.status, plan.headers)
-                return
-            await gate.acquire()
-        engine.active += 1
-        engine.max_active = max(engine.max_active, engine.active)
+        if cfg.max_concurrency is not None and self.server.gate is None:
+            self.server.gate = asyncio.Semaphore(cfg.max_concurrency)
+        gate = self.server.gate if cfg.max_concurrency is not None else None
+        rejected = await engine.enter(gate)
+        if rejected is not None:
+            self._json(rejected.error, rejected.status, rejected.headers)
+            return
         try:
-            plan = engine.plan(raw, headers)
-            if plan.hang_s:
-                await asyncio.sleep(plan.hang_s)
-            if plan.delay_s > 0:
-                await asyncio.sleep(plan.delay_s)
+            plan = await engine.decide(raw, headers)
             if plan.error is not None:
-                engine.counts[f"status_{plan.status}"] += 1
                 self._json(plan.error, plan.status, plan.headers)
                 return
-            engine.counts["responses"] += 1
             if plan.stream:
-                engine.counts["streams"] += 1
                 await self._stream(plan)
                 return
             if plan.fault == "malformed":
@@ -240,10 +223,7 @@ class _Connection(asyncio.Protocol):
             self._reply(200, data)
         finally:
             engine.last_reply = time.monotonic()
-            engine.active -= 1
-            if gate is not None:
-                gate.release()
-            engine.in_flight -= 1
+            engine.leave(gate)
 
     async def _stream(self, plan: Plan) -> None:
         cfg = self.engine.config
