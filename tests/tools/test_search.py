@@ -51,16 +51,28 @@ async def test_no_results_is_not_an_error(web: CorpusServer) -> None:
     assert not result.is_error and "No results for 'zeppelin'" in result.content
 
 
-async def test_429_is_retried_after_retry_after(web: CorpusServer) -> None:
+async def test_429_is_retried_after_retry_after(
+    web: CorpusServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from thinktank.llm import retry
+
     web.state["faults"] += [(429, {"Retry-After": "0"}), (429, {"Retry-After": "1"})]
     slow_backoff = RetryPolicy(max_retries=3, initial_s=30, max_wait_s=30, max_retry_after_s=5)
+    waits: list[float] = []
+    decide = retry._delay
+
+    def recorded(*args: Any) -> float:
+        waits.append(decide(*args))
+        return waits[-1]
+
+    monkeypatch.setattr(retry, "_delay", recorded)  # the policy's own decision, recorded
     started = time.monotonic()
     async with config(web, retry=slow_backoff).build() as search:
         results = await search.search("banana potassium")
-    elapsed = time.monotonic() - started
     assert results and results[0].title == "Bananas"
     assert web.state["search_calls"] == 3
-    assert 1.0 <= elapsed < 10  # waited what Retry-After said, not the 30 s backoff
+    assert waits == [0.0, 1.0]  # what Retry-After said, not the 30 s backoff
+    assert time.monotonic() - started >= 1.0  # and it did wait
 
 
 async def test_persistent_500_falls_back_to_the_next_backend(
