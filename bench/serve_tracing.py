@@ -17,16 +17,22 @@ of its own:
   ingests and stores on the same 2 cores, so its own CPU shows in the traced wall.
 
 The client (httpx on aiohttp, as in ``serve_overhead.py``) sends the same questions with
-the same seeds to both. Within each repetition the sides take turns every ``--chunk`` requests (100; the order
-flips every turn), so both meet the same moments of a machine whose other jobs come and
-go; a side's wall is the sum of its turns. ``ratio`` is the median over repetitions of
+the same seeds to both. Every repetition starts a new pair of servers (two processes of
+one program differ in speed by several per cent, from memory layout and hash seeds: one
+pair would carry its difference into every repetition) and warms both; within it the
+sides take turns every ``--chunk`` requests (50; the order flips every turn), so both
+meet the same moments of a machine whose other jobs come and go; a side's wall is the
+sum of its turns. ``ratio`` is the median over repetitions of
 traced / untraced wall (``ratio_of_medians``: of the sides' medians). ``ok`` when
 ``ratio`` ≤ 1.05, the answers and tokens agree, and the collector received every span:
 18 per request (the server's ``chat`` span, the run, 8 samples, 8 model calls).
 ``cpu_s``: CPU seconds per process per side (``/proc``), the traced server's span
 exporting process (``exporter``, see ``thinktank.telemetry._sidecar``) included;
 ``server_cpu_ratio``: the traced server's CPU over the untraced one's.
-``--quick``: 128 requests × 2 repetitions; the full run 500 × 5.
+``--quick``: 128 requests × 2 repetitions; the full run 500 × 15 (the walls of one
+repetition's sides differ by ±5 % on a quiet 2-core machine even when both are untraced,
+so the median needs that many). ``--control``: both servers untraced, the same harness
+measuring its own noise (the ratio a run gives when tracing costs nothing).
 """
 
 from __future__ import annotations
@@ -58,7 +64,7 @@ PROJECT = "serve-tracing-bench"
 
 
 @contextmanager
-def receiver() -> Iterator[tuple[str, Any]]:
+def receiver() -> Iterator[tuple[str, Any, int]]:
     """The minimal OTLP receiver: its base URL and a function counting spans received."""
     proc = subprocess.Popen(
         [sys.executable, str(Path(__file__).with_name("_otlp_receiver.py"))],
@@ -75,7 +81,7 @@ def receiver() -> Iterator[tuple[str, Any]]:
 
 
 @contextmanager
-def phoenix() -> Iterator[tuple[str, Any]]:
+def phoenix() -> Iterator[tuple[str, Any, int]]:
     sys.path.insert(0, str(ROOT))
     from tests.telemetry import phoenix as px
 
@@ -102,50 +108,37 @@ def wait_count(count: Any, expected: int, timeout_s: float = 180.0) -> int:
         time.sleep(1.0)
 
 
-async def measure(
-    urls: dict[str, str], pids: dict[str, int], n: int, reps: int, chunk: int
+async def measure_rep(
+    urls: dict[str, str], pids: dict[str, int], n: int, rep: int, chunk: int
 ) -> dict[str, Any]:
+    """One repetition on one pair of servers: each side's wall (the sum of its turns),
+    CPU seconds per process, and per request (answer, tokens)."""
     tasks = TaskSet.generate(64, seed=17)
     prompts = [tasks.questions[i % 64].question for i in range(n)]
     seeds = list(range(n))
     clients = {side: http_client(url, "httpx") for side, url in urls.items()}
-    walls: dict[str, list[float]] = {k: [] for k in urls}
+    wall = dict.fromkeys(urls, 0.0)
     cpu: dict[str, dict[str, float]] = {k: dict.fromkeys(pids, 0.0) for k in urls}
     results: dict[str, list[tuple[str | None, int]]] = {k: [] for k in urls}
     try:
         for c in clients.values():  # warm connections, imports and caches
             await served(c, prompts[:CONCURRENCY], seeds[:CONCURRENCY])
         names = list(urls)
-        for i in range(reps):
-            rep_wall = dict.fromkeys(names, 0.0)
-            for name in names:
-                results[name] = []
-            # the rep's requests go in chunks, the sides taking turns chunk by chunk (the
-            # order flipping every chunk), so both see the same moments of a busy machine
-            for j, start in enumerate(range(0, n, chunk)):
-                part = slice(start, start + chunk)
-                for name in names[(i + j) % 2 :] + names[: (i + j) % 2]:
-                    before = {k: cpu_s(pid) for k, pid in pids.items()}
-                    wall, out = await served(clients[name], prompts[part], seeds[part])
-                    rep_wall[name] += wall
-                    for k, pid in pids.items():
-                        cpu[name][k] += (cpu_s(pid) - before[k]) / reps
-                    results[name] += out
-            for name in names:
-                walls[name].append(rep_wall[name])
+        # the requests go in chunks, the sides taking turns chunk by chunk (the order
+        # flipping every chunk), so both see the same moments of a busy machine
+        for j, start in enumerate(range(0, n, chunk)):
+            part = slice(start, start + chunk)
+            for name in names[(rep + j) % 2 :] + names[: (rep + j) % 2]:
+                before = {k: cpu_s(pid) for k, pid in pids.items()}
+                w, out = await served(clients[name], prompts[part], seeds[part])
+                wall[name] += w
+                for k, pid in pids.items():
+                    cpu[name][k] += cpu_s(pid) - before[k]
+                results[name] += out
     finally:
         for c in clients.values():
             await c.aclose()
-    pairs = [t / u for t, u in zip(walls["traced"], walls["untraced"], strict=True)]
-    same_answers = [a for a, _ in results["traced"]] == [a for a, _ in results["untraced"]]
-    same_tokens = [t for _, t in results["traced"]] == [t for _, t in results["untraced"]]
-    return {
-        "walls": walls,
-        "pairs": pairs,
-        "cpu": cpu,
-        "same_answers": same_answers,
-        "same_tokens": same_tokens,
-    }
+    return {"wall": wall, "cpu": cpu, "results": results}
 
 
 def main() -> None:
@@ -155,16 +148,24 @@ def main() -> None:
     p.add_argument("--latency-ms", type=float, default=100.0)
     p.add_argument("--collector", choices=["receiver", "phoenix"], default="receiver")
     p.add_argument(
-        "--chunk", type=int, default=100, help="requests a side sends before the other's turn"
+        "--control",
+        action="store_true",
+        help="both sides untraced: the harness's own noise (the ratio should be 1)",
+    )
+    p.add_argument(
+        "--chunk", type=int, default=50, help="requests a side sends before the other's turn"
     )
     args = p.parse_args()
     n = args.requests or (128 if args.quick else 500)
-    reps = args.reps or (2 if args.quick else 5)
+    reps = args.reps or (2 if args.quick else 15)
     cfg = SimulatorConfig(
         latency=args.latency_ms, synthetic=SyntheticConfig(tasks=TaskSet.generate(64, seed=17))
     )
     collector = receiver if args.collector == "receiver" else phoenix
     plain = {k: v for k, v in os.environ.items() if not k.startswith("OTEL_")}
+    walls: dict[str, list[float]] = {"untraced": [], "traced": []}
+    cpu: dict[str, dict[str, float]] = {}
+    same_answers = same_tokens = True
     with (
         SimulatorProcess(cfg) as sim,
         tempfile.TemporaryDirectory() as tmp,
@@ -179,35 +180,54 @@ def main() -> None:
             "OTEL_EXPORTER_OTLP_PROTOCOL": "http/protobuf",
             "OTEL_RESOURCE_ATTRIBUTES": f"openinference.project.name={PROJECT}",
         }
-        servers = {
-            "untraced": _start_server(model_file, env=plain),
-            "traced": _start_server(model_file, env=traced_env),
-        }
-        stopped = False
-        try:
-            assert sim.proc is not None
-            traced_pid = servers["traced"][0].pid
-            kids = children(traced_pid)
-            pids = {
-                "bench": os.getpid(),
-                "simulator": sim.proc.pid,
-                "untraced": servers["untraced"][0].pid,
-                "traced": traced_pid,
-                **({"exporter": kids[0]} if kids else {}),
-                "collector": collector_pid,
-            }
-            urls = {k: url for k, (_, url) in servers.items()}
-            got = asyncio.run(measure(urls, pids, n, reps, args.chunk))
-            for proc, _ in servers.values():  # a stopping server flushes its spans
-                proc.send_signal(signal.SIGINT)
-                proc.wait(timeout=120)
-            stopped = True
-            expected = (CONCURRENCY + reps * n) * SPANS_PER_REQUEST
-            received = wait_count(count, expected)
-        finally:
-            if not stopped:
-                for proc, _ in servers.values():
-                    proc.kill()
+        envs = {"untraced": plain, "traced": plain if args.control else traced_env}
+        # a new pair of servers every repetition: two processes of one program differ in
+        # speed by several per cent (memory layout, hash seeds), a difference one pair
+        # would carry into every repetition; over fresh pairs it is noise the median absorbs
+        for rep in range(reps):
+            names = list(envs) if rep % 2 == 0 else list(envs)[::-1]  # who starts first
+            servers = {k: _start_server(model_file, env=envs[k]) for k in names}
+            stopped = False
+            try:
+                assert sim.proc is not None
+                traced_pid = servers["traced"][0].pid
+                kids = children(traced_pid)
+                pids = {
+                    "bench": os.getpid(),
+                    "simulator": sim.proc.pid,
+                    "untraced": servers["untraced"][0].pid,
+                    "traced": traced_pid,
+                    **({"exporter": kids[0]} if kids else {}),
+                    "collector": collector_pid,
+                }
+                urls = {k: servers[k][1] for k in envs}
+                got = asyncio.run(measure_rep(urls, pids, n, rep, args.chunk))
+                for proc, _ in servers.values():  # a stopping server flushes its spans
+                    proc.send_signal(signal.SIGINT)
+                    proc.wait(timeout=120)
+                stopped = True
+            finally:
+                if not stopped:
+                    for proc, _ in servers.values():
+                        proc.kill()
+            for side in envs:
+                walls[side].append(got["wall"][side])
+                per = cpu.setdefault(side, {})
+                for k, c in got["cpu"][side].items():
+                    per[k] = per.get(k, 0.0) + c / reps
+            answers = {k: [a for a, _ in v] for k, v in got["results"].items()}
+            tokens = {k: [t for _, t in v] for k, v in got["results"].items()}
+            same_answers = same_answers and answers["traced"] == answers["untraced"]
+            same_tokens = same_tokens and tokens["traced"] == tokens["untraced"]
+        expected = 0 if args.control else reps * (CONCURRENCY + n) * SPANS_PER_REQUEST
+        received = wait_count(count, expected)
+    got = {
+        "walls": walls,
+        "pairs": [t / u for t, u in zip(walls["traced"], walls["untraced"], strict=True)],
+        "cpu": cpu,
+        "same_answers": same_answers,
+        "same_tokens": same_tokens,
+    }
     walls = got["walls"]
     med = {k: statistics.median(v) for k, v in walls.items()}
     ratio = statistics.median(got["pairs"])  # each rep's sides ran back to back
@@ -219,9 +239,9 @@ def main() -> None:
         f"{args.latency_ms:g} ms per call, {reps} reps, collector {args.collector}"
     )
     for k, v in walls.items():
-        cpu = ", ".join(f"{p} {c:.2f}" for p, c in got["cpu"][k].items())
+        line = ", ".join(f"{p} {c:.2f}" for p, c in got["cpu"][k].items())
         print(
-            f"  {k:9s} median {med[k]:6.2f} s  ({', '.join(f'{w:.2f}' for w in v)}); CPU s: {cpu}"
+            f"  {k:9s} median {med[k]:6.2f} s  ({', '.join(f'{w:.2f}' for w in v)}); CPU s: {line}"
         )
     print(
         f"  traced / untraced, median of the reps' ratios = {ratio:.3f} (target <= {TARGET}); "
@@ -244,6 +264,7 @@ def main() -> None:
         latency_ms=args.latency_ms,
         concurrency=CONCURRENCY,
         collector=args.collector,
+        control=args.control,
         ratio_of_medians=round(of_medians, 4),
         ratio_best=round(best, 4),
         ratios=[round(r, 4) for r in got["pairs"]],
