@@ -39,7 +39,14 @@ THINKTANK = str(Path(sys.executable).with_name("thinktank"))
 @pytest.fixture(scope="module")
 def phoenix(tmp_path_factory: pytest.TempPathFactory) -> Iterator[px.Phoenix]:
     if px.executable() is None:
-        pytest.skip(f"Phoenix is not installed ({px.VENV_PHOENIX}): run `make collector`")
+        # `make test` installs the collector, so a missing Phoenix is a broken install
+        if os.environ.get("THINKTANK_SKIP_PHOENIX") == "1":
+            pytest.skip("THINKTANK_SKIP_PHOENIX=1")
+        pytest.fail(
+            f"Phoenix is not installed ({px.VENV_PHOENIX}): run `make collector` "
+            "(or set THINKTANK_SKIP_PHOENIX=1)",
+            pytrace=False,
+        )
     with px.running(tmp_path_factory.mktemp("phoenix")) as server:
         yield server
 
