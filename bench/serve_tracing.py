@@ -184,12 +184,14 @@ def main() -> None:
         # a new pair of servers every repetition: two processes of one program differ in
         # speed by several per cent (memory layout, hash seeds), a difference one pair
         # would carry into every repetition; over fresh pairs it is noise the median absorbs
+        assert sim.proc is not None
         for rep in range(reps):
             names = list(envs) if rep % 2 == 0 else list(envs)[::-1]  # who starts first
-            servers = {k: _start_server(model_file, env=envs[k]) for k in names}
+            servers: dict[str, tuple[subprocess.Popen[str], str]] = {}
             stopped = False
             try:
-                assert sim.proc is not None
+                for k in names:
+                    servers[k] = _start_server(model_file, env=envs[k])
                 traced_pid = servers["traced"][0].pid
                 kids = children(traced_pid)
                 pids = {
@@ -221,25 +223,18 @@ def main() -> None:
             same_tokens = same_tokens and tokens["traced"] == tokens["untraced"]
         expected = 0 if args.control else reps * (CONCURRENCY + n) * SPANS_PER_REQUEST
         received = wait_count(count, expected)
-    got = {
-        "walls": walls,
-        "pairs": [t / u for t, u in zip(walls["traced"], walls["untraced"], strict=True)],
-        "cpu": cpu,
-        "same_answers": same_answers,
-        "same_tokens": same_tokens,
-    }
-    walls = got["walls"]
+    pairs = [t / u for t, u in zip(walls["traced"], walls["untraced"], strict=True)]
     med = {k: statistics.median(v) for k, v in walls.items()}
-    ratio = statistics.median(got["pairs"])  # each rep's sides ran back to back
+    ratio = statistics.median(pairs)  # each rep's sides ran back to back
     of_medians = med["traced"] / med["untraced"]
     best = min(walls["traced"]) / min(walls["untraced"])
-    server_cpu = got["cpu"]["traced"]["traced"] / got["cpu"]["untraced"]["untraced"]
+    server_cpu = cpu["traced"]["traced"] / cpu["untraced"]["untraced"]
     print(
         f"{n} requests x best-of-{N_SAMPLES} through thinktank serve, concurrency {CONCURRENCY}, "
         f"{args.latency_ms:g} ms per call, {reps} reps, collector {args.collector}"
     )
     for k, v in walls.items():
-        line = ", ".join(f"{p} {c:.2f}" for p, c in got["cpu"][k].items())
+        line = ", ".join(f"{p} {c:.2f}" for p, c in cpu[k].items())
         print(
             f"  {k:9s} median {med[k]:6.2f} s  ({', '.join(f'{w:.2f}' for w in v)}); CPU s: {line}"
         )
@@ -247,7 +242,7 @@ def main() -> None:
         f"  traced / untraced, median of the reps' ratios = {ratio:.3f} (target <= {TARGET}); "
         f"of the medians {of_medians:.3f}; fastest reps {best:.3f}; server CPU {server_cpu:.3f}"
     )
-    print(f"  spans received {received} of {expected}; same answers: {got['same_answers']}")
+    print(f"  spans received {received} of {expected}; same answers: {same_answers}")
     emit(
         "serve_tracing",
         metric=f"wall of {n} best-of-{N_SAMPLES} requests through thinktank serve, "
@@ -257,7 +252,7 @@ def main() -> None:
         baseline=med["untraced"],
         ratio=ratio,
         target=TARGET,
-        ok=ratio <= TARGET and received == expected and got["same_answers"] and got["same_tokens"],
+        ok=ratio <= TARGET and received == expected and same_answers and same_tokens,
         requests=n,
         reps=reps,
         chunk=args.chunk,
@@ -267,13 +262,13 @@ def main() -> None:
         control=args.control,
         ratio_of_medians=round(of_medians, 4),
         ratio_best=round(best, 4),
-        ratios=[round(r, 4) for r in got["pairs"]],
+        ratios=[round(r, 4) for r in pairs],
         server_cpu_ratio=round(server_cpu, 4),
         spans_expected=expected,
         spans_received=received,
-        same_answers=got["same_answers"],
-        same_tokens=got["same_tokens"],
-        cpu_s={k: {p: round(c, 2) for p, c in v.items()} for k, v in got["cpu"].items()},
+        same_answers=same_answers,
+        same_tokens=same_tokens,
+        cpu_s={k: {p: round(c, 2) for p, c in v.items()} for k, v in cpu.items()},
     )
 
 
