@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import signal
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import openai
 from typer.testing import CliRunner
@@ -15,6 +17,7 @@ from typer.testing import CliRunner
 from tests.test_startup import HEAVY, cli, loaded
 from thinktank.cli.app import app
 from thinktank.llm.simulator import SimulatorServer, TaskSet
+from thinktank.serve.config import ServeConfig
 
 runner = CliRunner()
 
@@ -31,7 +34,7 @@ def test_help_names_the_endpoints_and_loads_nothing_heavy(tmp_path: Path) -> Non
     assert "/v1/chat/completions" in flat and "X-Thinktank-Budget-Usd" in flat
     assert "THINKTANK_SERVE_API_KEY" in flat
     modules, stdout = loaded(cli("serve", "--help"), tmp_path)
-    assert "--max-concurrency" in stdout
+    assert "--max-concurrency" in stdout and "--gc-threshold" in stdout
     assert sorted(modules & set(HEAVY)) == []
 
 
@@ -88,3 +91,40 @@ def test_the_command_serves_until_interrupted(sim: tuple[SimulatorServer, TaskSe
         proc.send_signal(signal.SIGINT)
         _, err = proc.communicate(timeout=30)
     assert proc.returncode == 0, err
+
+
+SERVE_AND_REPORT = """
+import gc, json, os, signal, sys
+from thinktank.llm.testing import ScriptedModel
+from thinktank.serve.config import ServeConfig
+from thinktank.serve.registry import GraphRegistry
+from thinktank.serve.server import serve_forever
+
+def ready(url):
+    print(json.dumps({"threshold": gc.get_threshold(), "frozen": gc.get_freeze_count()}), flush=True)
+    os.kill(os.getpid(), signal.SIGINT)
+
+registry = GraphRegistry.build(["single"], ScriptedModel(["4"]))
+try:
+    serve_forever(registry, ServeConfig(port=0, **json.loads(sys.argv[1])), on_ready=ready)
+except KeyboardInterrupt:
+    pass
+"""
+
+
+def test_the_serving_process_tunes_its_garbage_collector() -> None:
+    """``serve_forever`` (what the command runs) freezes what start-up built and sets the
+    collector's first threshold from the config; 0 leaves the interpreter's."""
+
+    def started(**config: int) -> dict[str, Any]:
+        out = subprocess.run(
+            [sys.executable, "-c", SERVE_AND_REPORT, json.dumps(config)],
+            capture_output=True, text=True, timeout=120, check=True,
+        )  # fmt: skip
+        return dict(json.loads(out.stdout.splitlines()[0]))
+
+    default = started()
+    assert default["threshold"][0] == ServeConfig().gc_threshold == 10_000
+    assert default["frozen"] > 1000  # modules, the compiled graph, the app
+    assert started(gc_threshold=12_345)["threshold"] == [12_345, 10, 10]
+    assert started(gc_threshold=0)["threshold"] == [700, 10, 10]

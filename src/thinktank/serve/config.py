@@ -34,6 +34,13 @@ class ServeConfig(StrictModel):
     """Task kind when a request names none in ``metadata.kind`` (how answers are voted)."""
     budget_usd: float | None = Field(default=None, ge=0)
     """Default per-request dollar budget (a request's own budget replaces it)."""
+    gc_threshold: int = Field(default=10_000, ge=0)
+    """The garbage collector's first-generation threshold in ``thinktank serve``'s
+    process (0: the interpreter's, 700 by default). At 700 a served best-of-8 request
+    sets off about two collections, and the collector took a fifth of the server's CPU
+    (every run in flight is scanned, again and again); at 10,000 about a twelfth of
+    that. Applied by :func:`thinktank.serve.server.serve_forever` (the CLI), which owns
+    its process; an application embedding the server keeps its own setting."""
 
     @property
     def loopback(self) -> bool:

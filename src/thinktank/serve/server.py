@@ -87,6 +87,18 @@ class ServeServer:
         self.stop()
 
 
+def tune_collector(threshold: int) -> None:
+    """The garbage collector of a process that serves: what start-up built (modules,
+    compiled graphs, models) lives as long as the server, so it is frozen out of the
+    collector's full scans (which would walk it every time); a first-generation
+    ``threshold`` (0: left as it is) sets how many new objects start a collection."""
+    gc.collect()
+    gc.freeze()
+    if threshold:
+        _, older, oldest = gc.get_threshold()
+        gc.set_threshold(threshold, older, oldest)
+
+
 def serve_forever(
     registry: GraphRegistry,
     config: ServeConfig,
@@ -99,10 +111,7 @@ def serve_forever(
     sock = bind_socket(config.host, config.port)
     port = sock.getsockname()[1]
     server = _uvicorn(create_app(registry, config), log_level)
-    # what start-up built (modules, compiled graphs, models) lives as long as the server:
-    # frozen out of the collector's full scans, which otherwise walk it on every one
-    gc.collect()
-    gc.freeze()
+    tune_collector(config.gc_threshold)
     if on_ready is not None:
         on_ready(url_of(config.host, port) + "/v1")
     server.run(sockets=[sock])
