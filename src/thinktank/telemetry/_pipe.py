@@ -5,10 +5,10 @@ An SDK span costs tens of µs to make and end on the traced process's event loop
 attribute validation, span processors, the metrics hooks), then its exporter turns it
 into plain data for the pipe to :mod:`thinktank.telemetry._sidecar`. A
 :class:`PipeSpan` is that plain data from the start — name, ids, times, attributes,
-events, status — and when it ends its bytes (:func:`~thinktank.telemetry._sidecar.
-pack`) join a queue that a thread writes to the child in batches, as the SDK's batch
-span processor would hand them to an exporter (``OTEL_BSP_SCHEDULE_DELAY``,
-``OTEL_BSP_MAX_EXPORT_BATCH_SIZE``, ``OTEL_BSP_MAX_QUEUE_SIZE``). The child rebuilds SDK spans, applies the span limits
+events, status — and when it ends one tuple joins a queue that a thread pickles and
+writes to the child in batches, as the SDK's batch span processor would hand them to an
+exporter (``OTEL_BSP_SCHEDULE_DELAY``, ``OTEL_BSP_MAX_EXPORT_BATCH_SIZE``,
+``OTEL_BSP_MAX_QUEUE_SIZE``). The child rebuilds SDK spans, applies the span limits
 and exports them with the official exporter: a collector receives what the SDK sends.
 
 What stays as with the SDK: a :class:`PipeSpan` is an OpenTelemetry ``Span`` made
@@ -50,7 +50,7 @@ from opentelemetry.trace.span import DEFAULT_TRACE_STATE
 
 from thinktank.telemetry._batches import Batches, env_int
 from thinktank.telemetry._record import PipeSpan, clean
-from thinktank.telemetry._sidecar import Packed, Sidecar, pack
+from thinktank.telemetry._sidecar import Flat, Sidecar
 
 log = logging.getLogger("thinktank.telemetry")
 
@@ -100,7 +100,7 @@ class PipeTracer(trace_api.Tracer):
 
     def __init__(
         self,
-        put: Callable[[Packed], None],
+        put: Callable[[Flat], None],
         scope: tuple[str, str | None],
         sampler: sampling.Sampler | None = None,
     ) -> None:
@@ -250,15 +250,13 @@ class PipeTracer(trace_api.Tracer):
         else:
             trace_id = _ID_BITS(128) or _new_id(128)
             flags, state, up = _SAMPLED | _RANDOM, DEFAULT_TRACE_STATE, None
-        data = pack(
+        self._put(
             (
                 name, trace_id, _ID_BITS(64) or _new_id(64), flags, up, kind._value_, start,
                 end, attrs, (), 0, None, self._scope, None if state is DEFAULT_TRACE_STATE else (state.to_header() or None),
                 (),
             )
         )  # fmt: skip
-        if data is not None:
-            self._put(data)
 
     @contextmanager
     def start_as_current_span(  # type: ignore[override]  # the API's is a context manager too
@@ -289,7 +287,7 @@ class PipeProvider:
         self,
         resource: Any,
         sampler: sampling.Sampler,
-        send: Callable[[Mapping[str, Any], str, list[Packed]], Any] | None = None,
+        send: Callable[[Mapping[str, Any], str, list[Flat]], Any] | None = None,
     ) -> None:
         self.resource = resource
         self.sampler = sampler

@@ -14,7 +14,7 @@ from opentelemetry import trace as trace_api
 from opentelemetry.attributes import BoundedAttributes
 from opentelemetry.trace import SpanContext, Status, StatusCode
 
-from thinktank.telemetry._sidecar import Packed, exact, pack
+from thinktank.telemetry._sidecar import Flat
 
 log = logging.getLogger("thinktank.telemetry")
 
@@ -23,6 +23,29 @@ _STR = frozenset({str})
 _SEQ = frozenset({list, tuple})
 _UNSET = StatusCode.UNSET
 _OK = StatusCode.OK
+
+
+def _exact(value: Any) -> Any:
+    """A cleaned value in the built-in types only (a str or int subclass, an enum member,
+    would need its class to unpickle in the exporting process)."""
+    t = type(value)
+    if t in _PLAIN or value is None:
+        return value
+    if isinstance(value, bool):
+        return bool(value)
+    if isinstance(value, int):
+        return int.__int__(value)
+    if isinstance(value, float):
+        return float.__float__(value)
+    if isinstance(value, str):
+        return str.__str__(value)
+    if isinstance(value, bytes):
+        return bytes(value)
+    if isinstance(value, tuple):
+        return tuple(_exact(v) for v in value)
+    if isinstance(value, Mapping):
+        return {str(k): _exact(v) for k, v in value.items()}
+    return str(value)
 
 
 def _plain(attributes: Mapping[str, Any]) -> bool:
@@ -52,20 +75,20 @@ def clean(attributes: Mapping[str, Any] | None) -> dict[str, Any]:
     else:
         return out
     bounded = BoundedAttributes(None, attributes, immutable=False)
-    return {str(k): exact(v) for k, v in bounded.items()}
+    return {str(k): _exact(v) for k, v in bounded.items()}
 
 
 class PipeSpan(trace_api.Span):
     """A recording span; what it records is the :data:`~thinktank.telemetry._sidecar.
-    Flat` list it will be, which its end puts on the queue, packed (sampled spans only,
-    as the SDK's batch processor exports only those)."""
+    Flat` list it will be, which its end puts on the queue as a tuple (sampled spans
+    only, as the SDK's batch processor exports only those)."""
 
     __slots__ = ("_ctx", "_put", "_rec")
 
     # _rec: [name, trace_id, span_id, flags, parent, kind, start, end, attributes,
     #        events, status_code, status_description, scope, trace_state, links]
     def __init__(
-        self, ctx: SpanContext, rec: list[Any], put: Callable[[Packed], None] | None
+        self, ctx: SpanContext, rec: list[Any], put: Callable[[Flat], None] | None
     ) -> None:
         self._ctx = ctx
         self._rec = rec
@@ -148,6 +171,4 @@ class PipeSpan(trace_api.Span):
             return
         rec[7] = time.time_ns() if end_time is None else end_time
         if self._put is not None:  # else recorded, not sampled
-            data = pack(rec)
-            if data is not None:
-                self._put(data)
+            self._put(tuple(rec))

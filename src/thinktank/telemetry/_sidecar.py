@@ -1,8 +1,7 @@
 """OTLP export in a process of its own, so encoding spans never holds the traced
 process's interpreter.
 
-Spans cross a pipe, in batches of plain tuples (:data:`Flat`, each as its
-marshal bytes: :data:`Packed`), to a child process
+Spans cross a pipe, in batches of plain tuples (:data:`Flat`), to a child process
 (``python -m thinktank.telemetry._sidecar``, with the same ``OTEL_*`` environment) that
 exports them with the official OTLP exporter of the configured protocol (its endpoint,
 headers, compression, retries). The child writes the request's protobuf from the tuples
@@ -19,7 +18,6 @@ parent dies).
 from __future__ import annotations
 
 import logging
-import marshal
 import os
 import pickle
 import signal
@@ -36,90 +34,22 @@ from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
 log = logging.getLogger("thinktank.telemetry")
 
 _HEADER = struct.Struct("!I")
-_PLAIN = frozenset({str, int, float, bool})
 
 Flat = tuple[Any, ...]
 """One finished span as plain data: ``(name, trace_id, span_id, trace_flags, parent,
 kind, start, end, attributes, events, status_code, status_description, scope,
-trace_state, links)`` (or the same as a list) — ``parent`` is ``(span_id, is_remote)``
-or None; ``kind`` and ``status_code`` the enums' values; ``events`` ``[(name,
-attributes, timestamp)]``; ``scope`` ``(name, version)`` or None; ``trace_state`` its
-W3C header or None; ``links`` ``[(trace_id, span_id, trace_flags, is_remote,
-attributes)]``. Built of the built-in types only."""
-
-Packed = bytes
-"""A :data:`Flat` as it waits in the queue and crosses the pipe: its :mod:`marshal`
-bytes (:func:`pack`, format 2: no table of shared objects to build), made when the span
-ends, in about a µs (what pickling it in the batch took). A byte string is no
-work for the garbage collector: the queue of ended spans adds nothing to the traced
-process's collections (tuples and dicts waiting there would count towards every one)."""
+trace_state, links)`` — ``parent`` is ``(span_id, is_remote)`` or None; ``kind`` and
+``status_code`` the enums' values; ``events`` ``[(name, attributes, timestamp)]``;
+``scope`` ``(name, version)`` or None; ``trace_state`` its W3C header or None; ``links``
+``[(trace_id, span_id, trace_flags, is_remote, attributes)]``. Built of plain values
+only, it costs the garbage collector nothing while it waits in a queue (its tuples and
+dicts are untracked at the first collection), and a batch of them pickles in about a µs
+a span (attribute names are pickled once a batch)."""
 
 
-def exact(value: Any) -> Any:
-    """A value in the built-in types only (marshal writes no subclass of them: a str or
-    int subclass, an enum member), an unknown type as its string."""
-    t = type(value)
-    if t in _PLAIN or value is None:
-        return value
-    if isinstance(value, bool):
-        return bool(value)
-    if isinstance(value, int):
-        return int.__int__(value)
-    if isinstance(value, float):
-        return float.__float__(value)
-    if isinstance(value, str):
-        return str.__str__(value)
-    if isinstance(value, bytes):
-        return bytes(value)
-    if isinstance(value, tuple):
-        return tuple(exact(v) for v in value)
-    if isinstance(value, Mapping):
-        return {
-            str.__str__(k) if isinstance(k, str) else str(k): exact(v) for k, v in value.items()
-        }
-    return str(value)
-
-
-def pack(flat: Flat | list[Any]) -> Packed | None:
-    """``flat``'s bytes; a value of a type marshal does not write (a subclass of a
-    built-in type) is written as its built-in type. None (logged) when it cannot be."""
-    try:
-        return marshal.dumps(flat, 2)
-    except ValueError:
-        pass
-    try:
-        (
-            name, trace_id, span_id, flags, parent, kind, start, end, attrs, events, code,
-            description, scope, trace_state, links,
-        ) = flat  # fmt: skip
-        return marshal.dumps(
-            (
-                exact(name), exact(trace_id), exact(span_id), exact(flags), exact(parent),
-                exact(kind), exact(start), exact(end), exact(attrs),
-                [exact(tuple(e)) for e in events], exact(code), exact(description),
-                exact(scope), exact(trace_state), [exact(tuple(k)) for k in links],
-            ),
-            2,
-        )  # fmt: skip
-    except (ValueError, TypeError):
-        log.warning("a span could not be written for the exporting process; dropped", exc_info=True)
-        return None
-
-
-def unpack(spans: list[Packed]) -> list[Flat]:
-    """The spans of a frame."""
-    return [marshal.loads(b) for b in spans]
-
-
-def frame(resource: Mapping[str, Any], schema_url: str, spans: list[Packed]) -> bytes:
+def frame(resource: Mapping[str, Any], schema_url: str, spans: list[Flat]) -> bytes:
     """One batch as it crosses the pipe (after its length): the resource and the spans."""
     return pickle.dumps((dict(resource), schema_url, spans), protocol=pickle.HIGHEST_PROTOCOL)
-
-
-def read_frame(data: bytes) -> tuple[dict[str, Any], str, list[Flat]]:
-    """``(resource attributes, schema URL, spans)`` of a :func:`frame`."""
-    resource, schema_url, spans = pickle.loads(data)
-    return resource, schema_url, unpack(spans)
 
 
 def _trace_state(ts: Any) -> str | None:
@@ -166,7 +96,7 @@ class Sidecar:
             [sys.executable, "-m", "thinktank.telemetry._sidecar"], stdin=subprocess.PIPE
         )
 
-    def send(self, resource: Mapping[str, Any], schema_url: str, spans: list[Packed]) -> bool:
+    def send(self, resource: Mapping[str, Any], schema_url: str, spans: list[Flat]) -> bool:
         """Hand a batch to the child; False when it cannot take it (it ended, or this is a
         forked copy of the process that started it: its writes would break the stream)."""
         if not spans:
@@ -218,8 +148,7 @@ class ProcessExporter(SpanExporter):
         if not spans:
             return SpanExportResult.SUCCESS
         resource = spans[0].resource
-        packed = [p for s in spans if (p := pack(_flat(s))) is not None]
-        ok = self.sidecar.send(resource.attributes, resource.schema_url, packed)
+        ok = self.sidecar.send(resource.attributes, resource.schema_url, [_flat(s) for s in spans])
         return SpanExportResult.SUCCESS if ok else SpanExportResult.FAILURE
 
     def force_flush(self, timeout_millis: int = 30_000) -> bool:
@@ -280,7 +209,7 @@ class _Rebuild:
         return True
 
     def spans(self, data: bytes) -> list[ReadableSpan]:
-        resource_attrs, schema_url, flat = read_frame(data)
+        resource_attrs, schema_url, flat = pickle.loads(data)
         return self.spans_of(resource_attrs, schema_url, flat)
 
     def spans_of(
@@ -363,7 +292,7 @@ class Exports:
         self.encoder = Encoder() if direct else None
 
     def of(self, data: bytes) -> Sequence[Any]:
-        resource, schema_url, flat = read_frame(data)
+        resource, schema_url, flat = pickle.loads(data)
         if self.encoder is not None and self.rebuild.within_limits(flat):
             from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
                 ExportTraceServiceRequest,
