@@ -43,6 +43,10 @@ class Color(enum.IntEnum):
     RED = 1
 
 
+class Name(enum.StrEnum):
+    SOLVE = "solve"
+
+
 class Opaque:
     def __str__(self) -> str:
         return "opaque"
@@ -150,6 +154,32 @@ def test_spans_reach_the_exporter_as_the_sdks_do() -> None:
     assert [s.name for s in pipe] == ["chat sim-2", "ok", "failing", "chat bo8"]
     assert pipe[0].events[1].attributes is not None
     assert pipe[0].events[1].attributes["exception.type"] == "ValueError"
+
+
+def test_values_of_subclasses_of_built_in_types_cross_as_those_types() -> None:
+    """A span's name, status and event given as enum members: the pipe's tuples hold the
+    built-in types only (a class of the application's ``__main__`` would not unpickle in
+    the exporting process, and its whole batch would be lost), equal to what the SDK
+    keeps."""
+
+    def run(tracer: trace.Tracer) -> None:
+        span = tracer.start_span(Name.SOLVE, attributes={"n": Color.RED})
+        span.add_event(Name.SOLVE, {"k": Name.SOLVE})
+        span.set_status(StatusCode.ERROR, Name.SOLVE)
+        span.end()
+        other = tracer.start_span("x")
+        other.update_name(Name.SOLVE)
+        other.set_status(trace.Status(StatusCode.ERROR, Name.SOLVE))
+        other.end()
+
+    sdk, pipe = both(run)
+    assert shape(pipe) == shape(sdk)
+    for s in pipe:
+        assert type(s.name) is str and s.name == "solve"
+        assert type(s.status.description) is str
+    assert type(pipe[0].events[0].name) is str
+    assert type(dict(pipe[0].events[0].attributes or {})["k"]) is str
+    assert type(dict(pipe[0].attributes or {})["n"]) is int
 
 
 def test_span_limits_apply_as_the_sdks_do(monkeypatch: pytest.MonkeyPatch) -> None:

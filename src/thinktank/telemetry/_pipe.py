@@ -49,7 +49,7 @@ from opentelemetry.trace import (
 from opentelemetry.trace.span import DEFAULT_TRACE_STATE
 
 from thinktank.telemetry._batches import Batches, env_int
-from thinktank.telemetry._record import PipeSpan, clean
+from thinktank.telemetry._record import PipeSpan, _exact, clean
 from thinktank.telemetry._sidecar import Flat, Sidecar
 
 log = logging.getLogger("thinktank.telemetry")
@@ -121,6 +121,8 @@ class PipeTracer(trace_api.Tracer):
         record_exception: bool = True,
         set_status_on_exception: bool = True,
     ) -> trace_api.Span:
+        if type(name) is not str:  # a subclass (an enum member) would not unpickle
+            name = _exact(name)
         parent: SpanContext = get_current_span(context).get_span_context()
         if parent is not None and parent.is_valid:
             trace_id = parent.trace_id

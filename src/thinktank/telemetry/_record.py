@@ -26,8 +26,9 @@ _OK = StatusCode.OK
 
 
 def _exact(value: Any) -> Any:
-    """A cleaned value in the built-in types only (a str or int subclass, an enum member,
-    would need its class to unpickle in the exporting process)."""
+    """A value in the built-in types only: a str or int subclass, an enum member, would
+    need its class to unpickle in the exporting process (a class of the application's
+    ``__main__`` is not there: the whole batch would be lost)."""
     t = type(value)
     if t in _PLAIN or value is None:
         return value
@@ -131,7 +132,7 @@ class PipeSpan(trace_api.Span):
 
     def update_name(self, name: str) -> None:
         if self._rec[7] is None:
-            self._rec[0] = name
+            self._rec[0] = _exact(name)
 
     def set_status(self, status: Status | StatusCode, description: str | None = None) -> None:
         rec = self._rec
@@ -139,9 +140,9 @@ class PipeSpan(trace_api.Span):
             return  # as the SDK: an OK status is final, UNSET is never set
         if isinstance(status, Status):
             if status.status_code is not _UNSET:
-                rec[10], rec[11] = status.status_code.value, status.description
+                rec[10], rec[11] = status.status_code.value, _exact(status.description)
         elif status is not _UNSET:
-            rec[10], rec[11] = status.value, description
+            rec[10], rec[11] = status.value, _exact(description)
 
     def record_exception(
         self,
