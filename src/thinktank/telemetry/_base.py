@@ -52,10 +52,9 @@ class SpanMaker:
         # (name, kind, attributes, start, end): a finished leaf span with nothing more to
         # record, without a span object (the same tracers' fast path), else None
         self._leaf: Callable[..., None] | None = getattr(tracer, "leaf_plain", None)
-        # a model's attributes by its id, while it lives (a weak reference's callback
-        # forgets them): a plain dict lookup, where a WeakKeyDictionary makes a weak
-        # reference on every one
-        self._models: dict[int, tuple[weakref.ref[Any], dict[str, Any]]] = {}
+        # what is worked out once per model and per agent, by id while it lives (_memo)
+        self._models: dict[int, tuple[Any, Any]] = {}
+        self._agents: dict[int, tuple[Any, Any]] = {}
 
     async def _traced(
         self,
@@ -144,29 +143,40 @@ class SpanMaker:
             out["gen_ai.usage.cost"] = float(cost)
         return out
 
-    def _model(self, model: Any) -> dict[str, Any]:
-        """The request-side attributes of a model: its name, provider and server (worked
-        out once per model; callers copy them before adding their own)."""
-        key = id(model)
-        known = self._models.get(key)
-        if known is not None and known[0]() is model:
+    def _model(self, model: Any) -> tuple[dict[str, Any], str, dict[str, Any]]:
+        """A model's request-side attributes (its name, provider and server), its calls'
+        span name and their first attributes: worked out once per model, copied by the
+        callers before they add their own."""
+        return self._memo(self._models, model, _model_info)
+
+    def _memo(self, table: dict[int, tuple[Any, Any]], obj: Any, build: Callable[[Any], T]) -> T:
+        """``build(obj)``, kept in ``table`` while ``obj`` lives (a weak reference's
+        callback forgets it): a plain dict lookup, where a WeakKeyDictionary makes a
+        weak reference on every one."""
+        key = id(obj)
+        known = table.get(key)
+        if known is not None and known[0]() is obj:
             return known[1]
-        attrs = _model_attributes(model)
+        info = build(obj)
 
         def gone(_: weakref.ref[Any]) -> None:
-            self._forget(key)
+            known = table.get(key)
+            if known is not None and known[0]() is None:
+                del table[key]
 
         try:
-            ref = weakref.ref(model, gone)
-        except TypeError:  # a model that cannot be weakly referenced: no memo
-            return attrs
-        self._models[key] = (ref, attrs)
-        return attrs
+            ref = weakref.ref(obj, gone)
+        except TypeError:  # cannot be weakly referenced: no memo
+            return info
+        table[key] = (ref, info)
+        return info
 
-    def _forget(self, key: int) -> None:
-        known = self._models.get(key)
-        if known is not None and known[0]() is None:
-            del self._models[key]
+
+def _model_info(model: Any) -> tuple[dict[str, Any], str, dict[str, Any]]:
+    """A model's attributes, its calls' span name and their first attributes (Phoenix
+    makes a span an LLM span from its operation: no KIND needed)."""
+    attrs = _model_attributes(model)
+    return attrs, f"chat {attrs['gen_ai.request.model']}", {**attrs, OP: "chat"}
 
 
 def _model_attributes(model: Any) -> dict[str, Any]:

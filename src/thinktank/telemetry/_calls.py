@@ -30,8 +30,8 @@ class CallSpans(SpanMaker):
     ) -> None:
         end = time.time_ns()
         try:
-            attrs = dict(self._model(model))
-            attrs[OP] = "chat"  # Phoenix makes it an LLM span from this (no KIND needed)
+            _, name, base = self._model(model)
+            attrs = base.copy()
             if request.n != 1:
                 attrs["gen_ai.request.choice.count"] = int(request.n)
             if request.temperature is not None:
@@ -44,9 +44,25 @@ class CallSpans(SpanMaker):
                 attrs["gen_ai.request.stop_sequences"] = tuple(str(s) for s in request.stop)
             if request.response_format:
                 attrs["gen_ai.output.type"] = "json"
-            name = f"chat {attrs['gen_ai.request.model']}"
             if completions is not None:
-                attrs.update(self._chat_result(attrs, completions, cost_usd))
+                prompt = completion = cached = 0
+                reasons = []
+                for c in completions:
+                    usage = c.usage
+                    prompt += usage.prompt_tokens
+                    completion += usage.completion_tokens
+                    cached += usage.cached
+                    reasons.append(c.finish_reason)
+                attrs["gen_ai.usage.input_tokens"] = prompt
+                attrs["gen_ai.usage.output_tokens"] = completion
+                attrs["gen_ai.usage.cost"] = float(cost_usd)
+                attrs["gen_ai.response.finish_reasons"] = tuple(reasons)
+                if completions:
+                    answered = completions[0].model
+                    if answered and answered != base["gen_ai.request.model"]:
+                        attrs["gen_ai.response.model"] = str(answered)
+                if cached:
+                    attrs["thinktank.cached_samples"] = cached
         except Exception:
             log.debug("describing a chat span failed", exc_info=True)
             attrs, name = {OP: "chat"}, "chat"
@@ -74,23 +90,6 @@ class CallSpans(SpanMaker):
             log.debug("recording a chat span failed", exc_info=True)
         finally:
             span.end(end_time=end)
-
-    def _chat_result(
-        self, request_attrs: dict[str, Any], completions: Sequence[Any], cost_usd: float
-    ) -> dict[str, Any]:
-        prompt = completion = cached = 0
-        for c in completions:
-            prompt += c.usage.prompt_tokens
-            completion += c.usage.completion_tokens
-            cached += c.usage.cached
-        out = self.usage(prompt, completion, cost_usd)
-        out["gen_ai.response.finish_reasons"] = tuple(str(c.finish_reason) for c in completions)
-        model = completions[0].model if completions else ""
-        if model and model != request_attrs.get("gen_ai.request.model"):
-            out["gen_ai.response.model"] = str(model)
-        if cached:
-            out["thinktank.cached_samples"] = cached
-        return out
 
     def tool(self, run: Coroutine[Any, Any, T], call: Any, tool: Any) -> Coroutine[Any, Any, T]:
         try:

@@ -117,55 +117,58 @@ class Tracing(CallSpans):
         self, run: Coroutine[Any, Any, T], agent: Any, sample_id: str, rnd: int, sample: int
     ) -> Coroutine[Any, Any, T]:
         try:
-            model = self._model(agent.model)
-            attrs: dict[str, Any] = {
-                OP: "invoke_agent",
-                "gen_ai.agent.name": str(agent.name),
-                "gen_ai.agent.id": sample_id,
-                "gen_ai.request.model": model["gen_ai.request.model"],
-                "thinktank.agent.role": str(agent.role),
-                "thinktank.round": int(rnd),
-                "thinktank.sample": int(sample),
-                KIND: "AGENT",
-            }
+            name, base = self._memo(self._agents, agent, self._agent_info)
+            attrs = base.copy()
+            attrs["gen_ai.agent.id"] = sample_id
+            attrs["thinktank.round"] = rnd
+            attrs["thinktank.sample"] = sample
         except Exception:
             log.debug("describing an agent span failed", exc_info=True)
-            attrs = {OP: "invoke_agent"}
+            name, attrs = "invoke_agent", {OP: "invoke_agent"}
+        return self._traced(run, name, SpanKind.INTERNAL, attrs, self._agent_done)
 
-        def finish(span: Span, traj: Any) -> None:
-            steps = traj.steps
-            prompt = completion = 0
-            for st in steps:
-                prompt += st.usage.prompt_tokens
-                completion += st.usage.completion_tokens
-            done = self.usage(prompt, completion)
-            done["thinktank.sample.status"] = str(traj.status)
-            if traj.status == "error":
-                done["error.type"] = "agent_error"
-                span.set_status(Status(StatusCode.ERROR, str(traj.error or "")[:500]))
-            elif traj.refused_by:
-                done["thinktank.refused_by"] = str(traj.refused_by)
-            span.set_attributes(done)
-            if self.content:
-                system, rest = _content.split_system(traj.messages[:2])
-                output = (
-                    traj.output if isinstance(traj.output, str) else _content.dumps(traj.output)
-                )
-                self._content(
-                    span,
-                    {
-                        "gen_ai.system_instructions": _content.dumps(system),
-                        "gen_ai.input.messages": _content.dumps(rest),
-                        "gen_ai.output.messages": _content.dumps(_content.assistant(output)),
-                        "input.value": _content.dumps(rest),
-                        "output.value": output,
-                    },
-                )
+    def _agent_info(self, agent: Any) -> tuple[str, dict[str, Any]]:
+        """An agent's span name and the attributes all its samples share (worked out once
+        per agent: an agent's name, role and model do not change)."""
+        attrs: dict[str, Any] = {
+            OP: "invoke_agent",
+            "gen_ai.agent.name": str(agent.name),
+            "gen_ai.request.model": self._model(agent.model)[0]["gen_ai.request.model"],
+            "thinktank.agent.role": str(agent.role),
+            KIND: "AGENT",
+        }
+        return f"invoke_agent {attrs['gen_ai.agent.name']}".rstrip(), attrs
 
-        return self._traced(
-            run, f"invoke_agent {attrs.get('gen_ai.agent.name', '')}".rstrip(),
-            SpanKind.INTERNAL, attrs, finish,
-        )  # fmt: skip
+    def _agent_done(self, span: Span, traj: Any) -> None:
+        prompt = completion = 0
+        for st in traj.steps:
+            usage = st.usage
+            prompt += usage.prompt_tokens
+            completion += usage.completion_tokens
+        done: dict[str, Any] = {
+            "gen_ai.usage.input_tokens": prompt,
+            "gen_ai.usage.output_tokens": completion,
+            "thinktank.sample.status": str(traj.status),
+        }
+        if traj.status == "error":
+            done["error.type"] = "agent_error"
+            span.set_status(Status(StatusCode.ERROR, str(traj.error or "")[:500]))
+        elif traj.refused_by:
+            done["thinktank.refused_by"] = str(traj.refused_by)
+        span.set_attributes(done)
+        if self.content:
+            system, rest = _content.split_system(traj.messages[:2])
+            output = traj.output if isinstance(traj.output, str) else _content.dumps(traj.output)
+            self._content(
+                span,
+                {
+                    "gen_ai.system_instructions": _content.dumps(system),
+                    "gen_ai.input.messages": _content.dumps(rest),
+                    "gen_ai.output.messages": _content.dumps(_content.assistant(output)),
+                    "input.value": _content.dumps(rest),
+                    "output.value": output,
+                },
+            )
 
     def eval_task(self, run: Coroutine[Any, Any, T], job: Any) -> Coroutine[Any, Any, T]:
         task = job.task
