@@ -27,7 +27,8 @@ On a 2-core machine both sides are CPU-bound (the graph's client work per sample
 the 100 ms, sets the pace), so ``cpu_s`` reports each process's CPU seconds per side
 (``/proc``): the server's against this process's in-process run is what serving costs
 in CPU. The server runs as ``thinktank serve`` does, start-up objects frozen out of the
-garbage collector's full scans (``gc.freeze``); the in-process side does not.
+garbage collector's full scans (``gc.freeze``) and a collection every 10,000 new objects
+(``--gc-threshold``); the in-process side keeps the interpreter's collector settings.
 """
 
 from __future__ import annotations

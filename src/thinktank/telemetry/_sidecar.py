@@ -42,9 +42,11 @@ trace_state, links)`` — ``parent`` is ``(span_id, is_remote)`` or None; ``kind
 ``status_code`` the enums' values; ``events`` ``[(name, attributes, timestamp)]``;
 ``scope`` ``(name, version)`` or None; ``trace_state`` its W3C header or None; ``links``
 ``[(trace_id, span_id, trace_flags, is_remote, attributes)]``. Built of plain values
-only, it costs the garbage collector nothing while it waits in a queue (its tuples and
-dicts are untracked at the first collection), and a batch of them pickles in about a µs
-a span (attribute names are pickled once a batch)."""
+only, its tuples and dicts are untracked at the first collection that sees them (no
+later one traverses them; while they wait they still count towards starting the next),
+and a batch of them pickles in about a µs a span (attribute names are pickled once a
+batch; marshalling each span as it ends instead cost more than the collections it
+saved)."""
 
 
 def frame(resource: Mapping[str, Any], schema_url: str, spans: list[Flat]) -> bytes:
