@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import enum
 import logging
+import pickle
 import threading
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -32,7 +34,7 @@ from thinktank.graphs.compiler import compile
 from thinktank.graphs.topologies import topology
 from thinktank.llm.testing import FunctionModel
 from thinktank.llm.types import ChatRequest
-from thinktank.telemetry._batches import Batches
+from thinktank.telemetry._batches import CHUNK, Batches
 from thinktank.telemetry._pipe import PipeProvider
 from thinktank.telemetry._sidecar import _spans, frame
 
@@ -305,8 +307,8 @@ def test_batches_follow_the_variables_and_a_full_queue_drops_spans_once(
     entered, release = threading.Event(), threading.Event()
     sizes: list[int] = []
 
-    def send(batch: list[Any]) -> None:
-        sizes.append(len(batch))
+    def send(batch: list[bytes]) -> None:
+        sizes.append(sum(len(pickle.loads(chunk)) for chunk in batch))
         entered.set()
         release.wait(timeout=30)
 
@@ -325,6 +327,34 @@ def test_batches_follow_the_variables_and_a_full_queue_drops_spans_once(
     assert max(sizes) == 2 and sum(sizes) == 6
     dropped = [r for r in caplog.records if "span queue is full" in r.getMessage()]
     assert len(dropped) == 1 and dropped[0].levelno == logging.WARNING
+
+
+def test_waiting_spans_are_packed_every_chunk_and_sent_a_batch_at_a_time() -> None:
+    """Spans wait for their batch as packed bytes (nothing the garbage collector counts):
+    the thread packs each chunk's worth at once, and sends when a batch is full."""
+    sent: list[list[Any]] = []
+    batches = Batches(
+        lambda batch: sent.append([s for c in batch for s in pickle.loads(c)]),
+        schedule_delay_s=60.0, max_queue=10_000, max_batch=4 * CHUNK,
+    )  # fmt: skip
+    try:
+        for i in range(CHUNK):
+            batches.put(("span", i))
+        deadline = time.monotonic() + 30
+        while batches._queue and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert not batches._queue and sent == []  # packed, not sent: no batch yet
+        assert [type(c) for c, _ in batches._packed] == [bytes]
+        for i in range(CHUNK, 4 * CHUNK + 3):
+            batches.put(("span", i))
+        deadline = time.monotonic() + 30
+        while not sent and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert [len(b) for b in sent] == [4 * CHUNK]
+    finally:
+        batches.close()
+    assert [len(b) for b in sent] == [4 * CHUNK, 3]  # the rest when it closes
+    assert [s[1] for b in sent for s in b] == list(range(4 * CHUNK + 3))
 
 
 def test_spans_are_made_current_through_the_api_when_its_context_is_kept_elsewhere(

@@ -22,6 +22,7 @@ from opentelemetry.trace import (
     TraceState,
 )
 
+from thinktank.telemetry._batches import pack
 from thinktank.telemetry._sidecar import ProcessExporter, Sidecar, _flat, _spans, frame
 from thinktank.telemetry._wire import Encoder
 
@@ -48,7 +49,9 @@ def test_a_batch_survives_the_trip_to_the_exporting_process() -> None:
             inner.set_attribute("gen_ai.usage.cost", 0.25)
     spans = exporter.get_finished_spans()
     resource = spans[0].resource
-    rebuilt = _spans(frame(resource.attributes, resource.schema_url, [_flat(s) for s in spans]))
+    rebuilt = _spans(
+        frame(resource.attributes, resource.schema_url, [pack([_flat(s) for s in spans])])
+    )
     assert [s.name for s in rebuilt] == ["invoke_agent solver", "chat bo8"]
     assert rebuilt[1].parent is not None and rebuilt[1].parent.is_remote
     assert rebuilt[0].events[0].name == "exception"

@@ -5,7 +5,6 @@ does not write exactly (span limits to apply, a value the official encoder drops
 from __future__ import annotations
 
 import math
-import pickle
 from typing import Any
 
 import pytest
@@ -21,7 +20,7 @@ from thinktank.graphs.compiler import compile
 from thinktank.graphs.topologies import topology
 from thinktank.llm.testing import FunctionModel
 from thinktank.telemetry._pipe import PipeProvider
-from thinktank.telemetry._sidecar import Exports, _spans, frame
+from thinktank.telemetry._sidecar import Exports, _spans, frame, read_frame
 from thinktank.telemetry._wire import Encoder, Prepared, take_prepared
 
 from .test_pipe import Color, Opaque, calls
@@ -45,7 +44,7 @@ def official(data: bytes) -> bytes:
 
 
 def ours(data: bytes) -> bytes:
-    resource, url, flat = pickle.loads(data)
+    resource, url, flat = read_frame(data)
     return Encoder().request(resource, url, flat)
 
 
@@ -114,7 +113,7 @@ def test_a_graph_runs_spans_encode_to_the_official_bytes() -> None:
             telemetry.shutdown()
 
     data = frames_of(run)
-    assert sum(len(pickle.loads(d)[2]) for d in data) == 1 + 3 + 3
+    assert sum(len(read_frame(d)[2]) for d in data) == 1 + 3 + 3
     assert all(ours(d) == official(d) for d in data)
 
 

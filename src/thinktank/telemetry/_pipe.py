@@ -289,7 +289,7 @@ class PipeProvider:
         self,
         resource: Any,
         sampler: sampling.Sampler,
-        send: Callable[[Mapping[str, Any], str, list[Flat]], Any] | None = None,
+        send: Callable[[Mapping[str, Any], str, list[bytes]], Any] | None = None,
     ) -> None:
         self.resource = resource
         self.sampler = sampler
@@ -308,7 +308,7 @@ class PipeProvider:
             )  # fmt: skip
             max_batch = max_queue
         self.batches = Batches(
-            lambda spans: send(attrs, schema, spans),
+            lambda chunks: send(attrs, schema, chunks),
             schedule_delay_s=env_int("OTEL_BSP_SCHEDULE_DELAY", 5000) / 1000,
             max_queue=max_queue,
             max_batch=max_batch,

@@ -31,6 +31,8 @@ from typing import IO, Any
 from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
 
+from thinktank.telemetry._batches import pack
+
 log = logging.getLogger("thinktank.telemetry")
 
 _HEADER = struct.Struct("!I")
@@ -42,16 +44,22 @@ trace_state, links)`` — ``parent`` is ``(span_id, is_remote)`` or None; ``kind
 ``status_code`` the enums' values; ``events`` ``[(name, attributes, timestamp)]``;
 ``scope`` ``(name, version)`` or None; ``trace_state`` its W3C header or None; ``links``
 ``[(trace_id, span_id, trace_flags, is_remote, attributes)]``. Built of plain values
-only, its tuples and dicts are untracked at the first collection that sees them (no
-later one traverses them; while they wait they still count towards starting the next),
-and a batch of them pickles in about a µs a span (attribute names are pickled once a
-batch; marshalling each span as it ends instead cost more than the collections it
-saved)."""
+only; ended spans wait in the traced process as such tuples for at most a chunk's worth
+(:data:`~thinktank.telemetry._batches.CHUNK`), then as their pickle until their batch
+is sent (attribute names are pickled once a chunk; about a µs a span)."""
 
 
-def frame(resource: Mapping[str, Any], schema_url: str, spans: list[Flat]) -> bytes:
-    """One batch as it crosses the pipe (after its length): the resource and the spans."""
-    return pickle.dumps((dict(resource), schema_url, spans), protocol=pickle.HIGHEST_PROTOCOL)
+def frame(resource: Mapping[str, Any], schema_url: str, chunks: list[bytes]) -> bytes:
+    """One batch as it crosses the pipe (after its length): the resource and the spans,
+    in chunks (:func:`~thinktank.telemetry._batches.pack`: the pickle of a list of
+    :data:`Flat`)."""
+    return pickle.dumps((dict(resource), schema_url, chunks), protocol=pickle.HIGHEST_PROTOCOL)
+
+
+def read_frame(data: bytes) -> tuple[dict[str, Any], str, list[Flat]]:
+    """``(resource attributes, schema URL, spans)`` of a :func:`frame`."""
+    resource, schema_url, chunks = pickle.loads(data)
+    return resource, schema_url, [s for c in chunks for s in pickle.loads(c)]
 
 
 def _trace_state(ts: Any) -> str | None:
@@ -98,14 +106,14 @@ class Sidecar:
             [sys.executable, "-m", "thinktank.telemetry._sidecar"], stdin=subprocess.PIPE
         )
 
-    def send(self, resource: Mapping[str, Any], schema_url: str, spans: list[Flat]) -> bool:
+    def send(self, resource: Mapping[str, Any], schema_url: str, chunks: list[bytes]) -> bool:
         """Hand a batch to the child; False when it cannot take it (it ended, or this is a
         forked copy of the process that started it: its writes would break the stream)."""
-        if not spans:
+        if not chunks:
             return True
         if os.getpid() != self._pid:
             return False
-        data = frame(resource, schema_url, spans)
+        data = frame(resource, schema_url, chunks)
         with self._lock:
             proc = self._proc
             if proc is None or proc.stdin is None:
@@ -150,7 +158,8 @@ class ProcessExporter(SpanExporter):
         if not spans:
             return SpanExportResult.SUCCESS
         resource = spans[0].resource
-        ok = self.sidecar.send(resource.attributes, resource.schema_url, [_flat(s) for s in spans])
+        chunk = pack([_flat(s) for s in spans])
+        ok = self.sidecar.send(resource.attributes, resource.schema_url, [chunk])
         return SpanExportResult.SUCCESS if ok else SpanExportResult.FAILURE
 
     def force_flush(self, timeout_millis: int = 30_000) -> bool:
@@ -211,7 +220,7 @@ class _Rebuild:
         return True
 
     def spans(self, data: bytes) -> list[ReadableSpan]:
-        resource_attrs, schema_url, flat = pickle.loads(data)
+        resource_attrs, schema_url, flat = read_frame(data)
         return self.spans_of(resource_attrs, schema_url, flat)
 
     def spans_of(
@@ -294,7 +303,7 @@ class Exports:
         self.encoder = Encoder() if direct else None
 
     def of(self, data: bytes) -> Sequence[Any]:
-        resource, schema_url, flat = pickle.loads(data)
+        resource, schema_url, flat = read_frame(data)
         if self.encoder is not None and self.rebuild.within_limits(flat):
             from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
                 ExportTraceServiceRequest,
