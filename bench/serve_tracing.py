@@ -77,7 +77,11 @@ def receiver() -> Iterator[tuple[str, Any, int]]:
         yield url, lambda: int(httpx.get(f"{url}/count", timeout=30).json()["spans"]), proc.pid
     finally:
         proc.send_signal(signal.SIGINT)
-        proc.wait(timeout=30)
+        try:
+            proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:  # its count is read already: stop it anyway
+            proc.kill()
+            proc.wait(timeout=30)
 
 
 @contextmanager
