@@ -53,9 +53,7 @@ class CallSpans(SpanMaker):
                     completion += usage.completion_tokens
                     cached += usage.cached
                     reasons.append(c.finish_reason)
-                attrs["gen_ai.usage.input_tokens"] = prompt
-                attrs["gen_ai.usage.output_tokens"] = completion
-                attrs["gen_ai.usage.cost"] = float(cost_usd)
+                attrs.update(self.usage(prompt, completion, cost_usd))
                 attrs["gen_ai.response.finish_reasons"] = tuple(reasons)
                 if completions:
                     answered = completions[0].model

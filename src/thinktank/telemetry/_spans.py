@@ -145,11 +145,8 @@ class Tracing(CallSpans):
             usage = st.usage
             prompt += usage.prompt_tokens
             completion += usage.completion_tokens
-        done: dict[str, Any] = {
-            "gen_ai.usage.input_tokens": prompt,
-            "gen_ai.usage.output_tokens": completion,
-            "thinktank.sample.status": str(traj.status),
-        }
+        done = self.usage(prompt, completion)
+        done["thinktank.sample.status"] = str(traj.status)
         if traj.status == "error":
             done["error.type"] = "agent_error"
             span.set_status(Status(StatusCode.ERROR, str(traj.error or "")[:500]))
