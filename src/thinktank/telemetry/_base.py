@@ -44,11 +44,12 @@ class SpanMaker:
         # path for attributes that are plain values and the hook's to give away
         # (thinktank's OTLP export, _pipe), else the API's start_span
         self._start: Callable[..., Span] = getattr(tracer, "start_plain", None) or self._api_start
-        # the same, the span made current: (span, token); and back (token)
+        # the same, the span made current: (span, token)
         self._enter: Callable[..., tuple[Span, Any]] = (
             getattr(tracer, "enter", None) or self._api_enter
         )
-        self._leave: Callable[[Any], None] = getattr(tracer, "leave", None) or detach
+        # the context back as it was (token) and the span ended now
+        self._exit: Callable[[Span, Any], None] = getattr(tracer, "exit", None) or self._api_exit
         # (name, kind, attributes, start, end): a finished leaf span with nothing more to
         # record, without a span object (the same tracers' fast path), else None
         self._leaf: Callable[..., None] | None = getattr(tracer, "leaf_plain", None)
@@ -85,8 +86,7 @@ class SpanMaker:
                     settle(span)
                 except Exception:
                     log.debug("recording span %s failed", name, exc_info=True)
-            self._leave(token)
-            span.end()
+            self._exit(span, token)
 
     def _api_start(
         self,
@@ -111,6 +111,11 @@ class SpanMaker:
     ) -> tuple[Span, Any]:
         span = self._start(name, context, kind, attrs)
         return span, attach(set_span_in_context(span))
+
+    @staticmethod
+    def _api_exit(span: Span, token: Any) -> None:
+        detach(token)
+        span.end()
 
     @staticmethod
     def _ended_by(span: Span, exc: BaseException) -> None:

@@ -179,26 +179,70 @@ class PipeTracer(trace_api.Tracer):
     def enter(
         self, name: str, context: Context | None, kind: SpanKind, attrs: dict[str, Any]
     ) -> tuple[trace_api.Span, Any]:
-        """:meth:`start_plain`, the span made current: ``(span, token)`` for :meth:`leave`."""
-        span = self.start_plain(name, context, kind, attrs)
+        """:meth:`start_plain`, the span made current: ``(span, token)`` for :meth:`exit`.
+        The hot path of every span with children (a run, a sample, a request): with the
+        default sampler and OpenTelemetry's context kept the default way, the parent's
+        lookup, the ids and the context's update are written out here, not called."""
         fast = self._context
-        if fast is None:
-            return span, attach(set_span_in_context(span))
+        if fast is None or self._sampler is not None:
+            span = self.start_plain(name, context, kind, attrs)
+            if fast is None:
+                return span, attach(set_span_in_context(span))
+        else:
+            var, key = fast
+            parent = (var.get() if context is None else context).get(key)
+            if parent is None:
+                trace_id, parent_id, remote, parent_flags, state, valid = INVALID_SPAN_CONTEXT
+            elif type(parent) is PipeSpan:
+                trace_id, parent_id, remote, parent_flags, state, valid = parent._ctx
+            elif isinstance(parent, trace_api.Span):
+                trace_id, parent_id, remote, parent_flags, state, valid = parent.get_span_context()
+            else:
+                trace_id, parent_id, remote, parent_flags, state, valid = INVALID_SPAN_CONTEXT
+            if valid:
+                flags = parent_flags & (_SAMPLED | _RANDOM)  # parent-based: as the parent was
+                up: tuple[int, bool] | None = (parent_id, remote)
+            else:
+                trace_id = _ID_BITS(128) or _new_id(128)
+                flags, state, up = _SAMPLED | _RANDOM, DEFAULT_TRACE_STATE, None
+            span_id = _ID_BITS(64) or _new_id(64)
+            ctx = tuple.__new__(SpanContext, (trace_id, span_id, False, _FLAGS[flags], state, True))
+            if flags & _SAMPLED:
+                span = PipeSpan(
+                    ctx,
+                    [
+                        name, trace_id, span_id, flags, up, kind._value_, time.time_ns(), None,
+                        attrs, (), 0, None, self._scope,
+                        None if state is DEFAULT_TRACE_STATE else (state.to_header() or None), (),
+                    ],
+                    self._put,
+                )  # fmt: skip
+            else:
+                span = NonRecordingSpan(ctx)
         var, key = fast
         values = var.get().copy()
         values[key] = span
         return span, var.set(Context(values))
 
-    def leave(self, token: Any) -> None:
-        """The context as it was before :meth:`enter` gave ``token``."""
+    def exit(self, span: trace_api.Span, token: Any) -> None:
+        """The context as it was before :meth:`enter` gave ``token``, and ``span`` ended
+        now (a :class:`PipeSpan` without a call of its own)."""
         fast = self._context
         if fast is None:
             detach(token)
-            return
-        try:
-            fast[0].reset(token)
-        except Exception:  # as the API's detach
-            log.exception("Failed to detach context")
+        else:
+            try:
+                fast[0].reset(token)
+            except Exception:  # as the API's detach
+                log.exception("Failed to detach context")
+        if type(span) is PipeSpan:
+            rec = span._rec
+            if rec[7] is None:
+                rec[7] = time.time_ns()
+                if span._put is not None:
+                    span._put(tuple(rec))
+                return
+        span.end()
 
     def start_plain(
         self,
@@ -243,7 +287,12 @@ class PipeTracer(trace_api.Tracer):
         if self._sampler is not None:
             self.start_span(name, None, kind, attrs, start_time=start).end(end)
             return
-        trace_id, parent_id, remote, parent_flags, state, valid = self._parent(None)
+        fast = self._context
+        parent = None if fast is None else fast[0].get().get(fast[1])
+        if type(parent) is PipeSpan:  # the common case: under one of thinktank's spans
+            trace_id, parent_id, remote, parent_flags, state, valid = parent._ctx
+        else:
+            trace_id, parent_id, remote, parent_flags, state, valid = self._parent(None)
         if valid:
             if not parent_flags & _SAMPLED:
                 return
