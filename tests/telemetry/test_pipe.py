@@ -16,6 +16,7 @@ from typing import Any
 
 import pytest
 from opentelemetry import trace
+from opentelemetry.context import attach, detach
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
@@ -280,6 +281,49 @@ def test_the_hooks_fast_path_starts_spans_as_start_span_does(
     assert shape(pipe) == shape(sdk)
     sampled = flags == TraceFlags.SAMPLED or sampler == "always_on"
     assert len(pipe) == (8 if sampled else 4)
+
+
+@pytest.mark.parametrize("flags", [TraceFlags.SAMPLED, TraceFlags.DEFAULT])
+def test_spans_with_children_open_and_close_as_through_the_api(flags: int) -> None:
+    # what a run's, a sample's and a request's span do: made current, then undone and ended
+    client = SpanContext(
+        REMOTE.trace_id, REMOTE.span_id, True, TraceFlags(flags), REMOTE.trace_state
+    )
+    current: list[Any] = []
+
+    def hooks(tracer: trace.Tracer) -> None:
+        enter, leave = getattr(tracer, "enter", None), getattr(tracer, "exit", None)
+
+        def opened(name: str, ctx: Any, attrs: dict[str, Any]) -> tuple[trace.Span, Any]:
+            if enter is not None:
+                return enter(name, ctx, SpanKind.INTERNAL, attrs)
+            span = tracer.start_span(name, ctx, SpanKind.INTERNAL, attrs)
+            return span, attach(trace.set_span_in_context(span))
+
+        def closed(span: trace.Span, token: Any) -> None:
+            if leave is not None:
+                leave(span, token)
+            else:
+                detach(token)
+                span.end()
+
+        served, t1 = opened("chat bo8", trace.set_span_in_context(NonRecordingSpan(client)), {})
+        run, t2 = opened("invoke_workflow g", None, {"a": 1})  # under the current span
+        sample, t3 = opened("invoke_agent s", None, {"b": "x"})
+        current.append(trace.get_current_span() is sample)
+        sample.end()  # ended by other code first: ends once
+        closed(sample, t3)
+        current.append(trace.get_current_span() is run)
+        closed(run, t2)
+        closed(served, t1)
+        current.append(trace.get_current_span() is trace.INVALID_SPAN)
+        root, t4 = opened("invoke_workflow h", None, {})  # no current span: a new trace
+        closed(root, t4)
+
+    sdk, pipe = both(hooks)
+    assert shape(pipe) == shape(sdk)
+    assert len(pipe) == (4 if flags == TraceFlags.SAMPLED else 1)
+    assert current == [True, True, True] * 2  # as current in both, and undone
 
 
 def test_other_instrumentation_nests_under_thinktanks_spans(spans: Spans) -> None:
