@@ -326,6 +326,32 @@ def test_spans_with_children_open_and_close_as_through_the_api(flags: int) -> No
     assert current == [True, True, True] * 2  # as current in both, and undone
 
 
+def test_attributes_spans_share_cross_once_and_are_merged_by_the_exporting_process() -> None:
+    sent: list[bytes] = []
+    provider = PipeProvider(
+        Resource({"service.name": "t"}),
+        TracerProvider().sampler,
+        send=lambda res, url, chunks: sent.append(frame(res, url, chunks)),
+    )
+    tracer: Any = provider.get_tracer("thinktank", "1.0")
+    shared = {"gen_ai.request.model": "m", "gen_ai.operation.name": "chat"}
+    agent, token = tracer.enter("invoke_agent a", None, SpanKind.INTERNAL, {"s": 0}, shared)
+    agent.set_attribute("gen_ai.request.model", "other")  # its own value wins over the shared
+    for i in range(3):
+        tracer.leaf_plain("chat m", SpanKind.CLIENT, {"n": i}, 1_000, 2_000, shared)
+    tracer.exit(agent, token)
+    provider.shutdown()
+    [data] = sent
+    [chunk] = pickle.loads(data)[2]
+    assert len({id(s[15]) for s in pickle.loads(chunk)}) == 1  # one dict, pickled once
+    spans = _spans(data)
+    assert [list((s.attributes or {}).items()) for s in spans] == [
+        [("gen_ai.request.model", "m"), ("gen_ai.operation.name", "chat"), ("n", i)]
+        for i in range(3)
+    ] + [[("gen_ai.request.model", "other"), ("gen_ai.operation.name", "chat"), ("s", 0)]]
+    assert {s.parent.span_id for s in spans[:3] if s.parent} == {agent.get_span_context().span_id}
+
+
 def test_other_instrumentation_nests_under_thinktanks_spans(spans: Spans) -> None:
     # a library instrumented on its own (its own SDK provider) runs inside a model call
     theirs = InMemorySpanExporter()

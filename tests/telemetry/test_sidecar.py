@@ -23,7 +23,14 @@ from opentelemetry.trace import (
 )
 
 from thinktank.telemetry._batches import pack
-from thinktank.telemetry._sidecar import ProcessExporter, Sidecar, _flat, _spans, frame
+from thinktank.telemetry._sidecar import (
+    ProcessExporter,
+    Sidecar,
+    _flat,
+    _spans,
+    frame,
+    read_frame,
+)
 from thinktank.telemetry._wire import Encoder
 
 
@@ -59,7 +66,8 @@ def test_a_batch_survives_the_trip_to_the_exporting_process() -> None:
     assert rebuilt[0].links[0].context.span_id == 0x456
     assert encode_spans(rebuilt).SerializeToString() == encode_spans(spans).SerializeToString()
     # and the exporting process's own encoding of the tuples gives the very same bytes
-    direct = Encoder().request(resource.attributes, resource.schema_url, [_flat(s) for s in spans])
+    data = frame(resource.attributes, resource.schema_url, [pack([_flat(s) for s in spans])])
+    direct = Encoder().request(*read_frame(data))
     assert direct == encode_spans(spans).SerializeToString()
 
 

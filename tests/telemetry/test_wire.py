@@ -102,11 +102,12 @@ def test_the_bytes_are_the_official_encoders(run: Any) -> None:
     assert ours(data) == official(data)
 
 
-def test_a_graph_runs_spans_encode_to_the_official_bytes() -> None:
+@pytest.mark.parametrize("content", [True, False])  # without: model calls are leaf tuples
+def test_a_graph_runs_spans_encode_to_the_official_bytes(content: bool) -> None:
     graph = compile(topology("best_of_n", n=3), models=FunctionModel(lambda r: "Answer: 2"))
 
     def run(provider: Any) -> None:
-        telemetry.configure(tracer_provider=provider, capture_content=True)
+        telemetry.configure(tracer_provider=provider, capture_content=content)
         try:
             assert graph.run_sync("What is 1+1?").answer == "2"
         finally:

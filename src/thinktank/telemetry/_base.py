@@ -50,8 +50,8 @@ class SpanMaker:
         )
         # the context back as it was (token) and the span ended now
         self._exit: Callable[[Span, Any], None] = getattr(tracer, "exit", None) or self._api_exit
-        # (name, kind, attributes, start, end): a finished leaf span with nothing more to
-        # record, without a span object (the same tracers' fast path), else None
+        # (name, kind, attributes, start, end, shared): a finished leaf span with nothing
+        # more to record, without a span object (the same tracers' fast path), else None
         self._leaf: Callable[..., None] | None = getattr(tracer, "leaf_plain", None)
         # what is worked out once per model and per agent, by id while it lives (_memo)
         self._models: dict[int, tuple[Any, Any]] = {}
@@ -66,9 +66,12 @@ class SpanMaker:
         finish: Callable[[Span, Any], None],
         context: Any = None,
         settle: Callable[[Span], None] | None = None,
+        shared: dict[str, Any] | None = None,
     ) -> T:
-        """``run`` in a span made current (its tasks inherit it), ended however it ends."""
-        span, token = self._enter(name, context, kind, attrs)
+        """``run`` in a span made current (its tasks inherit it), ended however it ends
+        (``shared``: attributes before ``attrs`` that many spans share, see
+        :meth:`~thinktank.telemetry._pipe.PipeTracer.leaf_plain`)."""
+        span, token = self._enter(name, context, kind, attrs, shared)
         try:
             result = await run
         except BaseException as exc:
@@ -107,9 +110,14 @@ class SpanMaker:
         )
 
     def _api_enter(
-        self, name: str, context: Any, kind: SpanKind, attrs: dict[str, Any]
+        self,
+        name: str,
+        context: Any,
+        kind: SpanKind,
+        attrs: dict[str, Any],
+        shared: dict[str, Any] | None = None,
     ) -> tuple[Span, Any]:
-        span = self._start(name, context, kind, attrs)
+        span = self._start(name, context, kind, {**shared, **attrs} if shared else attrs)
         return span, attach(set_span_in_context(span))
 
     @staticmethod

@@ -29,9 +29,10 @@ class CallSpans(SpanMaker):
         error: BaseException | None,
     ) -> None:
         end = time.time_ns()
-        try:
+        base: dict[str, Any] | None = None
+        try:  # the model's attributes (shared by its calls), then this call's
             _, name, base = self._model(model)
-            attrs = base.copy()
+            attrs: dict[str, Any] = {}
             if request.n != 1:
                 attrs["gen_ai.request.choice.count"] = int(request.n)
             if request.temperature is not None:
@@ -63,14 +64,16 @@ class CallSpans(SpanMaker):
                     attrs["thinktank.cached_samples"] = cached
         except Exception:
             log.debug("describing a chat span failed", exc_info=True)
-            attrs, name = {OP: "chat"}, "chat"
+            attrs, name, base = {OP: "chat"}, "chat", None
         start = end - int(max(latency_s, 0.0) * 1e9)
         if self._leaf is not None and error is None and not self.content:
             try:
-                self._leaf(name, SpanKind.CLIENT, attrs, start, end)
+                self._leaf(name, SpanKind.CLIENT, attrs, start, end, base)
             except Exception:
                 log.debug("recording a chat span failed", exc_info=True)
             return
+        if base:
+            attrs = {**base, **attrs}
         span = self._start(name, None, SpanKind.CLIENT, attrs, start)
         try:
             if error is not None:

@@ -159,6 +159,7 @@ class PipeTracer(trace_api.Tracer):
                 name, trace_id, span_id, flags, up, kind._value_,
                 time.time_ns() if start_time is None else start_time, None, attrs, (), 0, None,
                 self._scope, None if state is DEFAULT_TRACE_STATE else (state.to_header() or None), (),
+                None,
             ],
             self._put if sampled else None,
         )  # fmt: skip
@@ -177,15 +178,21 @@ class PipeTracer(trace_api.Tracer):
         return span.get_span_context()
 
     def enter(
-        self, name: str, context: Context | None, kind: SpanKind, attrs: dict[str, Any]
+        self,
+        name: str,
+        context: Context | None,
+        kind: SpanKind,
+        attrs: dict[str, Any],
+        shared: dict[str, Any] | None = None,
     ) -> tuple[trace_api.Span, Any]:
-        """:meth:`start_plain`, the span made current: ``(span, token)`` for :meth:`exit`.
+        """:meth:`start_plain`, the span made current: ``(span, token)`` for :meth:`exit`
+        (``shared`` as for :meth:`leaf_plain`).
         The hot path of every span with children (a run, a sample, a request): with the
         default sampler and OpenTelemetry's context kept the default way, the parent's
         lookup, the ids and the context's update are written out here, not called."""
         fast = self._context
         if fast is None or self._sampler is not None:
-            span = self.start_plain(name, context, kind, attrs)
+            span = self.start_plain(name, context, kind, {**shared, **attrs} if shared else attrs)
             if fast is None:
                 return span, attach(set_span_in_context(span))
         else:
@@ -214,6 +221,7 @@ class PipeTracer(trace_api.Tracer):
                         name, trace_id, span_id, flags, up, kind._value_, time.time_ns(), None,
                         attrs, (), 0, None, self._scope,
                         None if state is DEFAULT_TRACE_STATE else (state.to_header() or None), (),
+                        shared,
                     ],
                     self._put,
                 )  # fmt: skip
@@ -274,18 +282,28 @@ class PipeTracer(trace_api.Tracer):
                 name, trace_id, span_id, flags, up, kind._value_,
                 time.time_ns() if start_time is None else start_time, None, attrs, (), 0, None,
                 self._scope, None if state is DEFAULT_TRACE_STATE else (state.to_header() or None), (),
+                None,
             ],
             self._put,
         )  # fmt: skip
 
     def leaf_plain(
-        self, name: str, kind: SpanKind, attrs: dict[str, Any], start: int, end: int
+        self,
+        name: str,
+        kind: SpanKind,
+        attrs: dict[str, Any],
+        start: int,
+        end: int,
+        shared: dict[str, Any] | None = None,
     ) -> None:
         """A span that has ended already and has no children, under the current span
         (a model call, recorded once it returned): straight onto the queue, no span
-        object. ``attrs`` as for :meth:`start_plain`."""
+        object. ``attrs`` as for :meth:`start_plain`; ``shared``, attributes that come
+        before them and that many spans share (a model's), sent as they are: the
+        exporting process merges them (:func:`~thinktank.telemetry._sidecar.read_frame`)."""
         if self._sampler is not None:
-            self.start_span(name, None, kind, attrs, start_time=start).end(end)
+            merged = {**shared, **attrs} if shared else attrs
+            self.start_span(name, None, kind, merged, start_time=start).end(end)
             return
         fast = self._context
         parent = None if fast is None else fast[0].get().get(fast[1])
@@ -305,7 +323,7 @@ class PipeTracer(trace_api.Tracer):
             (
                 name, trace_id, _ID_BITS(64) or _new_id(64), flags, up, kind._value_, start,
                 end, attrs, (), 0, None, self._scope, None if state is DEFAULT_TRACE_STATE else (state.to_header() or None),
-                (),
+                (), shared,
             )
         )  # fmt: skip
 

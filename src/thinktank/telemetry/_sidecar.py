@@ -40,7 +40,10 @@ _HEADER = struct.Struct("!I")
 Flat = tuple[Any, ...]
 """One finished span as plain data: ``(name, trace_id, span_id, trace_flags, parent,
 kind, start, end, attributes, events, status_code, status_description, scope,
-trace_state, links)`` — ``parent`` is ``(span_id, is_remote)`` or None; ``kind`` and
+trace_state, links, shared)`` — ``parent`` is ``(span_id, is_remote)`` or None;
+``shared`` None or attributes that come before ``attributes`` and that the spans of one
+model or agent share (one dict, pickled once a chunk; :func:`read_frame` merges them, so
+what reads a frame sees the first fifteen fields only); ``kind`` and
 ``status_code`` the enums' values; ``events`` ``[(name, attributes, timestamp)]``;
 ``scope`` ``(name, version)`` or None; ``trace_state`` its W3C header or None; ``links``
 ``[(trace_id, span_id, trace_flags, is_remote, attributes)]``. Built of plain values
@@ -57,9 +60,17 @@ def frame(resource: Mapping[str, Any], schema_url: str, chunks: list[bytes]) -> 
 
 
 def read_frame(data: bytes) -> tuple[dict[str, Any], str, list[Flat]]:
-    """``(resource attributes, schema URL, spans)`` of a :func:`frame`."""
+    """``(resource attributes, schema URL, spans)`` of a :func:`frame`, each span's
+    shared attributes merged into its own (which win)."""
     resource, schema_url, chunks = pickle.loads(data)
-    return resource, schema_url, [s for c in chunks for s in pickle.loads(c)]
+    return resource, schema_url, [_merged(s) for c in chunks for s in pickle.loads(c)]
+
+
+def _merged(s: Flat) -> Flat:
+    shared = s[15]
+    if not shared:
+        return s[:15]
+    return (*s[:8], {**shared, **s[8]}, *s[9:15])
 
 
 def _trace_state(ts: Any) -> str | None:
@@ -92,6 +103,7 @@ def _flat(span: ReadableSpan) -> Flat:
             )
             for k in span.links
         ],
+        None,
     )  # fmt: skip
 
 

@@ -116,16 +116,17 @@ class Tracing(CallSpans):
     def agent(
         self, run: Coroutine[Any, Any, T], agent: Any, sample_id: str, rnd: int, sample: int
     ) -> Coroutine[Any, Any, T]:
-        try:
+        try:  # what all samples of the agent share, then this one's
             name, base = self._memo(self._agents, agent, self._agent_info)
-            attrs = base.copy()
-            attrs["gen_ai.agent.id"] = sample_id
-            attrs["thinktank.round"] = rnd
-            attrs["thinktank.sample"] = sample
+            attrs: dict[str, Any] = {
+                "gen_ai.agent.id": sample_id,
+                "thinktank.round": rnd,
+                "thinktank.sample": sample,
+            }
         except Exception:
             log.debug("describing an agent span failed", exc_info=True)
-            name, attrs = "invoke_agent", {OP: "invoke_agent"}
-        return self._traced(run, name, SpanKind.INTERNAL, attrs, self._agent_done)
+            name, base, attrs = "invoke_agent", None, {OP: "invoke_agent"}
+        return self._traced(run, name, SpanKind.INTERNAL, attrs, self._agent_done, shared=base)
 
     def _agent_info(self, agent: Any) -> tuple[str, dict[str, Any]]:
         """An agent's span name and the attributes all its samples share (worked out once
