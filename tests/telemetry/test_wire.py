@@ -44,7 +44,7 @@ def official(data: bytes) -> bytes:
 
 
 def ours(data: bytes) -> bytes:
-    resource, url, flat = read_frame(data)
+    resource, url, flat = read_frame(data, merge=False)  # as the exporting process reads
     return Encoder().request(resource, url, flat)
 
 
@@ -90,7 +90,23 @@ def odd_values(provider: Any) -> None:
     span.end()
 
 
-@pytest.mark.parametrize("run", [calls, odd_values], ids=["calls", "values"])
+def shared_values(provider: Any) -> None:
+    """Spans with attributes they share: one dict for three model calls and a sample (whose
+    own value of a shared name wins), another dict for spans of a second batch's chunk."""
+    tracer = provider.get_tracer("thinktank", "1.0")
+    shared = {"gen_ai.request.model": "m", "server.port": 8000, "cost": 0.5}
+    agent, token = tracer.enter("invoke_agent a", None, SpanKind.INTERNAL, {"s": 0}, shared)
+    agent.set_attribute("server.port", 9000)
+    for i in range(3):
+        tracer.leaf_plain("chat m", SpanKind.CLIENT, {"n": i}, 1_000, 2_000, shared)
+    tracer.leaf_plain("chat m", SpanKind.CLIENT, {}, 1_000, 2_000, {})
+    tracer.exit(agent, token)
+    tracer.leaf_plain("chat x", SpanKind.CLIENT, {"n": 9}, 1_000, 2_000, dict(shared))
+
+
+@pytest.mark.parametrize(
+    "run", [calls, odd_values, shared_values], ids=["calls", "values", "shared"]
+)
 def test_the_bytes_are_the_official_encoders(run: Any) -> None:
     def record(provider: Any) -> None:
         if run is calls:

@@ -300,7 +300,7 @@ class PipeTracer(trace_api.Tracer):
         (a model call, recorded once it returned): straight onto the queue, no span
         object. ``attrs`` as for :meth:`start_plain`; ``shared``, attributes that come
         before them and that many spans share (a model's), sent as they are: the
-        exporting process merges them (:func:`~thinktank.telemetry._sidecar.read_frame`)."""
+        exporting process merges them (:func:`~thinktank.telemetry._sidecar.merged`)."""
         if self._sampler is not None:
             merged = {**shared, **attrs} if shared else attrs
             self.start_span(name, None, kind, merged, start_time=start).end(end)

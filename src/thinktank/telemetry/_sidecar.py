@@ -42,8 +42,8 @@ Flat = tuple[Any, ...]
 kind, start, end, attributes, events, status_code, status_description, scope,
 trace_state, links, shared)`` — ``parent`` is ``(span_id, is_remote)`` or None;
 ``shared`` None or attributes that come before ``attributes`` and that the spans of one
-model or agent share (one dict, pickled once a chunk; :func:`read_frame` merges them, so
-what reads a frame sees the first fifteen fields only); ``kind`` and
+model or agent share (one dict, pickled once a chunk; :func:`merged` merges them, and
+:mod:`~thinktank.telemetry._wire` encodes them once a batch); ``kind`` and
 ``status_code`` the enums' values; ``events`` ``[(name, attributes, timestamp)]``;
 ``scope`` ``(name, version)`` or None; ``trace_state`` its W3C header or None; ``links``
 ``[(trace_id, span_id, trace_flags, is_remote, attributes)]``. Built of plain values
@@ -59,18 +59,21 @@ def frame(resource: Mapping[str, Any], schema_url: str, chunks: list[bytes]) -> 
     return pickle.dumps((dict(resource), schema_url, chunks), protocol=pickle.HIGHEST_PROTOCOL)
 
 
-def read_frame(data: bytes) -> tuple[dict[str, Any], str, list[Flat]]:
-    """``(resource attributes, schema URL, spans)`` of a :func:`frame`, each span's
-    shared attributes merged into its own (which win)."""
+def read_frame(data: bytes, merge: bool = True) -> tuple[dict[str, Any], str, list[Flat]]:
+    """``(resource attributes, schema URL, spans)`` of a :func:`frame`; ``merge``: each
+    span's shared attributes merged into its own (which win)."""
     resource, schema_url, chunks = pickle.loads(data)
-    return resource, schema_url, [_merged(s) for c in chunks for s in pickle.loads(c)]
+    if not merge:
+        return resource, schema_url, [s for c in chunks for s in pickle.loads(c)]
+    return resource, schema_url, [merged(s) for c in chunks for s in pickle.loads(c)]
 
 
-def _merged(s: Flat) -> Flat:
+def merged(s: Flat) -> Flat:
+    """The span with its shared attributes merged into its own (which win)."""
     shared = s[15]
     if not shared:
-        return s[:15]
-    return (*s[:8], {**shared, **s[8]}, *s[9:15])
+        return s
+    return (*s[:8], {**shared, **s[8]}, *s[9:15], None)
 
 
 def _trace_state(ts: Any) -> str | None:
@@ -222,8 +225,9 @@ class _Rebuild:
         )
         links_most, link_attrs = self.limits.max_links or big, self.link_attrs_max or big
         for s in flat:
-            attrs, events, links = s[8], s[9], s[14]
-            if len(attrs) > most or len(events) > ev_most or len(links) > links_most:
+            attrs, events, links, shared = s[8], s[9], s[14], s[15]
+            n = len(attrs) + len(shared) if shared else len(attrs)  # at most, once merged
+            if n > most or len(events) > ev_most or len(links) > links_most:
                 return False
             if any(len(e[1]) > ev_attrs for e in events):
                 return False
@@ -257,8 +261,8 @@ class _Rebuild:
         out = []
         for (
             name, trace_id, span_id, flags, parent, kind, start, end, attrs, events, code,
-            description, scope, trace_state, links,
-        ) in flat:  # fmt: skip
+            description, scope, trace_state, links, _,
+        ) in map(merged, flat):  # fmt: skip
             if scope is not None and scope not in scopes:
                 scopes[scope] = InstrumentationScope(scope[0], scope[1])
             state = TraceState.from_header([trace_state]) if trace_state else None
@@ -315,7 +319,7 @@ class Exports:
         self.encoder = Encoder() if direct else None
 
     def of(self, data: bytes) -> Sequence[Any]:
-        resource, schema_url, flat = read_frame(data)
+        resource, schema_url, flat = read_frame(data, merge=False)
         if self.encoder is not None and self.rebuild.within_limits(flat):
             from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
                 ExportTraceServiceRequest,

@@ -58,6 +58,8 @@ class Encoder:
     def __init__(self) -> None:
         self._keys: dict[str, bytes] = {}
         self._strings: dict[tuple[int, str, str], bytes] = {}
+        # a batch's shared attribute dicts, by id while the batch is encoded: (dict, bytes)
+        self._shared: dict[int, tuple[Mapping[str, Any], bytes]] = {}
 
     # --- values ---------------------------------------------------------------------
 
@@ -119,7 +121,7 @@ class Encoder:
     def span(self, s: tuple[Any, ...]) -> bytes:
         (
             name, trace_id, span_id, _flags, parent, kind, start, end, attrs, events, code,
-            description, _scope, trace_state, links,
+            description, _scope, trace_state, links, shared,
         ) = s  # fmt: skip
         out = [
             b"\x0a\x10" + trace_id.to_bytes(16, "big"),
@@ -136,7 +138,16 @@ class Encoder:
             out.append(b"\x39" + _FIXED64.pack(start))
         if end:
             out.append(b"\x41" + _FIXED64.pack(end))
-        out.append(self.attributes(0x4A, attrs))
+        if not shared:
+            out.append(self.attributes(0x4A, attrs))
+        elif attrs and not attrs.keys().isdisjoint(shared):  # a value of its own wins
+            out.append(self.attributes(0x4A, {**shared, **attrs}))
+        else:  # the shared attributes, encoded once a batch, then its own
+            known = self._shared.get(id(shared))
+            if known is None or known[0] is not shared:
+                known = self._shared[id(shared)] = (shared, self.attributes(0x4A, shared))
+            out.append(known[1])
+            out.append(self.attributes(0x4A, attrs))
         for ev_name, ev_attrs, ts in events:
             ev = (b"\x09" + _FIXED64.pack(ts) if ts else b"") + (
                 _field(0x12, ev_name.encode()) if ev_name else b""
@@ -163,8 +174,11 @@ class Encoder:
         """An ``ExportTraceServiceRequest``'s bytes: one resource, its scopes in the order
         they first come, each with its spans (as the official encoder groups them)."""
         scopes: dict[Any, list[bytes]] = {}
-        for s in spans:
-            scopes.setdefault(s[12], []).append(self.span(s))
+        try:
+            for s in spans:
+                scopes.setdefault(s[12], []).append(self.span(s))
+        finally:
+            self._shared.clear()
         scope_spans = []
         for scope, encoded in scopes.items():
             if scope is None:
