@@ -29,7 +29,6 @@ import random
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from contextvars import ContextVar
 from typing import Any
 
 from opentelemetry import trace as trace_api
@@ -50,6 +49,7 @@ from opentelemetry.trace.span import DEFAULT_TRACE_STATE
 
 from thinktank.telemetry._batches import Batches, env_int
 from thinktank.telemetry._record import PipeSpan, _exact, clean
+from thinktank.telemetry._record import context_variable as _context_variable
 from thinktank.telemetry._sidecar import Flat, Sidecar
 
 log = logging.getLogger("thinktank.telemetry")
@@ -65,33 +65,6 @@ def _new_id(bits: int) -> int:
         i = _ID_BITS(bits)
         if i:
             return i
-
-
-def _context_variable() -> tuple[ContextVar[Context], str] | None:
-    """``(the context variable holding OpenTelemetry's current Context, the key of the
-    current span in it)`` when OpenTelemetry keeps its context the default way (in a
-    context variable: its API then reads and sets exactly that) — checked by a round
-    trip through the API — else None, and thinktank goes through the API. Saves the
-    dozen Python calls the API makes for a span made current and back."""
-    try:
-        from opentelemetry import context as context_api
-        from opentelemetry.trace import propagation
-
-        var = context_api._RUNTIME_CONTEXT._current_context  # type: ignore[attr-defined]
-        key = propagation._SPAN_KEY
-        if not isinstance(var, ContextVar) or not isinstance(key, str):
-            return None
-        probe = NonRecordingSpan(INVALID_SPAN_CONTEXT)
-        values = var.get().copy()
-        values[key] = probe
-        token = var.set(Context(values))
-        try:
-            seen = get_current_span() is probe
-        finally:
-            var.reset(token)
-        return (var, key) if seen and get_current_span() is not probe else None
-    except Exception:
-        return None
 
 
 class PipeTracer(trace_api.Tracer):
