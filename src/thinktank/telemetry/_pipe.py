@@ -146,7 +146,9 @@ class PipeTracer(trace_api.Tracer):
         if fast is None:
             return get_current_span(context).get_span_context()
         span = (fast[0].get() if context is None else context).get(fast[1])
-        if span is None or (type(span) is not PipeSpan and not isinstance(span, trace_api.Span)):
+        if type(span) is PipeSpan:  # the common case: under one of thinktank's spans
+            return span._ctx
+        if span is None or not isinstance(span, trace_api.Span):
             return INVALID_SPAN_CONTEXT
         return span.get_span_context()
 
@@ -159,47 +161,11 @@ class PipeTracer(trace_api.Tracer):
         shared: dict[str, Any] | None = None,
     ) -> tuple[trace_api.Span, Any]:
         """:meth:`start_plain`, the span made current: ``(span, token)`` for :meth:`exit`
-        (``shared`` as for :meth:`leaf_plain`).
-        The hot path of every span with children (a run, a sample, a request): with the
-        default sampler and OpenTelemetry's context kept the default way, the parent's
-        lookup, the ids and the context's update are written out here, not called."""
+        (``shared`` as for :meth:`leaf_plain`)."""
+        span = self.start_plain(name, context, kind, attrs, shared=shared)
         fast = self._context
-        if fast is None or self._sampler is not None:
-            span = self.start_plain(name, context, kind, {**shared, **attrs} if shared else attrs)
-            if fast is None:
-                return span, attach(set_span_in_context(span))
-        else:
-            var, key = fast
-            parent = (var.get() if context is None else context).get(key)
-            if parent is None:
-                trace_id, parent_id, remote, parent_flags, state, valid = INVALID_SPAN_CONTEXT
-            elif type(parent) is PipeSpan:
-                trace_id, parent_id, remote, parent_flags, state, valid = parent._ctx
-            elif isinstance(parent, trace_api.Span):
-                trace_id, parent_id, remote, parent_flags, state, valid = parent.get_span_context()
-            else:
-                trace_id, parent_id, remote, parent_flags, state, valid = INVALID_SPAN_CONTEXT
-            if valid:
-                flags = parent_flags & (_SAMPLED | _RANDOM)  # parent-based: as the parent was
-                up: tuple[int, bool] | None = (parent_id, remote)
-            else:
-                trace_id = _ID_BITS(128) or _new_id(128)
-                flags, state, up = _SAMPLED | _RANDOM, DEFAULT_TRACE_STATE, None
-            span_id = _ID_BITS(64) or _new_id(64)
-            ctx = tuple.__new__(SpanContext, (trace_id, span_id, False, _FLAGS[flags], state, True))
-            if flags & _SAMPLED:
-                span = PipeSpan(
-                    ctx,
-                    [
-                        name, trace_id, span_id, flags, up, kind._value_, time.time_ns(), None,
-                        attrs, (), 0, None, self._scope,
-                        None if state is DEFAULT_TRACE_STATE else (state.to_header() or None), (),
-                        shared,
-                    ],
-                    self._put,
-                )  # fmt: skip
-            else:
-                span = NonRecordingSpan(ctx)
+        if fast is None:
+            return span, attach(set_span_in_context(span))
         var, key = fast
         values = var.get().copy()
         values[key] = span
@@ -232,11 +198,13 @@ class PipeTracer(trace_api.Tracer):
         kind: SpanKind,
         attrs: dict[str, Any],
         start_time: int | None = None,
+        shared: dict[str, Any] | None = None,
     ) -> trace_api.Span:
         """:meth:`start_span` for thinktank's own hooks, the hot path: ``attrs`` is theirs
         to keep and holds plain values only (no cleaning, no copy)."""
         if self._sampler is not None:
-            return self.start_span(name, context, kind, attrs, start_time=start_time)
+            merged = {**shared, **attrs} if shared else attrs
+            return self.start_span(name, context, kind, merged, start_time=start_time)
         # a SpanContext is the tuple (trace_id, span_id, is_remote, flags, state, valid)
         trace_id, parent_id, remote, parent_flags, state, valid = self._parent(context)
         if valid:
@@ -255,7 +223,7 @@ class PipeTracer(trace_api.Tracer):
                 name, trace_id, span_id, flags, up, kind._value_,
                 time.time_ns() if start_time is None else start_time, None, attrs, (), 0, None,
                 self._scope, None if state is DEFAULT_TRACE_STATE else (state.to_header() or None), (),
-                None,
+                shared,
             ],
             self._put,
         )  # fmt: skip
@@ -278,12 +246,7 @@ class PipeTracer(trace_api.Tracer):
             merged = {**shared, **attrs} if shared else attrs
             self.start_span(name, None, kind, merged, start_time=start).end(end)
             return
-        fast = self._context
-        parent = None if fast is None else fast[0].get().get(fast[1])
-        if type(parent) is PipeSpan:  # the common case: under one of thinktank's spans
-            trace_id, parent_id, remote, parent_flags, state, valid = parent._ctx
-        else:
-            trace_id, parent_id, remote, parent_flags, state, valid = self._parent(None)
+        trace_id, parent_id, remote, parent_flags, state, valid = self._parent(None)
         if valid:
             if not parent_flags & _SAMPLED:
                 return
