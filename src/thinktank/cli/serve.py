@@ -54,6 +54,13 @@ def command(
     keepalive: float = typer.Option(
         5.0, "--keepalive", min=0.01, help="Seconds between SSE keep-alive comments."
     ),
+    idle_timeout: int = typer.Option(
+        30,
+        "--idle-timeout",
+        min=1,
+        help="Seconds an idle keep-alive connection stays open (longer than clients' "
+        "pools keep theirs, so they close first).",
+    ),
     log_level: str = typer.Option("warning", "--log-level", help="uvicorn's log level."),
     gc_threshold: int = typer.Option(
         10_000,
@@ -87,7 +94,7 @@ def command(
             host=host, port=port, api_key=api_key or None, max_concurrency=max_concurrency,
             max_queue=max_queue, budget_usd=budget_usd, kind=kind,
             store=None if store is None else str(store), keep=keep, keepalive_s=keepalive,
-            gc_threshold=gc_threshold,
+            idle_timeout_s=idle_timeout, gc_threshold=gc_threshold,
         )  # fmt: skip
         load_env_prices()
         models = parse_models(model)

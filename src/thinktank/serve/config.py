@@ -26,6 +26,11 @@ class ServeConfig(StrictModel):
     """A streaming request's status is held back this long (so an early failure gets its
     own status code); after that the stream opens and an SSE comment is sent this often
     while the graph runs."""
+    idle_timeout_s: int = Field(default=30, ge=1)
+    """How long an idle keep-alive connection stays open. Longer than the connection
+    pools of common clients keep one (httpx and the ``openai`` SDK: 5 s, aiohttp: 15 s),
+    so the client drops it first: a server that closes first races the client's next
+    request on that connection, which fails with "Server disconnected"."""
     store: str | None = None
     """SQLite file keeping served runs (``None``: in memory)."""
     keep: int = Field(default=1000, ge=0)

@@ -17,7 +17,7 @@ from thinktank.serve.registry import GraphRegistry
 from thinktank.serve.store import TraceStore
 
 
-def _uvicorn(app: Any, log_level: str = "warning") -> Any:
+def _uvicorn(app: Any, config: ServeConfig, log_level: str = "warning") -> Any:
     import uvicorn
 
     cfg = uvicorn.Config(
@@ -30,6 +30,7 @@ def _uvicorn(app: Any, log_level: str = "warning") -> Any:
         timeout_graceful_shutdown=5,
         proxy_headers=False,
         backlog=4096,
+        timeout_keep_alive=config.idle_timeout_s,
     )
     return uvicorn.Server(cfg)
 
@@ -69,7 +70,7 @@ class ServeServer:
         if self._thread is not None:
             return self
         sock = bind_socket(self.config.host, self.config.port)
-        self._thread = ThreadedServer(_uvicorn(self.app), sock, "thinktank-serve")
+        self._thread = ThreadedServer(_uvicorn(self.app, self.config), sock, "thinktank-serve")
         self.port = self._thread.port
         self._thread.start("thinktank serve", timeout)
         return self
@@ -110,7 +111,7 @@ def serve_forever(
     called once the socket listens."""
     sock = bind_socket(config.host, config.port)
     port = sock.getsockname()[1]
-    server = _uvicorn(create_app(registry, config), log_level)
+    server = _uvicorn(create_app(registry, config), config, log_level)
     tune_collector(config.gc_threshold)
     if on_ready is not None:
         on_ready(url_of(config.host, port) + "/v1")
