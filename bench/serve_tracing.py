@@ -112,6 +112,10 @@ def wait_count(count: Any, expected: int, timeout_s: float = 180.0) -> int:
         time.sleep(1.0)
 
 
+class Lost(Exception):
+    """A request that got no reply (the connection failed)."""
+
+
 async def measure_rep(
     urls: dict[str, str], pids: dict[str, int], n: int, rep: int, chunk: int
 ) -> dict[str, Any]:
@@ -134,7 +138,10 @@ async def measure_rep(
             part = slice(start, start + chunk)
             for name in names[(rep + j) % 2 :] + names[: (rep + j) % 2]:
                 before = {k: cpu_s(pid) for k, pid in pids.items()}
-                w, out = await served(clients[name], prompts[part], seeds[part])
+                try:
+                    w, out = await served(clients[name], prompts[part], seeds[part])
+                except httpx.TransportError as exc:
+                    raise Lost(f"repetition {rep + 1}, {name} side, requests {start}..") from exc
                 wall[name] += w
                 for k, pid in pids.items():
                     cpu[name][k] += cpu_s(pid) - before[k]
@@ -207,7 +214,12 @@ def main() -> None:
                     "collector": collector_pid,
                 }
                 urls = {k: servers[k][1] for k in envs}
-                got = asyncio.run(measure_rep(urls, pids, n, rep, args.chunk))
+                try:
+                    got = asyncio.run(measure_rep(urls, pids, n, rep, args.chunk))
+                except Lost as exc:  # which request, and whether a server had exited
+                    codes = {k: p.poll() for k, (p, _) in servers.items()}
+                    cause = f"{type(exc.__cause__).__name__}: {exc.__cause__}"
+                    sys.exit(f"serve_tracing: {exc}: {cause}; servers' exit codes: {codes}")
                 for proc, _ in servers.values():  # a stopping server flushes its spans
                     proc.send_signal(signal.SIGINT)
                     proc.wait(timeout=120)
