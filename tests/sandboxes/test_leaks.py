@@ -19,8 +19,12 @@ from thinktank.sandboxes.gc import ContainerInfo, _reason, gc, list_containers
 pytestmark = [pytest.mark.docker, pytest.mark.usefixtures("docker_required")]
 
 CHILD = """
-import asyncio, faulthandler, sys
+import asyncio, faulthandler, signal, sys
 from thinktank.sandboxes import DockerSandboxConfig
+
+# Ctrl-C as in a terminal: a suite started in the background (nohup ... &) passes its
+# children SIGINT ignored, and this program would never see the test's SIGINT
+signal.signal(signal.SIGINT, signal.default_int_handler)
 
 async def main():
     boxes = [await DockerSandboxConfig().build().create() for _ in range(int(sys.argv[2]))]

@@ -104,6 +104,11 @@ def ready(url):
     print(json.dumps({"threshold": gc.get_threshold(), "frozen": gc.get_freeze_count()}), flush=True)
     os.kill(os.getpid(), signal.SIGINT)
 
+# Ctrl-C as in a terminal: a suite started in the background (nohup ... &) passes its
+# children SIGINT ignored, and the signal above, sent before uvicorn takes SIGINT over,
+# would be dropped (the server then ran until the test's timeout)
+signal.signal(signal.SIGINT, signal.default_int_handler)
+
 registry = GraphRegistry.build(["single"], ScriptedModel(["4"]))
 try:
     serve_forever(registry, ServeConfig(port=0, **json.loads(sys.argv[1])), on_ready=ready)
