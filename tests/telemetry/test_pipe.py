@@ -35,7 +35,8 @@ from thinktank.graphs.compiler import compile
 from thinktank.graphs.topologies import topology
 from thinktank.llm.testing import FunctionModel
 from thinktank.llm.types import ChatRequest
-from thinktank.telemetry._batches import CHUNK, Batches
+from thinktank.telemetry import _deferred
+from thinktank.telemetry._batches import CHUNK, Batches, pack, unpack
 from thinktank.telemetry._pipe import PipeProvider
 from thinktank.telemetry._sidecar import _spans, frame
 
@@ -343,13 +344,41 @@ def test_attributes_spans_share_cross_once_and_are_merged_by_the_exporting_proce
     provider.shutdown()
     [data] = sent
     [chunk] = pickle.loads(data)[2]
-    assert len({id(s[15]) for s in pickle.loads(chunk)}) == 1  # one dict, pickled once
+    assert chunk[:1] == b"M"  # plain values: marshal's format
+    assert len({id(s[15]) for s in unpack(chunk)}) == 1  # one dict, written once
     spans = _spans(data)
     assert [list((s.attributes or {}).items()) for s in spans] == [
         [("gen_ai.request.model", "m"), ("gen_ai.operation.name", "chat"), ("n", i)]
         for i in range(3)
     ] + [[("gen_ai.request.model", "other"), ("gen_ai.operation.name", "chat"), ("s", 0)]]
     assert {s.parent.span_id for s in spans[:3] if s.parent} == {agent.get_span_context().span_id}
+
+
+def test_chunks_of_plain_values_cross_as_marshal_others_as_pickle() -> None:
+    plain = [("chat m", 1 << 100, None, {"a": 2.5, "b": (1, "x")}, [], True)]
+    assert pack(plain)[:1] == b"M" and unpack(pack(plain)) == plain
+    odd = [("invoke_agent a", Name.SOLVE, Color.RED)]  # marshal writes built-in types only
+    assert pack(odd)[:1] == b"P" and unpack(pack(odd)) == odd
+    # a hook's deferred figures of such types: built into attributes of built-in types
+    sent: list[bytes] = []
+    provider = PipeProvider(
+        Resource({"service.name": "t"}),
+        TracerProvider().sampler,
+        send=lambda res, url, chunks: sent.append(frame(res, url, chunks)),
+    )
+    tracer: Any = provider.get_tracer("thinktank", "1.0")
+    extra = (_deferred.AGENT, Name.SOLVE, 0, Color.RED)
+    tracer.leaf_plain("invoke_agent a", SpanKind.INTERNAL, {"own": 1}, 1_000, 2_000, None, extra)
+    provider.shutdown()
+    [span] = _spans(sent[0])
+    attrs = dict(span.attributes or {})
+    assert attrs == {
+        "gen_ai.agent.id": "solve",
+        "thinktank.round": 0,
+        "thinktank.sample": 1,
+        "own": 1,
+    }
+    assert [type(v) for v in attrs.values()] == [str, int, int, int]
 
 
 def test_other_instrumentation_nests_under_thinktanks_spans(spans: Spans) -> None:
@@ -378,7 +407,7 @@ def test_batches_follow_the_variables_and_a_full_queue_drops_spans_once(
     sizes: list[int] = []
 
     def send(batch: list[bytes]) -> None:
-        sizes.append(sum(len(pickle.loads(chunk)) for chunk in batch))
+        sizes.append(sum(len(unpack(chunk)) for chunk in batch))
         entered.set()
         release.wait(timeout=30)
 
@@ -404,7 +433,7 @@ def test_waiting_spans_are_packed_every_chunk_and_sent_a_batch_at_a_time() -> No
     the thread packs each chunk's worth at once, and sends when a batch is full."""
     sent: list[list[Any]] = []
     batches = Batches(
-        lambda batch: sent.append([s for c in batch for s in pickle.loads(c)]),
+        lambda batch: sent.append([s for c in batch for s in unpack(c)]),
         schedule_delay_s=60.0, max_queue=10_000, max_batch=4 * CHUNK,
     )  # fmt: skip
     try:

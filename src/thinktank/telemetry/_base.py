@@ -16,6 +16,7 @@ from opentelemetry.context import attach, detach
 from opentelemetry.trace import Span, SpanKind, Status, StatusCode, Tracer, set_span_in_context
 
 from thinktank.errors import ControlFlow
+from thinktank.telemetry._deferred import build
 from thinktank.telemetry._env import ContentCapture
 
 log = logging.getLogger("thinktank.telemetry")
@@ -50,9 +51,15 @@ class SpanMaker:
         )
         # the context back as it was (token) and the span ended now
         self._exit: Callable[[Span, Any], None] = getattr(tracer, "exit", None) or self._api_exit
-        # (name, kind, attributes, start, end, shared): a finished leaf span with nothing
-        # more to record, without a span object (the same tracers' fast path), else None
+        # (name, kind, attributes, start, end, shared, deferred): a finished leaf span with
+        # nothing more to record, without a span object (the same tracers' fast path),
+        # else None
         self._leaf: Callable[..., None] | None = getattr(tracer, "leaf_plain", None)
+        # (span, deferred) -> whether the span took the deferred attributes (the same
+        # tracers' spans do; for others the hook sets them, built, itself)
+        self._defers: Callable[[Span, tuple[Any, ...]], bool] = getattr(
+            tracer, "defer", _takes_none
+        )
         # what is worked out once per model and per agent, by id while it lives (_memo)
         self._models: dict[int, tuple[Any, Any]] = {}
         self._agents: dict[int, tuple[Any, Any]] = {}
@@ -67,11 +74,12 @@ class SpanMaker:
         context: Any = None,
         settle: Callable[[Span], None] | None = None,
         shared: dict[str, Any] | None = None,
+        extra: tuple[Any, ...] | None = None,
     ) -> T:
         """``run`` in a span made current (its tasks inherit it), ended however it ends
-        (``shared``: attributes before ``attrs`` that many spans share, see
-        :meth:`~thinktank.telemetry._pipe.PipeTracer.leaf_plain`)."""
-        span, token = self._enter(name, context, kind, attrs, shared)
+        (``shared``: attributes before ``attrs`` that many spans share; ``extra``: deferred
+        ones, see :meth:`~thinktank.telemetry._pipe.PipeTracer.leaf_plain`)."""
+        span, token = self._enter(name, context, kind, attrs, shared, extra)
         try:
             result = await run
         except BaseException as exc:
@@ -116,9 +124,18 @@ class SpanMaker:
         kind: SpanKind,
         attrs: dict[str, Any],
         shared: dict[str, Any] | None = None,
+        extra: tuple[Any, ...] | None = None,
     ) -> tuple[Span, Any]:
+        if extra is not None:
+            attrs = {**build(extra), **attrs}
         span = self._start(name, context, kind, {**shared, **attrs} if shared else attrs)
         return span, attach(set_span_in_context(span))
+
+    def _defer(self, span: Span, extra: tuple[Any, ...]) -> None:
+        """The span's deferred attributes (:mod:`~thinktank.telemetry._deferred`) now
+        ``extra``: kept as they are by the OTLP export's spans, set built on others."""
+        if not self._defers(span, extra):
+            span.set_attributes(build(extra))
 
     @staticmethod
     def _api_exit(span: Span, token: Any) -> None:
@@ -183,6 +200,10 @@ class SpanMaker:
             return info
         table[key] = (ref, info)
         return info
+
+
+def _takes_none(span: Span, extra: tuple[Any, ...]) -> bool:
+    return False
 
 
 def _model_info(model: Any) -> tuple[dict[str, Any], str, dict[str, Any]]:

@@ -12,8 +12,38 @@ from opentelemetry.trace import Span, SpanKind, Status, StatusCode
 
 from thinktank.telemetry import _content
 from thinktank.telemetry._base import KIND, OP, SpanMaker, log
+from thinktank.telemetry._deferred import CHAT, build
 
 T = TypeVar("T")
+
+
+_NONE: dict[str, Any] = {}
+"""A leaf's own attributes when all it has are shared and deferred (never written to)."""
+
+
+def _answered(completions: Sequence[Any], cost: float, requested: str) -> tuple[Any, ...]:
+    """What a model call that answered adds to its deferred figures: token counts, cost,
+    finish reasons, the model that answered when it is not the one requested, the
+    samples served from the cache."""
+    if len(completions) == 1:  # the common case
+        c = completions[0]
+        usage = c.usage
+        answered = c.model
+        return (
+            usage.prompt_tokens, usage.completion_tokens, cost, (c.finish_reason,),
+            answered if answered != requested else None, usage.cached,
+        )  # fmt: skip
+    prompt = completion = cached = 0
+    for c in completions:
+        usage = c.usage
+        prompt += usage.prompt_tokens
+        completion += usage.completion_tokens
+        cached += usage.cached
+    answered = completions[0].model if completions else None
+    return (
+        prompt, completion, cost, tuple(c.finish_reason for c in completions),
+        answered if answered != requested else None, cached,
+    )  # fmt: skip
 
 
 class CallSpans(SpanMaker):
@@ -29,51 +59,28 @@ class CallSpans(SpanMaker):
         error: BaseException | None,
     ) -> None:
         end = time.time_ns()
-        base: dict[str, Any] | None = None
-        try:  # the model's attributes (shared by its calls), then this call's
+        start = end - int(max(latency_s, 0.0) * 1e9)
+        try:  # the model's attributes (shared by its calls), then this call's figures
             _, name, base = self._model(model)
-            attrs: dict[str, Any] = {}
-            if request.n != 1:
-                attrs["gen_ai.request.choice.count"] = int(request.n)
-            if request.temperature is not None:
-                attrs["gen_ai.request.temperature"] = float(request.temperature)
-            if request.max_tokens is not None:
-                attrs["gen_ai.request.max_tokens"] = int(request.max_tokens)
-            if request.seed is not None:
-                attrs["gen_ai.request.seed"] = int(request.seed)
-            if request.stop:
-                attrs["gen_ai.request.stop_sequences"] = tuple(str(s) for s in request.stop)
-            if request.response_format:
-                attrs["gen_ai.output.type"] = "json"
-            if completions is not None:
-                prompt = completion = cached = 0
-                reasons = []
-                for c in completions:
-                    usage = c.usage
-                    prompt += usage.prompt_tokens
-                    completion += usage.completion_tokens
-                    cached += usage.cached
-                    reasons.append(c.finish_reason)
-                attrs.update(self.usage(prompt, completion, cost_usd))
-                attrs["gen_ai.response.finish_reasons"] = tuple(reasons)
-                if completions:
-                    answered = completions[0].model
-                    if answered and answered != base["gen_ai.request.model"]:
-                        attrs["gen_ai.response.model"] = str(answered)
-                if cached:
-                    attrs["thinktank.cached_samples"] = cached
+            asked = (
+                CHAT, request.n, request.temperature, request.max_tokens, request.seed,
+                request.stop, bool(request.response_format),
+            )  # fmt: skip
+            extra: tuple[Any, ...] | None = (
+                asked
+                if completions is None
+                else asked + _answered(completions, cost_usd, base["gen_ai.request.model"])
+            )
         except Exception:
             log.debug("describing a chat span failed", exc_info=True)
-            attrs, name, base = {OP: "chat"}, "chat", None
-        start = end - int(max(latency_s, 0.0) * 1e9)
+            name, base, extra = "chat", {OP: "chat"}, None
         if self._leaf is not None and error is None and not self.content:
-            try:
-                self._leaf(name, SpanKind.CLIENT, attrs, start, end, base)
+            try:  # the OTLP export's fast path: the figures go as they are
+                self._leaf(name, SpanKind.CLIENT, _NONE, start, end, base, extra)
             except Exception:
                 log.debug("recording a chat span failed", exc_info=True)
             return
-        if base:
-            attrs = {**base, **attrs}
+        attrs = {**base, **build(extra)} if extra is not None else dict(base or {})
         span = self._start(name, None, SpanKind.CLIENT, attrs, start)
         try:
             if error is not None:

@@ -48,6 +48,7 @@ from opentelemetry.trace import (
 from opentelemetry.trace.span import DEFAULT_TRACE_STATE
 
 from thinktank.telemetry._batches import Batches, env_int
+from thinktank.telemetry._deferred import build
 from thinktank.telemetry._record import PipeSpan, _exact, clean
 from thinktank.telemetry._record import context_variable as _context_variable
 from thinktank.telemetry._sidecar import Flat, Sidecar
@@ -132,7 +133,7 @@ class PipeTracer(trace_api.Tracer):
                 name, trace_id, span_id, flags, up, kind._value_,
                 time.time_ns() if start_time is None else start_time, None, attrs, (), 0, None,
                 self._scope, None if state is DEFAULT_TRACE_STATE else (state.to_header() or None), (),
-                None,
+                None, None,
             ],
             self._put if sampled else None,
         )  # fmt: skip
@@ -159,10 +160,11 @@ class PipeTracer(trace_api.Tracer):
         kind: SpanKind,
         attrs: dict[str, Any],
         shared: dict[str, Any] | None = None,
+        extra: tuple[Any, ...] | None = None,
     ) -> tuple[trace_api.Span, Any]:
         """:meth:`start_plain`, the span made current: ``(span, token)`` for :meth:`exit`
-        (``shared`` as for :meth:`leaf_plain`)."""
-        span = self.start_plain(name, context, kind, attrs, shared=shared)
+        (``shared`` and ``extra`` as for :meth:`leaf_plain`)."""
+        span = self.start_plain(name, context, kind, attrs, shared=shared, extra=extra)
         fast = self._context
         if fast is None:
             return span, attach(set_span_in_context(span))
@@ -199,11 +201,12 @@ class PipeTracer(trace_api.Tracer):
         attrs: dict[str, Any],
         start_time: int | None = None,
         shared: dict[str, Any] | None = None,
+        extra: tuple[Any, ...] | None = None,
     ) -> trace_api.Span:
         """:meth:`start_span` for thinktank's own hooks, the hot path: ``attrs`` is theirs
         to keep and holds plain values only (no cleaning, no copy)."""
         if self._sampler is not None:
-            merged = {**shared, **attrs} if shared else attrs
+            merged = _merged(shared, extra, attrs)
             return self.start_span(name, context, kind, merged, start_time=start_time)
         # a SpanContext is the tuple (trace_id, span_id, is_remote, flags, state, valid)
         trace_id, parent_id, remote, parent_flags, state, valid = self._parent(context)
@@ -223,10 +226,21 @@ class PipeTracer(trace_api.Tracer):
                 name, trace_id, span_id, flags, up, kind._value_,
                 time.time_ns() if start_time is None else start_time, None, attrs, (), 0, None,
                 self._scope, None if state is DEFAULT_TRACE_STATE else (state.to_header() or None), (),
-                shared,
+                shared, extra,
             ],
             self._put,
         )  # fmt: skip
+
+    @staticmethod
+    def defer(span: trace_api.Span, extra: tuple[Any, ...]) -> bool:
+        """Give a recording :class:`PipeSpan` the deferred attributes ``extra`` (in place
+        of those it had); False for any other span (the caller sets them itself)."""
+        if type(span) is PipeSpan:
+            rec = span._rec
+            if rec[7] is None:
+                rec[16] = extra
+                return True
+        return False
 
     def leaf_plain(
         self,
@@ -236,14 +250,17 @@ class PipeTracer(trace_api.Tracer):
         start: int,
         end: int,
         shared: dict[str, Any] | None = None,
+        extra: tuple[Any, ...] | None = None,
     ) -> None:
         """A span that has ended already and has no children, under the current span
         (a model call, recorded once it returned): straight onto the queue, no span
         object. ``attrs`` as for :meth:`start_plain`; ``shared``, attributes that come
         before them and that many spans share (a model's), sent as they are: the
-        exporting process merges them (:func:`~thinktank.telemetry._sidecar.merged`)."""
+        exporting process merges them (:func:`~thinktank.telemetry._sidecar.merged`);
+        ``extra``, the span's figures as :mod:`~thinktank.telemetry._deferred` records
+        them, which the exporting process makes attributes (between the two)."""
         if self._sampler is not None:
-            merged = {**shared, **attrs} if shared else attrs
+            merged = _merged(shared, extra, attrs)
             self.start_span(name, None, kind, merged, start_time=start).end(end)
             return
         trace_id, parent_id, remote, parent_flags, state, valid = self._parent(None)
@@ -259,7 +276,7 @@ class PipeTracer(trace_api.Tracer):
             (
                 name, trace_id, _ID_BITS(64) or _new_id(64), flags, up, kind._value_, start,
                 end, attrs, (), 0, None, self._scope, None if state is DEFAULT_TRACE_STATE else (state.to_header() or None),
-                (), shared,
+                (), shared, extra,
             )
         )  # fmt: skip
 
@@ -282,6 +299,15 @@ class PipeTracer(trace_api.Tracer):
         )  # fmt: skip
         with use_span(span, end_on_exit, record_exception, set_status_on_exception) as s:
             yield s
+
+
+def _merged(
+    shared: dict[str, Any] | None, extra: tuple[Any, ...] | None, attrs: dict[str, Any]
+) -> dict[str, Any]:
+    """A span's attributes in one mapping: shared, deferred, then its own."""
+    if extra is None:
+        return {**shared, **attrs} if shared else attrs
+    return {**(shared or {}), **build(extra), **attrs}
 
 
 class PipeProvider:

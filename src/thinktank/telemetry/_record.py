@@ -96,7 +96,8 @@ class PipeSpan(trace_api.Span):
     __slots__ = ("_ctx", "_put", "_rec")
 
     # _rec: [name, trace_id, span_id, flags, parent, kind, start, end, attributes,
-    #        events, status_code, status_description, scope, trace_state, links, shared]
+    #        events, status_code, status_description, scope, trace_state, links, shared,
+    #        deferred]
     def __init__(
         self, ctx: SpanContext, rec: list[Any], put: Callable[[Flat], None] | None
     ) -> None:

@@ -31,7 +31,8 @@ from typing import IO, Any
 from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
 
-from thinktank.telemetry._batches import pack
+from thinktank.telemetry._batches import pack, unpack
+from thinktank.telemetry._deferred import build
 
 log = logging.getLogger("thinktank.telemetry")
 
@@ -40,32 +41,47 @@ _HEADER = struct.Struct("!I")
 Flat = tuple[Any, ...]
 """One finished span as plain data: ``(name, trace_id, span_id, trace_flags, parent,
 kind, start, end, attributes, events, status_code, status_description, scope,
-trace_state, links, shared)`` — ``parent`` is ``(span_id, is_remote)`` or None;
-``shared`` None or attributes that come before ``attributes`` and that the spans of one
-model or agent share (one dict, pickled once a chunk; :func:`merged` merges them, and
-:mod:`~thinktank.telemetry._wire` encodes them once a batch); ``kind`` and
-``status_code`` the enums' values; ``events`` ``[(name, attributes, timestamp)]``;
-``scope`` ``(name, version)`` or None; ``trace_state`` its W3C header or None; ``links``
-``[(trace_id, span_id, trace_flags, is_remote, attributes)]``. Built of plain values
-only; ended spans wait in the traced process as such tuples for at most a chunk's worth
-(:data:`~thinktank.telemetry._batches.CHUNK`), then as their pickle until their batch
-is sent (attribute names are pickled once a chunk; about a µs a span)."""
+trace_state, links, shared, deferred)`` — ``parent`` is ``(span_id, is_remote)`` or
+None; ``shared`` None or attributes that come first and that the spans of one model or
+agent share (one dict, written once a chunk; :func:`merged` merges them, and
+:mod:`~thinktank.telemetry._wire` encodes them once a batch); ``deferred`` None or the
+``(code, *values)`` that :func:`~thinktank.telemetry._deferred.build` makes attributes
+of, in the exporting process (:func:`read_frame`: they come after the shared ones,
+before the span's own); ``kind`` and ``status_code`` the enums' values; ``events``
+``[(name, attributes, timestamp)]``; ``scope`` ``(name, version)`` or None;
+``trace_state`` its W3C header or None; ``links`` ``[(trace_id, span_id, trace_flags,
+is_remote, attributes)]``. Built of plain values only; ended spans wait in the traced
+process as such tuples for at most a chunk's worth
+(:data:`~thinktank.telemetry._batches.CHUNK`), then packed until their batch is sent.
+What :func:`read_frame` gives has no ``deferred``: 16 values."""
 
 
 def frame(resource: Mapping[str, Any], schema_url: str, chunks: list[bytes]) -> bytes:
     """One batch as it crosses the pipe (after its length): the resource and the spans,
-    in chunks (:func:`~thinktank.telemetry._batches.pack`: the pickle of a list of
-    :data:`Flat`)."""
+    in chunks (:func:`~thinktank.telemetry._batches.pack`: a list of :data:`Flat`,
+    packed)."""
     return pickle.dumps((dict(resource), schema_url, chunks), protocol=pickle.HIGHEST_PROTOCOL)
 
 
 def read_frame(data: bytes, merge: bool = True) -> tuple[dict[str, Any], str, list[Flat]]:
-    """``(resource attributes, schema URL, spans)`` of a :func:`frame`; ``merge``: each
-    span's shared attributes merged into its own (which win)."""
+    """``(resource attributes, schema URL, spans)`` of a :func:`frame`, the deferred
+    attributes built; ``merge``: each span's shared attributes merged into its own (which
+    win)."""
     resource, schema_url, chunks = pickle.loads(data)
-    if not merge:
-        return resource, schema_url, [s for c in chunks for s in pickle.loads(c)]
-    return resource, schema_url, [merged(s) for c in chunks for s in pickle.loads(c)]
+    flat = [_built(s) for c in chunks for s in unpack(c)]
+    return resource, schema_url, [merged(s) for s in flat] if merge else flat
+
+
+def _built(s: Flat) -> Flat:
+    """The span's deferred attributes built, before its own; the 16 values of a span
+    without them."""
+    extra = s[16]
+    if extra is None:
+        return s[:16]
+    attrs = build(extra)
+    if s[8]:
+        attrs.update(s[8])
+    return (*s[:8], attrs, *s[9:16])
 
 
 def merged(s: Flat) -> Flat:
@@ -106,6 +122,7 @@ def _flat(span: ReadableSpan) -> Flat:
             )
             for k in span.links
         ],
+        None,
         None,
     )  # fmt: skip
 

@@ -25,6 +25,7 @@ from opentelemetry.trace import Span, SpanKind, Status, StatusCode
 from thinktank.telemetry import _content
 from thinktank.telemetry._base import KIND, OP, log
 from thinktank.telemetry._calls import CallSpans
+from thinktank.telemetry._deferred import AGENT
 from thinktank.telemetry._env import ContentCapture
 
 T = TypeVar("T")
@@ -116,17 +117,18 @@ class Tracing(CallSpans):
     def agent(
         self, run: Coroutine[Any, Any, T], agent: Any, sample_id: str, rnd: int, sample: int
     ) -> Coroutine[Any, Any, T]:
-        try:  # what all samples of the agent share, then this one's
+        try:  # what all samples of the agent share, then this one's (deferred)
             name, base = self._memo(self._agents, agent, self._agent_info)
-            attrs: dict[str, Any] = {
-                "gen_ai.agent.id": sample_id,
-                "thinktank.round": rnd,
-                "thinktank.sample": sample,
-            }
+            extra: tuple[Any, ...] | None = (AGENT, sample_id, rnd, sample)
+            attrs: dict[str, Any] = {}
         except Exception:
             log.debug("describing an agent span failed", exc_info=True)
-            name, base, attrs = "invoke_agent", None, {OP: "invoke_agent"}
-        return self._traced(run, name, SpanKind.INTERNAL, attrs, self._agent_done, shared=base)
+            name, base, extra, attrs = "invoke_agent", None, None, {OP: "invoke_agent"}
+
+        def done(span: Span, traj: Any) -> None:
+            self._agent_done(span, traj, extra)
+
+        return self._traced(run, name, SpanKind.INTERNAL, attrs, done, shared=base, extra=extra)
 
     def _agent_info(self, agent: Any) -> tuple[str, dict[str, Any]]:
         """An agent's span name and the attributes all its samples share (worked out once
@@ -140,20 +142,24 @@ class Tracing(CallSpans):
         }
         return f"invoke_agent {attrs['gen_ai.agent.name']}".rstrip(), attrs
 
-    def _agent_done(self, span: Span, traj: Any) -> None:
+    def _agent_done(self, span: Span, traj: Any, extra: tuple[Any, ...] | None) -> None:
         prompt = completion = 0
         for st in traj.steps:
             usage = st.usage
             prompt += usage.prompt_tokens
             completion += usage.completion_tokens
-        done = self.usage(prompt, completion)
-        done["thinktank.sample.status"] = str(traj.status)
-        if traj.status == "error":
-            done["error.type"] = "agent_error"
+        status = traj.status
+        if status == "error":
             span.set_status(Status(StatusCode.ERROR, str(traj.error or "")[:500]))
-        elif traj.refused_by:
-            done["thinktank.refused_by"] = str(traj.refused_by)
-        span.set_attributes(done)
+        if extra is not None:
+            refused = traj.refused_by
+            self._defer(
+                span, (*extra, prompt, completion, str(status), str(refused) if refused else None)
+            )
+        else:  # describing the span failed: no deferred record
+            done = self.usage(prompt, completion)
+            done["thinktank.sample.status"] = str(status)
+            span.set_attributes(done)
         if self.content:
             system, rest = _content.split_system(traj.messages[:2])
             output = traj.output if isinstance(traj.output, str) else _content.dumps(traj.output)
