@@ -11,6 +11,7 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable
+from itertools import repeat, starmap
 from typing import Any
 
 log = logging.getLogger("thinktank.telemetry")
@@ -38,14 +39,18 @@ def unpack(chunk: bytes) -> list[Any]:
 
 
 class Batches:
-    """Ended spans on their way to the exporting process: a queue that a thread empties in
-    batches when it holds a batch's worth or when the schedule delay has passed, as the
-    SDK's batch span processor does (a full queue drops spans, said once).
+    """Ended spans on their way to the exporting process: a queue sent in batches when it
+    holds a batch's worth or when the schedule delay has passed, as the SDK's batch span
+    processor does (a full queue drops spans, said once).
 
-    The thread packs the queue every :data:`CHUNK` spans (:func:`pack`: bytes, which the
-    garbage collector never counts) and keeps the packed chunks until a batch's worth or
-    the delay: spans waiting as tuples and dicts would count towards starting the traced
-    process's next collection, a batch's worth of them about 1,500 objects at once."""
+    The queue is packed every :data:`CHUNK` spans (:func:`pack`: bytes, which the
+    garbage collector never counts) by the thread whose span fills the chunk — the event
+    loop's, in a server: a few dozen µs of C, where handing the chunk to another thread
+    would cost that thread's wake-up and the interpreter lock back and forth. The packed
+    chunks wait for a batch's worth or the delay; a thread of its own sends them (the
+    pipe's writes are its only waits). Spans waiting as tuples and dicts would count
+    towards starting the traced process's next collection, a batch's worth of them
+    about 1,500 objects at once."""
 
     def __init__(
         self,
@@ -61,9 +66,10 @@ class Batches:
         self._max_batch = max_batch
         self._chunk = min(CHUNK, max_batch)
         self._queue: deque[Any] = deque()
-        self._packed: list[tuple[bytes, int]] = []  # (chunk, its spans), oldest first
+        self._packed: deque[tuple[bytes, int]] = deque()  # (chunk, its spans), oldest first
         self._packed_n = 0
-        self._lock = threading.Lock()
+        self._lock = threading.Lock()  # the packed chunks, and who packs the queue
+        self._sending = threading.Lock()  # one sender at a time: batches go in order
         self._wake = threading.Event()
         self._stop = False
         self._dropped = 0
@@ -73,24 +79,35 @@ class Batches:
 
     def put(self, span: Any) -> None:
         q = self._queue
-        if len(q) < self._chunk - 1:  # the common case: nothing to check or wake
-            q.append(span)
-        else:
-            self._put_many(span)
-
-    def _put_many(self, span: Any) -> None:
-        q = self._queue
-        if len(q) + self._packed_n >= self._max_queue:
-            self._dropped += 1
-            if self._dropped == 1:
-                log.warning(
-                    "the span queue is full (OTEL_BSP_MAX_QUEUE_SIZE=%d): spans are dropped",
-                    self._max_queue,
-                )
-            return
         q.append(span)
-        if not self._wake.is_set():  # a chunk's worth: the thread packs it
+        if len(q) >= self._chunk:  # a chunk's worth: packed now
+            self._pack(whole=True)
+
+    def _pack(self, whole: bool) -> None:
+        """Pack the queue's spans, a chunk at a time (``whole``: whole chunks only); wake
+        the sender when a batch's worth is packed."""
+        q = self._queue
+        chunk = self._chunk
+        with self._lock:
+            while q and (len(q) >= chunk or not whole):
+                n = min(len(q), chunk)
+                spans = list(starmap(q.popleft, repeat((), n)))  # n pops, in C
+                if self._packed_n + n > self._max_queue:
+                    self._drop(n)
+                    continue
+                self._packed.append((pack(spans), n))
+                self._packed_n += n
+            full = self._packed_n >= self._max_batch
+        if full and not self._wake.is_set():
             self._wake.set()
+
+    def _drop(self, n: int) -> None:
+        self._dropped += n
+        if self._dropped == n:
+            log.warning(
+                "the span queue is full (OTEL_BSP_MAX_QUEUE_SIZE=%d): spans are dropped",
+                self._max_queue,
+            )
 
     def _loop(self) -> None:
         due = time.monotonic() + self._delay
@@ -101,25 +118,28 @@ class Batches:
                 self._drain()
                 due = time.monotonic() + self._delay
             else:
-                self._drain(only_full=True)
+                self._send_packed(only_full=True)
 
-    def _drain(self, only_full: bool = False) -> None:
-        """Pack the queue; send the packed spans in batches (``only_full``: whole
-        batches only, the rest kept for the delay)."""
-        q = self._queue
-        with self._lock:  # one sender at a time: the thread, or a flush
-            while q and (not only_full or len(q) >= self._chunk):
-                spans = [q.popleft() for _ in range(min(len(q), self._chunk))]
-                self._packed.append((pack(spans), len(spans)))
-                self._packed_n += len(spans)
-            while self._packed and (not only_full or self._packed_n >= self._max_batch):
-                batch: list[bytes] = []
-                n = 0
-                while self._packed and n + self._packed[0][1] <= self._max_batch:
-                    chunk, k = self._packed.pop(0)
-                    batch.append(chunk)
-                    n += k
-                self._packed_n -= n
+    def _drain(self) -> None:
+        """Pack what is queued and send it all."""
+        self._pack(whole=False)
+        self._send_packed(only_full=False)
+
+    def _send_packed(self, only_full: bool) -> None:
+        """Send the packed chunks in batches (``only_full``: whole batches only, the rest
+        kept for the delay); the chunks are taken under the lock, sent outside it."""
+        with self._sending:
+            while True:
+                with self._lock:
+                    if not self._packed or (only_full and self._packed_n < self._max_batch):
+                        return
+                    batch: list[bytes] = []
+                    n = 0
+                    while self._packed and n + self._packed[0][1] <= self._max_batch:
+                        chunk, k = self._packed.popleft()
+                        batch.append(chunk)
+                        n += k
+                    self._packed_n -= n
                 try:
                     self._send(batch)
                 except Exception:
