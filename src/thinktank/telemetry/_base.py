@@ -70,7 +70,7 @@ class SpanMaker:
         name: str,
         kind: SpanKind,
         attrs: dict[str, Any],
-        finish: Callable[[Span, Any], None],
+        finish: Callable[[Span, Any], tuple[Any, ...] | None],
         context: Any = None,
         settle: Callable[[Span], None] | None = None,
         shared: dict[str, Any] | None = None,
@@ -86,8 +86,10 @@ class SpanMaker:
             self._ended_by(span, exc)
             raise
         else:
-            try:
-                finish(span, result)
+            try:  # a finish may give the span's deferred figures (_deferred) to keep
+                figures = finish(span, result)
+                if figures is not None and not self._defers(span, figures):
+                    span.set_attributes(build(figures))
             except Exception:
                 log.debug("recording span %s failed", name, exc_info=True)
             return result
@@ -130,12 +132,6 @@ class SpanMaker:
             attrs = {**build(extra), **attrs}
         span = self._start(name, context, kind, {**shared, **attrs} if shared else attrs)
         return span, attach(set_span_in_context(span))
-
-    def _defer(self, span: Span, extra: tuple[Any, ...]) -> None:
-        """The span's deferred attributes (:mod:`~thinktank.telemetry._deferred`) now
-        ``extra``: kept as they are by the OTLP export's spans, set built on others."""
-        if not self._defers(span, extra):
-            span.set_attributes(build(extra))
 
     @staticmethod
     def _api_exit(span: Span, token: Any) -> None:

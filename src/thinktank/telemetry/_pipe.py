@@ -5,8 +5,8 @@ An SDK span costs tens of µs to make and end on the traced process's event loop
 attribute validation, span processors, the metrics hooks), then its exporter turns it
 into plain data for the pipe to :mod:`thinktank.telemetry._sidecar`. A
 :class:`PipeSpan` is that plain data from the start — name, ids, times, attributes,
-events, status — and when it ends one tuple joins a queue that a thread pickles and
-writes to the child in batches, as the SDK's batch span processor would hand them to an
+events, status — and when it ends one tuple joins a queue, packed every 64 spans and
+written to the child in batches, as the SDK's batch span processor would hand them to an
 exporter (``OTEL_BSP_SCHEDULE_DELAY``, ``OTEL_BSP_MAX_EXPORT_BATCH_SIZE``,
 ``OTEL_BSP_MAX_QUEUE_SIZE``). The child rebuilds SDK spans, applies the span limits
 and exports them with the official exporter: a collector receives what the SDK sends.
@@ -164,7 +164,7 @@ class PipeTracer(trace_api.Tracer):
     ) -> tuple[trace_api.Span, Any]:
         """:meth:`start_plain`, the span made current: ``(span, token)`` for :meth:`exit`
         (``shared`` and ``extra`` as for :meth:`leaf_plain`)."""
-        span = self.start_plain(name, context, kind, attrs, shared=shared, extra=extra)
+        span = self.start_plain(name, context, kind, attrs, None, shared, extra)
         fast = self._context
         if fast is None:
             return span, attach(set_span_in_context(span))
@@ -208,8 +208,14 @@ class PipeTracer(trace_api.Tracer):
         if self._sampler is not None:
             merged = _merged(shared, extra, attrs)
             return self.start_span(name, context, kind, merged, start_time=start_time)
+        fast = self._context  # the parent, as _parent finds it (inline: the common case)
+        parent = (
+            None if fast is None else (fast[0].get() if context is None else context).get(fast[1])
+        )
         # a SpanContext is the tuple (trace_id, span_id, is_remote, flags, state, valid)
-        trace_id, parent_id, remote, parent_flags, state, valid = self._parent(context)
+        trace_id, parent_id, remote, parent_flags, state, valid = (
+            parent._ctx if type(parent) is PipeSpan else self._parent(context)
+        )
         if valid:
             flags = parent_flags & (_SAMPLED | _RANDOM)  # parent-based: as the parent was
             up: tuple[int, bool] | None = (parent_id, remote)
@@ -263,7 +269,11 @@ class PipeTracer(trace_api.Tracer):
             merged = _merged(shared, extra, attrs)
             self.start_span(name, None, kind, merged, start_time=start).end(end)
             return
-        trace_id, parent_id, remote, parent_flags, state, valid = self._parent(None)
+        fast = self._context  # the parent, as _parent finds it (inline: the common case)
+        parent = None if fast is None else fast[0].get().get(fast[1])
+        trace_id, parent_id, remote, parent_flags, state, valid = (
+            parent._ctx if type(parent) is PipeSpan else self._parent(None)
+        )
         if valid:
             if not parent_flags & _SAMPLED:
                 return

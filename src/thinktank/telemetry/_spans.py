@@ -125,8 +125,8 @@ class Tracing(CallSpans):
             log.debug("describing an agent span failed", exc_info=True)
             name, base, extra, attrs = "invoke_agent", None, None, {OP: "invoke_agent"}
 
-        def done(span: Span, traj: Any) -> None:
-            self._agent_done(span, traj, extra)
+        def done(span: Span, traj: Any) -> tuple[Any, ...] | None:
+            return self._agent_done(span, traj, extra)
 
         return self._traced(run, name, SpanKind.INTERNAL, attrs, done, shared=base, extra=extra)
 
@@ -142,7 +142,11 @@ class Tracing(CallSpans):
         }
         return f"invoke_agent {attrs['gen_ai.agent.name']}".rstrip(), attrs
 
-    def _agent_done(self, span: Span, traj: Any, extra: tuple[Any, ...] | None) -> None:
+    def _agent_done(
+        self, span: Span, traj: Any, extra: tuple[Any, ...] | None
+    ) -> tuple[Any, ...] | None:
+        """What a sample's span records when it ends: its deferred figures, returned
+        (``extra``: those it started with), or, without them, its attributes set."""
         prompt = completion = 0
         for st in traj.steps:
             usage = st.usage
@@ -151,11 +155,10 @@ class Tracing(CallSpans):
         status = traj.status
         if status == "error":
             span.set_status(Status(StatusCode.ERROR, str(traj.error or "")[:500]))
+        figures = None
         if extra is not None:
             refused = traj.refused_by
-            self._defer(
-                span, (*extra, prompt, completion, str(status), str(refused) if refused else None)
-            )
+            figures = (*extra, prompt, completion, str(status), str(refused) if refused else None)
         else:  # describing the span failed: no deferred record
             done = self.usage(prompt, completion)
             done["thinktank.sample.status"] = str(status)
@@ -173,6 +176,7 @@ class Tracing(CallSpans):
                     "output.value": output,
                 },
             )
+        return figures
 
     def eval_task(self, run: Coroutine[Any, Any, T], job: Any) -> Coroutine[Any, Any, T]:
         task = job.task
