@@ -45,26 +45,21 @@ class SpanMaker:
         # path for attributes that are plain values and the hook's to give away
         # (thinktank's OTLP export, _pipe), else the API's start_span
         self._start: Callable[..., Span] = getattr(tracer, "start_plain", None) or self._api_start
-        # the same, the span made current: (span, token)
-        self._enter: Callable[..., tuple[Span, Any]] = (
-            getattr(tracer, "enter", None) or self._api_enter
+        # (run, name, context, kind, attributes, shared, deferred, finish, settle,
+        # ended_by) -> run in a span made current, ended however it ends (see _traced):
+        # the same tracers' own, in one frame, else through the API
+        self._run: Callable[..., Coroutine[Any, Any, Any]] = (
+            getattr(tracer, "traced", None) or self._api_run
         )
-        # the context back as it was (token) and the span ended now
-        self._exit: Callable[[Span, Any], None] = getattr(tracer, "exit", None) or self._api_exit
         # (name, kind, attributes, start, end, shared, deferred): a finished leaf span with
         # nothing more to record, without a span object (the same tracers' fast path),
         # else None
         self._leaf: Callable[..., None] | None = getattr(tracer, "leaf_plain", None)
-        # (span, deferred) -> whether the span took the deferred attributes (the same
-        # tracers' spans do; for others the hook sets them, built, itself)
-        self._defers: Callable[[Span, tuple[Any, ...]], bool] = getattr(
-            tracer, "defer", _takes_none
-        )
         # what is worked out once per model and per agent, by id while it lives (_memo)
         self._models: dict[int, tuple[Any, Any]] = {}
         self._agents: dict[int, tuple[Any, Any]] = {}
 
-    async def _traced(
+    def _traced(
         self,
         run: Coroutine[Any, Any, T],
         name: str,
@@ -75,20 +70,43 @@ class SpanMaker:
         settle: Callable[[Span], None] | None = None,
         shared: dict[str, Any] | None = None,
         extra: tuple[Any, ...] | None = None,
+    ) -> Coroutine[Any, Any, T]:
+        """``run`` in a span made current (its tasks inherit it), ended however it ends:
+        ``finish(span, result)``, which may return the span's deferred figures
+        (:mod:`~thinktank.telemetry._deferred`), or how it failed; ``settle(span)`` either
+        way (``shared``: attributes before ``attrs`` that many spans share; ``extra``:
+        deferred ones, see :meth:`~thinktank.telemetry._pipe.PipeTracer.leaf_plain`)."""
+        return self._run(
+            run, name, context, kind, attrs, shared, extra, finish, settle, self._ended_by
+        )
+
+    async def _api_run(
+        self,
+        run: Coroutine[Any, Any, T],
+        name: str,
+        context: Any,
+        kind: SpanKind,
+        attrs: dict[str, Any],
+        shared: dict[str, Any] | None,
+        extra: tuple[Any, ...] | None,
+        finish: Callable[[Span, Any], tuple[Any, ...] | None],
+        settle: Callable[[Span], None] | None,
+        ended_by: Callable[[Span, BaseException], None],
     ) -> T:
-        """``run`` in a span made current (its tasks inherit it), ended however it ends
-        (``shared``: attributes before ``attrs`` that many spans share; ``extra``: deferred
-        ones, see :meth:`~thinktank.telemetry._pipe.PipeTracer.leaf_plain`)."""
-        span, token = self._enter(name, context, kind, attrs, shared, extra)
+        """:meth:`_traced` through the API (a tracer of an SDK provider)."""
+        if extra is not None:
+            attrs = {**build(extra), **attrs}
+        span = self._start(name, context, kind, {**shared, **attrs} if shared else attrs)
+        token = attach(set_span_in_context(span))
         try:
             result = await run
         except BaseException as exc:
-            self._ended_by(span, exc)
+            ended_by(span, exc)
             raise
         else:
-            try:  # a finish may give the span's deferred figures (_deferred) to keep
+            try:
                 figures = finish(span, result)
-                if figures is not None and not self._defers(span, figures):
+                if figures is not None:
                     span.set_attributes(build(figures))
             except Exception:
                 log.debug("recording span %s failed", name, exc_info=True)
@@ -99,7 +117,8 @@ class SpanMaker:
                     settle(span)
                 except Exception:
                     log.debug("recording span %s failed", name, exc_info=True)
-            self._exit(span, token)
+            detach(token)
+            span.end()
 
     def _api_start(
         self,
@@ -118,25 +137,6 @@ class SpanMaker:
             record_exception=False,
             set_status_on_exception=False,
         )
-
-    def _api_enter(
-        self,
-        name: str,
-        context: Any,
-        kind: SpanKind,
-        attrs: dict[str, Any],
-        shared: dict[str, Any] | None = None,
-        extra: tuple[Any, ...] | None = None,
-    ) -> tuple[Span, Any]:
-        if extra is not None:
-            attrs = {**build(extra), **attrs}
-        span = self._start(name, context, kind, {**shared, **attrs} if shared else attrs)
-        return span, attach(set_span_in_context(span))
-
-    @staticmethod
-    def _api_exit(span: Span, token: Any) -> None:
-        detach(token)
-        span.end()
 
     @staticmethod
     def _ended_by(span: Span, exc: BaseException) -> None:
@@ -196,10 +196,6 @@ class SpanMaker:
             return info
         table[key] = (ref, info)
         return info
-
-
-def _takes_none(span: Span, extra: tuple[Any, ...]) -> bool:
-    return False
 
 
 def _model_info(model: Any) -> tuple[dict[str, Any], str, dict[str, Any]]:

@@ -61,7 +61,10 @@ class CallSpans(SpanMaker):
         end = time.time_ns()
         start = end - int(max(latency_s, 0.0) * 1e9)
         try:  # the model's attributes (shared by its calls), then this call's figures
-            _, name, base = self._model(model)
+            known = self._models.get(id(model))  # _memo's lookup, inline (the hot path)
+            _, name, base = (
+                known[1] if known is not None and known[0]() is model else self._model(model)
+            )
             asked = (
                 CHAT, request.n, request.temperature, request.max_tokens, request.seed,
                 request.stop, bool(request.response_format),

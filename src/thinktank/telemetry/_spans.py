@@ -118,7 +118,11 @@ class Tracing(CallSpans):
         self, run: Coroutine[Any, Any, T], agent: Any, sample_id: str, rnd: int, sample: int
     ) -> Coroutine[Any, Any, T]:
         try:  # what all samples of the agent share, then this one's (deferred)
-            name, base = self._memo(self._agents, agent, self._agent_info)
+            known = self._agents.get(id(agent))  # _memo's lookup, inline (the hot path)
+            if known is not None and known[0]() is agent:
+                name, base = known[1]
+            else:
+                name, base = self._memo(self._agents, agent, self._agent_info)
             extra: tuple[Any, ...] | None = (AGENT, sample_id, rnd, sample)
             attrs: dict[str, Any] = {}
         except Exception:
@@ -128,7 +132,9 @@ class Tracing(CallSpans):
         def done(span: Span, traj: Any) -> tuple[Any, ...] | None:
             return self._agent_done(span, traj, extra)
 
-        return self._traced(run, name, SpanKind.INTERNAL, attrs, done, shared=base, extra=extra)
+        return self._run(  # _traced's call, direct
+            run, name, None, SpanKind.INTERNAL, attrs, base, extra, done, None, self._ended_by
+        )
 
     def _agent_info(self, agent: Any) -> tuple[str, dict[str, Any]]:
         """An agent's span name and the attributes all its samples share (worked out once
