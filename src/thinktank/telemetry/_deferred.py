@@ -80,3 +80,12 @@ _BUILDERS: dict[int, Callable[..., dict[str, Any]]] = {CHAT: _chat, AGENT: _agen
 def build(extra: tuple[Any, ...]) -> dict[str, Any]:
     """The attributes of a deferred record ``(code, *values)``."""
     return _BUILDERS[extra[0]](*extra[1:])
+
+
+def merged(
+    shared: dict[str, Any] | None, extra: tuple[Any, ...] | None, attrs: dict[str, Any]
+) -> dict[str, Any]:
+    """A span's attributes in one mapping: shared, deferred, then its own."""
+    if extra is None:
+        return {**shared, **attrs} if shared else attrs
+    return {**(shared or {}), **build(extra), **attrs}

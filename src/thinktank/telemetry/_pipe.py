@@ -11,14 +11,10 @@ exporter (``OTEL_BSP_SCHEDULE_DELAY``, ``OTEL_BSP_MAX_EXPORT_BATCH_SIZE``,
 ``OTEL_BSP_MAX_QUEUE_SIZE``). The child rebuilds SDK spans, applies the span limits
 and exports them with the official exporter: a collector receives what the SDK sends.
 
-What stays as with the SDK: a :class:`PipeSpan` is an OpenTelemetry ``Span`` made
-current in the OpenTelemetry context, so the spans of other instrumentation nest under
-thinktank's and a ``traceparent`` propagates; ids, trace flags and trace state are set
-as the SDK sets them; the sampler is the one ``OTEL_TRACES_SAMPLER`` names (the default,
-parent-based always-on, decided inline); attribute values are cleaned as the SDK cleans
-them. What differs: the spans are not SDK span objects and no span processor sees them
-(none can be added: the provider is thinktank's own); the span limits apply when the
-child rebuilds the spans, not when an attribute is set.
+What stays as with the SDK: spans are OpenTelemetry ``Span`` s made current in its
+context (other instrumentation nests under them, a ``traceparent`` propagates), with
+the SDK's ids, flags, trace state, sampler and attribute cleaning; what differs: no SDK
+span objects and no span processors, and span limits apply in the child.
 """
 
 from __future__ import annotations
@@ -49,6 +45,7 @@ from opentelemetry.trace.span import DEFAULT_TRACE_STATE
 
 from thinktank.telemetry._batches import Batches, env_int
 from thinktank.telemetry._deferred import build
+from thinktank.telemetry._deferred import merged as _merged
 from thinktank.telemetry._record import PipeSpan, _exact, clean
 from thinktank.telemetry._record import context_variable as _context_variable
 from thinktank.telemetry._sidecar import Flat, Sidecar
@@ -62,10 +59,9 @@ _ID_BITS = random.getrandbits
 
 
 def _new_id(bits: int) -> int:
-    while True:
-        i = _ID_BITS(bits)
-        if i:
-            return i
+    while not (i := _ID_BITS(bits)):
+        pass
+    return i
 
 
 class PipeTracer(trace_api.Tracer):
@@ -123,7 +119,6 @@ class PipeTracer(trace_api.Tracer):
         if sampled:
             flags |= _SAMPLED
         span_id = _new_id(64)
-        # SpanContext(trace_id, span_id, False, flags, state), its ids valid by construction
         ctx = tuple.__new__(SpanContext, (trace_id, span_id, False, _FLAGS[flags], state, True))
         if not recording:
             return NonRecordingSpan(ctx)
@@ -186,10 +181,7 @@ class PipeTracer(trace_api.Tracer):
         settle: Callable[[trace_api.Span], None] | None,
         ended_by: Callable[[trace_api.Span, BaseException], None],
     ) -> Any:
-        """``run`` in a new span made current (:meth:`enter`; its tasks inherit it), then
-        ``finish(span, result)`` — which may give the span's deferred figures — or
-        ``ended_by(span, exception)``, ``settle(span)`` however it ended, and :meth:`exit`:
-        in one frame, the hot path of every span with children (a node sample's, a run's)."""
+        """``run`` in a span made current, finished, settled and closed in one frame."""
         fast = self._context
         if fast is None or self._sampler is not None:
             span, token = self.enter(name, context, kind, attrs, shared, extra)
@@ -259,7 +251,6 @@ class PipeTracer(trace_api.Tracer):
         parent = (
             None if fast is None else (fast[0].get() if context is None else context).get(fast[1])
         )
-        # a SpanContext is the tuple (trace_id, span_id, is_remote, flags, state, valid)
         trace_id, parent_id, remote, parent_flags, state, valid = (
             parent._ctx if type(parent) is PipeSpan else self._parent(context)
         )
@@ -286,8 +277,7 @@ class PipeTracer(trace_api.Tracer):
 
     @staticmethod
     def defer(span: trace_api.Span, extra: tuple[Any, ...]) -> bool:
-        """Give a recording :class:`PipeSpan` the deferred attributes ``extra`` (in place
-        of those it had); False for any other span (the caller sets them itself)."""
+        """Give a recording :class:`PipeSpan` deferred figures (False: another span)."""
         if type(span) is PipeSpan:
             rec = span._rec
             if rec[7] is None:
@@ -358,15 +348,6 @@ class PipeTracer(trace_api.Tracer):
             yield s
 
 
-def _merged(
-    shared: dict[str, Any] | None, extra: tuple[Any, ...] | None, attrs: dict[str, Any]
-) -> dict[str, Any]:
-    """A span's attributes in one mapping: shared, deferred, then its own."""
-    if extra is None:
-        return {**shared, **attrs} if shared else attrs
-    return {**(shared or {}), **build(extra), **attrs}
-
-
 class PipeProvider:
     """What :class:`~thinktank.telemetry._spans.Tracing` keeps of a provider: tracers
     whose spans go to the exporting process, and :meth:`shutdown` (flush, then close)."""
@@ -399,7 +380,6 @@ class PipeProvider:
             max_queue=max_queue,
             max_batch=max_batch,
         )
-
         self._closed = False
         atexit.register(self.shutdown)  # as the SDK's provider: what is queued is sent
 
@@ -407,8 +387,7 @@ class PipeProvider:
         return PipeTracer(self.batches.put, (name, version), self.sampler)
 
     def force_flush(self, timeout_millis: int = 30_000) -> bool:
-        """Hand what is queued to the exporting process now."""
-        self.batches.flush()
+        self.batches.flush()  # what is queued, to the exporting process now
         return True
 
     def shutdown(self) -> None:
