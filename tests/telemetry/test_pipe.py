@@ -327,14 +327,19 @@ def test_spans_with_children_open_and_close_as_through_the_api(flags: int) -> No
     assert current == [True, True, True] * 2  # as current in both, and undone
 
 
-def test_attributes_spans_share_cross_once_and_are_merged_by_the_exporting_process() -> None:
+def recording() -> tuple[PipeProvider, Any, list[bytes]]:
+    """The OTLP export's provider, its tracer, and the frames it sends (kept)."""
     sent: list[bytes] = []
     provider = PipeProvider(
         Resource({"service.name": "t"}),
         TracerProvider().sampler,
         send=lambda res, url, chunks: sent.append(frame(res, url, chunks)),
     )
-    tracer: Any = provider.get_tracer("thinktank", "1.0")
+    return provider, provider.get_tracer("thinktank", "1.0"), sent
+
+
+def test_attributes_spans_share_cross_once_and_are_merged_by_the_exporting_process() -> None:
+    provider, tracer, sent = recording()
     shared = {"gen_ai.request.model": "m", "gen_ai.operation.name": "chat"}
     agent, token = tracer.enter("invoke_agent a", None, SpanKind.INTERNAL, {"s": 0}, shared)
     agent.set_attribute("gen_ai.request.model", "other")  # its own value wins over the shared
@@ -360,13 +365,7 @@ def test_chunks_of_plain_values_cross_as_marshal_others_as_pickle() -> None:
     odd = [("invoke_agent a", Name.SOLVE, Color.RED)]  # marshal writes built-in types only
     assert pack(odd)[:1] == b"P" and unpack(pack(odd)) == odd
     # a hook's deferred figures of such types: built into attributes of built-in types
-    sent: list[bytes] = []
-    provider = PipeProvider(
-        Resource({"service.name": "t"}),
-        TracerProvider().sampler,
-        send=lambda res, url, chunks: sent.append(frame(res, url, chunks)),
-    )
-    tracer: Any = provider.get_tracer("thinktank", "1.0")
+    provider, tracer, sent = recording()
     extra = (_deferred.AGENT, Name.SOLVE, 0, Color.RED)
     tracer.leaf_plain("invoke_agent a", SpanKind.INTERNAL, {"own": 1}, 1_000, 2_000, None, extra)
     provider.shutdown()

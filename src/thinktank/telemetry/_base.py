@@ -16,7 +16,7 @@ from opentelemetry.context import attach, detach
 from opentelemetry.trace import Span, SpanKind, Status, StatusCode, Tracer, set_span_in_context
 
 from thinktank.errors import ControlFlow
-from thinktank.telemetry._deferred import build
+from thinktank.telemetry._deferred import build, finished, keeps_none, settled
 from thinktank.telemetry._env import ContentCapture
 
 log = logging.getLogger("thinktank.telemetry")
@@ -104,19 +104,10 @@ class SpanMaker:
             ended_by(span, exc)
             raise
         else:
-            try:
-                figures = finish(span, result)
-                if figures is not None:
-                    span.set_attributes(build(figures))
-            except Exception:
-                log.debug("recording span %s failed", name, exc_info=True)
+            finished(span, finish, result, name, keeps_none)
             return result
         finally:
-            if settle is not None:
-                try:
-                    settle(span)
-                except Exception:
-                    log.debug("recording span %s failed", name, exc_info=True)
+            settled(span, settle, name)
             detach(token)
             span.end()
 

@@ -7,8 +7,11 @@ the same attributes; the traced process only reads what it already has."""
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from typing import Any
+
+log = logging.getLogger("thinktank.telemetry")
 
 CHAT = 1
 """A model call: ``(CHAT, n, temperature, max_tokens, seed, stop, json)`` for a call that
@@ -89,3 +92,30 @@ def merged(
     if extra is None:
         return {**shared, **attrs} if shared else attrs
     return {**(shared or {}), **build(extra), **attrs}
+
+
+def finished(
+    span: Any, finish: Callable[[Any, Any], Any], result: Any, name: str, keep: Callable[..., bool]
+) -> None:
+    """``finish(span, result)``; the deferred figures it returns kept by ``keep(span,
+    figures)`` when it takes them, else set built; a failure logged (tracing never changes
+    a run)."""
+    try:
+        figures = finish(span, result)
+        if figures is not None and not keep(span, figures):
+            span.set_attributes(build(figures))
+    except Exception:
+        log.debug("recording span %s failed", name, exc_info=True)
+
+
+def settled(span: Any, settle: Callable[[Any], None] | None, name: str) -> None:
+    """``settle(span)`` when given, however the span's operation ended; a failure logged."""
+    if settle is not None:
+        try:
+            settle(span)
+        except Exception:
+            log.debug("recording span %s failed", name, exc_info=True)
+
+
+def keeps_none(span: Any, figures: Any) -> bool:
+    return False

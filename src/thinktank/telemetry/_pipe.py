@@ -44,7 +44,7 @@ from opentelemetry.trace import (
 from opentelemetry.trace.span import DEFAULT_TRACE_STATE
 
 from thinktank.telemetry._batches import Batches, env_int
-from thinktank.telemetry._deferred import build
+from thinktank.telemetry._deferred import finished, settled
 from thinktank.telemetry._deferred import merged as _merged
 from thinktank.telemetry._record import PipeSpan, _exact, clean
 from thinktank.telemetry._record import context_variable as _context_variable
@@ -197,19 +197,10 @@ class PipeTracer(trace_api.Tracer):
             ended_by(span, exc)
             raise
         else:
-            try:
-                figures = finish(span, result)
-                if figures is not None and not self.defer(span, figures):
-                    span.set_attributes(build(figures))
-            except Exception:
-                log.debug("recording span %s failed", name, exc_info=True)
+            finished(span, finish, result, name, self.defer)
             return result
         finally:
-            if settle is not None:
-                try:
-                    settle(span)
-                except Exception:
-                    log.debug("recording span %s failed", name, exc_info=True)
+            settled(span, settle, name)
             self.exit(span, token)
 
     def exit(self, span: trace_api.Span, token: Any) -> None:
