@@ -16,7 +16,7 @@ from opentelemetry.context import attach, detach
 from opentelemetry.trace import Span, SpanKind, Status, StatusCode, Tracer, set_span_in_context
 
 from thinktank.errors import ControlFlow
-from thinktank.telemetry._deferred import build, finished, keeps_none, settled
+from thinktank.telemetry._deferred import build, finished, settled
 from thinktank.telemetry._env import ContentCapture
 
 log = logging.getLogger("thinktank.telemetry")
@@ -104,7 +104,7 @@ class SpanMaker:
             ended_by(span, exc)
             raise
         else:
-            finished(span, finish, result, name, keeps_none)
+            finished(span, finish, result, name)
             return result
         finally:
             settled(span, settle, name)

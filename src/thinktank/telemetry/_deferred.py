@@ -95,14 +95,18 @@ def merged(
 
 
 def finished(
-    span: Any, finish: Callable[[Any, Any], Any], result: Any, name: str, keep: Callable[..., bool]
+    span: Any,
+    finish: Callable[[Any, Any], Any],
+    result: Any,
+    name: str,
+    keep: Callable[[Any, Any], bool] | None = None,
 ) -> None:
     """``finish(span, result)``; the deferred figures it returns kept by ``keep(span,
     figures)`` when it takes them, else set built; a failure logged (tracing never changes
     a run)."""
     try:
         figures = finish(span, result)
-        if figures is not None and not keep(span, figures):
+        if figures is not None and (keep is None or not keep(span, figures)):
             span.set_attributes(build(figures))
     except Exception:
         log.debug("recording span %s failed", name, exc_info=True)
@@ -115,7 +119,3 @@ def settled(span: Any, settle: Callable[[Any], None] | None, name: str) -> None:
             settle(span)
         except Exception:
             log.debug("recording span %s failed", name, exc_info=True)
-
-
-def keeps_none(span: Any, figures: Any) -> bool:
-    return False
